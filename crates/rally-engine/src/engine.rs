@@ -1,0 +1,316 @@
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex, MutexGuard},
+    task::{Context, Poll},
+    time::SystemTime,
+};
+
+use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
+use http_body::Body;
+use tower_service::Service;
+
+use crate::{
+    CloseReason, Config, Handler, Handshake, RemoteAddr, Session, Sid, Transport,
+    error::ErrorCode,
+    response::{self, EngineBody},
+    session::Owner,
+    transport::{polling, websocket},
+};
+
+/// The boxed error of request bodies.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The state every request of one engine shares.
+pub(crate) struct Engine<H> {
+    pub(crate) config: Config,
+    pub(crate) handler: H,
+    sessions: Mutex<HashMap<Sid, Arc<Session>>>,
+}
+
+impl<H: Handler> Owner for Engine<H> {
+    fn session_closed(&self, session: &Arc<Session>, reason: CloseReason) {
+        self.sessions().remove(&session.sid());
+        self.handler.on_close(session, reason);
+    }
+}
+
+/// The query parameters the engine reads.
+struct Query {
+    eio: Option<String>,
+    transport: Option<String>,
+    sid: Option<String>,
+}
+
+impl Query {
+    fn parse(query: Option<&str>) -> Self {
+        let mut parsed = Self {
+            eio: None,
+            transport: None,
+            sid: None,
+        };
+        for (key, value) in crate::handshake::query_pairs(query.unwrap_or_default()) {
+            let slot = match key.as_str() {
+                "EIO" => &mut parsed.eio,
+                "transport" => &mut parsed.transport,
+                "sid" => &mut parsed.sid,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        parsed
+    }
+}
+
+impl<H: Handler> Engine<H> {
+    fn sessions(&self) -> MutexGuard<'_, HashMap<Sid, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether this engine answers requests for `path`.
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        path.starts_with(&self.config.path)
+    }
+
+    /// Answers one request under the engine's path.
+    pub(crate) async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<EngineBody>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let request_headers = req.headers().clone();
+        let mut response = self.route(req).await;
+        if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+            response::add_cors(&self.config, &request_headers, response.headers_mut());
+        }
+        response
+    }
+
+    async fn route<B>(self: &Arc<Self>, req: Request<B>) -> Response<EngineBody>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        if req.method() == Method::OPTIONS && self.config.cors.is_some() {
+            return response::preflight(&self.config, req.headers());
+        }
+        let query = Query::parse(req.uri().query());
+        let wants_upgrade = websocket::is_upgrade_request(&req);
+        // Refusals of WebSocket requests are plain text, as the reference's.
+        let fail = |code: ErrorCode| {
+            if wants_upgrade {
+                response::upgrade_error(code.message())
+            } else {
+                response::error(code)
+            }
+        };
+        let transport = query.transport.as_deref().and_then(Transport::from_name);
+        let Some(transport) = transport.filter(|t| self.config.allows(*t)) else {
+            return fail(ErrorCode::TransportUnknown);
+        };
+        if wants_upgrade && transport == Transport::Polling {
+            return websocket::refuse(req);
+        }
+
+        if let Some(sid) = &query.sid {
+            let session = Sid::parse(sid).and_then(|sid| self.sessions().get(&sid).cloned());
+            let Some(session) = session else {
+                return fail(ErrorCode::UnknownSid);
+            };
+            if wants_upgrade {
+                return websocket::upgrade(self.clone(), session, req);
+            }
+            if transport != session.transport() {
+                return response::error(ErrorCode::BadRequest);
+            }
+            return match *req.method() {
+                Method::GET => polling::poll(session, req.into_parts().0.headers).await,
+                Method::POST => polling::post(self, session, req).await,
+                _ => response::status(StatusCode::INTERNAL_SERVER_ERROR),
+            };
+        }
+
+        if req.method() != Method::GET {
+            return fail(ErrorCode::BadHandshakeMethod);
+        }
+        if transport == Transport::WebSocket && !wants_upgrade {
+            return fail(ErrorCode::BadRequest);
+        }
+        let (mut parts, body) = req.into_parts();
+        if let Some(hook) = &self.config.allow_request {
+            if let Err(why) = hook(&parts) {
+                tracing::debug!(%why, "handshake refused by allow_request");
+                let message = if why.is_empty() {
+                    ErrorCode::Forbidden.message().to_owned()
+                } else {
+                    why
+                };
+                return if wants_upgrade {
+                    response::upgrade_error(&message)
+                } else {
+                    response::error_message(ErrorCode::Forbidden, &message)
+                };
+            }
+        }
+        if query.eio.as_deref() != Some("4") {
+            return fail(ErrorCode::UnsupportedProtocolVersion);
+        }
+        let session = self.open(&parts, transport);
+        match transport {
+            Transport::Polling => {
+                let mut response = polling::handshake(&self.config, &session, &parts);
+                if let Some(cookie) = &self.config.cookie {
+                    if let Ok(value) = HeaderValue::from_str(&cookie.header_value(&session.sid())) {
+                        response.headers_mut().append(header::SET_COOKIE, value);
+                    }
+                }
+                response
+            }
+            Transport::WebSocket => websocket::open(self.clone(), session, &mut parts, body),
+        }
+    }
+
+    /// Opens a session for a handshake request and tells the handler.
+    fn open(self: &Arc<Self>, parts: &Parts, transport: Transport) -> Arc<Session> {
+        let handshake = Handshake {
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+            remote_addr: parts.extensions.get::<RemoteAddr>().map(|a| a.0),
+            issued: SystemTime::now(),
+            transport,
+        };
+        let owner: std::sync::Weak<dyn Owner> = Arc::downgrade(self) as _;
+        let session = Session::new(
+            handshake,
+            self.config.max_buffered_frames,
+            self.config.ping_interval,
+            owner,
+        );
+        self.sessions().insert(session.sid(), session.clone());
+        tracing::debug!(sid = %session.sid(), %transport, "session opened");
+        if transport == Transport::Polling {
+            polling::spawn_heartbeat(session.clone(), self.config.ping_timeout);
+        }
+        session
+    }
+}
+
+/// An Engine.IO server: a tower [`Service`] answering the requests under its
+/// path (404 elsewhere), and the owner of every session.
+///
+/// Serve it alone with [`serve`](crate::serve), nest it in an axum router,
+/// or put it in front of another service with [`EngineIoLayer`](crate::EngineIoLayer).
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use rally_engine::{Config, EngineIo, Handler, Message, Session};
+/// # struct Echo;
+/// # impl Handler for Echo {
+/// #     fn on_open(&self, _: &Arc<Session>) {}
+/// #     fn on_message(&self, s: &Arc<Session>, m: Message) { let _ = s.send(m); }
+/// # }
+/// # async fn run() -> std::io::Result<()> {
+/// let engine = EngineIo::new(Config::default(), Echo);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// rally_engine::serve(listener, engine).await
+/// # }
+/// ```
+pub struct EngineIo<H> {
+    pub(crate) engine: Arc<Engine<H>>,
+}
+
+impl<H: Handler> EngineIo<H> {
+    /// An engine with these options, handing its sessions to `handler`.
+    pub fn new(config: Config, handler: H) -> Self {
+        Self {
+            engine: Arc::new(Engine {
+                config,
+                handler,
+                sessions: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The engine's options.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.engine.config
+    }
+
+    /// The handler given to [`new`](Self::new).
+    #[must_use]
+    pub fn handler(&self) -> &H {
+        &self.engine.handler
+    }
+
+    /// The open session with id `sid`.
+    #[must_use]
+    pub fn session(&self, sid: &Sid) -> Option<Arc<Session>> {
+        self.engine.sessions().get(sid).cloned()
+    }
+
+    /// How many sessions are open.
+    #[must_use]
+    pub fn session_count(&self) -> usize {
+        self.engine.sessions().len()
+    }
+
+    /// Closes every open session with `reason`.
+    pub fn close_all(&self, reason: CloseReason) {
+        let sessions: Vec<_> = self.engine.sessions().values().cloned().collect();
+        for session in sessions {
+            session.close_with(reason);
+        }
+    }
+}
+
+impl<H> Clone for EngineIo<H> {
+    fn clone(&self) -> Self {
+        Self {
+            engine: self.engine.clone(),
+        }
+    }
+}
+
+impl<H> fmt::Debug for EngineIo<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineIo")
+            .field("config", &self.engine.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of an engine's reply.
+pub type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<EngineBody>, Infallible>> + Send>>;
+
+impl<H, B> Service<Request<B>> for EngineIo<H>
+where
+    H: Handler,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<EngineBody>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let engine = self.engine.clone();
+        Box::pin(async move {
+            if !engine.matches(req.uri().path()) {
+                return Ok(response::status(http::StatusCode::NOT_FOUND));
+            }
+            Ok(engine.handle(req).await)
+        })
+    }
+}

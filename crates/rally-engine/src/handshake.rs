@@ -1,0 +1,106 @@
+use std::{net::SocketAddr, time::SystemTime};
+
+use http::{HeaderMap, Uri};
+
+use crate::Transport;
+
+/// The address of the peer of a connection, put in request extensions by
+/// [`serve`](crate::serve) (or by your own accept loop) so that sessions can
+/// tell where they come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// What the client sent when it opened its session.
+///
+/// ```
+/// # fn show(session: &rally_engine::Session) {
+/// let handshake = session.handshake();
+/// println!("{:?} from {:?}", handshake.query("token"), handshake.remote_addr);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Handshake {
+    /// The request's URI, query included.
+    pub uri: Uri,
+    /// The request's headers.
+    pub headers: HeaderMap,
+    /// The peer's address, when the server knows it (see [`RemoteAddr`]).
+    pub remote_addr: Option<SocketAddr>,
+    /// When the session was opened.
+    pub issued: SystemTime,
+    /// The transport the session started on.
+    pub transport: Transport,
+}
+
+impl Handshake {
+    /// The first value of the query parameter `name`, percent-decoded.
+    #[must_use]
+    pub fn query(&self, name: &str) -> Option<String> {
+        query_pairs(self.uri.query().unwrap_or_default())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value)
+    }
+}
+
+/// The decoded `key=value` pairs of a query string.
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+}
+
+/// Decodes `%XX` escapes and `+` as a space; invalid escapes stay as they are.
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_queries() {
+        assert_eq!(percent_decode("a%20b+c%zz%4"), "a b c%zz%4");
+        assert_eq!(percent_decode("%C3%A9"), "é");
+        let pairs: Vec<_> = query_pairs("EIO=4&&transport=polling&flag").collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("EIO".into(), "4".into()),
+                ("transport".into(), "polling".into()),
+                ("flag".into(), String::new())
+            ]
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! Building the HTTP replies of the engine.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+use crate::{AllowOrigin, Config, error::ErrorCode};
+
+/// The body of every reply the engine makes itself.
+pub type EngineBody = Full<Bytes>;
+
+pub(crate) const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=UTF-8");
+pub(crate) const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html");
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A reply with a body and its content type.
+pub(crate) fn with_body(
+    status: StatusCode,
+    content_type: HeaderValue,
+    body: impl Into<Bytes>,
+) -> Response<EngineBody> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    response
+}
+
+/// The reference's error reply: `{"code":N,"message":"..."}`.
+pub(crate) fn error(code: ErrorCode) -> Response<EngineBody> {
+    error_message(code, code.message())
+}
+
+/// An error reply with a message of the application's.
+pub(crate) fn error_message(code: ErrorCode, message: &str) -> Response<EngineBody> {
+    let body = format!(
+        r#"{{"code":{},"message":{}}}"#,
+        code as u8,
+        json_string(message)
+    );
+    with_body(code.status(), APPLICATION_JSON, body)
+}
+
+/// The refusal of a WebSocket request: always 400, the message as text.
+pub(crate) fn upgrade_error(message: &str) -> Response<EngineBody> {
+    let mut response = with_body(StatusCode::BAD_REQUEST, TEXT_HTML, message.to_owned());
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A reply with a status and no body.
+pub(crate) fn status(status: StatusCode) -> Response<EngineBody> {
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = status;
+    response
+}
+
+/// Adds the CORS headers that `config` asks for to a reply to a request
+/// with `request_headers`.
+pub(crate) fn add_cors(config: &Config, request_headers: &HeaderMap, headers: &mut HeaderMap) {
+    let Some(cors) = &config.cors else { return };
+    let origin = request_headers.get(header::ORIGIN);
+    let allowed = match &cors.origin {
+        AllowOrigin::Any => Some(HeaderValue::from_static("*")),
+        AllowOrigin::Mirror => origin.cloned(),
+        AllowOrigin::List(list) => origin
+            .filter(|o| {
+                list.iter()
+                    .any(|allowed| o.as_bytes() == allowed.as_bytes())
+            })
+            .cloned(),
+    };
+    if !matches!(cors.origin, AllowOrigin::Any) {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    let Some(allowed) = allowed else { return };
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
+    if cors.credentials {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+}
+
+/// The reply to a CORS preflight (`OPTIONS`).
+pub(crate) fn preflight(config: &Config, request_headers: &HeaderMap) -> Response<EngineBody> {
+    let mut response = status(StatusCode::NO_CONTENT);
+    let headers = response.headers_mut();
+    add_cors(config, request_headers, headers);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
+    );
+    if let Some(asked) = request_headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+        headers.append(
+            header::VARY,
+            HeaderValue::from_static("Access-Control-Request-Headers"),
+        );
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_json_strings() {
+        assert_eq!(json_string("a\"b\\c\n"), r#""a\"b\\c\u000a""#);
+    }
+}

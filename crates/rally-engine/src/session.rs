@@ -1,0 +1,264 @@
+use std::{
+    fmt,
+    sync::{Arc, Mutex, MutexGuard, Weak},
+    time::Duration,
+};
+
+use rally_proto::engine::{Frame, Message};
+use tokio::{
+    sync::{Mutex as AsyncMutex, Notify, mpsc},
+    time::Instant,
+};
+
+use crate::{CloseReason, Handshake, SendError, Sid, Transport};
+
+/// Told when a session ends, so that the engine can forget it.
+pub(crate) trait Owner: Send + Sync {
+    fn session_closed(&self, session: &Arc<Session>, reason: CloseReason);
+}
+
+/// One client's Engine.IO session, whatever transport carries it.
+///
+/// Sessions are handed to your [`Handler`](crate::Handler). Sending never
+/// waits: frames go to a bounded queue that the transport drains.
+pub struct Session {
+    sid: Sid,
+    handshake: Handshake,
+    tx: mpsc::Sender<Frame>,
+    pub(crate) rx: AsyncMutex<mpsc::Receiver<Frame>>,
+    state: Mutex<State>,
+    /// Woken (all waiters) when the session closes.
+    closed: Notify,
+    /// Woken when a pending poll should return a noop (during an upgrade).
+    pub(crate) noop: Notify,
+    /// Woken when the heartbeat deadline or the transport changes.
+    pub(crate) heartbeat_changed: Notify,
+    owner: Weak<dyn Owner>,
+}
+
+struct State {
+    transport: Transport,
+    upgrading: bool,
+    posting: bool,
+    close: Option<CloseReason>,
+    heartbeat: Heartbeat,
+}
+
+/// Where the server-driven heartbeat stands.
+#[derive(Clone, Copy)]
+enum Heartbeat {
+    /// The next ping goes out at this instant.
+    Idle(Instant),
+    /// A ping went out; its pong must arrive before this instant.
+    AwaitingPong(Instant),
+}
+
+/// What the heartbeat asks of the transport when its deadline passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Beat {
+    /// Not yet: sleep until the deadline again.
+    Wait,
+    /// Send a ping now.
+    Ping,
+    /// The pong is late: close the session.
+    TimedOut,
+}
+
+impl Session {
+    pub(crate) fn new(
+        handshake: Handshake,
+        capacity: usize,
+        ping_interval: Duration,
+        owner: Weak<dyn Owner>,
+    ) -> Arc<Self> {
+        let (tx, rx) = mpsc::channel(capacity);
+        Arc::new(Self {
+            sid: Sid::random(),
+            state: Mutex::new(State {
+                transport: handshake.transport,
+                upgrading: false,
+                posting: false,
+                close: None,
+                heartbeat: Heartbeat::Idle(Instant::now() + ping_interval),
+            }),
+            handshake,
+            tx,
+            rx: AsyncMutex::new(rx),
+            closed: Notify::new(),
+            noop: Notify::new(),
+            heartbeat_changed: Notify::new(),
+            owner,
+        })
+    }
+
+    /// The session id, shared with the client.
+    #[must_use]
+    pub fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    /// The request that opened the session.
+    #[must_use]
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// The transport carrying the session now.
+    #[must_use]
+    pub fn transport(&self) -> Transport {
+        self.state().transport
+    }
+
+    /// Whether the session has ended.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.state().close.is_some()
+    }
+
+    /// Why the session ended, once it has.
+    #[must_use]
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.state().close
+    }
+
+    /// Queues a message for the client.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closed`] once the session has ended, [`SendError::Full`]
+    /// when the client has not read the last
+    /// [`max_buffered_frames`](crate::Config::max_buffered_frames) frames: the
+    /// caller decides whether to drop the message or close the session.
+    pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
+        self.send_frame(Frame::message(message.into()))
+    }
+
+    /// Queues an already encoded frame (shared by every recipient of a
+    /// broadcast) for the client.
+    ///
+    /// # Errors
+    ///
+    /// As for [`send`](Self::send).
+    pub fn send_frame(&self, frame: Frame) -> Result<(), SendError> {
+        if self.is_closed() {
+            return Err(SendError::Closed);
+        }
+        self.tx.try_send(frame).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })
+    }
+
+    /// Ends the session with [`CloseReason::ForcedClose`], after what is
+    /// already queued has been sent.
+    pub fn close(self: &Arc<Self>) {
+        self.close_with(CloseReason::ForcedClose);
+    }
+
+    /// Ends the session with `reason`. Closing twice keeps the first reason.
+    ///
+    /// With a reason that [flushes](CloseReason::flushes), what is already
+    /// queued is still sent; otherwise it is dropped.
+    pub fn close_with(self: &Arc<Self>, reason: CloseReason) {
+        {
+            let mut state = self.state();
+            if state.close.is_some() {
+                return;
+            }
+            state.close = Some(reason);
+        }
+        tracing::debug!(sid = %self.sid, %reason, "session closed");
+        self.closed.notify_waiters();
+        self.heartbeat_changed.notify_one();
+        if let Some(owner) = self.owner.upgrade() {
+            owner.session_closed(self, reason);
+        }
+    }
+
+    /// Resolves once the session has ended.
+    pub async fn closed(&self) {
+        let notified = self.closed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_closed() {
+            return;
+        }
+        notified.await;
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the state inconsistent
+        // (every update is a single assignment), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts an upgrade; false when one is under way, done, or impossible.
+    pub(crate) fn begin_upgrade(&self) -> bool {
+        let mut state = self.state();
+        if state.upgrading || state.transport != Transport::Polling || state.close.is_some() {
+            return false;
+        }
+        state.upgrading = true;
+        true
+    }
+
+    /// Ends an upgrade, switching to WebSocket when it succeeded.
+    pub(crate) fn end_upgrade(&self, upgraded: bool) {
+        let mut state = self.state();
+        state.upgrading = false;
+        if upgraded {
+            state.transport = Transport::WebSocket;
+        }
+        drop(state);
+        self.heartbeat_changed.notify_one();
+    }
+
+    /// Claims the one POST slot; false when another POST is in flight.
+    pub(crate) fn begin_post(&self) -> bool {
+        !std::mem::replace(&mut self.state().posting, true)
+    }
+
+    pub(crate) fn end_post(&self) {
+        self.state().posting = false;
+    }
+
+    /// The instant the heartbeat needs attention next.
+    pub(crate) fn heartbeat_deadline(&self) -> Instant {
+        match self.state().heartbeat {
+            Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) => at,
+        }
+    }
+
+    /// Advances the heartbeat at `now`.
+    pub(crate) fn heartbeat_beat(&self, now: Instant, ping_timeout: Duration) -> Beat {
+        let mut state = self.state();
+        match state.heartbeat {
+            Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) if now < at => Beat::Wait,
+            Heartbeat::Idle(_) => {
+                state.heartbeat = Heartbeat::AwaitingPong(now + ping_timeout);
+                Beat::Ping
+            }
+            Heartbeat::AwaitingPong(_) => Beat::TimedOut,
+        }
+    }
+
+    /// Records a pong: the next ping goes out one interval from now.
+    pub(crate) fn heartbeat_pong(&self, ping_interval: Duration) {
+        let mut state = self.state();
+        if let Heartbeat::AwaitingPong(_) = state.heartbeat {
+            state.heartbeat = Heartbeat::Idle(Instant::now() + ping_interval);
+            drop(state);
+            self.heartbeat_changed.notify_one();
+        }
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("sid", &self.sid)
+            .field("transport", &self.transport())
+            .field("closed", &self.close_reason())
+            .finish_non_exhaustive()
+    }
+}

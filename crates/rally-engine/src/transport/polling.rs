@@ -1,0 +1,249 @@
+//! HTTP long-polling: a held GET carries server frames, POSTs carry client packets.
+
+use std::{pin::pin, sync::Arc, time::Duration};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header, request::Parts};
+use http_body::Body;
+use http_body_util::BodyExt;
+use rally_proto::{
+    Str,
+    engine::{Frame, decode_payload, encode_payload},
+};
+use tokio::{sync::mpsc, time::Instant};
+
+use crate::{
+    CloseReason, Config, Handler, Session, Transport,
+    engine::{BoxError, Engine},
+    response::{self, EngineBody, TEXT_HTML, TEXT_PLAIN},
+    session::Beat,
+};
+
+/// The most frames one poll returns; the rest wait for the next one.
+const MAX_BATCH: usize = 1024;
+
+const PING: Frame = Frame::Text(Str::from_static("2"));
+const NOOP: Frame = Frame::Text(Str::from_static("6"));
+const CLOSE: Frame = Frame::Text(Str::from_static("1"));
+
+/// The reply to a polling handshake: the open packet, then whatever the
+/// handler queued when the session opened.
+pub(crate) fn handshake(
+    config: &Config,
+    session: &Arc<Session>,
+    parts: &Parts,
+) -> Response<EngineBody> {
+    let open = format!("0{}", config.handshake_json(&session.sid(), true));
+    let mut frames = vec![Frame::Text(Str::from(open))];
+    if let Ok(mut rx) = session.rx.try_lock() {
+        drain(&mut rx, &mut frames);
+    }
+    reply(&parts.headers, TEXT_PLAIN, encode_payload(&frames))
+}
+
+/// A GET: waits until something is queued, the session closes, or an
+/// upgrade asks for a noop.
+pub(crate) async fn poll(
+    session: Arc<Session>,
+    request_headers: HeaderMap,
+) -> Response<EngineBody> {
+    let Ok(mut rx) = session.rx.try_lock() else {
+        tracing::debug!(sid = %session.sid(), "overlapping poll");
+        session.close_with(CloseReason::TransportError);
+        return response::status(StatusCode::BAD_REQUEST);
+    };
+    // Dropped unfinished when the client goes away mid-poll.
+    let mut guard = AbortGuard(Some(&session));
+    let mut frames = Vec::new();
+    tokio::select! {
+        biased;
+        () = session.closed() => {}
+        _ = rx.recv_many(&mut frames, MAX_BATCH) => {}
+        () = session.noop.notified() => frames.push(NOOP),
+    }
+    match session.close_reason() {
+        // A client that closed gets a noop; its session is gone already.
+        Some(CloseReason::TransportClose) => frames = vec![NOOP],
+        Some(reason) => {
+            if reason.flushes() {
+                drain(&mut rx, &mut frames);
+            } else {
+                frames.clear();
+            }
+            frames.push(CLOSE);
+        }
+        // The session moved to WebSocket meanwhile: this poll is its last.
+        None if session.transport() != Transport::Polling => frames = vec![CLOSE],
+        None => drain(&mut rx, &mut frames),
+    }
+    guard.0 = None;
+    reply(&request_headers, TEXT_PLAIN, encode_payload(&frames))
+}
+
+/// A POST: decodes the body and hands its packets over in order.
+///
+/// As the reference does: a body over `maxHttpBufferSize` gets 413 and the
+/// session goes on; a binary (`application/octet-stream`) body gets 400 and
+/// closes it; a record that does not decode closes the session with
+/// `parse error` after the records before it were handed over, and the
+/// POST still gets `ok`.
+pub(crate) async fn post<H, B>(
+    engine: &Arc<Engine<H>>,
+    session: Arc<Session>,
+    req: Request<B>,
+) -> Response<EngineBody>
+where
+    H: Handler,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let (parts, body) = req.into_parts();
+    if !session.begin_post() {
+        tracing::debug!(sid = %session.sid(), "overlapping post");
+        session.close_with(CloseReason::TransportError);
+        return response::status(StatusCode::BAD_REQUEST);
+    }
+    if parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t == "application/octet-stream")
+    {
+        session.end_post();
+        session.close_with(CloseReason::TransportError);
+        return response::status(StatusCode::BAD_REQUEST);
+    }
+    let result = read_body(body, engine.config.max_http_buffer_size).await;
+    session.end_post();
+    let body = match result {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return response::status(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(BodyError::Read) => {
+            session.close_with(CloseReason::TransportError);
+            return response::status(StatusCode::BAD_REQUEST);
+        }
+    };
+    match decode_payload(body) {
+        Ok(packets) => {
+            for packet in packets {
+                if session.is_closed() {
+                    break;
+                }
+                match packet {
+                    Ok(packet) => super::on_packet(engine, &session, packet),
+                    Err(e) => {
+                        tracing::debug!(sid = %session.sid(), error = %e, "undecodable record");
+                        session.close_with(CloseReason::ParseError);
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::debug!(sid = %session.sid(), error = %e, "undecodable body");
+            session.close_with(CloseReason::ParseError);
+        }
+    }
+    reply(&parts.headers, TEXT_HTML, Bytes::from_static(b"ok"))
+}
+
+/// Sends pings on a polling session and closes it when a pong is late.
+///
+/// Ends when the session closes or moves to WebSocket, whose connection
+/// task takes the heartbeat over.
+pub(crate) fn spawn_heartbeat(session: Arc<Session>, ping_timeout: Duration) {
+    tokio::spawn(async move {
+        loop {
+            if session.is_closed() || session.transport() != Transport::Polling {
+                return;
+            }
+            let deadline = session.heartbeat_deadline();
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                () = session.heartbeat_changed.notified() => continue,
+            }
+            match session.heartbeat_beat(Instant::now(), ping_timeout) {
+                Beat::Wait => {}
+                // A full queue cannot take the ping: the pong will be late.
+                Beat::Ping => drop(session.send_frame(PING)),
+                Beat::TimedOut => session.close_with(CloseReason::PingTimeout),
+            }
+        }
+    });
+}
+
+/// Closes the session of a poll whose client went away before the reply.
+struct AbortGuard<'a>(Option<&'a Arc<Session>>);
+
+impl Drop for AbortGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.0 {
+            tracing::debug!(sid = %session.sid(), "poll aborted by the client");
+            session.close_with(CloseReason::TransportError);
+        }
+    }
+}
+
+fn drain(rx: &mut mpsc::Receiver<Frame>, frames: &mut Vec<Frame>) {
+    while frames.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(frame) => frames.push(frame),
+            Err(_) => break,
+        }
+    }
+}
+
+/// A 200 reply to a polling request, with the reference's headers.
+fn reply(
+    request_headers: &HeaderMap,
+    content_type: HeaderValue,
+    body: Bytes,
+) -> Response<EngineBody> {
+    let mut response = response::with_body(StatusCode::OK, content_type, body);
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Old Internet Explorer turns its XSS filter off only when asked.
+    let user_agent = request_headers
+        .get(header::USER_AGENT)
+        .map(HeaderValue::as_bytes);
+    if user_agent.is_some_and(|ua| contains(ua, b";MSIE") || contains(ua, b"Trident/")) {
+        headers.insert("x-xss-protection", HeaderValue::from_static("0"));
+    }
+    response
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+enum BodyError {
+    TooLarge,
+    Read,
+}
+
+/// Reads a whole request body, refusing it once it passes `limit` bytes.
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    if body.size_hint().lower() > limit as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = pin!(body);
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Read)?;
+        if let Ok(mut data) = frame.into_data() {
+            if buf.len() + data.remaining() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                buf.put_slice(chunk);
+                let n = chunk.len();
+                data.advance(n);
+            }
+        }
+    }
+    Ok(buf.freeze())
+}

@@ -1,0 +1,311 @@
+//! WebSocket: a direct session, or the upgrade of a polling one.
+
+use std::{pin::pin, sync::Arc, time::Duration};
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderValue, Request, Response, StatusCode, header, request::Parts};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use rally_proto::{
+    Str,
+    engine::{Frame, Message, Packet},
+};
+use tokio::{sync::mpsc, time::Instant};
+use tokio_websockets::{Limits, Message as WsMessage, ServerBuilder, WebSocketStream};
+
+use crate::{
+    CloseReason, Handler, Session,
+    engine::Engine,
+    error::ErrorCode,
+    response::{self, EngineBody},
+    session::Beat,
+};
+
+type Ws = WebSocketStream<TokioIo<Upgraded>>;
+
+/// How many queued frames one write batch takes.
+const MAX_BATCH: usize = 256;
+/// How often a pending poll is told to return during an upgrade.
+const NOOP_EVERY: Duration = Duration::from_millis(100);
+/// How long the closing handshake may take.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+const PING: Frame = Frame::Text(Str::from_static("2"));
+
+/// Whether a request asks to switch to WebSocket.
+pub(crate) fn is_upgrade_request<B>(req: &Request<B>) -> bool {
+    let has = |name, value: &str| {
+        req.headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|v| v.trim().eq_ignore_ascii_case(value))
+    };
+    req.method() == http::Method::GET
+        && has(header::UPGRADE, "websocket")
+        && req.headers().contains_key(header::SEC_WEBSOCKET_KEY)
+}
+
+/// The 101 reply to an upgrade request, or why there can be none.
+fn switching_protocols(parts: &Parts) -> Option<Response<EngineBody>> {
+    const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    let key = parts.headers.get(header::SEC_WEBSOCKET_KEY)?;
+    if parts.headers.get(header::SEC_WEBSOCKET_VERSION)? != "13" {
+        return None;
+    }
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(GUID);
+    let accept = HeaderValue::from_str(&STANDARD.encode(sha.digest().bytes())).ok()?;
+    let mut response = response::status(StatusCode::SWITCHING_PROTOCOLS);
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    Some(response)
+}
+
+/// Takes the connection over once the 101 reply has gone out.
+fn on_upgraded<F, Fut>(parts: &mut Parts, max_payload: usize, then: F) -> Response<EngineBody>
+where
+    F: FnOnce(Option<Ws>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (Some(response), Some(on_upgrade)) = (
+        switching_protocols(parts),
+        parts.extensions.remove::<OnUpgrade>(),
+    ) else {
+        tokio::spawn(then(None));
+        return response::error(ErrorCode::BadRequest);
+    };
+    tokio::spawn(async move {
+        let ws = match on_upgrade.await {
+            Ok(upgraded) => Some(
+                ServerBuilder::new()
+                    .limits(Limits::default().max_payload_len(Some(max_payload)))
+                    .serve(TokioIo::new(upgraded)),
+            ),
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket upgrade failed");
+                None
+            }
+        };
+        then(ws).await;
+    });
+    response
+}
+
+/// A WebSocket that cannot carry a session (such as `transport=polling`):
+/// accepted, then closed at once, as the reference does.
+pub(crate) fn refuse<B>(req: Request<B>) -> Response<EngineBody> {
+    let (mut parts, _body) = req.into_parts();
+    on_upgraded(&mut parts, 0, |ws| async move {
+        if let Some(mut ws) = ws {
+            close(&mut ws).await;
+        }
+    })
+}
+
+/// A session that starts on WebSocket (no polling first).
+pub(crate) fn open<H: Handler, B>(
+    engine: Arc<Engine<H>>,
+    session: Arc<Session>,
+    parts: &mut Parts,
+    _body: B,
+) -> Response<EngineBody> {
+    let max = engine.config.max_http_buffer_size;
+    on_upgraded(parts, max, move |ws| async move {
+        let Some(mut ws) = ws else {
+            session.close_with(CloseReason::TransportError);
+            return;
+        };
+        let open = format!("0{}", engine.config.handshake_json(&session.sid(), false));
+        if write(&mut ws, vec![Frame::Text(Str::from(open))])
+            .await
+            .is_err()
+        {
+            session.close_with(CloseReason::TransportError);
+            return;
+        }
+        let mut rx = session.rx.lock().await;
+        run(&engine, &session, ws, &mut rx).await;
+    })
+}
+
+/// A polling session asking to move to WebSocket (`sid` in the query).
+pub(crate) fn upgrade<H: Handler, B>(
+    engine: Arc<Engine<H>>,
+    session: Arc<Session>,
+    req: Request<B>,
+) -> Response<EngineBody> {
+    let (mut parts, _body) = req.into_parts();
+    let max = engine.config.max_http_buffer_size;
+    let allowed = engine.config.allow_upgrades;
+    on_upgraded(&mut parts, max, move |ws| async move {
+        let Some(mut ws) = ws else { return };
+        if !allowed || !session.begin_upgrade() {
+            // Already upgraded, or an upgrade is under way: refuse this one.
+            close(&mut ws).await;
+            return;
+        }
+        let timeout = engine.config.upgrade_timeout;
+        let probed = tokio::time::timeout(timeout, probe(&session, &mut ws)).await;
+        if !matches!(probed, Ok(true)) {
+            tracing::debug!(sid = %session.sid(), "upgrade failed");
+            session.end_upgrade(false);
+            close(&mut ws).await;
+            return;
+        }
+        // The session is WebSocket's from now on; a poll still pending
+        // (a client normally paused polling already) is told to end.
+        session.end_upgrade(true);
+        session.noop.notify_one();
+        let mut rx = session.rx.lock().await;
+        tracing::debug!(sid = %session.sid(), "upgraded to websocket");
+        run(&engine, &session, ws, &mut rx).await;
+    })
+}
+
+/// The probe of an upgrade: `2probe` → `3probe`, then `5`, with a noop to
+/// the pending poll every 100 ms meanwhile. True when the client switched.
+/// Like the reference, a `5` without a probe is taken too.
+async fn probe(session: &Session, ws: &mut Ws) -> bool {
+    let mut noop = tokio::time::interval(NOOP_EVERY);
+    let mut probed = false;
+    loop {
+        let message = tokio::select! {
+            () = session.closed() => return false,
+            _ = noop.tick(), if probed => {
+                session.noop.notify_one();
+                continue;
+            }
+            message = ws.next() => message,
+        };
+        let Some(Ok(message)) = message else {
+            return false;
+        };
+        let packet = match decode(message) {
+            Some(Ok(packet)) => packet,
+            _ => return false,
+        };
+        match packet {
+            Packet::Ping(data) if !probed && data == "probe" => {
+                let pong = Frame::packet(Packet::Pong(data));
+                if write(ws, vec![pong]).await.is_err() {
+                    return false;
+                }
+                session.noop.notify_one();
+                probed = true;
+                noop.reset();
+            }
+            Packet::Upgrade => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Serves a session on its WebSocket until either side ends it.
+async fn run<H: Handler>(
+    engine: &Engine<H>,
+    session: &Arc<Session>,
+    mut ws: Ws,
+    rx: &mut mpsc::Receiver<Frame>,
+) {
+    let config = &engine.config;
+    // A client that stops reading cannot hold the task forever.
+    let write_timeout = config.ping_interval + config.ping_timeout;
+    let mut batch = Vec::with_capacity(16);
+    let mut heartbeat = pin!(tokio::time::sleep_until(session.heartbeat_deadline()));
+    let failure = loop {
+        let deadline = session.heartbeat_deadline();
+        if heartbeat.deadline() != deadline {
+            heartbeat.as_mut().reset(deadline);
+        }
+        tokio::select! {
+            biased;
+            () = session.closed() => break None,
+            _ = rx.recv_many(&mut batch, MAX_BATCH) => {
+                let frames = std::mem::take(&mut batch);
+                match tokio::time::timeout(write_timeout, write(&mut ws, frames)).await {
+                    Ok(Ok(())) => {}
+                    _ => break Some(CloseReason::TransportError),
+                }
+            }
+            message = ws.next() => match message {
+                Some(Ok(message)) => match decode(message) {
+                    // Over WebSocket the client closes with a close frame;
+                    // the reference ignores a `1` here.
+                    Some(Ok(Packet::Close)) | None => {}
+                    Some(Ok(packet)) => super::on_packet(engine, session, packet),
+                    Some(Err(e)) => {
+                        tracing::debug!(sid = %session.sid(), error = %e, "undecodable packet");
+                        break Some(CloseReason::ParseError);
+                    }
+                },
+                Some(Err(e)) => {
+                    tracing::debug!(sid = %session.sid(), error = %e, "websocket error");
+                    break Some(CloseReason::TransportError);
+                }
+                None => break Some(CloseReason::TransportClose),
+            },
+            () = &mut heartbeat => match session.heartbeat_beat(Instant::now(), config.ping_timeout) {
+                Beat::Wait => {}
+                Beat::Ping => {
+                    if write(&mut ws, vec![PING]).await.is_err() {
+                        break Some(CloseReason::TransportError);
+                    }
+                }
+                Beat::TimedOut => break Some(CloseReason::PingTimeout),
+            },
+        }
+    };
+    if let Some(reason) = failure {
+        session.close_with(reason);
+    }
+    if session.close_reason().is_some_and(CloseReason::flushes) {
+        let mut frames = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            frames.push(frame);
+        }
+        let _ = tokio::time::timeout(CLOSE_GRACE, write(&mut ws, frames)).await;
+    }
+    close(&mut ws).await;
+}
+
+/// The packet a WebSocket message carries; `None` for control frames.
+fn decode(message: WsMessage) -> Option<Result<Packet, rally_proto::DecodeError>> {
+    if message.is_binary() {
+        let bytes = Bytes::from(message.into_payload());
+        Some(Ok(Packet::Message(Message::Binary(bytes))))
+    } else if message.is_text() {
+        let bytes = Bytes::from(message.into_payload());
+        Some(Str::from_utf8(bytes).and_then(Packet::decode_text))
+    } else {
+        None
+    }
+}
+
+/// Writes frames and flushes once.
+async fn write(ws: &mut Ws, frames: Vec<Frame>) -> Result<(), tokio_websockets::Error> {
+    for frame in frames {
+        let message = match frame {
+            Frame::Text(text) => WsMessage::text(Bytes::from(text)),
+            Frame::Binary(bytes) => WsMessage::binary(bytes),
+        };
+        ws.feed(message).await?;
+    }
+    ws.flush().await
+}
+
+/// Sends a close frame with no status (as the reference does) and waits
+/// briefly for the client's.
+async fn close(ws: &mut Ws) {
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        ws.send(WsMessage::close(None, "")).await?;
+        ws.close().await
+    })
+    .await;
+}

@@ -1,0 +1,17 @@
+//! Engine.IO protocol 4: packets, frames and long-polling payloads.
+//!
+//! A [`Packet`] is what a transport carries; a [`Frame`] is a packet already
+//! encoded for the wire, shared by every recipient of a broadcast; a polling
+//! body is a sequence of frames joined by the record separator `\x1e`
+//! ([`encode_payload`], [`decode_payload`]).
+
+mod frame;
+mod packet;
+mod payload;
+
+pub use frame::Frame;
+pub use packet::{Message, Packet, PacketType};
+pub use payload::{PayloadDecoder, SEPARATOR, decode_payload, encode_payload};
+
+/// The Engine.IO protocol revision this crate speaks (`EIO=4`).
+pub const PROTOCOL: u8 = 4;
