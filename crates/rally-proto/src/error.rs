@@ -15,4 +15,35 @@ pub enum DecodeError {
     /// The bytes are not valid UTF-8 where text was expected.
     #[error("invalid utf-8")]
     InvalidUtf8,
+    /// The attachment count of a binary packet (`<n>-`) is missing or not a
+    /// positive integer.
+    #[error("invalid attachment count")]
+    InvalidAttachments,
+    /// A binary packet announces more attachments than allowed.
+    #[error("too many attachments (at most {max})")]
+    TooManyAttachments {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The ack id is not a number that fits in 64 bits.
+    #[error("invalid ack id")]
+    InvalidAckId,
+    /// The payload is not valid JSON.
+    #[error("invalid json payload")]
+    InvalidJson,
+    /// The payload is valid JSON of the wrong shape for its packet type.
+    #[error("invalid payload for the packet type")]
+    InvalidPayload,
+    /// The event name is reserved (`connect`, `disconnect`, ...).
+    #[error("reserved event name")]
+    ReservedEventName,
+    /// A text packet arrived while binary attachments were still expected.
+    #[error("text packet while attachments are pending")]
+    UnexpectedText,
+    /// A binary message arrived while no attachment was expected.
+    #[error("binary message with no attachment pending")]
+    UnexpectedBinary,
+    /// A placeholder refers to an attachment that does not exist.
+    #[error("invalid attachment placeholder")]
+    InvalidPlaceholder,
 }

@@ -1,4 +1,5 @@
-//! Wire formats of Engine.IO (protocol 4) and Socket.IO (protocol 5).
+//! Wire formats of Engine.IO (protocol 4, [`engine`]) and Socket.IO (protocol 5,
+//! [`socket`]).
 //!
 //! This crate does no I/O: it turns bytes into packets and packets into bytes.
 //! Every decoder returns a typed [`DecodeError`] instead of panicking, whatever
@@ -14,6 +15,7 @@
 
 pub mod engine;
 mod error;
+pub mod socket;
 mod str;
 
 pub use error::DecodeError;
