@@ -71,6 +71,31 @@ pub(crate) fn number(s: &str) -> Option<f64> {
     s.parse().ok()
 }
 
+/// JavaScript's `String(n)` for a number: the property key an event emitter
+/// uses when the event name is a number.
+pub(crate) fn number_to_string(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".to_owned();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
+    }
+    if n == 0.0 {
+        return "0".to_owned();
+    }
+    let abs = n.abs();
+    if (1e-6..1e21).contains(&abs) {
+        // Shortest round-trip digits, positional: the same as JavaScript here.
+        return format!("{n}");
+    }
+    // Shortest digits with an exponent; JavaScript writes `e+21`, Rust `e21`.
+    let s = format!("{n:e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) if !exp.starts_with('-') => format!("{mantissa}e+{exp}"),
+        _ => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +138,22 @@ mod tests {
         assert!(is_digit_like('\u{2028}'));
         assert!(!is_digit_like('\u{85}'));
         assert!(!is_digit_like('['));
+    }
+
+    #[test]
+    fn number_to_string_follows_javascript() {
+        for (n, s) in [
+            (1.0, "1"),
+            (-0.0, "0"),
+            (100.0, "100"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (1e21, "1e+21"),
+            (1.5e-7, "1.5e-7"),
+            (123_456_789_012_345_680_000.0, "123456789012345680000"),
+            (f64::INFINITY, "Infinity"),
+        ] {
+            assert_eq!(number_to_string(n), s);
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! A Socket.IO [`Packet`] travels as the text of one Engine.IO message
 //! (`42["chat","hi"]` on a WebSocket is the message `4` carrying the EVENT
 //! `2["chat","hi"]`). Payloads stay raw JSON text, slices of what was
-//! received: they are validated in one pass, never parsed into a tree.
+//! received: [`split_array`] and [`event_name`] read them without building a
+//! tree, [`event_array`] builds one.
 //!
 //! Decoding follows socket.io-parser 4.2.7 (socket.io 4.8.4) to the byte,
 //! quirks included (see [`Decoder::decode`]), except where Rust cannot carry
@@ -11,7 +12,7 @@
 //!
 //! - an ack id that JavaScript reads as `NaN` (`21 2[...]`) or that does not
 //!   fit in a `u64` is an error, not a `NaN` or a rounded float;
-//! - `event_name` fails on a name with a lone surrogate escape (the packet
+//! - [`event_name`] fails on a name with a lone surrogate escape (the packet
 //!   itself is accepted, as in the reference);
 //! - a placeholder `num` must be an integer (the reference lets `0.5` through
 //!   and yields `undefined`), and the placeholders of a binary packet are
@@ -20,20 +21,23 @@
 //!   spelling (`1.0`, `"\u0061"`) where the reference would re-stringify it.
 //!
 //! ```
-//! use rally_proto::socket::{Decoder, PacketType};
+//! use rally_proto::socket::{Decoder, event_name, split_array};
 //!
 //! let packet = Decoder::new().decode(r#"2/admin,13["ping",{"n":1}]"#.into()).unwrap();
-//! assert_eq!((packet.kind, &*packet.nsp, packet.id), (PacketType::Event, "/admin", Some(13)));
-//! assert_eq!(packet.data.as_deref(), Some(r#"["ping",{"n":1}]"#));
+//! let data = packet.data.unwrap();
+//! assert_eq!(event_name(&data).unwrap(), "ping");
+//! assert_eq!(split_array(&data).unwrap()[1], r#"{"n":1}"#);
 //! ```
 
 mod decoder;
+mod event;
 mod js;
 mod json;
 mod packet;
 mod payload;
 
 pub use decoder::{DEFAULT_MAX_ATTACHMENTS, Decoder};
+pub use event::{event_array, event_name, split_array};
 pub use packet::{Packet, PacketType};
 pub use payload::{RESERVED_EVENTS, is_reserved_event};
 
