@@ -156,7 +156,8 @@ impl Packet {
     /// form), built in one buffer: encode a broadcast once, then clone the
     /// frame for every recipient.
     ///
-    /// Only the text part: attachments go in their own frames.
+    /// Only the text part: attachments go in their own frames (see
+    /// [`BinaryPacket::to_engine_frames`](super::BinaryPacket::to_engine_frames)).
     ///
     /// ```
     /// use rally_proto::{engine::Frame, socket::{Packet, PacketType}};
