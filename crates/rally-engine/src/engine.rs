@@ -82,11 +82,12 @@ impl<H: Handler> Engine<H> {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
+        if req.method() == Method::OPTIONS && self.config.cors.is_some() {
+            return response::preflight(&self.config, req.headers());
+        }
         let request_headers = req.headers().clone();
         let mut response = self.route(req).await;
-        if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-            response::add_cors(&self.config, &request_headers, response.headers_mut());
-        }
+        response::add_cors(&self.config, &request_headers, response.headers_mut());
         response
     }
 
@@ -96,9 +97,6 @@ impl<H: Handler> Engine<H> {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        if req.method() == Method::OPTIONS && self.config.cors.is_some() {
-            return response::preflight(&self.config, req.headers());
-        }
         let query = Query::parse(req.uri().query());
         let wants_upgrade = websocket::is_upgrade_request(&req);
         // Refusals of WebSocket requests are plain text, as the reference's.
@@ -125,7 +123,9 @@ impl<H: Handler> Engine<H> {
             if wants_upgrade {
                 return websocket::upgrade(self.clone(), session, req);
             }
-            if transport != session.transport() {
+            // A session speaks one protocol revision; anything else asking
+            // for it is a mismatch, as is the wrong transport.
+            if transport != session.transport() || query.eio.as_deref() != Some("4") {
                 return response::error(ErrorCode::BadRequest);
             }
             return match *req.method() {
@@ -194,8 +194,13 @@ impl<H: Handler> Engine<H> {
         self.sessions().insert(session.sid(), session.clone());
         tracing::debug!(sid = %session.sid(), %transport, "session opened");
         if transport == Transport::Polling {
-            polling::spawn_heartbeat(session.clone(), self.config.ping_timeout);
+            polling::spawn_heartbeat(
+                session.clone(),
+                self.config.ping_interval,
+                self.config.ping_timeout,
+            );
         }
+        self.handler.on_open(&session);
         session
     }
 }

@@ -33,6 +33,18 @@ pub struct Handshake {
     pub transport: Transport,
 }
 
+impl Default for Handshake {
+    fn default() -> Self {
+        Self {
+            uri: Uri::default(),
+            headers: HeaderMap::default(),
+            remote_addr: None,
+            issued: SystemTime::UNIX_EPOCH,
+            transport: Transport::Polling,
+        }
+    }
+}
+
 impl Handshake {
     /// The first value of the query parameter `name`, percent-decoded.
     #[must_use]

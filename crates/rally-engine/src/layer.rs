@@ -17,7 +17,7 @@ use crate::{EngineIo, Handler, engine::BoxError, response::EngineBody};
 /// request to the service it wraps.
 ///
 /// ```
-/// use std::{convert::Infallible, sync::Arc};
+/// use std::{convert::Infallible, future::Ready, sync::Arc, task::{Context, Poll}};
 /// use http::{Request, Response};
 /// use rally_engine::{Config, EngineIo, EngineIoLayer, Handler, Message, Session};
 /// use tower_layer::Layer;
@@ -27,12 +27,24 @@ use crate::{EngineIo, Handler, engine::BoxError, response::EngineBody};
 /// #     fn on_open(&self, _: &Arc<Session>) {}
 /// #     fn on_message(&self, s: &Arc<Session>, m: Message) { let _ = s.send(m); }
 /// # }
+/// /// The rest of the application: answers "hello" everywhere.
+/// #[derive(Clone)]
+/// struct Hello;
+///
+/// impl<B> tower_service::Service<Request<B>> for Hello {
+///     type Response = Response<String>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<Response<String>, Infallible>>;
+///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///     fn call(&mut self, _: Request<B>) -> Self::Future {
+///         std::future::ready(Ok(Response::new("hello".into())))
+///     }
+/// }
+///
 /// let engine = EngineIo::new(Config::default(), Echo);
-/// let app = tower_service_fn(|_req: Request<String>| async {
-///     Ok::<_, Infallible>(Response::new(String::from("hello")))
-/// });
-/// let service = EngineIoLayer::new(engine).layer(app);
-/// # fn tower_service_fn<F>(f: F) -> hyper::service::ServiceFn<F, Request<String>> { hyper::service::service_fn(f) }
+/// let service = EngineIoLayer::new(engine).layer(Hello);
 /// ```
 pub struct EngineIoLayer<H> {
     engine: EngineIo<H>,

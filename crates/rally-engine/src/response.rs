@@ -77,6 +77,16 @@ pub(crate) fn status(status: StatusCode) -> Response<EngineBody> {
 /// Adds the CORS headers that `config` asks for to a reply to a request
 /// with `request_headers`.
 pub(crate) fn add_cors(config: &Config, request_headers: &HeaderMap, headers: &mut HeaderMap) {
+    add_cors_with_vary(config, request_headers, headers, None);
+}
+
+/// As [`add_cors`], with `extra_vary` appended to the `Vary` header.
+fn add_cors_with_vary(
+    config: &Config,
+    request_headers: &HeaderMap,
+    headers: &mut HeaderMap,
+    extra_vary: Option<&str>,
+) {
     let Some(cors) = &config.cors else { return };
     let origin = request_headers.get(header::ORIGIN);
     let allowed = match &cors.origin {
@@ -89,8 +99,13 @@ pub(crate) fn add_cors(config: &Config, request_headers: &HeaderMap, headers: &m
             })
             .cloned(),
     };
-    if !matches!(cors.origin, AllowOrigin::Any) {
-        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    let vary = match (matches!(cors.origin, AllowOrigin::Any), extra_vary) {
+        (false, Some(extra)) => Some(format!("Origin, {extra}")),
+        (false, None) => Some("Origin".to_owned()),
+        (true, extra) => extra.map(str::to_owned),
+    };
+    if let Some(vary) = vary.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        headers.append(header::VARY, vary);
     }
     let Some(allowed) = allowed else { return };
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
@@ -106,17 +121,18 @@ pub(crate) fn add_cors(config: &Config, request_headers: &HeaderMap, headers: &m
 pub(crate) fn preflight(config: &Config, request_headers: &HeaderMap) -> Response<EngineBody> {
     let mut response = status(StatusCode::NO_CONTENT);
     let headers = response.headers_mut();
-    add_cors(config, request_headers, headers);
+    add_cors_with_vary(
+        config,
+        request_headers,
+        headers,
+        Some("Access-Control-Request-Headers"),
+    );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
     );
     if let Some(asked) = request_headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
-        headers.append(
-            header::VARY,
-            HeaderValue::from_static("Access-Control-Request-Headers"),
-        );
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     response

@@ -1,6 +1,10 @@
 use std::{
+    any::Any,
     fmt,
-    sync::{Arc, Mutex, MutexGuard, Weak},
+    sync::{
+        Arc, Mutex, MutexGuard, OnceLock, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -34,6 +38,9 @@ pub struct Session {
     /// Woken when the heartbeat deadline or the transport changes.
     pub(crate) heartbeat_changed: Notify,
     owner: Weak<dyn Owner>,
+    attachment: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// Whether the engine has been told the session ended.
+    finalized: AtomicBool,
 }
 
 struct State {
@@ -88,6 +95,8 @@ impl Session {
             noop: Notify::new(),
             heartbeat_changed: Notify::new(),
             owner,
+            attachment: OnceLock::new(),
+            finalized: AtomicBool::new(false),
         })
     }
 
@@ -119,6 +128,27 @@ impl Session {
     #[must_use]
     pub fn close_reason(&self) -> Option<CloseReason> {
         self.state().close
+    }
+
+    /// Attaches the application's state for this session, once; the layer
+    /// above keeps its per-connection state here. False when something is
+    /// attached already.
+    ///
+    /// ```
+    /// # fn f(session: &rally_engine::Session) {
+    /// struct Nickname(String);
+    /// session.attach(Nickname("ada".into()));
+    /// assert_eq!(session.attached::<Nickname>().map(|n| n.0.as_str()), Some("ada"));
+    /// # }
+    /// ```
+    pub fn attach<T: Any + Send + Sync>(&self, value: T) -> bool {
+        self.attachment.set(Box::new(value)).is_ok()
+    }
+
+    /// The state attached with [`attach`](Self::attach), if it is a `T`.
+    #[must_use]
+    pub fn attached<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.attachment.get()?.downcast_ref()
     }
 
     /// Queues a message for the client.
@@ -158,18 +188,43 @@ impl Session {
     /// Ends the session with `reason`. Closing twice keeps the first reason.
     ///
     /// With a reason that [flushes](CloseReason::flushes), what is already
-    /// queued is still sent; otherwise it is dropped.
+    /// queued is still sent; otherwise it is dropped. A polling client
+    /// fetches the rest with its next poll, so until then (or until a grace
+    /// period passes) the session stays known to the engine, and
+    /// [`Handler::on_close`](crate::Handler::on_close) waits for it.
     pub fn close_with(self: &Arc<Self>, reason: CloseReason) {
-        {
+        let transport = {
             let mut state = self.state();
             if state.close.is_some() {
                 return;
             }
             state.close = Some(reason);
-        }
+            state.transport
+        };
         tracing::debug!(sid = %self.sid, %reason, "session closed");
         self.closed.notify_waiters();
         self.heartbeat_changed.notify_one();
+        let draining = reason.flushes()
+            && transport == Transport::Polling
+            && self.tx.capacity() < self.tx.max_capacity();
+        if !draining {
+            self.finalize();
+        }
+    }
+
+    /// Whether the engine has been told the session ended.
+    pub(crate) fn is_finalized(&self) -> bool {
+        self.finalized.load(Ordering::Acquire)
+    }
+
+    /// Tells the engine, once, that the session has ended.
+    pub(crate) fn finalize(self: &Arc<Self>) {
+        let Some(reason) = self.close_reason() else {
+            return;
+        };
+        if self.finalized.swap(true, Ordering::AcqRel) {
+            return;
+        }
         if let Some(owner) = self.owner.upgrade() {
             owner.session_closed(self, reason);
         }

@@ -70,7 +70,11 @@ pub(crate) async fn poll(
             } else {
                 frames.clear();
             }
-            frames.push(CLOSE);
+            // The close follows the last queued frame, maybe a poll later.
+            if rx.is_empty() {
+                frames.push(CLOSE);
+                session.finalize();
+            }
         }
         // The session moved to WebSocket meanwhile: this poll is its last.
         None if session.transport() != Transport::Polling => frames = vec![CLOSE],
@@ -113,11 +117,23 @@ where
         session.close_with(CloseReason::TransportError);
         return response::status(StatusCode::BAD_REQUEST);
     }
-    let result = read_body(body, engine.config.max_http_buffer_size).await;
+    // A session closed mid-upload (by an overlapping POST, say) takes
+    // nothing more from this one.
+    let result = tokio::select! {
+        result = read_body(body, engine.config.max_http_buffer_size) => result,
+        () = session.closed() => Err(BodyError::Abandoned),
+    };
     session.end_post();
     let body = match result {
         Ok(body) => body,
         Err(BodyError::TooLarge) => return response::status(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(BodyError::Abandoned) => {
+            let mut response = response::status(StatusCode::BAD_REQUEST);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
         Err(BodyError::Read) => {
             session.close_with(CloseReason::TransportError);
             return response::status(StatusCode::BAD_REQUEST);
@@ -150,10 +166,24 @@ where
 ///
 /// Ends when the session closes or moves to WebSocket, whose connection
 /// task takes the heartbeat over.
-pub(crate) fn spawn_heartbeat(session: Arc<Session>, ping_timeout: Duration) {
+///
+/// A session closed while frames still wait for the client's next poll is
+/// let go after one heartbeat period if that poll never comes.
+pub(crate) fn spawn_heartbeat(
+    session: Arc<Session>,
+    ping_interval: Duration,
+    ping_timeout: Duration,
+) {
     tokio::spawn(async move {
         loop {
-            if session.is_closed() || session.transport() != Transport::Polling {
+            if session.is_closed() {
+                if !session.is_finalized() {
+                    tokio::time::sleep(ping_interval + ping_timeout).await;
+                    session.finalize();
+                }
+                return;
+            }
+            if session.transport() != Transport::Polling {
                 return;
             }
             let deadline = session.heartbeat_deadline();
@@ -218,6 +248,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 enum BodyError {
     TooLarge,
     Read,
+    Abandoned,
 }
 
 /// Reads a whole request body, refusing it once it passes `limit` bytes.

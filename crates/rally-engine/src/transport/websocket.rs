@@ -304,7 +304,9 @@ async fn write(ws: &mut Ws, frames: Vec<Frame>) -> Result<(), tokio_websockets::
 /// briefly for the client's.
 async fn close(ws: &mut Ws) {
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        ws.send(WsMessage::close(None, "")).await?;
+        // Fails when a close is under way already (the peer's, or the
+        // 1009 of an oversize message): closing then finishes that one.
+        let _ = ws.send(WsMessage::close(None, "")).await;
         ws.close().await
     })
     .await;

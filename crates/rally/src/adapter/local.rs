@@ -1,0 +1,241 @@
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak},
+};
+
+use rally_engine::Sid;
+
+use super::{Adapter, BroadcastOptions, BroadcastPacket, RoomEvent, SocketInfo};
+use crate::{DisconnectReason, Namespace, Room, namespace::BoxFuture};
+
+type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
+
+#[derive(Default)]
+struct Rooms {
+    members: HashMap<Room, HashSet<Sid>>,
+    by_socket: HashMap<Sid, HashSet<Room>>,
+}
+
+/// The in-memory adapter: rooms of one process.
+pub struct LocalAdapter {
+    ns: Weak<Namespace>,
+    rooms: RwLock<Rooms>,
+    listeners: RwLock<Vec<RoomListener>>,
+}
+
+impl LocalAdapter {
+    /// The adapter of namespace `ns`.
+    #[must_use]
+    pub fn new(ns: Weak<Namespace>) -> Self {
+        Self {
+            ns,
+            rooms: RwLock::default(),
+            listeners: RwLock::default(),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Rooms> {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Rooms> {
+        self.rooms.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn emit(&self, events: Vec<RoomEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let listeners = self
+            .listeners
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for event in &events {
+            for listener in &listeners {
+                listener(event);
+            }
+        }
+    }
+
+    fn remove(rooms: &mut Rooms, id: Sid, room: &str, events: &mut Vec<RoomEvent>) {
+        if let Some(members) = rooms.members.get_mut(room) {
+            if members.remove(&id) {
+                events.push(RoomEvent::LeaveRoom(Room::from(room), id));
+            }
+            if members.is_empty() {
+                rooms.members.remove(room);
+                events.push(RoomEvent::DeleteRoom(Room::from(room)));
+            }
+        }
+    }
+
+    /// The local sockets `opts` reaches.
+    fn sockets(&self, opts: &BroadcastOptions) -> Vec<Arc<crate::Socket>> {
+        let Some(ns) = self.ns.upgrade() else {
+            return Vec::new();
+        };
+        self.targets(opts)
+            .into_iter()
+            .filter_map(|id| ns.get_socket(id))
+            .collect()
+    }
+}
+
+impl Adapter for LocalAdapter {
+    fn add_all(&self, id: Sid, rooms: &[Room]) {
+        let mut events = Vec::new();
+        {
+            let mut state = self.write();
+            for room in rooms {
+                let members = state.members.entry(room.clone()).or_insert_with(|| {
+                    events.push(RoomEvent::CreateRoom(room.clone()));
+                    HashSet::new()
+                });
+                if members.insert(id) {
+                    events.push(RoomEvent::JoinRoom(room.clone(), id));
+                }
+                state.by_socket.entry(id).or_default().insert(room.clone());
+            }
+        }
+        self.emit(events);
+    }
+
+    fn del(&self, id: Sid, room: &str) {
+        let mut events = Vec::new();
+        {
+            let mut state = self.write();
+            if let Some(rooms) = state.by_socket.get_mut(&id) {
+                rooms.remove(room);
+            }
+            Self::remove(&mut state, id, room, &mut events);
+        }
+        self.emit(events);
+    }
+
+    fn del_all(&self, id: Sid) {
+        let mut events = Vec::new();
+        {
+            let mut state = self.write();
+            for room in state.by_socket.remove(&id).unwrap_or_default() {
+                Self::remove(&mut state, id, &room, &mut events);
+            }
+        }
+        self.emit(events);
+    }
+
+    fn socket_rooms(&self, id: Sid) -> Vec<Room> {
+        self.read()
+            .by_socket
+            .get(&id)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        let state = self.read();
+        let excluded: HashSet<Sid> = opts
+            .except
+            .iter()
+            .filter_map(|room| state.members.get(room))
+            .flatten()
+            .copied()
+            .collect();
+        if opts.rooms.is_empty() {
+            return state
+                .by_socket
+                .keys()
+                .filter(|id| !excluded.contains(id))
+                .copied()
+                .collect();
+        }
+        if let [room] = opts.rooms.as_slice() {
+            return state.members.get(room).map_or_else(Vec::new, |members| {
+                members
+                    .iter()
+                    .filter(|id| !excluded.contains(id))
+                    .copied()
+                    .collect()
+            });
+        }
+        let mut seen = HashSet::new();
+        opts.rooms
+            .iter()
+            .filter_map(|room| state.members.get(room))
+            .flatten()
+            .filter(|id| !excluded.contains(id) && seen.insert(**id))
+            .copied()
+            .collect()
+    }
+
+    fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) {
+        for socket in self.sockets(opts) {
+            let _ = socket.send_encoded(&packet.encoded, opts.volatile);
+        }
+    }
+
+    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<Vec<SocketInfo>> {
+        let sockets = self.sockets(&opts);
+        let infos = sockets
+            .iter()
+            .map(|socket| SocketInfo {
+                id: socket.id(),
+                rooms: socket.rooms(),
+                data: socket.raw_data(),
+                handshake: crate::operators::handshake_json(socket),
+            })
+            .collect();
+        Box::pin(async move { infos })
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for id in self.targets(opts) {
+            self.add_all(id, rooms);
+        }
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for id in self.targets(opts) {
+            for room in rooms {
+                self.del(id, room);
+            }
+        }
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        for socket in self.sockets(opts) {
+            if close {
+                socket.client.disconnect_all();
+            } else {
+                socket.leave_namespace(DisconnectReason::ServerNamespaceDisconnect, true);
+            }
+        }
+    }
+
+    fn rooms(&self) -> BoxFuture<Vec<Room>> {
+        let rooms = self.read().members.keys().cloned().collect();
+        Box::pin(async move { rooms })
+    }
+
+    fn server_count(&self) -> BoxFuture<usize> {
+        Box::pin(async { 1 })
+    }
+
+    fn on_room_event(&self, listener: Box<dyn Fn(&RoomEvent) + Send + Sync>) {
+        self.listeners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::from(listener));
+    }
+}
+
+impl fmt::Debug for LocalAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.read();
+        f.debug_struct("LocalAdapter")
+            .field("rooms", &state.members.len())
+            .field("sockets", &state.by_socket.len())
+            .finish()
+    }
+}

@@ -1,0 +1,134 @@
+//! Where rooms live and how broadcasts find their sockets.
+//!
+//! Every namespace has an [`Adapter`]. The default, [`LocalAdapter`], keeps
+//! rooms in memory for one process; a cluster adapter (Redis) implements
+//! the same trait and also carries operations to the other nodes.
+
+mod local;
+
+use std::{fmt, time::Duration};
+
+use rally_engine::Sid;
+
+pub use local::LocalAdapter;
+
+use crate::{Args, Room, encode::Encoded, namespace::BoxFuture};
+
+/// Which sockets an operation reaches, and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BroadcastOptions {
+    /// Only sockets in at least one of these rooms; all when empty.
+    pub rooms: Vec<Room>,
+    /// Never sockets in these rooms.
+    pub except: Vec<Room>,
+    /// Only this node's sockets, even in a cluster.
+    pub local: bool,
+    /// May be dropped for a client that cannot take it now.
+    pub volatile: bool,
+    /// Whether to compress (kept for the wire; Rally sends uncompressed).
+    pub compress: bool,
+    /// How long a broadcast with acks waits.
+    pub timeout: Option<Duration>,
+}
+
+/// A packet to broadcast: what it says, and its encoding, made once.
+#[derive(Clone)]
+pub struct BroadcastPacket {
+    /// The namespace it goes to.
+    pub nsp: String,
+    /// The event name.
+    pub event: String,
+    /// Its arguments.
+    pub args: Args,
+    /// The ack id all recipients answer to, for a broadcast with acks.
+    pub ack_id: Option<u64>,
+    pub(crate) encoded: Encoded,
+}
+
+impl BroadcastPacket {
+    pub(crate) fn new(nsp: &str, event: &str, args: Args, ack_id: Option<u64>) -> Self {
+        let encoded = Encoded::event(nsp, ack_id, event, &args);
+        Self {
+            nsp: nsp.to_owned(),
+            event: event.to_owned(),
+            args,
+            ack_id,
+            encoded,
+        }
+    }
+}
+
+impl fmt::Debug for BroadcastPacket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BroadcastPacket")
+            .field("nsp", &self.nsp)
+            .field("event", &self.event)
+            .field("args", &self.args)
+            .field("ack_id", &self.ack_id)
+            .finish()
+    }
+}
+
+/// A socket as [`fetch_sockets`](crate::BroadcastOperator::fetch_sockets)
+/// describes it: on this node or another.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SocketInfo {
+    /// Its id.
+    pub id: Sid,
+    /// Its rooms.
+    pub rooms: Vec<Room>,
+    /// Its data (see [`Socket::set_data`](crate::Socket::set_data)).
+    pub data: serde_json::Value,
+    /// Its handshake, as JSON in the reference's shape.
+    pub handshake: serde_json::Value,
+}
+
+/// A change of rooms, as the reference's adapter events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RoomEvent {
+    /// A room got its first member (`create-room`).
+    CreateRoom(Room),
+    /// A socket joined a room (`join-room`).
+    JoinRoom(Room, Sid),
+    /// A socket left a room (`leave-room`).
+    LeaveRoom(Room, Sid),
+    /// A room lost its last member (`delete-room`).
+    DeleteRoom(Room),
+}
+
+/// The rooms of one namespace, and the delivery of what targets them.
+///
+/// Local operations are synchronous; those that need other nodes' answers
+/// return futures, so a cluster adapter slots in without changing callers.
+pub trait Adapter: Send + Sync + 'static {
+    /// Adds socket `id` to `rooms`.
+    fn add_all(&self, id: Sid, rooms: &[Room]);
+    /// Removes socket `id` from `room`.
+    fn del(&self, id: Sid, room: &str);
+    /// Removes socket `id` from every room.
+    fn del_all(&self, id: Sid);
+    /// The rooms socket `id` is in.
+    fn socket_rooms(&self, id: Sid) -> Vec<Room>;
+    /// The local sockets `opts` reaches, each once.
+    fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid>;
+    /// Delivers `packet` to the sockets `opts` reaches (and, in a cluster,
+    /// asks the other nodes to do the same unless `opts.local`).
+    fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions);
+    /// Describes the sockets `opts` reaches, on every node.
+    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<Vec<SocketInfo>>;
+    /// Makes the sockets `opts` reaches join `rooms`, on every node.
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    /// Makes the sockets `opts` reaches leave `rooms`, on every node.
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    /// Disconnects the sockets `opts` reaches, on every node.
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool);
+    /// Every room with at least one member, on every node.
+    fn rooms(&self) -> BoxFuture<Vec<Room>>;
+    /// How many nodes share this namespace (1 without a cluster).
+    fn server_count(&self) -> BoxFuture<usize>;
+    /// Calls `listener` on every room change of this node.
+    fn on_room_event(&self, listener: Box<dyn Fn(&RoomEvent) + Send + Sync>);
+}

@@ -1,0 +1,161 @@
+use std::fmt;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+/// The arguments of an emit or an ack: JSON values and binary attachments.
+///
+/// A single serializable value converts into one argument; build several,
+/// or binary ones, with the methods here.
+///
+/// ```
+/// use rally::Args;
+///
+/// let args = Args::new().arg(&"hello").arg(&42).binary(vec![1, 2, 3]);
+/// assert_eq!(args.len(), 3);
+/// ```
+#[derive(Clone, Default)]
+pub struct Args {
+    /// The arguments as JSON, comma separated, without brackets.
+    json: String,
+    count: usize,
+    attachments: Vec<Bytes>,
+    error: Option<String>,
+}
+
+impl Args {
+    /// No arguments.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `value` as the next argument.
+    ///
+    /// A value that cannot be serialized to JSON makes the emit fail with
+    /// [`EmitError::Serialize`](crate::EmitError::Serialize).
+    #[must_use]
+    pub fn arg<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
+        self.separate();
+        // Writing to a String only fails when `value` itself refuses.
+        let mut buf = std::mem::take(&mut self.json).into_bytes();
+        if let Err(e) = serde_json::to_writer(&mut buf, value) {
+            self.error.get_or_insert(e.to_string());
+        }
+        self.json = String::from_utf8(buf).unwrap_or_default();
+        self
+    }
+
+    /// Adds a binary argument, sent as an attachment.
+    #[must_use]
+    pub fn binary(mut self, bytes: impl Into<Bytes>) -> Self {
+        self.separate();
+        let num = self.attachments.len();
+        self.json.push_str(&placeholder(num));
+        self.attachments.push(bytes.into());
+        self
+    }
+
+    /// Arguments given as raw JSON text (a comma-separated list of
+    /// `count` values, such as `1,"two"`) and the attachments their
+    /// placeholders point at: what a client sent, relayed without parsing.
+    /// The JSON is not checked.
+    #[must_use]
+    pub fn raw_relay(json: &str, count: usize, attachments: Vec<Bytes>) -> Self {
+        Self {
+            json: json.to_owned(),
+            count,
+            attachments,
+            error: None,
+        }
+    }
+
+    pub(crate) fn raw(json: &str, count: usize, attachments: Vec<Bytes>) -> Self {
+        Self::raw_relay(json, count, attachments)
+    }
+
+    /// One argument given as raw JSON text, sent as it is (it must be valid
+    /// JSON: it is not checked).
+    ///
+    /// ```
+    /// let args = rally::Args::raw_json(r#"{"token":"abc"}"#);
+    /// assert_eq!(args.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn raw_json(json: &str) -> Self {
+        Self::raw(json, 1, Vec::new())
+    }
+
+    /// How many arguments there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The arguments as JSON, comma separated, without brackets.
+    pub(crate) fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The binary attachments, in placeholder order.
+    pub(crate) fn attachments(&self) -> &[Bytes] {
+        &self.attachments
+    }
+
+    pub(crate) fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    fn separate(&mut self) {
+        if self.count > 0 {
+            self.json.push(',');
+        }
+        self.count += 1;
+    }
+}
+
+/// The JSON that stands for attachment `num`.
+pub(crate) fn placeholder(num: usize) -> String {
+    format!(r#"{{"_placeholder":true,"num":{num}}}"#)
+}
+
+impl<T: Serialize + ?Sized> From<&T> for Args {
+    fn from(value: &T) -> Self {
+        Args::new().arg(value)
+    }
+}
+
+impl From<()> for Args {
+    fn from((): ()) -> Self {
+        Args::new()
+    }
+}
+
+impl fmt::Debug for Args {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Args")
+            .field("json", &self.json)
+            .field("attachments", &self.attachments.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_json_and_placeholders() {
+        let args = Args::new().arg(&"a\"b").binary(vec![1]).arg(&[1, 2]);
+        assert_eq!(args.json(), r#""a\"b",{"_placeholder":true,"num":0},[1,2]"#);
+        assert_eq!(args.attachments().len(), 1);
+        assert_eq!(Args::from(&5).json(), "5");
+        assert!(Args::from(()).is_empty());
+    }
+}

@@ -1,0 +1,264 @@
+//! One client connection: an Engine.IO session and its namespaces.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard, Weak},
+};
+
+use bytes::Bytes;
+use rally_engine::{CloseReason, Frame, Message, SendError, Session, Sid};
+use rally_proto::{
+    Str,
+    socket::{Assembler, BinaryPacket, Decoder, Packet, PacketType, event_name, split_array},
+};
+use tokio::task::AbortHandle;
+
+use crate::{
+    AckReply, ConnectError, DisconnectReason, EmitError, Event, Socket, encode::Encoded,
+    event::AckSender, server::ServerInner,
+};
+
+pub(crate) struct Client {
+    /// Weak: the session holds the client (as its attachment).
+    session: Weak<Session>,
+    sid: Sid,
+    server: Arc<ServerInner>,
+    sockets: Mutex<HashMap<String, Arc<Socket>>>,
+    assembler: Mutex<Assembler>,
+    connect_timer: Mutex<Option<AbortHandle>>,
+}
+
+impl Client {
+    pub(crate) fn new(session: &Arc<Session>, server: Arc<ServerInner>) -> Arc<Self> {
+        let client = Arc::new(Self {
+            session: Arc::downgrade(session),
+            sid: session.sid(),
+            sockets: Mutex::default(),
+            assembler: Mutex::new(Assembler::new().max_attachments(server.config.max_attachments)),
+            connect_timer: Mutex::default(),
+            server,
+        });
+        // A client that joins no namespace in time is let go.
+        let timeout = client.server.config.connect_timeout;
+        let session = session.clone();
+        let timer = tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(timeout) => {
+                    tracing::debug!(sid = %session.sid(), "no namespace joined in time");
+                    session.close_with(CloseReason::ForcedClose);
+                }
+                () = session.closed() => {}
+            }
+        });
+        *client.lock(&client.connect_timer) = Some(timer.abort_handle());
+        client
+    }
+
+    /// The session, while it lives.
+    pub(crate) fn session(&self) -> Option<Arc<Session>> {
+        self.session.upgrade()
+    }
+
+    fn close(&self, reason: CloseReason) {
+        if let Some(session) = self.session() {
+            session.close_with(reason);
+        }
+    }
+
+    fn lock<'a, T>(&self, m: &'a Mutex<T>) -> MutexGuard<'a, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues frames; a full queue drops volatile packets and disconnects a
+    /// client too slow for the others.
+    pub(crate) fn send(
+        &self,
+        frames: impl Iterator<Item = Frame>,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        let Some(session) = self.session() else {
+            return Err(EmitError::Disconnected);
+        };
+        for frame in frames {
+            match session.send_frame(frame) {
+                Ok(()) => {}
+                Err(SendError::Full) if volatile => return Ok(()),
+                Err(SendError::Full) => {
+                    tracing::warn!(sid = %self.sid, "client too slow, queue full: disconnecting");
+                    session.close_with(CloseReason::TransportError);
+                    return Err(EmitError::Disconnected);
+                }
+                Err(_) => return Err(EmitError::Disconnected),
+            }
+        }
+        Ok(())
+    }
+
+    /// A message from the Engine.IO session.
+    pub(crate) fn on_message(self: &Arc<Self>, message: Message) {
+        let result = match message {
+            Message::Text(text) => self.on_text(text),
+            Message::Binary(bytes) => self.on_binary(bytes),
+        };
+        if let Err(why) = result {
+            tracing::debug!(sid = %self.sid, why, "invalid packet: closing");
+            // The reference closes the connection (`forced close`).
+            self.close(CloseReason::ForcedClose);
+        }
+    }
+
+    fn on_text(self: &Arc<Self>, text: Str) -> Result<(), &'static str> {
+        let decoder = Decoder::new().max_attachments(self.server.config.max_attachments);
+        let packet = decoder.decode(text).map_err(|_| "undecodable packet")?;
+        let complete = self
+            .lock(&self.assembler)
+            .push(packet)
+            .map_err(|_| "bad binary packet")?;
+        complete.map_or(Ok(()), |packet| self.on_packet(packet))
+    }
+
+    fn on_binary(self: &Arc<Self>, bytes: Bytes) -> Result<(), &'static str> {
+        let complete = self
+            .lock(&self.assembler)
+            .push_binary(bytes)
+            .map_err(|_| "unexpected attachment")?;
+        complete.map_or(Ok(()), |packet| self.on_packet(packet))
+    }
+
+    fn on_packet(self: &Arc<Self>, complete: BinaryPacket) -> Result<(), &'static str> {
+        let BinaryPacket {
+            packet,
+            attachments,
+        } = complete;
+        let nsp = packet.nsp.as_str();
+        if packet.kind == PacketType::Connect {
+            return self.on_connect(packet);
+        }
+        let socket = self.lock(&self.sockets).get(nsp).cloned();
+        let Some(socket) = socket else {
+            return Err("packet for a namespace not joined");
+        };
+        match packet.kind {
+            PacketType::Disconnect => {
+                socket.leave_namespace(DisconnectReason::ClientNamespaceDisconnect, false);
+                Ok(())
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                let (name, args) = match &packet.data {
+                    Some(data) => {
+                        let name = event_name(data).map_err(|_| "bad event name")?;
+                        let mut args = split_array(data).map_err(|_| "bad event")?;
+                        if !args.is_empty() {
+                            args.remove(0);
+                        }
+                        (name.as_str().to_owned(), args)
+                    }
+                    // The reference takes `2` alone as an event without a name.
+                    None => (String::new(), Vec::new()),
+                };
+                let ack = packet.id.map(|id| AckSender {
+                    socket: socket.clone(),
+                    id,
+                });
+                let event = Event {
+                    name,
+                    args,
+                    attachments,
+                    ack,
+                };
+                socket.ns().dispatch(&socket, event);
+                Ok(())
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                if let Some(id) = packet.id {
+                    let args = packet
+                        .data
+                        .as_ref()
+                        .map(split_array)
+                        .transpose()
+                        .map_err(|_| "bad ack")?
+                        .unwrap_or_default();
+                    socket.on_ack(id, AckReply { args, attachments });
+                }
+                Ok(())
+            }
+            _ => Err("unexpected packet type from a client"),
+        }
+    }
+
+    fn on_connect(self: &Arc<Self>, packet: Packet) -> Result<(), &'static str> {
+        let name = packet.nsp.as_str().to_owned();
+        if self.lock(&self.sockets).contains_key(&name) {
+            return Err("second CONNECT to a joined namespace");
+        }
+        let Some(ns) = self.server.namespace_for(&name, packet.data.as_ref()) else {
+            let refusal = ConnectError::new("Invalid namespace");
+            let _ = self.send(
+                Encoded::control(b'4', &name, Some(&refusal.payload())).frames(),
+                false,
+            );
+            return Ok(());
+        };
+        if let Some(timer) = self.lock(&self.connect_timer).take() {
+            timer.abort();
+        }
+        let auth = packet.data.unwrap_or_else(|| Str::from_static("{}"));
+        let socket = Socket::new(ns.clone(), self.clone(), auth);
+        let client = self.clone();
+        crate::run::run_detached(Box::pin(async move {
+            match ns.run_middlewares(&socket).await {
+                Ok(()) => client.admit(&ns, socket, &name),
+                Err(refusal) => {
+                    let _ = client.send(
+                        Encoded::control(b'4', &name, Some(&refusal.payload())).frames(),
+                        false,
+                    );
+                }
+            }
+        }));
+        Ok(())
+    }
+
+    fn admit(&self, ns: &Arc<crate::Namespace>, socket: Arc<Socket>, name: &str) {
+        if self.session().is_none_or(|s| s.is_closed()) {
+            return;
+        }
+        self.lock(&self.sockets)
+            .insert(name.to_owned(), socket.clone());
+        socket.mark_connected();
+        let reply = format!(r#"{{"sid":"{}"}}"#, socket.id());
+        let _ = self.send(Encoded::control(b'0', name, Some(&reply)).frames(), false);
+        ns.connect(&socket);
+    }
+
+    pub(crate) fn remove_socket(&self, nsp: &str, id: Sid) {
+        let mut sockets = self.lock(&self.sockets);
+        if sockets.get(nsp).is_some_and(|s| s.id() == id) {
+            sockets.remove(nsp);
+        }
+    }
+
+    /// Every namespace left (`server namespace disconnect`), then the
+    /// connection closed.
+    pub(crate) fn disconnect_all(&self) {
+        for socket in self.take_sockets() {
+            socket.leave_namespace(DisconnectReason::ServerNamespaceDisconnect, true);
+        }
+        self.close(CloseReason::ForcedClose);
+    }
+
+    /// The Engine.IO session ended: every socket leaves with its reason.
+    pub(crate) fn on_close(&self, reason: CloseReason) {
+        if let Some(timer) = self.lock(&self.connect_timer).take() {
+            timer.abort();
+        }
+        for socket in self.take_sockets() {
+            socket.leave_namespace(DisconnectReason::from(reason), false);
+        }
+        self.lock(&self.assembler).clear();
+    }
+
+    fn take_sockets(&self) -> Vec<Arc<Socket>> {
+        self.lock(&self.sockets).drain().map(|(_, s)| s).collect()
+    }
+}

@@ -1,0 +1,133 @@
+use std::time::Duration;
+
+use rally_engine::{Cookie, Cors, Transport};
+
+/// Options of a Socket.IO server: the Engine.IO ones plus its own. The
+/// defaults are the reference's.
+///
+/// ```
+/// use std::time::Duration;
+/// use rally::Server;
+///
+/// let io = Server::builder()
+///     .ping_interval(Duration::from_secs(10))
+///     .connect_timeout(Duration::from_secs(5))
+///     .build();
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ServerBuilder {
+    pub(crate) engine: rally_engine::Config,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) cleanup_empty_child_namespaces: bool,
+    pub(crate) max_attachments: usize,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        Self {
+            engine: rally_engine::Config::default().path("/socket.io/"),
+            connect_timeout: Duration::from_secs(45),
+            cleanup_empty_child_namespaces: false,
+            max_attachments: 10,
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Sets `path` (default `/socket.io/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.engine = self.engine.path(path);
+        self
+    }
+
+    /// Sets `pingInterval` (default 25 s).
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.engine = self.engine.ping_interval(interval);
+        self
+    }
+
+    /// Sets `pingTimeout` (default 20 s).
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.engine = self.engine.ping_timeout(timeout);
+        self
+    }
+
+    /// Sets `upgradeTimeout` (default 10 s).
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.engine = self.engine.upgrade_timeout(timeout);
+        self
+    }
+
+    /// Sets `maxHttpBufferSize` in bytes (default 1,000,000).
+    pub fn max_http_buffer_size(mut self, bytes: usize) -> Self {
+        self.engine = self.engine.max_http_buffer_size(bytes);
+        self
+    }
+
+    /// Sets `transports` (default polling and WebSocket).
+    pub fn transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
+        self.engine = self.engine.transports(transports);
+        self
+    }
+
+    /// Sets `allowUpgrades` (default true).
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.engine = self.engine.allow_upgrades(allow);
+        self
+    }
+
+    /// Sets `cors` (default off).
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.engine = self.engine.cors(cors);
+        self
+    }
+
+    /// Sets `cookie` (default off).
+    pub fn cookie(mut self, cookie: Cookie) -> Self {
+        self.engine = self.engine.cookie(cookie);
+        self
+    }
+
+    /// Sets `allowRequest`: a hook that may refuse a handshake.
+    pub fn allow_request(
+        mut self,
+        hook: impl Fn(&http::request::Parts) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.engine = self.engine.allow_request(hook);
+        self
+    }
+
+    /// Sets `connectTimeout`: how long a connection may stay without
+    /// joining a namespace (default 45 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets `cleanupEmptyChildNamespaces`: whether a dynamic namespace is
+    /// removed once its last socket leaves (default false).
+    pub fn cleanup_empty_child_namespaces(mut self, cleanup: bool) -> Self {
+        self.cleanup_empty_child_namespaces = cleanup;
+        self
+    }
+
+    /// Sets how many binary attachments one packet may carry (default 10).
+    pub fn max_attachments(mut self, max: usize) -> Self {
+        self.max_attachments = max;
+        self
+    }
+
+    /// Sets how many frames may wait for a slow client before it is
+    /// disconnected (volatile packets are dropped instead). Default 4096.
+    pub fn max_buffered_frames(mut self, frames: usize) -> Self {
+        self.engine = self.engine.max_buffered_frames(frames);
+        self
+    }
+
+    /// The server.
+    #[must_use]
+    pub fn build(self) -> crate::Server {
+        crate::Server::from_builder(self)
+    }
+}

@@ -1,0 +1,82 @@
+use thiserror::Error;
+
+/// Why an emit did not go out.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The event name is reserved (`connect`, `disconnect`, ...).
+    #[error("reserved event name: {0}")]
+    Reserved(String),
+    /// An argument could not be serialized to JSON.
+    #[error("argument not serializable: {0}")]
+    Serialize(String),
+    /// The socket is disconnected.
+    #[error("socket disconnected")]
+    Disconnected,
+}
+
+/// Why an acknowledgement did not come.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum AckError {
+    /// No answer within the timeout.
+    #[error("operation has timed out")]
+    Timeout,
+    /// The socket disconnected before it answered.
+    #[error("socket has been disconnected")]
+    Disconnected,
+    /// The emit itself failed.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// The answer could not be deserialized into the type asked for.
+    #[error("unexpected ack payload: {0}")]
+    Payload(String),
+}
+
+/// The refusal of a connection by a middleware, sent to the client as a
+/// `connect_error` with `message` and, when set, `data`.
+///
+/// ```
+/// use rally::ConnectError;
+///
+/// let refusal = ConnectError::new("not authorized").with_data(&serde_json::json!({"retry": false}));
+/// assert_eq!(refusal.message(), "not authorized");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct ConnectError {
+    message: String,
+    data: Option<String>,
+}
+
+impl ConnectError {
+    /// A refusal with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Adds `data`, serialized to JSON, for the client's `err.data`.
+    #[must_use]
+    pub fn with_data<T: serde::Serialize + ?Sized>(mut self, data: &T) -> Self {
+        self.data = serde_json::to_string(data).ok();
+        self
+    }
+
+    /// The message.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The JSON payload of the CONNECT_ERROR packet.
+    pub(crate) fn payload(&self) -> String {
+        let message = serde_json::to_string(&self.message).unwrap_or_else(|_| "\"\"".into());
+        match &self.data {
+            Some(data) => format!(r#"{{"message":{message},"data":{data}}}"#),
+            None => format!(r#"{{"message":{message}}}"#),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+use std::{fmt, sync::Arc};
+
+use bytes::Bytes;
+use rally_proto::Str;
+use serde::de::DeserializeOwned;
+
+use crate::{Args, EmitError, Socket, encode::Encoded};
+
+/// An event received from a client: its name, its arguments (kept as raw
+/// JSON until you ask for a type) and its binary attachments.
+///
+/// ```
+/// # async fn handler(socket: std::sync::Arc<rally::Socket>, mut event: rally::Event) {
+/// #[derive(serde::Deserialize)]
+/// struct Chat { room: String, text: String }
+///
+/// if let Ok(chat) = event.arg::<Chat>(0) {
+///     let _ = socket.to(chat.room.as_str()).emit("chat", &chat.text);
+/// }
+/// let _ = event.ack(&serde_json::json!({"ok": true}));
+/// # }
+/// ```
+pub struct Event {
+    pub(crate) name: String,
+    pub(crate) args: Vec<Str>,
+    pub(crate) attachments: Vec<Bytes>,
+    pub(crate) ack: Option<AckSender>,
+}
+
+impl Event {
+    /// The event's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How many arguments came with it.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.args.len()
+    }
+
+    /// Whether it came without arguments.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty()
+    }
+
+    /// Argument `index` as a `T`.
+    ///
+    /// # Errors
+    ///
+    /// When there is no such argument or it does not deserialize into `T`.
+    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
+        let raw = self.args.get(index).map_or("null", |s| s.as_str());
+        serde_json::from_str(raw)
+    }
+
+    /// All the arguments as one `T`, read from the JSON array they form
+    /// (a tuple such as `(String, u32)` takes two).
+    ///
+    /// # Errors
+    ///
+    /// When the arguments do not deserialize into `T`.
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.args_json())
+    }
+
+    /// The raw JSON text of argument `index`.
+    #[must_use]
+    pub fn raw_arg(&self, index: usize) -> Option<&str> {
+        self.args.get(index).map(Str::as_str)
+    }
+
+    /// The binary attachments, in the order of their placeholders
+    /// (`{"_placeholder":true,"num":N}` in the JSON).
+    #[must_use]
+    pub fn binary(&self) -> &[Bytes] {
+        &self.attachments
+    }
+
+    /// The arguments as they came, binary included, ready to be emitted
+    /// again unchanged.
+    #[must_use]
+    pub fn to_args(&self) -> Args {
+        let json = self
+            .args
+            .iter()
+            .map(Str::as_str)
+            .collect::<Vec<_>>()
+            .join(",");
+        Args::raw(&json, self.args.len(), self.attachments.clone())
+    }
+
+    /// Whether the client asked for an acknowledgement.
+    #[must_use]
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// Takes the acknowledgement, to answer later or elsewhere.
+    pub fn take_ack(&mut self) -> Option<AckSender> {
+        self.ack.take()
+    }
+
+    /// Answers the client's acknowledgement request with `args`; does
+    /// nothing when the client asked for none or it was answered already.
+    ///
+    /// # Errors
+    ///
+    /// As for [`AckSender::send`].
+    pub fn ack(&mut self, args: impl Into<Args>) -> Result<(), EmitError> {
+        match self.ack.take() {
+            Some(ack) => ack.send(args),
+            None => Ok(()),
+        }
+    }
+
+    fn args_json(&self) -> String {
+        let mut json = String::from("[");
+        for (i, arg) in self.args.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(arg);
+        }
+        json.push(']');
+        json
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("name", &self.name)
+            .field("args", &self.args)
+            .field("attachments", &self.attachments.len())
+            .field("ack", &self.ack.is_some())
+            .finish()
+    }
+}
+
+/// The right to answer one acknowledgement request, once.
+pub struct AckSender {
+    pub(crate) socket: Arc<Socket>,
+    pub(crate) id: u64,
+}
+
+impl AckSender {
+    /// Sends the answer.
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError::Serialize`] when an argument does not serialize,
+    /// [`EmitError::Disconnected`] when the socket is gone.
+    pub fn send(self, args: impl Into<Args>) -> Result<(), EmitError> {
+        let args = args.into();
+        if let Some(e) = args.error() {
+            return Err(EmitError::Serialize(e.to_owned()));
+        }
+        let packet = Encoded::ack(self.socket.ns().name(), self.id, &args);
+        self.socket.send_encoded(&packet, false)
+    }
+}
+
+impl fmt::Debug for AckSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AckSender")
+            .field("socket", &self.socket.id())
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+/// An answer to an acknowledgement request the server made.
+#[derive(Clone)]
+pub struct AckReply {
+    pub(crate) args: Vec<Str>,
+    pub(crate) attachments: Vec<Bytes>,
+}
+
+impl AckReply {
+    /// Argument `index` of the answer as a `T`.
+    ///
+    /// # Errors
+    ///
+    /// When there is no such argument or it does not deserialize into `T`.
+    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.args.get(index).map_or("null", |s| s.as_str()))
+    }
+
+    /// The raw JSON text of argument `index` of the answer.
+    #[must_use]
+    pub fn raw_arg(&self, index: usize) -> Option<&str> {
+        self.args.get(index).map(Str::as_str)
+    }
+
+    /// How many arguments the answer has.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.args.len()
+    }
+
+    /// Whether the answer has no arguments.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty()
+    }
+
+    /// The binary attachments of the answer.
+    #[must_use]
+    pub fn binary(&self) -> &[Bytes] {
+        &self.attachments
+    }
+}
+
+impl fmt::Debug for AckReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AckReply")
+            .field("args", &self.args)
+            .finish_non_exhaustive()
+    }
+}

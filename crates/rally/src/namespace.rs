@@ -1,0 +1,367 @@
+use std::{
+    collections::HashMap,
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc, RwLock, RwLockReadGuard, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use rally_engine::Sid;
+
+use crate::{
+    Args, BroadcastOperator, ConnectError, DisconnectReason, Event, IntoRooms, Socket,
+    adapter::{Adapter, LocalAdapter},
+    run::run_detached,
+};
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type SocketHandler = Arc<dyn Fn(Arc<Socket>) -> BoxFuture<()> + Send + Sync>;
+type EventHandler = Arc<dyn Fn(Arc<Socket>, Event) -> BoxFuture<()> + Send + Sync>;
+type DisconnectHandler = Arc<dyn Fn(Arc<Socket>, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+type Middleware = Arc<dyn Fn(Arc<Socket>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+type OutgoingHandler = Arc<dyn Fn(&Socket, &str, &Args) + Send + Sync>;
+type EventMiddleware = Arc<dyn Fn(&Arc<Socket>, &Event) -> Result<(), ConnectError> + Send + Sync>;
+
+#[derive(Default)]
+struct Handlers {
+    connection: Vec<SocketHandler>,
+    middlewares: Vec<Middleware>,
+    events: HashMap<String, EventHandler>,
+    any: Option<EventHandler>,
+    any_outgoing: Option<OutgoingHandler>,
+    event_middlewares: Vec<EventMiddleware>,
+    disconnecting: Vec<DisconnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+}
+
+/// A namespace: a channel of its own on a shared connection, with its own
+/// handlers, sockets and rooms.
+///
+/// Handlers live on the namespace, not on each socket: register them once,
+/// they apply to every socket that joins.
+///
+/// ```
+/// # fn setup(io: &rally::Server) {
+/// let chat = io.of("/chat");
+/// chat.on_connection(|socket| async move {
+///     socket.join("lobby");
+/// });
+/// chat.on("say", |socket, event| async move {
+///     if let Ok(text) = event.arg::<String>(0) {
+///         let _ = socket.to("lobby").emit("said", &text);
+///     }
+/// });
+/// # }
+/// ```
+pub struct Namespace {
+    name: String,
+    handlers: RwLock<Handlers>,
+    sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
+    adapter: Arc<dyn Adapter>,
+    ack_ids: AtomicU64,
+    children: RwLock<Vec<Weak<Namespace>>>,
+}
+
+impl Namespace {
+    pub(crate) fn new(name: String) -> Arc<Self> {
+        Arc::new_cyclic(|me: &Weak<Namespace>| Self {
+            name,
+            handlers: RwLock::default(),
+            sockets: RwLock::default(),
+            adapter: Arc::new(LocalAdapter::new(me.clone())),
+            ack_ids: AtomicU64::new(0),
+            children: RwLock::default(),
+        })
+    }
+
+    /// The namespace's name, such as `/` or `/admin`.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The adapter holding its rooms.
+    #[must_use]
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        &self.adapter
+    }
+
+    fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
+        self.handlers.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut Handlers)) {
+        f(&mut self.handlers.write().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Runs `handler` for every socket that connects, after the middlewares
+    /// let it in.
+    pub fn on_connection<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Arc<Socket>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.edit(|h| h.connection.push(Arc::new(move |s| Box::pin(handler(s)))));
+    }
+
+    /// Adds a connect middleware: it sees the socket before it joins (its
+    /// auth, handshake, data) and may refuse it with a [`ConnectError`],
+    /// which the client receives as `connect_error`.
+    ///
+    /// ```
+    /// # fn setup(ns: &rally::Namespace) {
+    /// ns.use_middleware(|socket| async move {
+    ///     match socket.auth::<serde_json::Value>() {
+    ///         Ok(auth) if auth["token"] == "secret" => Ok(()),
+    ///         _ => Err(rally::ConnectError::new("not authorized")),
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Arc<Socket>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.edit(|h| {
+            h.middlewares
+                .push(Arc::new(move |s| Box::pin(middleware(s))))
+        });
+    }
+
+    /// Handles the event `event` from any socket of the namespace.
+    pub fn on<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: Fn(Arc<Socket>, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
+        self.edit(|h| {
+            h.events.insert(event.to_owned(), handler);
+        });
+    }
+
+    /// Handles every incoming event that has no handler of its own
+    /// (the reference's `onAny`).
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Arc<Socket>, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.edit(|h| h.any = Some(Arc::new(move |s, e| Box::pin(handler(s, e)))));
+    }
+
+    /// Sees every event emitted to a single socket of the namespace
+    /// (the reference's `onAnyOutgoing`).
+    pub fn on_any_outgoing<F>(&self, handler: F)
+    where
+        F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
+    {
+        self.edit(|h| h.any_outgoing = Some(Arc::new(handler)));
+    }
+
+    /// Adds an event middleware: it sees each incoming event first and may
+    /// reject it; a rejected event is dropped and the client gets an
+    /// `error` event with the message.
+    pub fn use_event_middleware<F>(&self, middleware: F)
+    where
+        F: Fn(&Arc<Socket>, &Event) -> Result<(), ConnectError> + Send + Sync + 'static,
+    {
+        self.edit(|h| h.event_middlewares.push(Arc::new(middleware)));
+    }
+
+    /// Runs `handler` when a socket is about to leave, its rooms still filled.
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Arc<Socket>, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.edit(|h| {
+            h.disconnecting
+                .push(Arc::new(move |s, r| Box::pin(handler(s, r))))
+        });
+    }
+
+    /// Runs `handler` once a socket has left.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Arc<Socket>, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.edit(|h| {
+            h.disconnect
+                .push(Arc::new(move |s, r| Box::pin(handler(s, r))))
+        });
+    }
+
+    /// The connected socket with id `id`.
+    #[must_use]
+    pub fn get_socket(&self, id: Sid) -> Option<Arc<Socket>> {
+        self.sockets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    /// Every connected socket.
+    #[must_use]
+    pub fn sockets(&self) -> Vec<Arc<Socket>> {
+        self.sockets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Targets every socket of the namespace.
+    pub fn broadcast(self: &Arc<Self>) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone())
+    }
+
+    /// Targets the sockets in `rooms`.
+    pub fn to(self: &Arc<Self>, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Targets every socket except those in `rooms`.
+    pub fn except(self: &Arc<Self>, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// Sends an event to every socket of the namespace (and of its dynamic
+    /// children).
+    ///
+    /// # Errors
+    ///
+    /// As for [`BroadcastOperator::emit`].
+    pub fn emit(
+        self: &Arc<Self>,
+        event: &str,
+        args: impl Into<Args>,
+    ) -> Result<(), crate::EmitError> {
+        self.broadcast().emit(event, args)
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_child(&self, child: &Arc<Namespace>) {
+        self.children
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(child));
+    }
+
+    /// The dynamic namespaces created from this one that are still alive.
+    pub(crate) fn children(&self) -> Vec<Arc<Namespace>> {
+        let mut children = self.children.write().unwrap_or_else(|e| e.into_inner());
+        children.retain(|c| c.strong_count() > 0);
+        children.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Copies the parent's handlers into a child created from it.
+    pub(crate) fn inherit(&self, parent: &Namespace) {
+        let from = parent.handlers();
+        self.edit(|h| {
+            h.connection.clone_from(&from.connection);
+            h.middlewares.clone_from(&from.middlewares);
+            h.events.clone_from(&from.events);
+            h.any.clone_from(&from.any);
+            h.any_outgoing.clone_from(&from.any_outgoing);
+            h.event_middlewares.clone_from(&from.event_middlewares);
+            h.disconnecting.clone_from(&from.disconnecting);
+            h.disconnect.clone_from(&from.disconnect);
+        });
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sockets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// Runs the connect middlewares in order.
+    pub(crate) async fn run_middlewares(&self, socket: &Arc<Socket>) -> Result<(), ConnectError> {
+        let middlewares = self.handlers().middlewares.clone();
+        for middleware in middlewares {
+            middleware(socket.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Registers a socket that passed the middlewares and runs the
+    /// connection handlers.
+    pub(crate) fn connect(&self, socket: &Arc<Socket>) {
+        self.sockets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(socket.id(), socket.clone());
+        self.adapter
+            .add_all(socket.id(), &[crate::Room::from(socket.id().as_str())]);
+        for handler in self.handlers().connection.clone() {
+            run_detached(handler(socket.clone()));
+        }
+    }
+
+    pub(crate) fn remove_socket(&self, id: Sid) {
+        self.sockets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// Hands an incoming event to its handler (or the catch-all).
+    pub(crate) fn dispatch(&self, socket: &Arc<Socket>, event: Event) {
+        let handler = {
+            let handlers = self.handlers();
+            for middleware in &handlers.event_middlewares {
+                if let Err(e) = middleware(socket, &event) {
+                    let _ = socket.emit("error", Args::from(&e.message()));
+                    return;
+                }
+            }
+            handlers
+                .events
+                .get(event.name())
+                .or(handlers.any.as_ref())
+                .cloned()
+        };
+        if let Some(handler) = handler {
+            run_detached(handler(socket.clone(), event));
+        }
+    }
+
+    pub(crate) fn outgoing(&self, socket: &Socket, event: &str, args: &Args) {
+        let handler = self.handlers().any_outgoing.clone();
+        if let Some(handler) = handler {
+            handler(socket, event, args);
+        }
+    }
+
+    pub(crate) fn fire_disconnecting(&self, socket: &Arc<Socket>, reason: DisconnectReason) {
+        for handler in self.handlers().disconnecting.clone() {
+            run_detached(handler(socket.clone(), reason));
+        }
+    }
+
+    pub(crate) fn fire_disconnect(&self, socket: &Arc<Socket>, reason: DisconnectReason) {
+        for handler in self.handlers().disconnect.clone() {
+            run_detached(handler(socket.clone(), reason));
+        }
+    }
+}
+
+impl fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}

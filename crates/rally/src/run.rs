@@ -1,0 +1,24 @@
+//! Running handler futures without a task when they finish at once.
+
+use std::{
+    future::Future,
+    panic::{AssertUnwindSafe, catch_unwind},
+    pin::Pin,
+    task::{Context, Poll, Waker},
+};
+
+/// Polls `future` once on the caller's stack; if it is not done, it goes
+/// on in a task of its own. Most handlers finish without waiting, so most
+/// events cost no task. A panicking handler is logged, never propagated.
+pub(crate) fn run_detached(mut future: Pin<Box<dyn Future<Output = ()> + Send>>) {
+    let mut cx = Context::from_waker(Waker::noop());
+    match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
+        Ok(Poll::Ready(())) => {}
+        // A future must register the waker of its latest poll, so polling
+        // it again from the task is sound.
+        Ok(Poll::Pending) => {
+            tokio::spawn(future);
+        }
+        Err(_) => tracing::error!("a handler panicked"),
+    }
+}

@@ -1,0 +1,291 @@
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    fmt,
+    sync::{Arc, RwLock},
+    task::{Context, Poll},
+};
+
+use http::{Request, Response};
+use rally_engine::{
+    CloseReason, EngineBody, EngineIo, EngineIoLayer, Handler, Message, ResponseFuture, Session,
+};
+use rally_proto::Str;
+use tower_service::Service;
+
+use crate::{
+    Args, BroadcastOperator, EmitError, IntoRooms, Namespace, ServerBuilder, client::Client,
+};
+
+type Predicate = Arc<dyn Fn(&str, &serde_json::Value) -> bool + Send + Sync>;
+
+pub(crate) struct Config {
+    pub(crate) connect_timeout: std::time::Duration,
+    pub(crate) cleanup_empty_child_namespaces: bool,
+    pub(crate) max_attachments: usize,
+}
+
+pub(crate) struct ServerInner {
+    pub(crate) config: Config,
+    namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
+    dynamic: RwLock<Vec<(Predicate, Arc<Namespace>)>>,
+}
+
+impl ServerInner {
+    /// The namespace a CONNECT names: a static one, or a child created by
+    /// a dynamic namespace whose predicate accepts the name.
+    pub(crate) fn namespace_for(&self, name: &str, auth: Option<&Str>) -> Option<Arc<Namespace>> {
+        if let Some(ns) = self
+            .namespaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Some(ns.clone());
+        }
+        let auth: serde_json::Value = auth
+            .and_then(|a| serde_json::from_str(a).ok())
+            .unwrap_or_default();
+        let parent = self
+            .dynamic
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(accepts, _)| accepts(name, &auth))
+            .map(|(_, parent)| parent.clone())?;
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        let child = namespaces
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                let child = Namespace::new(name.to_owned());
+                child.inherit(&parent);
+                parent.add_child(&child);
+                child
+            })
+            .clone();
+        Some(child)
+    }
+
+    fn of(&self, name: &str) -> Arc<Namespace> {
+        let name = normalize(name);
+        self.namespaces
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.clone())
+            .or_insert_with(|| Namespace::new(name))
+            .clone()
+    }
+}
+
+fn normalize(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_owned()
+    } else {
+        format!("/{name}")
+    }
+}
+
+/// The engine's view of the server: sessions in, packets out.
+pub(crate) struct Dispatch(Arc<ServerInner>);
+
+impl Handler for Dispatch {
+    fn on_open(&self, session: &Arc<Session>) {
+        session.attach(Client::new(session, self.0.clone()));
+    }
+
+    fn on_message(&self, session: &Arc<Session>, message: Message) {
+        if let Some(client) = session.attached::<Arc<Client>>() {
+            client.on_message(message);
+        }
+    }
+
+    fn on_close(&self, session: &Arc<Session>, reason: CloseReason) {
+        if let Some(client) = session.attached::<Arc<Client>>() {
+            client.on_close(reason);
+        }
+        if self.0.config.cleanup_empty_child_namespaces {
+            self.0.cleanup();
+        }
+    }
+}
+
+impl ServerInner {
+    /// Forgets dynamic children without sockets.
+    fn cleanup(&self) {
+        let dynamic: Vec<_> = self
+            .dynamic
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, p)| p.clone())
+            .collect();
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        for parent in dynamic {
+            for child in parent.children() {
+                if child.is_empty() {
+                    namespaces.remove(child.name());
+                }
+            }
+        }
+    }
+}
+
+/// A Socket.IO server: namespaces, rooms, broadcasting, over an Engine.IO
+/// server. It is a tower [`Service`] (see [`layer`](Self::layer) to put it
+/// in front of another, such as an axum router).
+///
+/// ```no_run
+/// use rally::Server;
+///
+/// #[tokio::main]
+/// async fn main() -> std::io::Result<()> {
+///     let io = Server::new();
+///     io.of("/").on("ping", |socket, mut event| async move {
+///         let _ = event.ack(&"pong");
+///     });
+///     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+///     rally::serve(listener, io).await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<ServerInner>,
+    engine: EngineIo<Dispatch>,
+}
+
+impl Server {
+    /// A server with the reference's defaults.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Options first.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    pub(crate) fn from_builder(builder: ServerBuilder) -> Self {
+        let inner = Arc::new(ServerInner {
+            config: Config {
+                connect_timeout: builder.connect_timeout,
+                cleanup_empty_child_namespaces: builder.cleanup_empty_child_namespaces,
+                max_attachments: builder.max_attachments,
+            },
+            namespaces: RwLock::default(),
+            dynamic: RwLock::default(),
+        });
+        inner.of("/");
+        let engine = EngineIo::new(builder.engine, Dispatch(inner.clone()));
+        Self { inner, engine }
+    }
+
+    /// The namespace `name`, created when it does not exist yet.
+    #[must_use]
+    pub fn of(&self, name: &str) -> Arc<Namespace> {
+        self.inner.of(name)
+    }
+
+    /// A dynamic namespace: every namespace name (and CONNECT auth) that
+    /// `accepts` approves gets a child namespace with the handlers
+    /// registered on the returned parent. Emitting on the parent reaches
+    /// every child.
+    ///
+    /// ```
+    /// # let io = rally::Server::new();
+    /// let workspaces = io.dynamic(|name, _auth| name.starts_with("/workspace-"));
+    /// workspaces.on_connection(|socket| async move {
+    ///     println!("joined {}", socket.ns().name());
+    /// });
+    /// ```
+    pub fn dynamic(
+        &self,
+        accepts: impl Fn(&str, &serde_json::Value) -> bool + Send + Sync + 'static,
+    ) -> Arc<Namespace> {
+        let parent = Namespace::new(String::from("(dynamic)"));
+        self.inner
+            .dynamic
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((Arc::new(accepts), parent.clone()));
+        parent
+    }
+
+    /// Targets every socket of `/`.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        self.of("/").broadcast()
+    }
+
+    /// Targets the sockets of `/` in `rooms`.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").to(rooms)
+    }
+
+    /// Targets the sockets of `/` not in `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").except(rooms)
+    }
+
+    /// Sends an event to every socket of `/`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`BroadcastOperator::emit`].
+    pub fn emit(&self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
+        self.broadcast().emit(event, args)
+    }
+
+    /// How many Engine.IO connections are open.
+    #[must_use]
+    pub fn connection_count(&self) -> usize {
+        self.engine.session_count()
+    }
+
+    /// Closes every connection with `reason` (for a shutdown: clients see
+    /// `server shutting down`).
+    pub fn close_all(&self, reason: CloseReason) {
+        self.engine.close_all(reason);
+    }
+
+    /// A tower layer answering Socket.IO requests under the server's path
+    /// and passing the others to the wrapped service.
+    pub fn layer(&self) -> EngineIoLayer<impl Handler> {
+        EngineIoLayer::new(self.engine.clone())
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+impl<B> Service<Request<B>> for Server
+where
+    EngineIo<Dispatch>: Service<
+            Request<B>,
+            Response = Response<EngineBody>,
+            Error = Infallible,
+            Future = ResponseFuture,
+        >,
+{
+    type Response = Response<EngineBody>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.engine.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        self.engine.call(req)
+    }
+}
