@@ -34,14 +34,19 @@ impl Args {
     ///
     /// A value that cannot be serialized to JSON makes the emit fail with
     /// [`EmitError::Serialize`](crate::EmitError::Serialize).
+    /// [`Binary`](crate::Binary) values anywhere inside it become
+    /// attachments.
     #[must_use]
     pub fn arg<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
         self.separate();
-        // Writing to a String only fails when `value` itself refuses.
         let mut buf = std::mem::take(&mut self.json).into_bytes();
-        if let Err(e) = serde_json::to_writer(&mut buf, value) {
+        let written = crate::binary::collecting(&mut self.attachments, || {
+            serde_json::to_writer(&mut buf, value)
+        });
+        if let Err(e) = written {
             self.error.get_or_insert(e.to_string());
         }
+        // serde_json writes UTF-8 only.
         self.json = String::from_utf8(buf).unwrap_or_default();
         self
     }

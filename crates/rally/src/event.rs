@@ -46,14 +46,15 @@ impl Event {
         self.args.is_empty()
     }
 
-    /// Argument `index` as a `T`.
+    /// Argument `index` as a `T`; [`Binary`](crate::Binary) fields read
+    /// their attachments.
     ///
     /// # Errors
     ///
     /// When there is no such argument or it does not deserialize into `T`.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
         let raw = self.args.get(index).map_or("null", |s| s.as_str());
-        serde_json::from_str(raw)
+        crate::binary::reading(&self.attachments, || serde_json::from_str(raw))
     }
 
     /// All the arguments as one `T`, read from the JSON array they form
@@ -63,7 +64,8 @@ impl Event {
     ///
     /// When the arguments do not deserialize into `T`.
     pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(&self.args_json())
+        let json = self.args_json();
+        crate::binary::reading(&self.attachments, || serde_json::from_str(&json))
     }
 
     /// The raw JSON text of argument `index`.
@@ -186,7 +188,8 @@ impl AckReply {
     ///
     /// When there is no such argument or it does not deserialize into `T`.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.args.get(index).map_or("null", |s| s.as_str()))
+        let raw = self.args.get(index).map_or("null", |s| s.as_str());
+        crate::binary::reading(&self.attachments, || serde_json::from_str(raw))
     }
 
     /// The raw JSON text of argument `index` of the answer.

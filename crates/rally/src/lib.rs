@@ -32,6 +32,7 @@
 
 pub mod adapter;
 mod args;
+mod binary;
 mod client;
 mod config;
 mod encode;
@@ -40,6 +41,7 @@ mod event;
 mod namespace;
 mod operators;
 mod reason;
+mod remote;
 mod run;
 mod server;
 mod socket;
@@ -47,6 +49,7 @@ mod socket;
 use std::sync::Arc;
 
 pub use args::Args;
+pub use binary::Binary;
 pub use config::ServerBuilder;
 pub use error::{AckError, ConnectError, EmitError};
 pub use event::{AckReply, AckSender, Event};
@@ -54,6 +57,7 @@ pub use namespace::Namespace;
 pub use operators::{AckResponses, BroadcastOperator};
 pub use rally_engine::{CloseReason, Cookie, Cors, RemoteAddr, Sid, Transport, serve};
 pub use reason::DisconnectReason;
+pub use remote::RemoteSocket;
 pub use server::Server;
 pub use socket::{Handshake, IntoRooms, Socket, TimedSocket};
 

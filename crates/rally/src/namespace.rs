@@ -197,6 +197,15 @@ impl Namespace {
         });
     }
 
+    /// Calls `listener` on every room change of this namespace on this
+    /// node: `create-room`, `join-room`, `leave-room`, `delete-room`.
+    pub fn on_room_event(
+        &self,
+        listener: impl Fn(&crate::adapter::RoomEvent) + Send + Sync + 'static,
+    ) {
+        self.adapter.on_room_event(Box::new(listener));
+    }
+
     /// The connected socket with id `id`.
     #[must_use]
     pub fn get_socket(&self, id: Sid) -> Option<Arc<Socket>> {

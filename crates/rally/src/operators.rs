@@ -3,8 +3,8 @@ use std::{fmt, sync::Arc, time::Duration};
 use rally_engine::Sid;
 
 use crate::{
-    AckError, AckReply, Args, EmitError, IntoRooms, Namespace, Socket,
-    adapter::{BroadcastOptions, BroadcastPacket, SocketInfo},
+    AckError, AckReply, Args, EmitError, IntoRooms, Namespace, RemoteSocket, Socket,
+    adapter::{BroadcastOptions, BroadcastPacket},
     socket::check,
 };
 
@@ -111,6 +111,7 @@ impl BroadcastOperator {
     /// # Cancel safety
     ///
     /// Dropping the future forgets the answers still due.
+    #[doc(alias = "emitWithAck")]
     pub async fn emit_with_ack(
         &self,
         event: &str,
@@ -153,11 +154,18 @@ impl BroadcastOperator {
         Ok(AckResponses { replies })
     }
 
-    /// Describes the targeted sockets.
-    pub async fn fetch_sockets(&self) -> Vec<SocketInfo> {
+    /// The targeted sockets, with handles that can emit to them, make
+    /// them join or leave rooms, or disconnect them.
+    #[doc(alias = "fetchSockets")]
+    pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
         let mut all = Vec::new();
         for ns in self.namespaces() {
-            all.extend(ns.adapter().fetch_sockets(self.opts.clone()).await);
+            let infos = ns.adapter().fetch_sockets(self.opts.clone()).await;
+            all.extend(
+                infos
+                    .into_iter()
+                    .map(|info| RemoteSocket::new(info, ns.clone())),
+            );
         }
         all
     }
@@ -177,6 +185,7 @@ impl BroadcastOperator {
     }
 
     /// Makes the targeted sockets join `rooms`.
+    #[doc(alias = "socketsJoin")]
     pub fn sockets_join(&self, rooms: impl IntoRooms) {
         let rooms = rooms.into_rooms();
         for ns in self.namespaces() {
@@ -185,6 +194,7 @@ impl BroadcastOperator {
     }
 
     /// Makes the targeted sockets leave `rooms`.
+    #[doc(alias = "socketsLeave")]
     pub fn sockets_leave(&self, rooms: impl IntoRooms) {
         let rooms = rooms.into_rooms();
         for ns in self.namespaces() {
@@ -194,6 +204,7 @@ impl BroadcastOperator {
 
     /// Disconnects the targeted sockets; with `close`, their whole
     /// connections.
+    #[doc(alias = "disconnectSockets")]
     pub fn disconnect_sockets(&self, close: bool) {
         for ns in self.namespaces() {
             ns.adapter().disconnect_sockets(&self.opts, close);

@@ -116,7 +116,7 @@ pub async fn start() -> (String, Server) {
                 .fetch_sockets()
                 .await
                 .into_iter()
-                .map(|s| s.id.to_string())
+                .map(|s| s.id().to_string())
                 .collect();
             ids.sort();
             let _ = event.ack(&ids);
