@@ -1,6 +1,12 @@
-use std::time::Duration;
+use std::{
+    fmt,
+    sync::{Arc, Weak},
+    time::Duration,
+};
 
 use rally_engine::{Cookie, Cors, Transport};
+
+use crate::{Namespace, adapter::Adapter, namespace::AdapterFactory};
 
 /// Options of a Socket.IO server: the Engine.IO ones plus its own. The
 /// defaults are the reference's.
@@ -14,13 +20,29 @@ use rally_engine::{Cookie, Cors, Transport};
 ///     .connect_timeout(Duration::from_secs(5))
 ///     .build();
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct ServerBuilder {
     pub(crate) engine: rally_engine::Config,
     pub(crate) connect_timeout: Duration,
     pub(crate) cleanup_empty_child_namespaces: bool,
     pub(crate) max_attachments: usize,
+    pub(crate) adapter: Option<AdapterFactory>,
+}
+
+impl fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("engine", &self.engine)
+            .field("connect_timeout", &self.connect_timeout)
+            .field(
+                "cleanup_empty_child_namespaces",
+                &self.cleanup_empty_child_namespaces,
+            )
+            .field("max_attachments", &self.max_attachments)
+            .field("adapter", &self.adapter.is_some())
+            .finish()
+    }
 }
 
 impl Default for ServerBuilder {
@@ -30,6 +52,7 @@ impl Default for ServerBuilder {
             connect_timeout: Duration::from_secs(45),
             cleanup_empty_child_namespaces: false,
             max_attachments: 10,
+            adapter: None,
         }
     }
 }
@@ -122,6 +145,17 @@ impl ServerBuilder {
     /// disconnected (volatile packets are dropped instead). Default 4096.
     pub fn max_buffered_frames(mut self, frames: usize) -> Self {
         self.engine = self.engine.max_buffered_frames(frames);
+        self
+    }
+
+    /// Sets how each namespace's [`Adapter`] is made (default: the
+    /// in-memory [`LocalAdapter`](crate::adapter::LocalAdapter)); a cluster
+    /// adapter plugs in here.
+    pub fn adapter(
+        mut self,
+        factory: impl Fn(Weak<Namespace>) -> Arc<dyn Adapter> + Send + Sync + 'static,
+    ) -> Self {
+        self.adapter = Some(Arc::new(factory));
         self
     }
 

@@ -118,6 +118,16 @@ impl Event {
         }
     }
 
+    /// A copy without the acknowledgement (for the catch-all).
+    pub(crate) fn without_ack(&self) -> Event {
+        Event {
+            name: self.name.clone(),
+            args: self.args.clone(),
+            attachments: self.attachments.clone(),
+            ack: None,
+        }
+    }
+
     fn args_json(&self) -> String {
         let mut json = String::from("[");
         for (i, arg) in self.args.iter().enumerate() {

@@ -13,8 +13,7 @@ use rally_engine::Sid;
 
 use crate::{
     Args, BroadcastOperator, ConnectError, DisconnectReason, Event, IntoRooms, Socket,
-    adapter::{Adapter, LocalAdapter},
-    run::run_detached,
+    adapter::Adapter, run::run_detached,
 };
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -23,6 +22,8 @@ type EventHandler = Arc<dyn Fn(Arc<Socket>, Event) -> BoxFuture<()> + Send + Syn
 type DisconnectHandler = Arc<dyn Fn(Arc<Socket>, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
 type Middleware = Arc<dyn Fn(Arc<Socket>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
 type OutgoingHandler = Arc<dyn Fn(&Socket, &str, &Args) + Send + Sync>;
+/// Makes the adapter of a new namespace.
+pub(crate) type AdapterFactory = Arc<dyn Fn(Weak<Namespace>) -> Arc<dyn Adapter> + Send + Sync>;
 type EventMiddleware = Arc<dyn Fn(&Arc<Socket>, &Event) -> Result<(), ConnectError> + Send + Sync>;
 
 #[derive(Default)]
@@ -58,7 +59,8 @@ struct Handlers {
 /// ```
 pub struct Namespace {
     name: String,
-    handlers: RwLock<Handlers>,
+    /// Shared with the dynamic children of a parent namespace.
+    handlers: Arc<RwLock<Handlers>>,
     sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
     adapter: Arc<dyn Adapter>,
     ack_ids: AtomicU64,
@@ -66,12 +68,36 @@ pub struct Namespace {
 }
 
 impl Namespace {
-    pub(crate) fn new(name: String) -> Arc<Self> {
+    pub(crate) fn new(name: String, adapter: &AdapterFactory) -> Arc<Self> {
+        Self::with_handlers(name, adapter, Arc::default())
+    }
+
+    /// A child of a dynamic namespace: its own sockets and rooms, the
+    /// parent's handlers (registered before or after it was created).
+    pub(crate) fn child(
+        name: String,
+        adapter: &AdapterFactory,
+        parent: &Arc<Namespace>,
+    ) -> Arc<Self> {
+        let child = Self::with_handlers(name, adapter, parent.handlers.clone());
+        parent
+            .children
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&child));
+        child
+    }
+
+    fn with_handlers(
+        name: String,
+        adapter: &AdapterFactory,
+        handlers: Arc<RwLock<Handlers>>,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|me: &Weak<Namespace>| Self {
             name,
-            handlers: RwLock::default(),
+            handlers,
             sockets: RwLock::default(),
-            adapter: Arc::new(LocalAdapter::new(me.clone())),
+            adapter: adapter(me.clone()),
             ack_ids: AtomicU64::new(0),
             children: RwLock::default(),
         })
@@ -144,8 +170,10 @@ impl Namespace {
         });
     }
 
-    /// Handles every incoming event that has no handler of its own
-    /// (the reference's `onAny`).
+    /// Sees every incoming event, before its own handler (the reference's
+    /// `onAny`). An event without a handler of its own is handed over
+    /// whole, acknowledgement included; otherwise this sees a copy
+    /// without it.
     pub fn on_any<F, Fut>(&self, handler: F)
     where
         F: Fn(Arc<Socket>, Event) -> Fut + Send + Sync + 'static,
@@ -163,9 +191,9 @@ impl Namespace {
         self.edit(|h| h.any_outgoing = Some(Arc::new(handler)));
     }
 
-    /// Adds an event middleware: it sees each incoming event first and may
-    /// reject it; a rejected event is dropped and the client gets an
-    /// `error` event with the message.
+    /// Adds an event middleware (the reference's `socket.use`): it sees
+    /// each incoming event first and may reject it; a rejected event is
+    /// dropped, and the rejection logged.
     pub fn use_event_middleware<F>(&self, middleware: F)
     where
         F: Fn(&Arc<Socket>, &Event) -> Result<(), ConnectError> + Send + Sync + 'static,
@@ -260,33 +288,11 @@ impl Namespace {
         self.ack_ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn add_child(&self, child: &Arc<Namespace>) {
-        self.children
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::downgrade(child));
-    }
-
     /// The dynamic namespaces created from this one that are still alive.
     pub(crate) fn children(&self) -> Vec<Arc<Namespace>> {
         let mut children = self.children.write().unwrap_or_else(|e| e.into_inner());
         children.retain(|c| c.strong_count() > 0);
         children.iter().filter_map(Weak::upgrade).collect()
-    }
-
-    /// Copies the parent's handlers into a child created from it.
-    pub(crate) fn inherit(&self, parent: &Namespace) {
-        let from = parent.handlers();
-        self.edit(|h| {
-            h.connection.clone_from(&from.connection);
-            h.middlewares.clone_from(&from.middlewares);
-            h.events.clone_from(&from.events);
-            h.any.clone_from(&from.any);
-            h.any_outgoing.clone_from(&from.any_outgoing);
-            h.event_middlewares.clone_from(&from.event_middlewares);
-            h.disconnecting.clone_from(&from.disconnecting);
-            h.disconnect.clone_from(&from.disconnect);
-        });
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -326,24 +332,30 @@ impl Namespace {
             .remove(&id);
     }
 
-    /// Hands an incoming event to its handler (or the catch-all).
+    /// Hands an incoming event to the catch-all and to its handler.
     pub(crate) fn dispatch(&self, socket: &Arc<Socket>, event: Event) {
-        let handler = {
+        let (handler, any) = {
             let handlers = self.handlers();
             for middleware in &handlers.event_middlewares {
                 if let Err(e) = middleware(socket, &event) {
-                    let _ = socket.emit("error", Args::from(&e.message()));
+                    tracing::debug!(socket = %socket.id(), event = event.name(), error = %e, "event rejected by a middleware");
                     return;
                 }
             }
-            handlers
-                .events
-                .get(event.name())
-                .or(handlers.any.as_ref())
-                .cloned()
+            (
+                handlers.events.get(event.name()).cloned(),
+                handlers.any.clone(),
+            )
         };
-        if let Some(handler) = handler {
-            run_detached(handler(socket.clone(), event));
+        match (handler, any) {
+            (Some(handler), Some(any)) => {
+                run_detached(any(socket.clone(), event.without_ack()));
+                run_detached(handler(socket.clone(), event));
+            }
+            (Some(handler), None) | (None, Some(handler)) => {
+                run_detached(handler(socket.clone(), event))
+            }
+            (None, None) => {}
         }
     }
 

@@ -14,7 +14,10 @@ use rally_proto::Str;
 use tower_service::Service;
 
 use crate::{
-    Args, BroadcastOperator, EmitError, IntoRooms, Namespace, ServerBuilder, client::Client,
+    Args, BroadcastOperator, EmitError, IntoRooms, Namespace, ServerBuilder,
+    adapter::{Adapter, LocalAdapter},
+    client::Client,
+    namespace::AdapterFactory,
 };
 
 type Predicate = Arc<dyn Fn(&str, &serde_json::Value) -> bool + Send + Sync>;
@@ -27,6 +30,7 @@ pub(crate) struct Config {
 
 pub(crate) struct ServerInner {
     pub(crate) config: Config,
+    adapter: AdapterFactory,
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     dynamic: RwLock<Vec<(Predicate, Arc<Namespace>)>>,
 }
@@ -56,12 +60,7 @@ impl ServerInner {
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
         let child = namespaces
             .entry(name.to_owned())
-            .or_insert_with(|| {
-                let child = Namespace::new(name.to_owned());
-                child.inherit(&parent);
-                parent.add_child(&child);
-                child
-            })
+            .or_insert_with(|| Namespace::child(name.to_owned(), &self.adapter, &parent))
             .clone();
         Some(child)
     }
@@ -72,7 +71,7 @@ impl ServerInner {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(name.clone())
-            .or_insert_with(|| Namespace::new(name))
+            .or_insert_with(|| Namespace::new(name, &self.adapter))
             .clone()
     }
 }
@@ -172,6 +171,9 @@ impl Server {
                 cleanup_empty_child_namespaces: builder.cleanup_empty_child_namespaces,
                 max_attachments: builder.max_attachments,
             },
+            adapter: builder.adapter.unwrap_or_else(|| {
+                Arc::new(|ns| Arc::new(LocalAdapter::new(ns)) as Arc<dyn Adapter>)
+            }),
             namespaces: RwLock::default(),
             dynamic: RwLock::default(),
         });
@@ -202,7 +204,7 @@ impl Server {
         &self,
         accepts: impl Fn(&str, &serde_json::Value) -> bool + Send + Sync + 'static,
     ) -> Arc<Namespace> {
-        let parent = Namespace::new(String::from("(dynamic)"));
+        let parent = Namespace::new(String::from("(dynamic)"), &self.inner.adapter);
         self.inner
             .dynamic
             .write()
