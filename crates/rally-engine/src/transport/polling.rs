@@ -76,8 +76,12 @@ pub(crate) async fn poll(
                 session.finalize();
             }
         }
-        // The session moved to WebSocket meanwhile: this poll is its last.
-        None if session.transport() != Transport::Polling => frames = vec![CLOSE],
+        // The session moved to WebSocket meanwhile: this poll is its last
+        // (whatever it already took still goes out on it).
+        None if session.transport() != Transport::Polling => {
+            frames.retain(|f| *f != NOOP);
+            frames.push(CLOSE);
+        }
         None => drain(&mut rx, &mut frames),
     }
     guard.0 = None;
