@@ -18,6 +18,7 @@ use crate::{
     error::ErrorCode,
     response::{self, EngineBody},
     session::Owner,
+    stats::{Counters, Stats},
     transport::{polling, websocket},
 };
 
@@ -29,6 +30,7 @@ pub(crate) struct Engine<H> {
     pub(crate) config: Config,
     pub(crate) handler: H,
     sessions: Mutex<HashMap<Sid, Arc<Session>>>,
+    counters: Arc<Counters>,
 }
 
 impl<H: Handler> Owner for Engine<H> {
@@ -190,6 +192,7 @@ impl<H: Handler> Engine<H> {
             self.config.max_buffered_frames,
             self.config.ping_interval,
             owner,
+            self.counters.clone(),
         );
         self.sessions().insert(session.sid(), session.clone());
         tracing::debug!(sid = %session.sid(), %transport, "session opened");
@@ -237,6 +240,7 @@ impl<H: Handler> EngineIo<H> {
                 config,
                 handler,
                 sessions: Mutex::default(),
+                counters: Arc::default(),
             }),
         }
     }
@@ -263,6 +267,12 @@ impl<H: Handler> EngineIo<H> {
     #[must_use]
     pub fn session_count(&self) -> usize {
         self.engine.sessions().len()
+    }
+
+    /// What the engine has done so far.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.engine.counters.snapshot()
     }
 
     /// Closes every open session with `reason`.

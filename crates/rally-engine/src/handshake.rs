@@ -46,6 +46,12 @@ impl Default for Handshake {
 }
 
 impl Handshake {
+    /// Every query parameter, percent-decoded, in order.
+    #[must_use]
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        query_pairs(self.uri.query().unwrap_or_default()).collect()
+    }
+
     /// The first value of the query parameter `name`, percent-decoded.
     #[must_use]
     pub fn query(&self, name: &str) -> Option<String> {

@@ -41,6 +41,7 @@ mod response;
 mod serve;
 mod session;
 mod sid;
+mod stats;
 mod transport;
 
 pub use close::CloseReason;
@@ -53,7 +54,8 @@ pub use layer::{EngineIoLayer, EngineIoService, LayerFuture};
 pub use rally_proto::Str;
 pub use rally_proto::engine::{Frame, Message};
 pub use response::EngineBody;
-pub use serve::serve;
+pub use serve::{serve, serve_with_shutdown};
 pub use session::Session;
 pub use sid::Sid;
+pub use stats::Stats;
 pub use transport::Transport;

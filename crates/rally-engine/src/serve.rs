@@ -1,10 +1,10 @@
-use std::{io, time::Duration};
+use std::{future::Future, io, pin::pin, time::Duration};
 
 use http::{Request, Response};
 use http_body::Body;
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{rt::TokioIo, service::TowerToHyperService};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tower_service::Service;
 
 use crate::{RemoteAddr, engine::BoxError};
@@ -29,18 +29,59 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
+    serve_with_shutdown(listener, service, std::future::pending()).await
+}
+
+/// As [`serve`], until `shutdown` resolves: then it stops accepting, lets
+/// each connection finish the request it is serving, and returns once they
+/// have all ended. Sessions already on WebSocket are not waited for: close
+/// them first (with [`EngineIo::close_all`](crate::EngineIo::close_all)).
+///
+/// ```no_run
+/// # async fn run(engine: rally_engine::EngineIo<impl rally_engine::Handler>) -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// let stop = async { let _ = tokio::signal::ctrl_c().await; };
+/// rally_engine::serve_with_shutdown(listener, engine, stop).await
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// As for [`serve`].
+pub async fn serve_with_shutdown<S, B, F>(
+    listener: TcpListener,
+    service: S,
+    shutdown: F,
+) -> io::Result<()>
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    F: Future<Output = ()>,
+{
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut shutdown = pin!(shutdown);
     loop {
-        let (stream, addr) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+        let (stream, addr) = tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(service.clone());
-        tokio::spawn(async move {
+        let mut stopping = stopping.clone();
+        connections.spawn(async move {
             let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(RemoteAddr(addr));
                 hyper::service::Service::call(&service, req)
@@ -48,9 +89,21 @@ where
             let connection = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
-            if let Err(e) = connection.await {
+            let mut connection = pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = stopping.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, %addr, "connection ended with an error");
             }
         });
     }
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }

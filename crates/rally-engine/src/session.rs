@@ -14,7 +14,7 @@ use tokio::{
     time::Instant,
 };
 
-use crate::{CloseReason, Handshake, SendError, Sid, Transport};
+use crate::{CloseReason, Handshake, SendError, Sid, Transport, stats::Counters};
 
 /// Told when a session ends, so that the engine can forget it.
 pub(crate) trait Owner: Send + Sync {
@@ -41,6 +41,7 @@ pub struct Session {
     attachment: OnceLock<Box<dyn Any + Send + Sync>>,
     /// Whether the engine has been told the session ended.
     finalized: AtomicBool,
+    counters: Arc<Counters>,
 }
 
 struct State {
@@ -77,7 +78,9 @@ impl Session {
         capacity: usize,
         ping_interval: Duration,
         owner: Weak<dyn Owner>,
+        counters: Arc<Counters>,
     ) -> Arc<Self> {
+        counters.opened(handshake.transport);
         let (tx, rx) = mpsc::channel(capacity);
         Arc::new(Self {
             sid: Sid::random(),
@@ -97,6 +100,7 @@ impl Session {
             owner,
             attachment: OnceLock::new(),
             finalized: AtomicBool::new(false),
+            counters,
         })
     }
 
@@ -173,10 +177,14 @@ impl Session {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
-        self.tx.try_send(frame).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SendError::Full,
-            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-        })
+        let len = frame.len();
+        self.tx
+            .try_send(frame)
+            .map(|()| self.counters.sent(len))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => SendError::Full,
+                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+            })
     }
 
     /// Ends the session with [`CloseReason::ForcedClose`], after what is
@@ -193,20 +201,21 @@ impl Session {
     /// period passes) the session stays known to the engine, and
     /// [`Handler::on_close`](crate::Handler::on_close) waits for it.
     pub fn close_with(self: &Arc<Self>, reason: CloseReason) {
-        let transport = {
+        let (transport, upgrading) = {
             let mut state = self.state();
             if state.close.is_some() {
                 return;
             }
             state.close = Some(reason);
-            state.transport
+            (state.transport, state.upgrading)
         };
         tracing::debug!(sid = %self.sid, %reason, "session closed");
         self.closed.notify_waiters();
         self.heartbeat_changed.notify_one();
-        let draining = reason.flushes()
-            && transport == Transport::Polling
-            && self.tx.capacity() < self.tx.max_capacity();
+        // A polling client learns of the close from its next poll (after
+        // what is still queued), as the reference's orderly close; one
+        // in the middle of an upgrade has stopped polling.
+        let draining = reason.flushes() && transport == Transport::Polling && !upgrading;
         if !draining {
             self.finalize();
         }
@@ -225,6 +234,7 @@ impl Session {
         if self.finalized.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.counters.closed(self.transport(), reason);
         if let Some(owner) = self.owner.upgrade() {
             owner.session_closed(self, reason);
         }
@@ -263,6 +273,7 @@ impl Session {
         state.upgrading = false;
         if upgraded {
             state.transport = Transport::WebSocket;
+            self.counters.upgraded();
         }
         drop(state);
         self.heartbeat_changed.notify_one();
@@ -295,6 +306,11 @@ impl Session {
             }
             Heartbeat::AwaitingPong(_) => Beat::TimedOut,
         }
+    }
+
+    /// Counts a message received from the client.
+    pub(crate) fn received(&self, bytes: usize) {
+        self.counters.received(bytes);
     }
 
     /// Records a pong: the next ping goes out one interval from now.

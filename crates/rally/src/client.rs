@@ -1,9 +1,6 @@
 //! One client connection: an Engine.IO session and its namespaces.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard, Weak},
-};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 use rally_engine::{CloseReason, Frame, Message, SendError, Session, Sid};
@@ -23,7 +20,8 @@ pub(crate) struct Client {
     session: Weak<Session>,
     sid: Sid,
     server: Arc<ServerInner>,
-    sockets: Mutex<HashMap<String, Arc<Socket>>>,
+    /// Connected sockets, in the order they joined.
+    sockets: Mutex<Vec<Arc<Socket>>>,
     assembler: Mutex<Assembler>,
     connect_timer: Mutex<Option<AbortHandle>>,
 }
@@ -134,7 +132,12 @@ impl Client {
         if packet.kind == PacketType::Connect {
             return self.on_connect(packet);
         }
-        let socket = self.lock(&self.sockets).get(nsp).cloned();
+        let socket = self
+            .lock(&self.sockets)
+            .iter()
+            .rev()
+            .find(|s| s.ns().name() == nsp)
+            .cloned();
         let Some(socket) = socket else {
             return Err("packet for a namespace not joined");
         };
@@ -188,7 +191,11 @@ impl Client {
 
     fn on_connect(self: &Arc<Self>, packet: Packet) -> Result<(), &'static str> {
         let name = packet.nsp.as_str().to_owned();
-        if self.lock(&self.sockets).contains_key(&name) {
+        if self
+            .lock(&self.sockets)
+            .iter()
+            .any(|s| s.ns().name() == name)
+        {
             return Err("second CONNECT to a joined namespace");
         }
         let Some(ns) = self.server.namespace_for(&name, packet.data.as_ref()) else {
@@ -199,9 +206,6 @@ impl Client {
             );
             return Ok(());
         };
-        if let Some(timer) = self.lock(&self.connect_timer).take() {
-            timer.abort();
-        }
         let auth = packet.data.unwrap_or_else(|| Str::from_static("{}"));
         let socket = Socket::new(ns.clone(), self.clone(), auth);
         let client = self.clone();
@@ -209,6 +213,7 @@ impl Client {
             match ns.run_middlewares(&socket).await {
                 Ok(()) => client.admit(&ns, socket, &name),
                 Err(refusal) => {
+                    socket.mark_refused();
                     let _ = client.send(
                         Encoded::control(b'4', &name, Some(&refusal.payload())).frames(),
                         false,
@@ -221,21 +226,22 @@ impl Client {
 
     fn admit(&self, ns: &Arc<crate::Namespace>, socket: Arc<Socket>, name: &str) {
         if self.session().is_none_or(|s| s.is_closed()) {
+            socket.mark_refused();
             return;
         }
-        self.lock(&self.sockets)
-            .insert(name.to_owned(), socket.clone());
+        // Joined: the connect timeout no longer applies.
+        if let Some(timer) = self.lock(&self.connect_timer).take() {
+            timer.abort();
+        }
+        self.lock(&self.sockets).push(socket.clone());
         socket.mark_connected();
         let reply = format!(r#"{{"sid":"{}"}}"#, socket.id());
         let _ = self.send(Encoded::control(b'0', name, Some(&reply)).frames(), false);
         ns.connect(&socket);
     }
 
-    pub(crate) fn remove_socket(&self, nsp: &str, id: Sid) {
-        let mut sockets = self.lock(&self.sockets);
-        if sockets.get(nsp).is_some_and(|s| s.id() == id) {
-            sockets.remove(nsp);
-        }
+    pub(crate) fn remove_socket(&self, id: Sid) {
+        self.lock(&self.sockets).retain(|s| s.id() != id);
     }
 
     /// Every namespace left (`server namespace disconnect`), then the
@@ -259,6 +265,6 @@ impl Client {
     }
 
     fn take_sockets(&self) -> Vec<Arc<Socket>> {
-        self.lock(&self.sockets).drain().map(|(_, s)| s).collect()
+        std::mem::take(&mut *self.lock(&self.sockets))
     }
 }

@@ -55,7 +55,9 @@ pub use error::{AckError, ConnectError, EmitError};
 pub use event::{AckReply, AckSender, Event};
 pub use namespace::Namespace;
 pub use operators::{AckResponses, BroadcastOperator};
-pub use rally_engine::{CloseReason, Cookie, Cors, RemoteAddr, Sid, Transport, serve};
+pub use rally_engine::{
+    CloseReason, Cookie, Cors, RemoteAddr, Sid, Stats, Transport, serve, serve_with_shutdown,
+};
 pub use reason::DisconnectReason;
 pub use remote::RemoteSocket;
 pub use server::Server;

@@ -4,7 +4,7 @@ use std::{
     future::Future,
     pin::Pin,
     sync::{
-        Arc, RwLock, RwLockReadGuard, Weak,
+        Arc, OnceLock, RwLock, RwLockReadGuard, Weak,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -22,6 +22,7 @@ type EventHandler = Arc<dyn Fn(Arc<Socket>, Event) -> BoxFuture<()> + Send + Syn
 type DisconnectHandler = Arc<dyn Fn(Arc<Socket>, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
 type Middleware = Arc<dyn Fn(Arc<Socket>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
 type OutgoingHandler = Arc<dyn Fn(&Socket, &str, &Args) + Send + Sync>;
+type EmptyHook = Box<dyn Fn(&str) + Send + Sync>;
 /// Makes the adapter of a new namespace.
 pub(crate) type AdapterFactory = Arc<dyn Fn(Weak<Namespace>) -> Arc<dyn Adapter> + Send + Sync>;
 type EventMiddleware = Arc<dyn Fn(&Arc<Socket>, &Event) -> Result<(), ConnectError> + Send + Sync>;
@@ -65,6 +66,9 @@ pub struct Namespace {
     adapter: Arc<dyn Adapter>,
     ack_ids: AtomicU64,
     children: RwLock<Vec<Weak<Namespace>>>,
+    /// Called with the name of a dynamic child that lost its last socket,
+    /// when the server cleans those up.
+    on_empty: OnceLock<EmptyHook>,
 }
 
 impl Namespace {
@@ -100,6 +104,7 @@ impl Namespace {
             adapter: adapter(me.clone()),
             ack_ids: AtomicU64::new(0),
             children: RwLock::default(),
+            on_empty: OnceLock::new(),
         })
     }
 
@@ -182,8 +187,8 @@ impl Namespace {
         self.edit(|h| h.any = Some(Arc::new(move |s, e| Box::pin(handler(s, e)))));
     }
 
-    /// Sees every event emitted to a single socket of the namespace
-    /// (the reference's `onAnyOutgoing`).
+    /// Sees every event sent to a socket of the namespace, emitted to it
+    /// alone or broadcast (the reference's `onAnyOutgoing`).
     pub fn on_any_outgoing<F>(&self, handler: F)
     where
         F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
@@ -295,6 +300,19 @@ impl Namespace {
         children.iter().filter_map(Weak::upgrade).collect()
     }
 
+    /// Asks to be told when this (dynamic child) namespace becomes empty.
+    pub(crate) fn when_empty(&self, f: impl Fn(&str) + Send + Sync + 'static) {
+        let _ = self.on_empty.set(Box::new(f));
+    }
+
+    pub(crate) fn remove_if_empty_child(&self) {
+        if let Some(on_empty) = self.on_empty.get() {
+            if self.is_empty() {
+                on_empty(&self.name);
+            }
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.sockets
             .read()
@@ -357,6 +375,11 @@ impl Namespace {
             }
             (None, None) => {}
         }
+    }
+
+    /// Whether an `on_any_outgoing` handler is registered.
+    pub(crate) fn watches_outgoing(&self) -> bool {
+        self.handlers().any_outgoing.is_some()
     }
 
     pub(crate) fn outgoing(&self, socket: &Socket, event: &str, args: &Args) {

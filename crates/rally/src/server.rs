@@ -38,7 +38,11 @@ pub(crate) struct ServerInner {
 impl ServerInner {
     /// The namespace a CONNECT names: a static one, or a child created by
     /// a dynamic namespace whose predicate accepts the name.
-    pub(crate) fn namespace_for(&self, name: &str, auth: Option<&Str>) -> Option<Arc<Namespace>> {
+    pub(crate) fn namespace_for(
+        self: &Arc<Self>,
+        name: &str,
+        auth: Option<&Str>,
+    ) -> Option<Arc<Namespace>> {
         if let Some(ns) = self
             .namespaces
             .read()
@@ -47,9 +51,10 @@ impl ServerInner {
         {
             return Some(ns.clone());
         }
+        // No auth reads as `{}`, as in the reference.
         let auth: serde_json::Value = auth
             .and_then(|a| serde_json::from_str(a).ok())
-            .unwrap_or_default();
+            .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()));
         let parent = self
             .dynamic
             .read()
@@ -60,7 +65,18 @@ impl ServerInner {
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
         let child = namespaces
             .entry(name.to_owned())
-            .or_insert_with(|| Namespace::child(name.to_owned(), &self.adapter, &parent))
+            .or_insert_with(|| {
+                let child = Namespace::child(name.to_owned(), &self.adapter, &parent);
+                if self.config.cleanup_empty_child_namespaces {
+                    let server = Arc::downgrade(self);
+                    child.when_empty(move |name| {
+                        if let Some(server) = server.upgrade() {
+                            server.remove_empty(name);
+                        }
+                    });
+                }
+                child
+            })
             .clone();
         Some(child)
     }
@@ -102,29 +118,15 @@ impl Handler for Dispatch {
         if let Some(client) = session.attached::<Arc<Client>>() {
             client.on_close(reason);
         }
-        if self.0.config.cleanup_empty_child_namespaces {
-            self.0.cleanup();
-        }
     }
 }
 
 impl ServerInner {
-    /// Forgets dynamic children without sockets.
-    fn cleanup(&self) {
-        let dynamic: Vec<_> = self
-            .dynamic
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(_, p)| p.clone())
-            .collect();
+    /// Forgets a dynamic child that has no socket left.
+    fn remove_empty(&self, name: &str) {
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        for parent in dynamic {
-            for child in parent.children() {
-                if child.is_empty() {
-                    namespaces.remove(child.name());
-                }
-            }
+        if namespaces.get(name).is_some_and(|ns| ns.is_empty()) {
+            namespaces.remove(name);
         }
     }
 }
@@ -235,6 +237,25 @@ impl Server {
     /// As for [`BroadcastOperator::emit`].
     pub fn emit(&self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
         self.broadcast().emit(event, args)
+    }
+
+    /// The Engine.IO layer's counters (handshakes, packets and bytes in
+    /// and out, closes by reason), for metrics.
+    #[must_use]
+    pub fn engine_stats(&self) -> rally_engine::Stats {
+        self.engine.stats()
+    }
+
+    /// Every namespace (static ones, and the children of dynamic ones).
+    #[must_use]
+    pub fn namespaces(&self) -> Vec<Arc<Namespace>> {
+        self.inner
+            .namespaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// How many Engine.IO connections are open.

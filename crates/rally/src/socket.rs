@@ -4,7 +4,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicU8, Ordering},
     },
     time::{Duration, SystemTime},
 };
@@ -19,6 +19,11 @@ use crate::{
     AckError, AckReply, Args, BroadcastOperator, DisconnectReason, EmitError, Namespace, Room,
     client::Client, encode::Encoded,
 };
+
+const CONNECTING: u8 = 0;
+const CONNECTED: u8 = 1;
+const DISCONNECTING: u8 = 2;
+const DISCONNECTED: u8 = 3;
 
 /// The names an application may not emit.
 pub(crate) const RESERVED: [&str; 6] = [
@@ -42,7 +47,7 @@ pub struct Socket {
     pub(crate) client: Arc<Client>,
     auth: Str,
     data: Mutex<serde_json::Value>,
-    connected: AtomicBool,
+    state: AtomicU8,
     acks: Mutex<HashMap<u64, PendingAck>>,
 }
 
@@ -77,7 +82,7 @@ impl Socket {
             client,
             auth,
             data: Mutex::new(serde_json::Value::Null),
-            connected: AtomicBool::new(false),
+            state: AtomicU8::new(CONNECTING),
             acks: Mutex::default(),
         })
     }
@@ -95,10 +100,14 @@ impl Socket {
         &self.ns
     }
 
-    /// Whether it is still connected.
+    /// Whether it is connected: from its admission until it has left
+    /// (still true in `disconnecting` handlers).
     #[must_use]
     pub fn connected(&self) -> bool {
-        self.connected.load(Ordering::Acquire)
+        matches!(
+            self.state.load(Ordering::Acquire),
+            CONNECTED | DISCONNECTING
+        )
     }
 
     /// The transport of its connection now (`None` once it has closed).
@@ -136,19 +145,9 @@ impl Socket {
         let empty = rally_engine::Handshake::default();
         let engine = session.as_deref().map_or(&empty, Session::handshake);
         let header = |name: &str| engine.headers.get(name).and_then(|v| v.to_str().ok());
-        let query = engine
-            .uri
-            .query()
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (k.to_owned(), v.to_owned())
-            })
-            .collect();
-        let host = header("host").unwrap_or_default();
-        let xdomain = header("origin").is_some_and(|o| !o.ends_with(host) || host.is_empty());
+        let query = engine.query_pairs();
+        // As the reference: any Origin header makes the request cross-domain.
+        let xdomain = header("origin").is_some();
         Handshake {
             headers: engine.headers.clone(),
             query,
@@ -297,7 +296,9 @@ impl Socket {
     /// Queues an encoded packet. A full queue drops a volatile packet and
     /// disconnects a client too slow for any other.
     pub(crate) fn send_encoded(&self, packet: &Encoded, volatile: bool) -> Result<(), EmitError> {
-        if !self.connected() {
+        // Emits from a connect middleware go out before the CONNECT reply,
+        // as the reference's do.
+        if self.state.load(Ordering::Acquire) == DISCONNECTED {
             return Err(EmitError::Disconnected);
         }
         self.client.send(packet.frames(), volatile)
@@ -350,13 +351,30 @@ impl Socket {
     }
 
     pub(crate) fn mark_connected(&self) {
-        self.connected.store(true, Ordering::Release);
+        let _ =
+            self.state
+                .compare_exchange(CONNECTING, CONNECTED, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// A socket refused by a middleware, or whose connection closed before
+    /// it was admitted, never connects.
+    pub(crate) fn mark_refused(&self) {
+        self.state.store(DISCONNECTED, Ordering::Release);
     }
 
     /// Leaves the namespace for `reason`: `disconnecting` (rooms still
     /// filled), then the rooms emptied, pending acks failed, `disconnect`.
     pub(crate) fn leave_namespace(self: &Arc<Self>, reason: DisconnectReason, notify: bool) {
-        if !self.connected.swap(false, Ordering::AcqRel) {
+        if self
+            .state
+            .compare_exchange(
+                CONNECTED,
+                DISCONNECTING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
             return;
         }
         if notify {
@@ -365,13 +383,15 @@ impl Socket {
                 .send(Encoded::control(b'1', self.ns.name(), None).frames(), false);
         }
         self.ns.fire_disconnecting(self, reason);
+        self.state.store(DISCONNECTED, Ordering::Release);
         self.ns.adapter().del_all(self.id);
         self.ns.remove_socket(self.id);
-        self.client.remove_socket(self.ns.name(), self.id);
+        self.client.remove_socket(self.id);
         for (_, tx) in self.acks().drain() {
             let _ = tx.send(Err(AckError::Disconnected));
         }
         self.ns.fire_disconnect(self, reason);
+        self.ns.remove_if_empty_child();
     }
 }
 

@@ -51,7 +51,10 @@ use crate::{CloseReason, Handler, Session, engine::Engine};
 /// Acts on one packet from the client, whatever transport brought it.
 pub(crate) fn on_packet<H: Handler>(engine: &Engine<H>, session: &Arc<Session>, packet: Packet) {
     match packet {
-        Packet::Message(message) => engine.handler.on_message(session, message),
+        Packet::Message(message) => {
+            session.received(message.len());
+            engine.handler.on_message(session, message);
+        }
         Packet::Pong(_) => session.heartbeat_pong(engine.config.ping_interval),
         Packet::Close => session.close_with(CloseReason::TransportClose),
         // In protocol 4 only the server pings.

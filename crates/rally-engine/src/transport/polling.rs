@@ -54,6 +54,7 @@ pub(crate) async fn poll(
     };
     // Dropped unfinished when the client goes away mid-poll.
     let mut guard = AbortGuard(Some(&session));
+    let closed_before = session.is_closed();
     let mut frames = Vec::new();
     tokio::select! {
         biased;
@@ -70,8 +71,13 @@ pub(crate) async fn poll(
             } else {
                 frames.clear();
             }
-            // The close follows the last queued frame, maybe a poll later.
+            // The close follows the last queued frame, maybe a poll later;
+            // a poll that comes after the close gets a noop first, as the
+            // reference's orderly close does.
             if rx.is_empty() {
+                if closed_before && frames.is_empty() {
+                    frames.push(NOOP);
+                }
                 frames.push(CLOSE);
                 session.finalize();
             }

@@ -170,7 +170,12 @@ impl Adapter for LocalAdapter {
     }
 
     fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) {
+        let Some(ns) = self.ns.upgrade() else { return };
+        let watched = ns.watches_outgoing();
         for socket in self.sockets(opts) {
+            if watched {
+                ns.outgoing(&socket, &packet.event, &packet.args);
+            }
             let _ = socket.send_encoded(&packet.encoded, opts.volatile);
         }
     }
