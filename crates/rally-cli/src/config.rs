@@ -1,0 +1,405 @@
+//! `rally serve`'s settings: defaults, then a TOML file, then `RALLY_*`
+//! environment variables, then flags (each overriding the one before).
+
+use std::{path::PathBuf, time::Duration};
+
+use rally::Transport;
+use serde::Deserialize;
+
+pub(crate) const HELP: &str = "\
+rally serve: a standalone Socket.IO server
+
+Usage: rally serve [options]
+
+Options (environment variable in brackets; flags win over variables, which
+win over the config file):
+  --config <file>          TOML file with any of the settings below   [RALLY_CONFIG]
+  --host <addr>            address to listen on (default ::, all)     [RALLY_HOST]
+  --port <n>               port (default 3000)                        [RALLY_PORT]
+  --path <path>            Socket.IO path (default /socket.io/)       [RALLY_PATH]
+  --cors-origin <origin>   allowed browser origin, repeatable, or *   [RALLY_CORS_ORIGINS, comma separated]
+  --ping-interval <ms>     heartbeat interval (default 25000)         [RALLY_PING_INTERVAL]
+  --ping-timeout <ms>      heartbeat timeout (default 20000)          [RALLY_PING_TIMEOUT]
+  --max-payload <bytes>    largest message accepted (default 1000000) [RALLY_MAX_PAYLOAD]
+  --transports <list>      polling,websocket (default both)           [RALLY_TRANSPORTS]
+  --static-dir <dir>       serve this directory at / instead of the chat demo [RALLY_STATIC_DIR]
+  --shutdown-timeout <ms>  how long a shutdown may drain (default 10000) [RALLY_SHUTDOWN_TIMEOUT]
+  -h, --help               print this help
+
+Logs go to stderr; RUST_LOG sets the level (default info).
+Endpoints: /healthz, /metrics (Prometheus), /socket.io/socket.io.js (browser client).
+
+Config file keys: host, port, path, cors_origins (array), ping_interval,
+ping_timeout, max_payload, transports (array), static_dir, shutdown_timeout.
+";
+
+/// Everything `rally serve` needs to know.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ServeConfig {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) path: String,
+    pub(crate) cors_origins: Vec<String>,
+    pub(crate) ping_interval: Duration,
+    pub(crate) ping_timeout: Duration,
+    pub(crate) max_payload: usize,
+    pub(crate) transports: Vec<Transport>,
+    pub(crate) static_dir: Option<PathBuf>,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            host: "::".into(),
+            port: 3000,
+            path: "/socket.io/".into(),
+            cors_origins: Vec::new(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            max_payload: 1_000_000,
+            transports: vec![Transport::Polling, Transport::WebSocket],
+            static_dir: None,
+            shutdown_timeout: Duration::from_millis(10_000),
+        }
+    }
+}
+
+/// The config file's shape: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    host: Option<String>,
+    port: Option<u16>,
+    path: Option<String>,
+    cors_origins: Option<Vec<String>>,
+    ping_interval: Option<u64>,
+    ping_timeout: Option<u64>,
+    max_payload: Option<usize>,
+    transports: Option<Vec<String>>,
+    static_dir: Option<PathBuf>,
+    shutdown_timeout: Option<u64>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Command {
+    Serve(ServeConfig),
+    Help,
+}
+
+/// Builds the settings from `args` (after `serve`) and the environment
+/// `env` (a lookup, so tests can give their own).
+pub(crate) fn parse(
+    args: &[String],
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, String> {
+    let flags = Flags::parse(args)?;
+    if flags.help {
+        return Ok(Command::Help);
+    }
+    let mut config = ServeConfig::default();
+    let file = flags.get("config").or_else(|| env("RALLY_CONFIG"));
+    if let Some(file) = file {
+        apply_file(&mut config, &file)?;
+    }
+    for setting in SETTINGS {
+        let env_name = format!("RALLY_{}", setting.to_uppercase().replace('-', "_"));
+        if let Some(value) = env(&env_name) {
+            apply(&mut config, setting, &[value]).map_err(|e| format!("{env_name}: {e}"))?;
+        }
+        let values = flags.all(setting);
+        if !values.is_empty() {
+            apply(&mut config, setting, &values).map_err(|e| format!("--{setting}: {e}"))?;
+        }
+    }
+    Ok(Command::Serve(config))
+}
+
+/// The settings flags and variables can set (besides `config`).
+const SETTINGS: [&str; 10] = [
+    "host",
+    "port",
+    "path",
+    "cors-origins",
+    "ping-interval",
+    "ping-timeout",
+    "max-payload",
+    "transports",
+    "static-dir",
+    "shutdown-timeout",
+];
+
+fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(), String> {
+    let last = values.last().map(String::as_str).unwrap_or_default();
+    let millis = |v: &str| {
+        v.parse::<u64>()
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+            .ok_or_else(|| format!("expected a positive number of milliseconds, got `{v}`"))
+    };
+    match setting {
+        "host" => config.host = last.to_owned(),
+        "port" => {
+            config.port = last
+                .parse()
+                .map_err(|_| format!("expected a port number, got `{last}`"))?
+        }
+        "path" => config.path = normalize_path(last)?,
+        "cors-origins" => {
+            config.cors_origins = values
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        "ping-interval" => config.ping_interval = millis(last)?,
+        "ping-timeout" => config.ping_timeout = millis(last)?,
+        "max-payload" => {
+            config.max_payload = last
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("expected a positive number of bytes, got `{last}`"))?;
+        }
+        "transports" => {
+            let names: Vec<&str> = values
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .collect();
+            config.transports = transports(&names)?;
+        }
+        "static-dir" => config.static_dir = Some(PathBuf::from(last)),
+        "shutdown-timeout" => config.shutdown_timeout = millis(last)?,
+        _ => return Err(format!("unknown setting {setting}")),
+    }
+    Ok(())
+}
+
+fn transports(names: &[&str]) -> Result<Vec<Transport>, String> {
+    let mut transports = Vec::new();
+    for name in names.iter().filter(|n| !n.is_empty()) {
+        let transport = Transport::from_name(name)
+            .ok_or_else(|| format!("unknown transport `{name}` (expected polling or websocket)"))?;
+        if !transports.contains(&transport) {
+            transports.push(transport);
+        }
+    }
+    if transports.is_empty() {
+        return Err("at least one transport is needed".into());
+    }
+    Ok(transports)
+}
+
+fn normalize_path(path: &str) -> Result<String, String> {
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
+        return Err(format!("expected a path starting with /, got `{path}`"));
+    }
+    Ok(if path.ends_with('/') {
+        path.to_owned()
+    } else {
+        format!("{path}/")
+    })
+}
+
+fn apply_file(config: &mut ServeConfig, file: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("config file {file}: {e}"))?;
+    let parsed: FileConfig = toml::from_str(&text)
+        .map_err(|e| format!("config file {file}: {}", e.to_string().trim_end()))?;
+    let wrap = |key: &str, e: String| format!("config file {file}: {key}: {e}");
+    let mut set = |key: &str, value: Option<Vec<String>>| match value {
+        Some(values) => apply(config, key, &values).map_err(|e| wrap(key, e)),
+        None => Ok(()),
+    };
+    set("host", parsed.host.map(|v| vec![v]))?;
+    set("port", parsed.port.map(|v| vec![v.to_string()]))?;
+    set("path", parsed.path.map(|v| vec![v]))?;
+    set("cors-origins", parsed.cors_origins)?;
+    set(
+        "ping-interval",
+        parsed.ping_interval.map(|v| vec![v.to_string()]),
+    )?;
+    set(
+        "ping-timeout",
+        parsed.ping_timeout.map(|v| vec![v.to_string()]),
+    )?;
+    set(
+        "max-payload",
+        parsed.max_payload.map(|v| vec![v.to_string()]),
+    )?;
+    set("transports", parsed.transports)?;
+    set(
+        "static-dir",
+        parsed.static_dir.map(|v| vec![v.display().to_string()]),
+    )?;
+    set(
+        "shutdown-timeout",
+        parsed.shutdown_timeout.map(|v| vec![v.to_string()]),
+    )?;
+    Ok(())
+}
+
+/// The flags as given: `--name value`, `--name=value`, repeatable.
+struct Flags {
+    values: Vec<(String, String)>,
+    help: bool,
+}
+
+impl Flags {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut flags = Self {
+            values: Vec::new(),
+            help: false,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            if arg == "-h" || arg == "--help" {
+                flags.help = true;
+                continue;
+            }
+            let Some(flag) = arg.strip_prefix("--") else {
+                return Err(format!("unexpected argument `{arg}`"));
+            };
+            let (name, value) = match flag.split_once('=') {
+                Some((name, value)) => (name.to_owned(), value.to_owned()),
+                None => {
+                    let value = it.next().ok_or_else(|| format!("--{flag} needs a value"))?;
+                    (flag.to_owned(), value.clone())
+                }
+            };
+            let name = if name == "cors-origin" {
+                "cors-origins".to_owned()
+            } else {
+                name
+            };
+            if name != "config" && !SETTINGS.contains(&name.as_str()) {
+                return Err(format!("unknown flag `--{name}`"));
+            }
+            flags.values.push((name, value));
+        }
+        Ok(flags)
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        self.values
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn serve(list: &[&str], env: &[(&str, &str)]) -> Result<ServeConfig, String> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        match parse(&args(list), |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })? {
+            Command::Serve(config) => Ok(config),
+            Command::Help => Err("help".into()),
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_reference() {
+        let config = serve(&[], &[]).unwrap();
+        assert_eq!(config, ServeConfig::default());
+        assert_eq!(config.port, 3000);
+        assert_eq!(config.path, "/socket.io/");
+    }
+
+    #[test]
+    fn flags_win_over_environment_over_file() {
+        let dir = std::env::temp_dir().join(format!("rally-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("rally.toml");
+        std::fs::write(&file, "port = 4000\nping_interval = 1000\ntransports = [\"websocket\"]\ncors_origins = [\"http://a\"]\n").unwrap();
+        let file = file.display().to_string();
+        let config = serve(
+            &["--config", &file, "--port=5000"],
+            &[("RALLY_PORT", "4500"), ("RALLY_PING_TIMEOUT", "700")],
+        )
+        .unwrap();
+        assert_eq!(config.port, 5000);
+        assert_eq!(config.ping_interval, Duration::from_millis(1000));
+        assert_eq!(config.ping_timeout, Duration::from_millis(700));
+        assert_eq!(config.transports, vec![Transport::WebSocket]);
+        assert_eq!(config.cors_origins, vec!["http://a".to_owned()]);
+        let config = serve(
+            &[],
+            &[
+                ("RALLY_CONFIG", &file),
+                ("RALLY_CORS_ORIGINS", "http://b, http://c"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.port, 4000);
+        assert_eq!(
+            config.cors_origins,
+            vec!["http://b".to_owned(), "http://c".to_owned()]
+        );
+    }
+
+    #[test]
+    fn bad_input_says_what_is_wrong() {
+        assert_eq!(
+            serve(&["--port", "x"], &[]).unwrap_err(),
+            "--port: expected a port number, got `x`"
+        );
+        assert_eq!(
+            serve(&["--prot", "1"], &[]).unwrap_err(),
+            "unknown flag `--prot`"
+        );
+        assert_eq!(serve(&["--port"], &[]).unwrap_err(), "--port needs a value");
+        assert!(
+            serve(&["--transports", "carrier-pigeon"], &[])
+                .unwrap_err()
+                .contains("unknown transport")
+        );
+        assert!(
+            serve(&[], &[("RALLY_PING_INTERVAL", "0")])
+                .unwrap_err()
+                .starts_with("RALLY_PING_INTERVAL:")
+        );
+        assert!(
+            serve(&["--config", "/nonexistent/rally.toml"], &[])
+                .unwrap_err()
+                .starts_with("config file /nonexistent/rally.toml:")
+        );
+        assert_eq!(
+            serve(&["--path", "io"], &[]).unwrap_err(),
+            "--path: expected a path starting with /, got `io`"
+        );
+        assert_eq!(serve(&["--help"], &[]).unwrap_err(), "help");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let file = std::env::temp_dir().join(format!("rally-bad-{}.toml", std::process::id()));
+        std::fs::write(&file, "prot = 1\n").unwrap();
+        let err = serve(&["--config", &file.display().to_string()], &[]).unwrap_err();
+        assert!(err.contains("unknown field `prot`"), "{err}");
+    }
+}

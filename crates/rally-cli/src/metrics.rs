@@ -1,0 +1,109 @@
+//! `GET /metrics`: Prometheus text.
+
+use std::{collections::HashSet, fmt::Write};
+
+use rally::Server;
+
+/// The server's figures in the Prometheus text format.
+pub(crate) async fn render(io: &Server) -> String {
+    let stats = io.engine_stats();
+    let namespaces = io.namespaces();
+    let mut rooms = 0;
+    let mut sockets = 0;
+    for ns in &namespaces {
+        let ids: HashSet<String> = ns.sockets().iter().map(|s| s.id().to_string()).collect();
+        sockets += ids.len();
+        // A socket's own room is not counted as a room of the application.
+        rooms += ns
+            .adapter()
+            .rooms()
+            .await
+            .iter()
+            .filter(|room| !ids.contains(&***room))
+            .count();
+    }
+    let mut out = String::with_capacity(2048);
+    let mut metric = |name: &str, kind: &str, help: &str, values: &[(&str, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in values {
+            if labels.is_empty() {
+                let _ = writeln!(out, "{name} {value}");
+            } else {
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
+        }
+    };
+    metric(
+        "rally_connections",
+        "gauge",
+        "Open connections by transport.",
+        &[
+            ("transport=\"polling\"", stats.open_polling),
+            ("transport=\"websocket\"", stats.open_websocket),
+        ],
+    );
+    metric(
+        "rally_handshakes_total",
+        "counter",
+        "Connections opened, by the transport they started on.",
+        &[
+            ("transport=\"polling\"", stats.handshakes_polling),
+            ("transport=\"websocket\"", stats.handshakes_websocket),
+        ],
+    );
+    metric(
+        "rally_upgrades_total",
+        "counter",
+        "Polling connections upgraded to WebSocket.",
+        &[("", stats.upgrades)],
+    );
+    metric(
+        "rally_namespaces",
+        "gauge",
+        "Namespaces.",
+        &[("", namespaces.len() as u64)],
+    );
+    metric(
+        "rally_sockets",
+        "gauge",
+        "Sockets connected, over all namespaces.",
+        &[("", sockets as u64)],
+    );
+    metric(
+        "rally_rooms",
+        "gauge",
+        "Rooms with at least one member (sockets' own rooms left out).",
+        &[("", rooms as u64)],
+    );
+    metric(
+        "rally_packets_total",
+        "counter",
+        "Engine.IO packets received from and queued for clients.",
+        &[
+            ("direction=\"in\"", stats.packets_in),
+            ("direction=\"out\"", stats.packets_out),
+        ],
+    );
+    metric(
+        "rally_bytes_total",
+        "counter",
+        "Bytes received from and queued for clients.",
+        &[
+            ("direction=\"in\"", stats.bytes_in),
+            ("direction=\"out\"", stats.bytes_out),
+        ],
+    );
+    let labels: Vec<(String, u64)> = stats
+        .closes
+        .iter()
+        .map(|(reason, n)| (format!("reason=\"{}\"", reason.as_str()), *n))
+        .collect();
+    let labels: Vec<(&str, u64)> = labels.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    metric(
+        "rally_disconnections_total",
+        "counter",
+        "Connections closed, by reason.",
+        &labels,
+    );
+    out
+}

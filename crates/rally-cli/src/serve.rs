@@ -1,0 +1,231 @@
+//! `rally serve`: the standalone server.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    pin::Pin,
+    process::ExitCode,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use rally::{CloseReason, Cors, Server};
+use tokio::net::TcpListener;
+use tower_service::Service;
+use tracing_subscriber::EnvFilter;
+
+use crate::{
+    chat,
+    config::{self, Command, ServeConfig},
+    files, metrics,
+};
+
+pub(crate) fn main(args: &[String]) -> ExitCode {
+    let config = match config::parse(args, |name| std::env::var(name).ok()) {
+        Ok(Command::Serve(config)) => config,
+        Ok(Command::Help) => {
+            print!("{}", config::HELP);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("rally serve: {e}\nRun `rally serve --help` for the options.");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rally serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rally serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The Socket.IO server that `config` describes, with the chat demo.
+fn server(config: &ServeConfig) -> Server {
+    let mut builder = Server::builder()
+        .path(config.path.clone())
+        .ping_interval(config.ping_interval)
+        .ping_timeout(config.ping_timeout)
+        .max_http_buffer_size(config.max_payload)
+        .transports(config.transports.iter().copied());
+    if !config.cors_origins.is_empty() {
+        let cors = if config.cors_origins.iter().any(|o| o == "*") {
+            Cors::any()
+        } else {
+            Cors::origins(config.cors_origins.clone()).credentials(true)
+        };
+        builder = builder.cors(cors);
+    }
+    let io = builder.build();
+    if config.static_dir.is_none() {
+        chat::install(&io.of("/"));
+    }
+    io
+}
+
+async fn bind(config: &ServeConfig) -> Result<TcpListener, String> {
+    let host = config.host.trim_start_matches('[').trim_end_matches(']');
+    let addr: SocketAddr = format!("[{host}]:{}", config.port)
+        .parse()
+        .or_else(|_| format!("{host}:{}", config.port).parse())
+        .map_err(|_| format!("--host: not an IP address: `{}`", config.host))?;
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Ok(listener),
+        // No IPv6 here: all IPv4 addresses instead.
+        Err(_) if host == "::" => {
+            let v4 = SocketAddr::from(([0, 0, 0, 0], config.port));
+            TcpListener::bind(v4)
+                .await
+                .map_err(|e| format!("cannot listen on {v4}: {e}"))
+        }
+        Err(e) => Err(format!("cannot listen on {addr}: {e}")),
+    }
+}
+
+async fn run(config: ServeConfig) -> Result<(), String> {
+    if let Some(dir) = &config.static_dir {
+        if !dir.is_dir() {
+            return Err(format!("--static-dir: not a directory: {}", dir.display()));
+        }
+    }
+    let listener = bind(&config).await?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let io = server(&config);
+    let app = App {
+        io: io.clone(),
+        config: Arc::new(config.clone()),
+    };
+    if !files::has_client() {
+        tracing::warn!(
+            "the browser client is not built in (run `bash scripts/run.sh`): /socket.io/socket.io.js answers 404"
+        );
+    }
+    tracing::info!(%addr, path = %config.path, "rally listening; chat demo on http://localhost:{}/", addr.port());
+    println!(
+        "rally listening on http://localhost:{}/ ({addr})",
+        addr.port()
+    );
+
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(rally::serve_with_shutdown(listener, app, async move {
+        let _ = stopped_rx.await;
+    }));
+    shutdown_signal().await;
+    tracing::info!(connections = io.connection_count(), "shutting down");
+    io.close_all(CloseReason::ServerShuttingDown);
+    let _ = stopped_tx.send(());
+    let drained = tokio::time::timeout(config.shutdown_timeout, async {
+        let _ = served.await;
+        while io.connection_count() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    match drained {
+        Ok(()) => tracing::info!("shut down cleanly"),
+        Err(_) => tracing::warn!(
+            left = io.connection_count(),
+            "shutdown timeout reached; exiting anyway"
+        ),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// Every route of the standalone server.
+#[derive(Clone)]
+struct App {
+    io: Server,
+    config: Arc<ServeConfig>,
+}
+
+type AppFuture = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
+
+impl<B> Service<Request<B>> for App
+where
+    Server: Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible>,
+    <Server as Service<Request<B>>>::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = AppFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let path = req.uri().path().to_owned();
+        // The browser client first: it lives under the Socket.IO path.
+        if let Some(name) = path.strip_prefix(self.config.path.as_str()) {
+            if let Some(reply) = files::client(name, req.headers()) {
+                return Box::pin(async move { Ok(reply) });
+            }
+            return Box::pin(self.io.call(req));
+        }
+        let app = self.clone();
+        Box::pin(async move {
+            let reply = match (req.method(), path.as_str()) {
+                (&Method::GET, "/healthz") => files::status(StatusCode::OK, "ok"),
+                (&Method::GET, "/metrics") => {
+                    let mut reply =
+                        Response::new(Full::new(Bytes::from(metrics::render(&app.io).await)));
+                    reply.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                    );
+                    reply
+                }
+                (&Method::GET | &Method::HEAD, _) => match &app.config.static_dir {
+                    Some(dir) => files::from_dir(dir, &path).await,
+                    None if path == "/" || path == "/index.html" => files::chat_page(),
+                    None => files::status(StatusCode::NOT_FOUND, "not found"),
+                },
+                _ => files::status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+            };
+            Ok(reply)
+        })
+    }
+}

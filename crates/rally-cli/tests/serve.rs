@@ -1,0 +1,235 @@
+//! `rally serve` as a user runs it: the binary, its flags, its endpoints,
+//! its shutdown.
+
+mod support;
+
+use std::{process::Command, time::Duration};
+
+use support::{Rally, Reply};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+#[tokio::test]
+async fn healthz_and_the_chat_page_answer() {
+    let rally = Rally::start(&[]);
+    let health = rally.get("/healthz").await;
+    assert_eq!((health.status, health.body.as_str()), (200, "ok"));
+    let page = rally.get("/").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        page.body.contains("/socket.io/socket.io.js"),
+        "the page loads the client"
+    );
+    assert_eq!(rally.get("/nothing-here").await.status, 404);
+}
+
+#[tokio::test]
+async fn the_official_browser_client_is_served() {
+    let rally = Rally::start(&[]);
+    for name in [
+        "socket.io.js",
+        "socket.io.min.js",
+        "socket.io.esm.min.js",
+        "socket.io.js.map",
+    ] {
+        let reply = rally.get(&format!("/socket.io/{name}")).await;
+        assert_eq!(reply.status, 200, "{name}: {reply:?}");
+        assert_eq!(reply.header("etag"), Some("\"4.8.4\""), "{name}");
+        assert!(reply.body.len() > 1000, "{name} is the real bundle");
+    }
+    let js = rally.get("/socket.io/socket.io.js").await;
+    assert_eq!(
+        js.header("content-type"),
+        Some("application/javascript; charset=utf-8")
+    );
+    assert!(
+        js.body.contains("4.8.4"),
+        "the bundle of socket.io-client 4.8.4"
+    );
+    let cached = rally
+        .request(
+            "GET",
+            "/socket.io/socket.io.js",
+            "If-None-Match: \"4.8.4\"\r\n",
+            "",
+        )
+        .await;
+    assert_eq!(cached.status, 304);
+}
+
+#[tokio::test]
+async fn metrics_follow_connections_packets_and_disconnections() {
+    let rally = Rally::start(&["--ping-interval", "60000"]);
+    let before = rally.get("/metrics").await;
+    assert_eq!(before.status, 200);
+    assert_eq!(
+        before.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(before.metric("rally_connections{transport=\"polling\"}"), 0);
+    assert_eq!(before.metric("rally_namespaces"), 1);
+
+    let open = rally.get("/socket.io/?EIO=4&transport=polling").await;
+    assert_eq!(open.status, 200);
+    let sid = open
+        .body
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a sid")
+        .to_owned();
+    let target = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    // A CONNECT with a name: the chat lets it in.
+    let post = rally
+        .request(
+            "POST",
+            &target,
+            "Content-Type: text/plain;charset=UTF-8\r\n",
+            r#"40{"name":"ada"}"#,
+        )
+        .await;
+    assert_eq!((post.status, post.body.as_str()), (200, "ok"));
+    let connected = rally.get(&target).await;
+    assert!(connected.body.starts_with("40{\"sid\":"), "{connected:?}");
+    let join = rally
+        .request("POST", &target, "", r#"420["join","lobby"]"#)
+        .await;
+    assert_eq!(join.status, 200);
+    assert_eq!(
+        rally.get(&target).await.body,
+        r#"430[{"room":"lobby","members":1}]"#
+    );
+
+    let during = rally.get("/metrics").await;
+    assert_eq!(during.metric("rally_connections{transport=\"polling\"}"), 1);
+    assert_eq!(
+        during.metric("rally_handshakes_total{transport=\"polling\"}"),
+        1
+    );
+    assert_eq!(during.metric("rally_sockets"), 1);
+    assert_eq!(during.metric("rally_rooms"), 1);
+    assert_eq!(during.metric("rally_packets_total{direction=\"in\"}"), 2);
+    assert!(during.metric("rally_bytes_total{direction=\"out\"}") > 0);
+
+    // The client closes: the counters say so.
+    let close = rally.request("POST", &target, "", "1").await;
+    assert_eq!(close.status, 200);
+    let after = rally.get("/metrics").await;
+    assert_eq!(after.metric("rally_connections{transport=\"polling\"}"), 0);
+    assert_eq!(after.metric("rally_sockets"), 0);
+    assert_eq!(
+        after.metric("rally_disconnections_total{reason=\"transport close\"}"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn sigterm_drains_connections_and_exits_cleanly() {
+    let rally = Rally::start(&["--ping-interval", "60000"]);
+    let open = rally.get("/socket.io/?EIO=4&transport=polling").await;
+    let sid = open
+        .body
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a sid")
+        .to_owned();
+    let port = rally.port;
+    // A poll held open by the server until something happens.
+    let held = tokio::spawn(async move {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let head = format!(
+            "GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw).await;
+        Reply::parse(&raw)
+    });
+    // Let the poll reach the server before the signal.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while rally
+        .get("/metrics")
+        .await
+        .metric("rally_connections{transport=\"polling\"}")
+        != 1
+    {
+        assert!(tokio::time::Instant::now() < deadline);
+    }
+    let (status, stderr) =
+        tokio::task::spawn_blocking(move || rally.terminate(Duration::from_secs(10)))
+            .await
+            .expect("terminate");
+    assert!(status.success(), "exit status {status:?}\n{stderr}");
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(stderr.contains("shut down cleanly"), "{stderr}");
+    let held = tokio::time::timeout(Duration::from_secs(5), held)
+        .await
+        .expect("the poll ended")
+        .expect("task");
+    assert_eq!(
+        (held.status, held.body.as_str()),
+        (200, "1"),
+        "the held poll got the close"
+    );
+}
+
+#[test]
+fn bad_flags_and_config_files_fail_clearly() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rally"))
+            .args(args)
+            .output()
+            .expect("rally runs")
+    };
+    let out = run(&["serve", "--port", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--port: expected a port number, got `nope`"),
+        "{stderr}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("rally-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "port = \"three thousand\"\n").expect("write");
+    let out = run(&["serve", "--config", &file.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("config file") && stderr.contains("port"),
+        "{stderr}"
+    );
+
+    let out = run(&["launch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown command `launch`"));
+    assert!(run(&["serve", "--help"]).status.success());
+}
+
+#[tokio::test]
+async fn a_static_directory_replaces_the_demo() {
+    let dir = std::env::temp_dir().join(format!("rally-static-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("css")).expect("temp dir");
+    std::fs::write(dir.join("index.html"), "<h1>mine</h1>").expect("write");
+    std::fs::write(dir.join("css/site.css"), "h1{}").expect("write");
+    let rally = Rally::start(&["--static-dir", &dir.display().to_string()]);
+    let index = rally.get("/").await;
+    assert_eq!((index.status, index.body.as_str()), (200, "<h1>mine</h1>"));
+    let css = rally.get("/css/site.css").await;
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(rally.get("/../../etc/passwd").await.status, 404);
+    assert_eq!(rally.get("/%2e%2e/%2e%2e/etc/passwd").await.status, 404);
+    // The client bundle is still there.
+    assert_eq!(rally.get("/socket.io/socket.io.js").await.status, 200);
+}
