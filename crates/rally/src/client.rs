@@ -201,7 +201,8 @@ impl Client {
         let Some(ns) = self.server.namespace_for(&name, packet.data.as_ref()) else {
             let refusal = ConnectError::new("Invalid namespace");
             let _ = self.send(
-                Encoded::control(b'4', &name, Some(&refusal.payload())).frames(),
+                Encoded::control(PacketType::ConnectError, &name, Some(&refusal.payload()))
+                    .frames(),
                 false,
             );
             return Ok(());
@@ -215,7 +216,8 @@ impl Client {
                 Err(refusal) => {
                     socket.mark_refused();
                     let _ = client.send(
-                        Encoded::control(b'4', &name, Some(&refusal.payload())).frames(),
+                        Encoded::control(PacketType::ConnectError, &name, Some(&refusal.payload()))
+                            .frames(),
                         false,
                     );
                 }
@@ -236,7 +238,10 @@ impl Client {
         self.lock(&self.sockets).push(socket.clone());
         socket.mark_connected();
         let reply = format!(r#"{{"sid":"{}"}}"#, socket.id());
-        let _ = self.send(Encoded::control(b'0', name, Some(&reply)).frames(), false);
+        let _ = self.send(
+            Encoded::control(PacketType::Connect, name, Some(&reply)).frames(),
+            false,
+        );
         ns.connect(&socket);
     }
 

@@ -1,7 +1,11 @@
-//! Encoding outgoing Socket.IO packets once into Engine.IO frames.
+//! Outgoing Socket.IO packets, encoded once into Engine.IO frames.
 
 use bytes::Bytes;
-use rally_proto::{Str, engine::Frame};
+use rally_proto::{
+    Str,
+    engine::Frame,
+    socket::{BinaryPacket, Packet, PacketType, event_array},
+};
 
 use crate::Args;
 
@@ -14,57 +18,50 @@ pub(crate) struct Encoded {
 }
 
 impl Encoded {
-    /// An EVENT (or BINARY_EVENT) packet.
+    /// An EVENT (a BINARY_EVENT when `args` carry attachments).
     pub(crate) fn event(nsp: &str, id: Option<u64>, event: &str, args: &Args) -> Self {
-        let mut out = header(
-            b'2',
-            nsp,
-            id,
-            args.attachments().len(),
-            event.len() + args.json().len() + 4,
-        );
-        out.push('[');
-        push_json_string(&mut out, event);
-        if !args.is_empty() {
-            out.push(',');
-            out.push_str(args.json());
-        }
-        out.push(']');
-        Self::finish(out, args)
+        let data = if args.is_empty() {
+            event_array::<&str>(event, &[])
+        } else {
+            event_array(event, &[args.json()])
+        };
+        Self::new(PacketType::Event, nsp, id, Some(data), args.attachments())
     }
 
-    /// An ACK (or BINARY_ACK) packet.
+    /// An ACK (a BINARY_ACK when `args` carry attachments).
     pub(crate) fn ack(nsp: &str, id: u64, args: &Args) -> Self {
-        let mut out = header(
-            b'3',
+        let data = format!("[{}]", args.json());
+        Self::new(
+            PacketType::Ack,
             nsp,
             Some(id),
-            args.attachments().len(),
-            args.json().len() + 2,
-        );
-        out.push('[');
-        out.push_str(args.json());
-        out.push(']');
-        Self::finish(out, args)
+            Some(data),
+            args.attachments(),
+        )
     }
 
-    /// A packet without attachments: CONNECT (`0`), DISCONNECT (`1`) or
-    /// CONNECT_ERROR (`4`), with an optional JSON payload.
-    pub(crate) fn control(kind: u8, nsp: &str, payload: Option<&str>) -> Self {
-        let mut out = header(kind, nsp, None, 0, payload.map_or(0, str::len));
-        if let Some(payload) = payload {
-            out.push_str(payload);
-        }
-        Self {
-            text: Frame::Text(Str::from(out)),
-            attachments: Vec::new(),
-        }
+    /// A CONNECT, DISCONNECT or CONNECT_ERROR, with an optional JSON payload.
+    pub(crate) fn control(kind: PacketType, nsp: &str, payload: Option<&str>) -> Self {
+        Self::new(kind, nsp, None, payload.map(str::to_owned), &[])
     }
 
-    fn finish(out: String, args: &Args) -> Self {
+    fn new(
+        kind: PacketType,
+        nsp: &str,
+        id: Option<u64>,
+        data: Option<String>,
+        attachments: &[Bytes],
+    ) -> Self {
+        let mut packet = Packet::new(kind, Str::from(nsp));
+        packet.id = id;
+        packet.data = data.map(Str::from);
+        let BinaryPacket {
+            packet,
+            attachments,
+        } = BinaryPacket::new(packet, attachments.to_vec());
         Self {
-            text: Frame::Text(Str::from(out)),
-            attachments: args.attachments().to_vec(),
+            text: packet.to_engine_frame(),
+            attachments,
         }
     }
 
@@ -72,42 +69,6 @@ impl Encoded {
     pub(crate) fn frames(&self) -> impl Iterator<Item = Frame> + '_ {
         std::iter::once(self.text.clone())
             .chain(self.attachments.iter().map(|b| Frame::Binary(b.clone())))
-    }
-}
-
-/// `4<type>[<n>-][<nsp>,][<id>]`: the Engine.IO message digit, then the
-/// Socket.IO header. A packet with attachments takes the binary type.
-fn header(kind: u8, nsp: &str, id: Option<u64>, attachments: usize, extra: usize) -> String {
-    let mut out = String::with_capacity(nsp.len() + extra + 24);
-    out.push('4');
-    let kind = match (kind, attachments) {
-        (b'2', 1..) => b'5',
-        (b'3', 1..) => b'6',
-        (kind, _) => kind,
-    };
-    out.push(char::from(kind));
-    if attachments > 0 {
-        out.push_str(&attachments.to_string());
-        out.push('-');
-    }
-    if nsp != "/" {
-        out.push_str(nsp);
-        out.push(',');
-    }
-    if let Some(id) = id {
-        out.push_str(&id.to_string());
-    }
-    out
-}
-
-/// Appends `s` as a JSON string literal.
-pub(crate) fn push_json_string(out: &mut String, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
-    } else {
-        out.push_str(&serde_json::to_string(s).unwrap_or_default());
     }
 }
 
@@ -141,11 +102,19 @@ mod tests {
             text(&Encoded::ack("/custom", 3, &Args::from(&"c"))),
             r#"43/custom,3["c"]"#
         );
+        assert_eq!(text(&Encoded::ack("/", 1, &Args::new())), "431[]");
         assert_eq!(
-            text(&Encoded::control(b'0', "/admin", Some(r#"{"sid":"x"}"#))),
+            text(&Encoded::control(
+                PacketType::Connect,
+                "/admin",
+                Some(r#"{"sid":"x"}"#)
+            )),
             r#"40/admin,{"sid":"x"}"#
         );
-        assert_eq!(text(&Encoded::control(b'1', "/", None)), "41");
+        assert_eq!(
+            text(&Encoded::control(PacketType::Disconnect, "/", None)),
+            "41"
+        );
         assert_eq!(
             text(&Encoded::event("/", None, "a\"b", &Args::new())),
             r#"42["a\"b"]"#

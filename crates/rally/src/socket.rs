@@ -11,7 +11,10 @@ use std::{
 
 use http::HeaderMap;
 use rally_engine::{SendError, Session, Sid, Transport};
-use rally_proto::Str;
+use rally_proto::{
+    Str,
+    socket::{PacketType, is_reserved_event},
+};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::oneshot;
 
@@ -24,16 +27,6 @@ const CONNECTING: u8 = 0;
 const CONNECTED: u8 = 1;
 const DISCONNECTING: u8 = 2;
 const DISCONNECTED: u8 = 3;
-
-/// The names an application may not emit.
-pub(crate) const RESERVED: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
 
 type PendingAck = oneshot::Sender<Result<AckReply, AckError>>;
 
@@ -378,9 +371,10 @@ impl Socket {
             return;
         }
         if notify {
-            let _ = self
-                .client
-                .send(Encoded::control(b'1', self.ns.name(), None).frames(), false);
+            let _ = self.client.send(
+                Encoded::control(PacketType::Disconnect, self.ns.name(), None).frames(),
+                false,
+            );
         }
         self.ns.fire_disconnecting(self, reason);
         self.state.store(DISCONNECTED, Ordering::Release);
@@ -436,7 +430,7 @@ impl TimedSocket<'_> {
 
 /// Checks an event name and its arguments before they are encoded.
 pub(crate) fn check(event: &str, args: Args) -> Result<Args, EmitError> {
-    if RESERVED.contains(&event) {
+    if is_reserved_event(event) {
         return Err(EmitError::Reserved(event.to_owned()));
     }
     if let Some(e) = args.error() {
