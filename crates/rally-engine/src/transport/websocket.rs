@@ -4,7 +4,7 @@ use std::{pin::pin, sync::Arc, time::Duration};
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header, request::Parts};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
@@ -234,23 +234,28 @@ async fn run<H: Handler>(
                     _ => break Some(CloseReason::TransportError),
                 }
             }
-            message = ws.next() => match message {
-                Some(Ok(message)) => match decode(message) {
-                    // Over WebSocket the client closes with a close frame;
-                    // the reference ignores a `1` here.
-                    Some(Ok(Packet::Close)) | None => {}
-                    Some(Ok(packet)) => super::on_packet(engine, session, packet),
-                    Some(Err(e)) => {
-                        tracing::debug!(sid = %session.sid(), error = %e, "undecodable packet");
-                        break Some(CloseReason::ParseError);
+            message = ws.next() => {
+                // Take every message already read before writing anything:
+                // the answers to a batch of requests then go out in one write.
+                let mut message = message;
+                let mut taken = 0;
+                let failure = loop {
+                    if let Err(reason) = receive(engine, session, message) {
+                        break Some(reason);
                     }
-                },
-                Some(Err(e)) => {
-                    tracing::debug!(sid = %session.sid(), error = %e, "websocket error");
-                    break Some(CloseReason::TransportError);
+                    taken += 1;
+                    if taken == MAX_BATCH || session.is_closed() {
+                        break None;
+                    }
+                    match ws.next().now_or_never() {
+                        Some(next) => message = next,
+                        None => break None,
+                    }
+                };
+                if failure.is_some() {
+                    break failure;
                 }
-                None => break Some(CloseReason::TransportClose),
-            },
+            }
             () = &mut heartbeat => match session.heartbeat_beat(Instant::now(), config.ping_timeout) {
                 Beat::Wait => {}
                 Beat::Ping => {
@@ -273,6 +278,34 @@ async fn run<H: Handler>(
         let _ = tokio::time::timeout(CLOSE_GRACE, write(&mut ws, frames)).await;
     }
     close(&mut ws).await;
+}
+
+/// Hands one read result to the session; the reason to close on failure.
+fn receive<H: Handler>(
+    engine: &Engine<H>,
+    session: &Arc<Session>,
+    message: Option<Result<WsMessage, tokio_websockets::Error>>,
+) -> Result<(), CloseReason> {
+    match message {
+        Some(Ok(message)) => match decode(message) {
+            // Over WebSocket the client closes with a close frame; the
+            // reference ignores a `1` here.
+            Some(Ok(Packet::Close)) | None => Ok(()),
+            Some(Ok(packet)) => {
+                super::on_packet(engine, session, packet);
+                Ok(())
+            }
+            Some(Err(e)) => {
+                tracing::debug!(sid = %session.sid(), error = %e, "undecodable packet");
+                Err(CloseReason::ParseError)
+            }
+        },
+        Some(Err(e)) => {
+            tracing::debug!(sid = %session.sid(), error = %e, "websocket error");
+            Err(CloseReason::TransportError)
+        }
+        None => Err(CloseReason::TransportClose),
+    }
 }
 
 /// The packet a WebSocket message carries; `None` for control frames.
