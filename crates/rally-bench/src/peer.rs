@@ -203,6 +203,24 @@ pub(crate) fn cpu_seconds(pid: Option<u32>) -> f64 {
     ticks as f64 / clock_ticks()
 }
 
+/// CPU seconds spent by every process on the machine in user and system
+/// mode (interrupt and softirq time, which our own loopback traffic causes,
+/// left out).
+pub(crate) fn machine_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().next() else {
+        return 0.0;
+    };
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy = f.first().unwrap_or(&0) + f.get(1).unwrap_or(&0) + f.get(2).unwrap_or(&0);
+    busy as f64 / clock_ticks()
+}
+
 /// Resident set size in bytes.
 pub(crate) fn rss_bytes(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -234,6 +234,18 @@ impl Report {
         );
         out.push_str("⚠ the load generator saturated its core in that run: a lower bound, not a result.  \n");
         out.push_str("n/a: the bare WebSocket server has no rooms and no polling.  \n");
+        let other = self
+            .cells
+            .iter()
+            .filter_map(Cell::median)
+            .map(|m| m.other_cpu)
+            .fold(0.0, f64::max);
+        let _ = writeln!(
+            out,
+            "Other processes on the machine used at most {other:.2} cores during a reported run \
+             (a run above {:.2} is measured again).  ",
+            crate::scenario::NOISY
+        );
         let notes: Vec<String> = self
             .cells
             .iter()
@@ -387,6 +399,6 @@ fn sample_json(s: &crate::Sample) -> serde_json::Value {
     json!({
         "rate": s.rate, "p50_us": s.p50_us, "p99_us": s.p99_us,
         "server_cpu_ms_per_1k": s.cpu_ms_per_1k, "server_cpu": s.server_cpu,
-        "loadgen_cpu": s.gen_cpu, "bytes_per_client": s.bytes_per_client, "errors": s.errors,
+        "loadgen_cpu": s.gen_cpu, "other_processes_cpu": s.other_cpu, "bytes_per_client": s.bytes_per_client, "errors": s.errors,
     })
 }

@@ -15,7 +15,7 @@ use tokio::{sync::Notify, task::JoinHandle, time::sleep};
 
 use crate::{
     http::{Http, parse_sid},
-    peer::{cpu_seconds, rss_bytes},
+    peer::{cpu_seconds, machine_cpu_seconds, rss_bytes},
     ws::{CLOSE, PING, TEXT, Ws, parse_num, sio_connect, text_frame},
 };
 
@@ -52,12 +52,19 @@ pub(crate) struct Sample {
     /// Idle density: server memory per client, bytes.
     pub(crate) bytes_per_client: Option<f64>,
     pub(crate) errors: u64,
+    /// CPU used meanwhile by other processes on the machine, in cores.
+    pub(crate) other_cpu: f64,
 }
+
+/// Other processes using more than this many cores make a run noisy: it is
+/// measured again (a bounded number of times).
+pub(crate) const NOISY: f64 = 0.25;
 
 struct Shared {
     ops: Cell<u64>,
     errors: Cell<u64>,
     stop: Cell<bool>,
+    first_error: RefCell<Option<String>>,
     hist: RefCell<Histogram<u64>>,
 }
 
@@ -67,6 +74,7 @@ impl Shared {
             ops: Cell::new(0),
             errors: Cell::new(0),
             stop: Cell::new(false),
+            first_error: RefCell::new(None),
             hist: RefCell::new(Histogram::new_with_bounds(1, 120_000_000, 3).expect("bounds")),
         })
     }
@@ -91,31 +99,46 @@ impl Drop for Tasks {
 async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
     sleep(target.timing.warmup).await;
     let mut out = Vec::new();
-    for _ in 0..target.timing.runs {
+    let mut retries = target.timing.runs;
+    while out.len() < target.timing.runs {
         sh.hist.borrow_mut().reset();
         let (ops0, err0) = (sh.ops.get(), sh.errors.get());
         let s0 = cpu_seconds(Some(target.pid));
         let g0 = cpu_seconds(None);
+        let m0 = machine_cpu_seconds();
         let t0 = Instant::now();
         sleep(target.timing.run).await;
         let elapsed = t0.elapsed().as_secs_f64();
         let server = cpu_seconds(Some(target.pid)) - s0;
         let gen_cpu = cpu_seconds(None) - g0;
+        let other = (machine_cpu_seconds() - m0 - server - gen_cpu).max(0.0) / elapsed;
         let ops = sh.ops.get() - ops0;
-        let h = sh.hist.borrow();
-        out.push(Sample {
-            rate: ops as f64 / elapsed,
-            p50_us: h.value_at_quantile(0.5),
-            p99_us: h.value_at_quantile(0.99),
-            cpu_ms_per_1k: if ops > 0 { server * 1e6 / ops as f64 } else { 0.0 },
-            server_cpu: server / elapsed,
-            gen_cpu: gen_cpu / elapsed,
-            bytes_per_client: None,
-            errors: sh.errors.get() - err0,
-        });
-        crate::progress_sample(out.len(), target.timing.runs, out.last().expect("pushed"));
+        let sample = {
+            let h = sh.hist.borrow();
+            Sample {
+                rate: ops as f64 / elapsed,
+                p50_us: h.value_at_quantile(0.5),
+                p99_us: h.value_at_quantile(0.99),
+                cpu_ms_per_1k: if ops > 0 { server * 1e6 / ops as f64 } else { 0.0 },
+                server_cpu: server / elapsed,
+                gen_cpu: gen_cpu / elapsed,
+                bytes_per_client: None,
+                errors: sh.errors.get() - err0,
+                other_cpu: other,
+            }
+        };
+        crate::progress_sample(out.len() + 1, target.timing.runs, &sample);
+        if sample.other_cpu > NOISY && retries > 0 {
+            retries -= 1;
+            eprintln!("    noisy machine (other processes used {:.2} cores): measuring again", other);
+            continue;
+        }
+        out.push(sample);
     }
     sh.stop.set(true);
+    if let Some(e) = sh.first_error.borrow().as_ref() {
+        eprintln!("    first error: {e}");
+    }
     out
 }
 
@@ -442,8 +465,9 @@ pub(crate) async fn setup(target: Target, workers: usize, polling: bool) -> Resu
                                 let _ = sh.hist.borrow_mut().record(micros(t0.elapsed()));
                                 sh.ops.set(sh.ops.get() + 1);
                             }
-                            Err(_) => {
+                            Err(e) => {
                                 sh.errors.set(sh.errors.get() + 1);
+                                sh.first_error.borrow_mut().get_or_insert_with(|| e.to_string());
                                 sleep(Duration::from_millis(5)).await;
                             }
                         }
@@ -455,6 +479,21 @@ pub(crate) async fn setup(target: Target, workers: usize, polling: bool) -> Resu
     let samples = measure(&sh, &target).await;
     drop(tasks);
     Ok(samples)
+}
+
+/// GETs until the namespace CONNECT reply (`40...`) arrives (a server may
+/// answer a first poll with something else, such as a noop).
+async fn poll_until_connected(http: &mut Http, path: &str) -> io::Result<()> {
+    for _ in 0..4 {
+        let (status, body) = http.request("GET", path, b"").await?;
+        if status != 200 {
+            return Err(crate::ws::other(format!("connect: status {status}")));
+        }
+        if body.split(|&b| b == 0x1e).any(|p| p.starts_with(b"40")) {
+            return Ok(());
+        }
+    }
+    Err(crate::ws::other("no namespace CONNECT reply"))
 }
 
 async fn setup_polling(addr: SocketAddr, src: Option<IpAddr>) -> io::Result<()> {
@@ -471,10 +510,7 @@ async fn setup_polling(addr: SocketAddr, src: Option<IpAddr>) -> io::Result<()> 
     if status != 200 {
         return Err(crate::ws::other(format!("post: {status}")));
     }
-    let (status, body) = http.request("GET", &path, b"").await?;
-    if status != 200 || !body.starts_with(b"40") {
-        return Err(crate::ws::other(format!("connect: {status}")));
-    }
+    poll_until_connected(&mut http, &path).await?;
     let ws_path = format!("/socket.io/?EIO=4&transport=websocket&sid={sid}");
     let mut ws = Ws::connect(addr, src, &ws_path, 4096).await?;
     ws.send(&text_frame(b"2probe")).await?;
@@ -536,10 +572,7 @@ async fn polling_open(addr: SocketAddr) -> io::Result<(Http, Http, String)> {
     let sid = parse_sid(&open).ok_or_else(|| crate::ws::other("no sid"))?;
     let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
     http.request("POST", &path, b"40").await?;
-    let (_, body) = http.request("GET", &path, b"").await?;
-    if !body.starts_with(b"40") {
-        return Err(crate::ws::other("no namespace connect"));
-    }
+    poll_until_connected(&mut http, &path).await?;
     let getter = Http::connect(addr, None).await?;
     Ok((http, getter, sid))
 }
