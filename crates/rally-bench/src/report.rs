@@ -157,6 +157,7 @@ impl Report {
         if c.saturated() {
             return format!("≥{text} ⚠");
         }
+        let text = if m.other_cpu > crate::scenario::NOISY { format!("{text}~") } else { text };
         let rally = self
             .cell(s, Peer::Rally)
             .filter(|c| c.error.is_none() && !c.saturated())
@@ -243,7 +244,7 @@ impl Report {
         let _ = writeln!(
             out,
             "Other processes on the machine used at most {other:.2} cores during a reported run \
-             (a run above {:.2} is measured again).  ",
+             (a run above {:.2} is measured again, a bounded number of times; ~ marks a median run above it).  ",
             crate::scenario::NOISY
         );
         let notes: Vec<String> = self

@@ -99,7 +99,7 @@ impl Drop for Tasks {
 async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
     sleep(target.timing.warmup).await;
     let mut out = Vec::new();
-    let mut retries = target.timing.runs;
+    let mut retries = target.timing.runs.div_ceil(2);
     while out.len() < target.timing.runs {
         sh.hist.borrow_mut().reset();
         let (ops0, err0) = (sh.ops.get(), sh.errors.get());
@@ -179,7 +179,22 @@ async fn connect_all(
                     }
                     Ok::<_, io::Error>(ws)
                 };
-                match conn.await {
+                // A connection that hangs is tried again, once.
+                let mut result = tokio::time::timeout(Duration::from_secs(10), conn).await;
+                if result.is_err() {
+                    eprintln!("    connection {i} timed out after 10 s: trying again");
+                    let conn = async {
+                        let mut ws = sio_connect(target.addr, source(i, n), target.socketio, buf).await?;
+                        if join {
+                            ws.send(&text_frame(br#"420["join","r"]"#)).await?;
+                            ws.expect_text(b"430").await?;
+                        }
+                        Ok::<_, io::Error>(ws)
+                    };
+                    result = tokio::time::timeout(Duration::from_secs(10), conn).await;
+                }
+                let result = result.unwrap_or_else(|_| Err(crate::ws::other("timed out twice")));
+                match result {
                     Ok(ws) => out.borrow_mut().push(ws),
                     Err(e) => {
                         failed.borrow_mut().get_or_insert(format!("connection {i}: {e}"));
