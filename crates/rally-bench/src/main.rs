@@ -1,0 +1,328 @@
+//! `rally-bench`: Rally side by side with socketioxide, Node.js socket.io and
+//! a bare WebSocket echo server (the ceiling).
+//!
+//! ```text
+//! cargo run --release -p rally-bench -- --quick            # under three minutes
+//! cargo run --release -p rally-bench -- --update-doc       # every scenario, BENCHMARKS.md
+//! cargo run --release -p rally-bench -- --peers rally,node --scenarios ack
+//! ```
+//!
+//! The server under test is pinned to CPU 0, this load generator (one
+//! thread) to CPU 1. Results go to `bench/results/` (Markdown, JSON, SVG).
+
+mod http;
+mod peer;
+mod report;
+mod scenario;
+mod serve;
+mod ws;
+
+use std::{path::PathBuf, time::Duration};
+
+use peer::{Peer, Programs};
+use scenario::{Sample, Target, Timing};
+
+/// The CPU the servers run on.
+pub(crate) const SERVER_CPU: usize = 0;
+/// The CPU this load generator runs on.
+pub(crate) const CLIENT_CPU: usize = 1;
+/// A run whose load generator used more of its core than this is flagged.
+pub(crate) const GEN_SATURATED: f64 = 0.90;
+
+/// A scenario: what it measures and how to run it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    Ack { conns: usize, inflight: usize, payload: usize },
+    Fanout { clients: usize },
+    Idle { clients: usize },
+    SetupWs,
+    SetupPolling,
+    Polling { conns: usize, inflight: usize },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Scenario {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) kind: Kind,
+}
+
+impl Scenario {
+    fn new(kind: Kind) -> Self {
+        let (id, title) = match kind {
+            Kind::Ack { conns, inflight, payload } => {
+                let size = if payload >= 1024 { format!("{} KiB", payload / 1024) } else { format!("{payload} B") };
+                (
+                    format!("ack-c{conns}-f{inflight}-{payload}"),
+                    format!("ack round trips, {conns} conns × {inflight} in flight, {size}"),
+                )
+            }
+            Kind::Fanout { clients } => (
+                format!("fanout-{clients}"),
+                format!("broadcast fan-out to a room of {clients}"),
+            ),
+            Kind::Idle { clients } => (format!("idle-{clients}"), format!("idle memory, {clients} clients")),
+            Kind::SetupWs => ("setup-ws".into(), "connection setup, WebSocket".into()),
+            Kind::SetupPolling => (
+                "setup-polling".into(),
+                "connection setup, polling then upgrade".into(),
+            ),
+            Kind::Polling { conns, inflight } => (
+                format!("polling-c{conns}-f{inflight}"),
+                format!("long-polling acks, {conns} conns × {inflight} in flight, 32 B"),
+            ),
+        };
+        Self { id, title, kind }
+    }
+
+    fn applies_to(&self, peer: Peer) -> bool {
+        match self.kind {
+            Kind::Ack { .. } | Kind::Idle { .. } | Kind::SetupWs => true,
+            Kind::Fanout { .. } | Kind::SetupPolling | Kind::Polling { .. } => peer.is_socketio(),
+        }
+    }
+
+    /// The unit of the headline figure.
+    pub(crate) fn unit(&self) -> &'static str {
+        match self.kind {
+            Kind::Ack { .. } | Kind::Polling { .. } => "round trips/s",
+            Kind::Fanout { .. } => "deliveries/s",
+            Kind::Idle { .. } => "KiB per client",
+            Kind::SetupWs | Kind::SetupPolling => "connections/s",
+        }
+    }
+}
+
+fn scenarios(quick: bool) -> Vec<Scenario> {
+    let mut kinds = vec![
+        Kind::Ack { conns: 100, inflight: 1, payload: 32 },
+        Kind::Ack { conns: 100, inflight: 16, payload: 32 },
+    ];
+    if !quick {
+        kinds.extend([
+            Kind::Ack { conns: 100, inflight: 1, payload: 4096 },
+            Kind::Ack { conns: 100, inflight: 16, payload: 4096 },
+            Kind::Ack { conns: 1000, inflight: 1, payload: 32 },
+            Kind::Ack { conns: 1000, inflight: 16, payload: 32 },
+            Kind::Ack { conns: 1000, inflight: 1, payload: 4096 },
+            Kind::Ack { conns: 1000, inflight: 16, payload: 4096 },
+        ]);
+    }
+    kinds.push(Kind::Fanout { clients: 1000 });
+    if !quick {
+        kinds.push(Kind::Fanout { clients: 10_000 });
+    }
+    kinds.push(Kind::Idle { clients: 10_000 });
+    if !quick {
+        kinds.push(Kind::Idle { clients: 50_000 });
+    }
+    kinds.extend([Kind::SetupWs, Kind::SetupPolling]);
+    if !quick {
+        kinds.push(Kind::Polling { conns: 100, inflight: 16 });
+    }
+    kinds.into_iter().map(Scenario::new).collect()
+}
+
+/// The result of one peer in one scenario.
+#[derive(Clone, Debug)]
+pub(crate) struct Cell {
+    pub(crate) scenario: String,
+    pub(crate) peer: Peer,
+    pub(crate) samples: Vec<Sample>,
+    pub(crate) error: Option<String>,
+}
+
+impl Cell {
+    /// The median run (by rate; for idle density, the only run).
+    pub(crate) fn median(&self) -> Option<&Sample> {
+        let mut v: Vec<&Sample> = self.samples.iter().collect();
+        v.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+        v.get(v.len() / 2).copied()
+    }
+
+    /// The load generator saturated its core in the median run.
+    pub(crate) fn saturated(&self) -> bool {
+        self.median().is_some_and(|s| s.gen_cpu > GEN_SATURATED)
+    }
+}
+
+struct Options {
+    quick: bool,
+    peers: Vec<Peer>,
+    only: Vec<String>,
+    out: PathBuf,
+    update_doc: bool,
+    runs: Option<usize>,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let mut o = Options {
+        quick: false,
+        peers: Peer::ALL.to_vec(),
+        only: Vec::new(),
+        out: repo.join("bench/results"),
+        update_doc: false,
+        runs: None,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--update-doc" => o.update_doc = true,
+            "--peers" => {
+                let v = it.next().ok_or("--peers needs a list")?;
+                o.peers = v
+                    .split(',')
+                    .map(|p| Peer::parse(p).ok_or(format!("unknown peer {p}")))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--scenarios" => {
+                let v = it.next().ok_or("--scenarios needs a list")?;
+                o.only = v.split(',').map(str::to_owned).collect();
+            }
+            "--runs" => {
+                let v = it.next().ok_or("--runs needs a number")?;
+                o.runs = Some(v.parse().map_err(|_| "--runs: not a number")?);
+            }
+            "--out" => o.out = PathBuf::from(it.next().ok_or("--out needs a directory")?),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(o)
+}
+
+const USAGE: &str = "usage: rally-bench [--quick] [--peers rally,socketioxide,node,bare-ws] \
+[--scenarios ID-PREFIX,...] [--runs N] [--out DIR] [--update-doc]
+       rally-bench serve-rally PORT | serve-ws PORT";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let port = || -> u16 {
+        args.get(1).and_then(|p| p.parse().ok()).unwrap_or_else(|| {
+            eprintln!("{USAGE}");
+            std::process::exit(2)
+        })
+    };
+    match args.first().map(String::as_str) {
+        Some("serve-rally") => return serve::rally_peer(port()),
+        Some("serve-ws") => return serve::ws_peer(port()),
+        Some("--help" | "-h") => {
+            println!("{USAGE}");
+            return;
+        }
+        _ => {}
+    }
+    let opts = parse_args(&args).unwrap_or_else(|e| {
+        eprintln!("rally-bench: {e}\n{USAGE}");
+        std::process::exit(2)
+    });
+    if let Err(e) = run(opts) {
+        eprintln!("rally-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(opts: Options) -> Result<(), String> {
+    let nofile = peer::raise_nofile();
+    peer::pin_self(CLIENT_CPU)?;
+    let programs = Programs::prepare(&opts.peers)?;
+    let timing = if opts.quick {
+        Timing { warmup: Duration::from_millis(700), run: Duration::from_millis(1500), runs: 3 }
+    } else {
+        Timing { warmup: Duration::from_secs(2), run: Duration::from_secs(4), runs: 5 }
+    };
+    let timing = Timing { runs: opts.runs.unwrap_or(timing.runs), ..timing };
+    let list: Vec<Scenario> = scenarios(opts.quick)
+        .into_iter()
+        .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| s.id.starts_with(o.as_str())))
+        .collect();
+    let machine = report::Machine::read(&opts, nofile);
+    eprintln!("{}", machine.summary());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let local = tokio::task::LocalSet::new();
+    let started = std::time::Instant::now();
+    let mut cells = Vec::new();
+    let total: usize = list
+        .iter()
+        .map(|s| opts.peers.iter().filter(|p| s.applies_to(**p)).count())
+        .sum();
+    for s in &list {
+        for &p in opts.peers.iter().filter(|p| s.applies_to(**p)) {
+            eprintln!(
+                "[{}/{total}] {} · {} ({:.0} s)",
+                cells.len() + 1,
+                s.title,
+                p.title(),
+                started.elapsed().as_secs_f64()
+            );
+            let cell = local.block_on(&rt, run_cell(&programs, s, p, timing, nofile));
+            if let Some(e) = &cell.error {
+                eprintln!("    error: {e}");
+            }
+            cells.push(cell);
+        }
+    }
+    eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
+    let doc = report::Report { machine, scenarios: list, peers: opts.peers.clone(), cells, quick: opts.quick };
+    doc.write(&opts.out, opts.update_doc)?;
+    println!("{}", doc.markdown());
+    Ok(())
+}
+
+async fn run_cell(programs: &Programs, s: &Scenario, peer: Peer, timing: Timing, nofile: u64) -> Cell {
+    let mut cell = Cell { scenario: s.id.clone(), peer, samples: Vec::new(), error: None };
+    let needed = match s.kind {
+        Kind::Idle { clients } | Kind::Fanout { clients } => clients as u64 + 200,
+        _ => 0,
+    };
+    if needed > nofile {
+        cell.error = Some(format!(
+            "needs {needed} open files, the hard limit here is {nofile}"
+        ));
+        return cell;
+    }
+    let running = match programs.start(peer) {
+        Ok(r) => r,
+        Err(e) => {
+            cell.error = Some(e);
+            return cell;
+        }
+    };
+    let target = Target { addr: running.addr, socketio: peer.is_socketio(), pid: running.pid, timing };
+    let result = match s.kind {
+        Kind::Ack { conns, inflight, payload } => scenario::ack(target, conns, inflight, payload).await,
+        Kind::Fanout { clients } => scenario::fanout(target, clients, 8).await,
+        Kind::Idle { clients } => scenario::idle(target, clients).await,
+        Kind::SetupWs => scenario::setup(target, 32, false).await,
+        Kind::SetupPolling => scenario::setup(target, 32, true).await,
+        Kind::Polling { conns, inflight } => scenario::polling(target, conns, inflight).await,
+    };
+    // Let closed connections go before the server stops.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(running);
+    match result {
+        Ok(samples) => cell.samples = samples,
+        Err(e) => cell.error = Some(e),
+    }
+    cell
+}
+
+/// One progress line per measured run.
+pub(crate) fn progress_sample(i: usize, n: usize, s: &Sample) {
+    eprintln!(
+        "    run {i}/{n}: {} /s  other {:.2} cores  p50 {} p99 {}  server {:.0}% ({:.3} ms CPU per 1k)  loadgen {:.0}%{}{}",
+        report::si(s.rate),
+        s.other_cpu,
+        report::us(s.p50_us),
+        report::us(s.p99_us),
+        s.server_cpu * 100.0,
+        s.cpu_ms_per_1k,
+        s.gen_cpu * 100.0,
+        if s.gen_cpu > GEN_SATURATED { "  SATURATED" } else { "" },
+        if s.errors > 0 { format!("  {} errors", s.errors) } else { String::new() },
+    );
+}
