@@ -104,8 +104,9 @@ impl Http {
                     self.fill().await?;
                 };
                 let size_text = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
-                let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                    .map_err(|_| other("bad chunk size"))?;
+                let size =
+                    usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                        .map_err(|_| other("bad chunk size"))?;
                 self.consume(line_end + 2);
                 while self.end < size + 2 {
                     self.fill().await?;

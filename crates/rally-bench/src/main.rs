@@ -32,12 +32,23 @@ pub(crate) const GEN_SATURATED: f64 = 0.90;
 /// A scenario: what it measures and how to run it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Kind {
-    Ack { conns: usize, inflight: usize, payload: usize },
-    Fanout { clients: usize },
-    Idle { clients: usize },
+    Ack {
+        conns: usize,
+        inflight: usize,
+        payload: usize,
+    },
+    Fanout {
+        clients: usize,
+    },
+    Idle {
+        clients: usize,
+    },
     SetupWs,
     SetupPolling,
-    Polling { conns: usize, inflight: usize },
+    Polling {
+        conns: usize,
+        inflight: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -50,8 +61,16 @@ pub(crate) struct Scenario {
 impl Scenario {
     fn new(kind: Kind) -> Self {
         let (id, title) = match kind {
-            Kind::Ack { conns, inflight, payload } => {
-                let size = if payload >= 1024 { format!("{} KiB", payload / 1024) } else { format!("{payload} B") };
+            Kind::Ack {
+                conns,
+                inflight,
+                payload,
+            } => {
+                let size = if payload >= 1024 {
+                    format!("{} KiB", payload / 1024)
+                } else {
+                    format!("{payload} B")
+                };
                 (
                     format!("ack-c{conns}-f{inflight}-{payload}"),
                     format!("ack round trips, {conns} conns × {inflight} in flight, {size}"),
@@ -61,7 +80,10 @@ impl Scenario {
                 format!("fanout-{clients}"),
                 format!("broadcast fan-out to a room of {clients}"),
             ),
-            Kind::Idle { clients } => (format!("idle-{clients}"), format!("idle memory, {clients} clients")),
+            Kind::Idle { clients } => (
+                format!("idle-{clients}"),
+                format!("idle memory, {clients} clients"),
+            ),
             Kind::SetupWs => ("setup-ws".into(), "connection setup, WebSocket".into()),
             Kind::SetupPolling => (
                 "setup-polling".into(),
@@ -95,17 +117,49 @@ impl Scenario {
 
 fn scenarios(quick: bool) -> Vec<Scenario> {
     let mut kinds = vec![
-        Kind::Ack { conns: 100, inflight: 1, payload: 32 },
-        Kind::Ack { conns: 100, inflight: 16, payload: 32 },
+        Kind::Ack {
+            conns: 100,
+            inflight: 1,
+            payload: 32,
+        },
+        Kind::Ack {
+            conns: 100,
+            inflight: 16,
+            payload: 32,
+        },
     ];
     if !quick {
         kinds.extend([
-            Kind::Ack { conns: 100, inflight: 1, payload: 4096 },
-            Kind::Ack { conns: 100, inflight: 16, payload: 4096 },
-            Kind::Ack { conns: 1000, inflight: 1, payload: 32 },
-            Kind::Ack { conns: 1000, inflight: 16, payload: 32 },
-            Kind::Ack { conns: 1000, inflight: 1, payload: 4096 },
-            Kind::Ack { conns: 1000, inflight: 16, payload: 4096 },
+            Kind::Ack {
+                conns: 100,
+                inflight: 1,
+                payload: 4096,
+            },
+            Kind::Ack {
+                conns: 100,
+                inflight: 16,
+                payload: 4096,
+            },
+            Kind::Ack {
+                conns: 1000,
+                inflight: 1,
+                payload: 32,
+            },
+            Kind::Ack {
+                conns: 1000,
+                inflight: 16,
+                payload: 32,
+            },
+            Kind::Ack {
+                conns: 1000,
+                inflight: 1,
+                payload: 4096,
+            },
+            Kind::Ack {
+                conns: 1000,
+                inflight: 16,
+                payload: 4096,
+            },
         ]);
     }
     kinds.push(Kind::Fanout { clients: 1000 });
@@ -118,7 +172,10 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
     }
     kinds.extend([Kind::SetupWs, Kind::SetupPolling]);
     if !quick {
-        kinds.push(Kind::Polling { conns: 100, inflight: 16 });
+        kinds.push(Kind::Polling {
+            conns: 100,
+            inflight: 16,
+        });
     }
     kinds.into_iter().map(Scenario::new).collect()
 }
@@ -228,11 +285,22 @@ fn run(opts: Options) -> Result<(), String> {
     peer::pin_self(CLIENT_CPU)?;
     let programs = Programs::prepare(&opts.peers)?;
     let timing = if opts.quick {
-        Timing { warmup: Duration::from_millis(700), run: Duration::from_millis(1500), runs: 3 }
+        Timing {
+            warmup: Duration::from_millis(700),
+            run: Duration::from_millis(1500),
+            runs: 3,
+        }
     } else {
-        Timing { warmup: Duration::from_secs(2), run: Duration::from_secs(4), runs: 5 }
+        Timing {
+            warmup: Duration::from_secs(2),
+            run: Duration::from_secs(4),
+            runs: 5,
+        }
     };
-    let timing = Timing { runs: opts.runs.unwrap_or(timing.runs), ..timing };
+    let timing = Timing {
+        runs: opts.runs.unwrap_or(timing.runs),
+        ..timing
+    };
     let list: Vec<Scenario> = scenarios(opts.quick)
         .into_iter()
         .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| s.id.starts_with(o.as_str())))
@@ -267,14 +335,31 @@ fn run(opts: Options) -> Result<(), String> {
         }
     }
     eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
-    let doc = report::Report { machine, scenarios: list, peers: opts.peers.clone(), cells, quick: opts.quick };
+    let doc = report::Report {
+        machine,
+        scenarios: list,
+        peers: opts.peers.clone(),
+        cells,
+        quick: opts.quick,
+    };
     doc.write(&opts.out, opts.update_doc)?;
     println!("{}", doc.markdown());
     Ok(())
 }
 
-async fn run_cell(programs: &Programs, s: &Scenario, peer: Peer, timing: Timing, nofile: u64) -> Cell {
-    let mut cell = Cell { scenario: s.id.clone(), peer, samples: Vec::new(), error: None };
+async fn run_cell(
+    programs: &Programs,
+    s: &Scenario,
+    peer: Peer,
+    timing: Timing,
+    nofile: u64,
+) -> Cell {
+    let mut cell = Cell {
+        scenario: s.id.clone(),
+        peer,
+        samples: Vec::new(),
+        error: None,
+    };
     let needed = match s.kind {
         Kind::Idle { clients } | Kind::Fanout { clients } => clients as u64 + 200,
         _ => 0,
@@ -292,9 +377,18 @@ async fn run_cell(programs: &Programs, s: &Scenario, peer: Peer, timing: Timing,
             return cell;
         }
     };
-    let target = Target { addr: running.addr, socketio: peer.is_socketio(), pid: running.pid, timing };
+    let target = Target {
+        addr: running.addr,
+        socketio: peer.is_socketio(),
+        pid: running.pid,
+        timing,
+    };
     let result = match s.kind {
-        Kind::Ack { conns, inflight, payload } => scenario::ack(target, conns, inflight, payload).await,
+        Kind::Ack {
+            conns,
+            inflight,
+            payload,
+        } => scenario::ack(target, conns, inflight, payload).await,
         Kind::Fanout { clients } => scenario::fanout(target, clients, 8).await,
         Kind::Idle { clients } => scenario::idle(target, clients).await,
         Kind::SetupWs => scenario::setup(target, 32, false).await,
@@ -322,7 +416,15 @@ pub(crate) fn progress_sample(i: usize, n: usize, s: &Sample) {
         s.server_cpu * 100.0,
         s.cpu_ms_per_1k,
         s.gen_cpu * 100.0,
-        if s.gen_cpu > GEN_SATURATED { "  SATURATED" } else { "" },
-        if s.errors > 0 { format!("  {} errors", s.errors) } else { String::new() },
+        if s.gen_cpu > GEN_SATURATED {
+            "  SATURATED"
+        } else {
+            ""
+        },
+        if s.errors > 0 {
+            format!("  {} errors", s.errors)
+        } else {
+            String::new()
+        },
     );
 }

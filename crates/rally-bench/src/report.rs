@@ -58,9 +58,14 @@ impl Machine {
         }
         Self {
             cpu,
-            cores: std::thread::available_parallelism().map_or(0, usize::from).max(
-                cpuinfo.lines().filter(|l| l.starts_with("processor")).count(),
-            ),
+            cores: std::thread::available_parallelism()
+                .map_or(0, usize::from)
+                .max(
+                    cpuinfo
+                        .lines()
+                        .filter(|l| l.starts_with("processor"))
+                        .count(),
+                ),
             memory,
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .unwrap_or_default()
@@ -84,7 +89,14 @@ impl Machine {
     pub(crate) fn summary(&self) -> String {
         format!(
             "{} × {} cores, {}, Linux {}, load average {} (at start), {}, Node {}, open files {}",
-            self.cores, self.cpu, self.memory, self.kernel, self.load, self.rustc, self.node, self.nofile
+            self.cores,
+            self.cpu,
+            self.memory,
+            self.kernel,
+            self.load,
+            self.rustc,
+            self.node,
+            self.nofile
         )
     }
 }
@@ -125,7 +137,9 @@ pub(crate) struct Report {
 
 impl Report {
     fn cell(&self, s: &Scenario, p: Peer) -> Option<&Cell> {
-        self.cells.iter().find(|c| c.scenario == s.id && c.peer == p)
+        self.cells
+            .iter()
+            .find(|c| c.scenario == s.id && c.peer == p)
     }
 
     /// The headline figure of a cell, when it can be reported.
@@ -141,12 +155,21 @@ impl Report {
         }
     }
 
-    fn cell_text(&self, s: &Scenario, p: Peer, figure: fn(&Scenario, &crate::Sample) -> Option<(f64, String)>) -> String {
+    fn cell_text(
+        &self,
+        s: &Scenario,
+        p: Peer,
+        figure: fn(&Scenario, &crate::Sample) -> Option<(f64, String)>,
+    ) -> String {
         let Some(c) = self.cell(s, p) else {
             return "n/a".into();
         };
         if let Some(e) = &c.error {
-            return if e.contains("open files") { "skipped¹".into() } else { "failed²".into() };
+            return if e.contains("open files") {
+                "skipped¹".into()
+            } else {
+                "failed²".into()
+            };
         }
         let Some(m) = c.median() else {
             return "—".into();
@@ -157,7 +180,11 @@ impl Report {
         if c.saturated() {
             return format!("≥{text} ⚠");
         }
-        let text = if m.other_cpu > crate::scenario::NOISY { format!("{text}~") } else { text };
+        let text = if m.other_cpu > crate::scenario::NOISY {
+            format!("{text}~")
+        } else {
+            text
+        };
         let rally = self
             .cell(s, Peer::Rally)
             .filter(|c| c.error.is_none() && !c.saturated())
@@ -170,7 +197,13 @@ impl Report {
         }
     }
 
-    fn table(&self, out: &mut String, title: &str, figure: fn(&Scenario, &crate::Sample) -> Option<(f64, String)>, rows: &dyn Fn(&Scenario) -> bool) {
+    fn table(
+        &self,
+        out: &mut String,
+        title: &str,
+        figure: fn(&Scenario, &crate::Sample) -> Option<(f64, String)>,
+        rows: &dyn Fn(&Scenario) -> bool,
+    ) {
         let _ = writeln!(out, "{title}\n");
         out.push_str("| scenario |");
         for p in &self.peers {
@@ -214,7 +247,8 @@ impl Report {
             "**Server CPU per 1,000 operations** (ms, from /proc; lower is better)",
             |s, m| match s.kind {
                 Kind::Idle { .. } => None,
-                _ => (m.cpu_ms_per_1k > 0.0).then(|| (m.cpu_ms_per_1k, format!("{:.1} ms", m.cpu_ms_per_1k))),
+                _ => (m.cpu_ms_per_1k > 0.0)
+                    .then(|| (m.cpu_ms_per_1k, format!("{:.1} ms", m.cpu_ms_per_1k))),
             },
             &|s| !matches!(s.kind, Kind::Idle { .. }),
         );
@@ -223,17 +257,25 @@ impl Report {
             "**Latency** (p50 / p99 of the median run; under the load above)",
             |s, m| match s.kind {
                 Kind::Idle { .. } => None,
-                _ => Some((m.p50_us as f64, format!("{} / {}", us(m.p50_us), us(m.p99_us)))),
+                _ => Some((
+                    m.p50_us as f64,
+                    format!("{} / {}", us(m.p50_us), us(m.p99_us)),
+                )),
             },
             &|s| !matches!(s.kind, Kind::Idle { .. }),
         );
         self.table(
             &mut out,
             "**Idle density** (server resident memory per connected client; lower is better)",
-            |_, m| m.bytes_per_client.map(|b| (b, format!("{:.1} KiB", b / 1024.0))),
+            |_, m| {
+                m.bytes_per_client
+                    .map(|b| (b, format!("{:.1} KiB", b / 1024.0)))
+            },
             &|s| matches!(s.kind, Kind::Idle { .. }),
         );
-        out.push_str("⚠ the load generator saturated its core in that run: a lower bound, not a result.  \n");
+        out.push_str(
+            "⚠ the load generator saturated its core in that run: a lower bound, not a result.  \n",
+        );
         out.push_str("n/a: the bare WebSocket server has no rooms and no polling.  \n");
         let other = self
             .cells
@@ -250,7 +292,14 @@ impl Report {
         let notes: Vec<String> = self
             .cells
             .iter()
-            .filter_map(|c| Some(format!("{} / {}: {}", c.scenario, c.peer, c.error.as_ref()?)))
+            .filter_map(|c| {
+                Some(format!(
+                    "{} / {}: {}",
+                    c.scenario,
+                    c.peer,
+                    c.error.as_ref()?
+                ))
+            })
             .collect();
         if !notes.is_empty() {
             out.push_str("¹ skipped, ² failed:  \n");
@@ -306,8 +355,11 @@ impl Report {
             );
         }
         for s in &self.scenarios {
-            let values: Vec<(Peer, Option<f64>)> =
-                self.peers.iter().map(|&p| (p, self.headline(s, p))).collect();
+            let values: Vec<(Peer, Option<f64>)> = self
+                .peers
+                .iter()
+                .map(|&p| (p, self.headline(s, p)))
+                .collect();
             let max = values.iter().filter_map(|v| v.1).fold(0.0, f64::max);
             let _ = write!(
                 body,
@@ -315,7 +367,11 @@ impl Report {
                 y + 12.0,
                 s.title,
                 s.unit(),
-                if matches!(s.kind, Kind::Idle { .. }) { ", lower is better" } else { "" }
+                if matches!(s.kind, Kind::Idle { .. }) {
+                    ", lower is better"
+                } else {
+                    ""
+                }
             );
             y += 18.0;
             for (p, v) in values {
@@ -327,7 +383,13 @@ impl Report {
                     (None, Some(c)) if c.saturated() => "load generator saturated".into(),
                     (None, Some(_)) => "no result".into(),
                 };
-                let w = v.map_or(0.0, |v| if max > 0.0 { (width - left - 90.0) * v / max } else { 0.0 });
+                let w = v.map_or(0.0, |v| {
+                    if max > 0.0 {
+                        (width - left - 90.0) * v / max
+                    } else {
+                        0.0
+                    }
+                });
                 let _ = write!(
                     body,
                     r#"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{left}" y="{y}" width="{w:.1}" height="{}" fill="{color}"/><text x="{}" y="{}">{label}</text>"#,
@@ -369,9 +431,8 @@ impl Report {
         }
         if update_doc {
             let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../BENCHMARKS.md"));
-            let old = std::fs::read_to_string(path).unwrap_or_else(|_| {
-                format!("# Benchmarks\n\n{START}\n{END}\n")
-            });
+            let old = std::fs::read_to_string(path)
+                .unwrap_or_else(|_| format!("# Benchmarks\n\n{START}\n{END}\n"));
             let (Some(a), Some(b)) = (old.find(START), old.find(END)) else {
                 return Err("BENCHMARKS.md has no results markers".into());
             };
@@ -387,7 +448,16 @@ impl Report {
         format!(
             "Measured {} on {} × {} ({}), Linux {}, {}, Node.js {}; load average {} when the run started; \
              Rally at commit `{}`.\n\nReproduce: `{}`\n\n{}",
-            m.date, m.cores, m.cpu, m.memory, m.kernel, m.rustc, m.node, m.load, m.commit, m.command,
+            m.date,
+            m.cores,
+            m.cpu,
+            m.memory,
+            m.kernel,
+            m.rustc,
+            m.node,
+            m.load,
+            m.commit,
+            m.command,
             self.markdown()
         )
     }

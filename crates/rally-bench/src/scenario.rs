@@ -119,7 +119,11 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
                 rate: ops as f64 / elapsed,
                 p50_us: h.value_at_quantile(0.5),
                 p99_us: h.value_at_quantile(0.99),
-                cpu_ms_per_1k: if ops > 0 { server * 1e6 / ops as f64 } else { 0.0 },
+                cpu_ms_per_1k: if ops > 0 {
+                    server * 1e6 / ops as f64
+                } else {
+                    0.0
+                },
                 server_cpu: server / elapsed,
                 gen_cpu: gen_cpu / elapsed,
                 bytes_per_client: None,
@@ -130,7 +134,10 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
         crate::progress_sample(out.len() + 1, target.timing.runs, &sample);
         if sample.other_cpu > NOISY && retries > 0 {
             retries -= 1;
-            eprintln!("    noisy machine (other processes used {:.2} cores): measuring again", other);
+            eprintln!(
+                "    noisy machine (other processes used {:.2} cores): measuring again",
+                other
+            );
             continue;
         }
         out.push(sample);
@@ -172,7 +179,8 @@ async fn connect_all(
                 }
                 next.set(i + 1);
                 let conn = async {
-                    let mut ws = sio_connect(target.addr, source(i, n), target.socketio, buf).await?;
+                    let mut ws =
+                        sio_connect(target.addr, source(i, n), target.socketio, buf).await?;
                     if join {
                         ws.send(&text_frame(br#"420["join","r"]"#)).await?;
                         ws.expect_text(b"430").await?;
@@ -184,7 +192,8 @@ async fn connect_all(
                 if result.is_err() {
                     eprintln!("    connection {i} timed out after 10 s: trying again");
                     let conn = async {
-                        let mut ws = sio_connect(target.addr, source(i, n), target.socketio, buf).await?;
+                        let mut ws =
+                            sio_connect(target.addr, source(i, n), target.socketio, buf).await?;
                         if join {
                             ws.send(&text_frame(br#"420["join","r"]"#)).await?;
                             ws.expect_text(b"430").await?;
@@ -197,7 +206,9 @@ async fn connect_all(
                 match result {
                     Ok(ws) => out.borrow_mut().push(ws),
                     Err(e) => {
-                        failed.borrow_mut().get_or_insert(format!("connection {i}: {e}"));
+                        failed
+                            .borrow_mut()
+                            .get_or_insert(format!("connection {i}: {e}"));
                         return;
                     }
                 }
@@ -309,7 +320,11 @@ async fn ack_loop(mut ws: Ws, frames: &[Vec<u8>], sh: &Shared) -> io::Result<()>
 /// Broadcast fan-out: `clients` sockets join room `r`; one more socket sends
 /// `bcast("r", payload)` with a send timestamp in the payload, keeping at most
 /// `window` broadcasts not yet delivered to every client.
-pub(crate) async fn fanout(target: Target, clients: usize, window: u64) -> Result<Vec<Sample>, String> {
+pub(crate) async fn fanout(
+    target: Target,
+    clients: usize,
+    window: u64,
+) -> Result<Vec<Sample>, String> {
     let sh = Shared::new();
     let base = Instant::now();
     let wss = connect_all(&target, clients, true, 64 * 1024, Duration::from_secs(120)).await?;
@@ -323,7 +338,11 @@ pub(crate) async fn fanout(target: Target, clients: usize, window: u64) -> Resul
     for ws in wss {
         let (sh, sent, notify) = (sh.clone(), sent.clone(), notify.clone());
         handles.push(tokio::task::spawn_local(async move {
-            if receive_loop(ws, &sh, base, &sent, &notify, n, window).await.is_err() && !sh.stop.get() {
+            if receive_loop(ws, &sh, base, &sent, &notify, n, window)
+                .await
+                .is_err()
+                && !sh.stop.get()
+            {
                 sh.errors.set(sh.errors.get() + 1);
             }
         }));
@@ -457,7 +476,11 @@ pub(crate) async fn idle(target: Target, clients: usize) -> Result<Vec<Sample>, 
 /// namespace connect), then drop the connection (with a reset, so no
 /// TIME_WAIT piles up), over and over. `polling`: start on long-polling and
 /// upgrade to WebSocket, as the official client does by default.
-pub(crate) async fn setup(target: Target, workers: usize, polling: bool) -> Result<Vec<Sample>, String> {
+pub(crate) async fn setup(
+    target: Target,
+    workers: usize,
+    polling: bool,
+) -> Result<Vec<Sample>, String> {
     let sh = Shared::new();
     let counter = Rc::new(Cell::new(0usize));
     let tasks = Tasks(
@@ -468,12 +491,19 @@ pub(crate) async fn setup(target: Target, workers: usize, polling: bool) -> Resu
                     while !sh.stop.get() {
                         let i = counter.get();
                         counter.set(i + 1);
-                        let src = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 1 + (i % 250) as u8, 1 + (i / 250 % 250) as u8)));
+                        let src = Some(IpAddr::V4(Ipv4Addr::new(
+                            127,
+                            0,
+                            1 + (i % 250) as u8,
+                            1 + (i / 250 % 250) as u8,
+                        )));
                         let t0 = Instant::now();
                         let r = if polling {
                             setup_polling(target.addr, src).await
                         } else {
-                            sio_connect(target.addr, src, target.socketio, 4096).await.map(Ws::reset)
+                            sio_connect(target.addr, src, target.socketio, 4096)
+                                .await
+                                .map(Ws::reset)
                         };
                         match r {
                             Ok(()) => {
@@ -482,7 +512,9 @@ pub(crate) async fn setup(target: Target, workers: usize, polling: bool) -> Resu
                             }
                             Err(e) => {
                                 sh.errors.set(sh.errors.get() + 1);
-                                sh.first_error.borrow_mut().get_or_insert_with(|| e.to_string());
+                                sh.first_error
+                                    .borrow_mut()
+                                    .get_or_insert_with(|| e.to_string());
                                 sleep(Duration::from_millis(5)).await;
                             }
                         }
@@ -539,7 +571,11 @@ async fn setup_polling(addr: SocketAddr, src: Option<IpAddr>) -> io::Result<()> 
 /// Long-polling message throughput: each client keeps `inflight` acked
 /// `echo` events in flight over HTTP long-polling only (POSTs carry the
 /// events, joined by the record separator; a GET is always pending).
-pub(crate) async fn polling(target: Target, conns: usize, inflight: usize) -> Result<Vec<Sample>, String> {
+pub(crate) async fn polling(
+    target: Target,
+    conns: usize,
+    inflight: usize,
+) -> Result<Vec<Sample>, String> {
     let sh = Shared::new();
     let mut handles = Vec::new();
     for _ in 0..conns {
@@ -583,7 +619,9 @@ struct PollState {
 
 async fn polling_open(addr: SocketAddr) -> io::Result<(Http, Http, String)> {
     let mut http = Http::connect(addr, None).await?;
-    let (_, open) = http.request("GET", "/socket.io/?EIO=4&transport=polling", b"").await?;
+    let (_, open) = http
+        .request("GET", "/socket.io/?EIO=4&transport=polling", b"")
+        .await?;
     let sid = parse_sid(&open).ok_or_else(|| crate::ws::other("no sid"))?;
     let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
     http.request("POST", &path, b"40").await?;

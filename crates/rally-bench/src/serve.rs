@@ -64,7 +64,8 @@ pub(crate) fn ws_peer(port: u16) {
             };
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let Ok((_req, mut ws)) = tokio_websockets::ServerBuilder::new().accept(stream).await
+                let Ok((_req, mut ws)) =
+                    tokio_websockets::ServerBuilder::new().accept(stream).await
                 else {
                     return;
                 };

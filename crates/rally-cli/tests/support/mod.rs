@@ -47,7 +47,13 @@ impl Rally {
         Self { child, port }
     }
 
-    pub(crate) async fn request(&self, method: &str, path: &str, headers: &str, body: &str) -> Reply {
+    pub(crate) async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &str,
+    ) -> Reply {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))
             .await
             .expect("connect");
