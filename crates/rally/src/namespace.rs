@@ -249,6 +249,14 @@ impl Namespace {
             .cloned()
     }
 
+    /// The connected sockets among `ids` (one lock for all).
+    pub(crate) fn sockets_by_id(&self, ids: &[Sid]) -> Vec<Arc<Socket>> {
+        let sockets = self.sockets.read().unwrap_or_else(|e| e.into_inner());
+        ids.iter()
+            .filter_map(|id| sockets.get(id).cloned())
+            .collect()
+    }
+
     /// Every connected socket.
     #[must_use]
     pub fn sockets(&self) -> Vec<Arc<Socket>> {

@@ -124,10 +124,7 @@ impl BroadcastOperator {
         for ns in self.namespaces() {
             let id = ns.next_ack_id();
             let packet = BroadcastPacket::new(ns.name(), event, args.clone(), Some(id));
-            for sid in ns.adapter().targets(&self.opts) {
-                let Some(socket) = ns.get_socket(sid) else {
-                    continue;
-                };
+            for socket in ns.sockets_by_id(&ns.adapter().targets(&self.opts)) {
                 let rx = socket.register_ack(id);
                 if socket
                     .send_encoded(&packet.encoded, self.opts.volatile)
@@ -175,12 +172,7 @@ impl BroadcastOperator {
     pub fn sockets(&self) -> Vec<Arc<Socket>> {
         self.namespaces()
             .into_iter()
-            .flat_map(|ns| {
-                ns.adapter()
-                    .targets(&self.opts)
-                    .into_iter()
-                    .filter_map(move |id| ns.get_socket(id))
-            })
+            .flat_map(|ns| ns.sockets_by_id(&ns.adapter().targets(&self.opts)))
             .collect()
     }
 

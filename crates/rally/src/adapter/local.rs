@@ -76,10 +76,7 @@ impl LocalAdapter {
         let Some(ns) = self.ns.upgrade() else {
             return Vec::new();
         };
-        self.targets(opts)
-            .into_iter()
-            .filter_map(|id| ns.get_socket(id))
-            .collect()
+        ns.sockets_by_id(&self.targets(opts))
     }
 }
 
