@@ -25,7 +25,7 @@ use crate::{Args, EmitError, driver::Command};
 ///     println!("{}: {}", chat.user, chat.text);
 /// }
 /// // Answers the server if it asked for an acknowledgement.
-/// let _ = event.ack(&"thanks");
+/// let _ = event.ack("thanks");
 /// # }
 /// ```
 ///

@@ -23,7 +23,7 @@
 //!         println!("chat: {:?}", event.arg::<String>(0));
 //!     });
 //!     socket.connect().await?;
-//!     socket.emit("chat", &"hello")?;
+//!     socket.emit("chat", "hello")?;
 //!     let reply = socket
 //!         .timeout(Duration::from_secs(5))
 //!         .emit_with_ack("sum", Args::new().arg(&1).arg(&2))
@@ -63,7 +63,7 @@ pub use error::{AckError, EmitError, Error, TransportError};
 pub use event::{AckReply, AckSender, Event};
 pub use manager::Manager;
 pub use reason::DisconnectReason;
-pub use socket::{Emitter, Socket};
+pub use socket::{AckFuture, Emitter, Socket};
 pub use transport::Transport;
 
 /// A new manager for `url` and its socket for the namespace the URL's path

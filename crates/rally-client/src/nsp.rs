@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use rally_proto::{
     Str,
     engine::Frame,
-    socket::{BinaryPacket, event_name, split_array},
+    socket::{BinaryPacket, Packet, event_name, split_array},
 };
 use serde::Deserialize;
 use tokio::{sync::oneshot, time::Instant};
@@ -26,6 +27,8 @@ pub(crate) struct Nsp {
     /// Emits waiting for the connection, with their ack ids.
     buffer: Vec<(Option<u64>, BinaryPacket)>,
     waiters: Vec<oneshot::Sender<Result<(), Error>>>,
+    /// Events that came before the CONNECT reply.
+    held: Vec<(Packet, Vec<Bytes>)>,
 }
 
 impl Nsp {
@@ -39,6 +42,7 @@ impl Nsp {
             acks: Acks::default(),
             buffer: Vec::new(),
             waiters: Vec::new(),
+            held: Vec::new(),
         }
     }
 
@@ -61,6 +65,17 @@ impl Nsp {
     /// Keeps an emit until the socket connects.
     pub(crate) fn buffer(&mut self, id: Option<u64>, packet: BinaryPacket) {
         self.buffer.push((id, packet));
+    }
+
+    /// Keeps an event that came before the CONNECT reply (a recovered
+    /// session's missed events do).
+    pub(crate) fn hold(&mut self, packet: Packet, attachments: Vec<Bytes>) {
+        self.held.push((packet, attachments));
+    }
+
+    /// The events that came before the CONNECT reply.
+    pub(crate) fn take_held(&mut self) -> Vec<(Packet, Vec<Bytes>)> {
+        std::mem::take(&mut self.held)
     }
 
     /// The CONNECT payload: `pid` and `offset` when a session can be

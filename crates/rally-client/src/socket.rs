@@ -3,7 +3,9 @@
 use std::{
     fmt,
     future::Future,
+    pin::Pin,
     sync::{Arc, Mutex},
+    task::{Context, Poll},
     time::Duration,
 };
 
@@ -39,7 +41,7 @@ use crate::{
 ///     }
 /// });
 /// socket.connect().await?;
-/// socket.emit("chat", &"hello")?;
+/// socket.emit("chat", "hello")?;
 /// let reply = socket
 ///     .timeout(std::time::Duration::from_secs(5))
 ///     .emit_with_ack("add", Args::new().arg(&1).arg(&2))
@@ -227,7 +229,7 @@ impl Socket {
     ///
     /// ```
     /// # fn run(socket: rally_client::Socket) -> Result<(), rally_client::EmitError> {
-    /// socket.emit("chat", &"hi")?;
+    /// socket.emit("chat", "hi")?;
     /// socket.emit("move", rally_client::Args::new().arg(&1).arg(&2))?;
     /// socket.emit("ping", ())?;
     /// # Ok(()) }
@@ -257,11 +259,7 @@ impl Socket {
     /// # Cancel safety
     ///
     /// Dropping the future drops the answer, not the event.
-    pub fn emit_with_ack(
-        &self,
-        event: &str,
-        args: impl Into<Args>,
-    ) -> impl Future<Output = Result<AckReply, AckError>> + Send + 'static {
+    pub fn emit_with_ack(&self, event: &str, args: impl Into<Args>) -> AckFuture {
         self.emitter().emit_with_ack(event, args)
     }
 
@@ -369,16 +367,13 @@ impl Emitter<'_> {
     /// # Cancel safety
     ///
     /// Dropping the future drops the answer, not the event.
-    pub fn emit_with_ack(
-        self,
-        event: &str,
-        args: impl Into<Args>,
-    ) -> impl Future<Output = Result<AckReply, AckError>> + Send + 'static {
+    pub fn emit_with_ack(self, event: &str, args: impl Into<Args>) -> AckFuture {
         let (tx, rx) = oneshot::channel();
-        let sent = self.send(event, args.into(), Some(tx));
-        async move {
-            sent?;
-            rx.await.unwrap_or(Err(AckError::Disconnected))
+        AckFuture {
+            answer: match self.send(event, args.into(), Some(tx)) {
+                Ok(()) => Ok(rx),
+                Err(e) => Err(Some(e)),
+            },
         }
     }
 
@@ -413,6 +408,36 @@ impl Emitter<'_> {
     }
 }
 
+/// The answer to an [`emit_with_ack`](Socket::emit_with_ack): a future
+/// that resolves when the server answers (or the emit failed, timed out, or
+/// the socket disconnected). The event went out (or was buffered) when it
+/// was made; dropping it drops only the answer.
+///
+/// ```
+/// # async fn run(socket: rally_client::Socket) {
+/// let pending = socket.emit_with_ack("ping", ()); // sent now
+/// // ... other work ...
+/// let answer = pending.await;
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct AckFuture {
+    answer: Result<oneshot::Receiver<Result<AckReply, AckError>>, Option<EmitError>>,
+}
+
+impl Future for AckFuture {
+    type Output = Result<AckReply, AckError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.answer {
+            Ok(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or(Err(AckError::Disconnected))),
+            Err(e) => Poll::Ready(Err(e.take().map_or(AckError::Disconnected, AckError::Emit))),
+        }
+    }
+}
+
 // The handler setters, in their own block for readability.
 impl Socket {
     /// Handles event `event` (replacing an earlier handler for it). The
@@ -425,7 +450,7 @@ impl Socket {
     /// ```
     /// # fn run(socket: rally_client::Socket) {
     /// socket.on("ping", |_socket, mut event| async move {
-    ///     let _ = event.ack(&"pong");
+    ///     let _ = event.ack("pong");
     /// });
     /// # }
     /// ```

@@ -2,6 +2,8 @@
 //! the Engine.IO connection and every namespace's state, runs the
 //! reconnection policy, and calls the handlers.
 
+mod incoming;
+
 use std::{
     collections::HashMap,
     future::{Future, poll_fn},
@@ -22,14 +24,12 @@ use tokio::{
 };
 
 use crate::{
-    AckError, AckReply, DisconnectReason, Error, Event, Socket, Transport, TransportError,
+    AckError, DisconnectReason, Error, Socket, Transport, TransportError,
     ack::AckTx,
     config::Config,
     engine::{Closed, Engine, EngineEvent},
-    event::AckSender,
-    handler::run_detached,
     manager::{ManagerShared, lock},
-    nsp::{Nsp, parse_ack, parse_connect, parse_event, parse_refusal},
+    nsp::Nsp,
     reconnect::Backoff,
     socket::{Auth, SocketShared},
 };
@@ -463,12 +463,14 @@ impl Driver {
         name: &Str,
         auth: Option<serde_json::Map<String, serde_json::Value>>,
     ) {
-        let Some(nsp) = self.nsps.get(name) else {
+        let Some(nsp) = self.nsps.get_mut(name) else {
             return;
         };
         if !nsp.active || nsp.connected {
             return;
         }
+        // A new connection: events held for an earlier one are stale.
+        drop(nsp.take_held());
         let mut packet = Packet::new(PacketType::Connect, name.clone());
         if let Some(payload) = nsp.connect_payload(auth) {
             packet = packet.with_data(payload.into());
@@ -549,107 +551,6 @@ impl Driver {
         self.schedule_reconnect();
     }
 
-    fn packet(&mut self, packet: BinaryPacket) {
-        let BinaryPacket {
-            packet,
-            attachments,
-        } = packet;
-        let Some(nsp) = self.nsps.get_mut(&packet.nsp) else {
-            return;
-        };
-        let shared = nsp.shared.clone();
-        match packet.kind {
-            PacketType::Connect if nsp.active && !nsp.connected => {
-                match parse_connect(packet.data.as_ref()) {
-                    Some((sid, pid)) => {
-                        let frames = nsp.on_connected(sid, pid);
-                        nsp.resolve_waiters(&Ok(()));
-                        if let Some(engine) = self.engine() {
-                            engine.send_all(frames);
-                        }
-                        if let Some(socket) = self.socket(&shared) {
-                            let handlers = lock(&shared.handlers).connect.clone();
-                            for handler in handlers {
-                                run_detached(handler(socket.clone()));
-                            }
-                        }
-                    }
-                    None => {
-                        let error = Error::Transport(TransportError::InvalidResponse(
-                            "connect packet without a socket id",
-                        ));
-                        nsp.resolve_waiters(&Err(error.clone()));
-                        self.on_connect_error(&shared, &error);
-                    }
-                }
-            }
-            PacketType::ConnectError if nsp.active => {
-                let error = parse_refusal(packet.data.as_ref());
-                nsp.set_active(false);
-                nsp.resolve_waiters(&Err(error.clone()));
-                self.on_connect_error(&shared, &error);
-                self.close_if_unused();
-            }
-            PacketType::Disconnect if nsp.connected => {
-                nsp.set_active(false);
-                nsp.on_closed();
-                self.on_disconnect(&shared, DisconnectReason::IoServerDisconnect);
-                self.close_if_unused();
-            }
-            PacketType::Event | PacketType::BinaryEvent if nsp.connected => {
-                let Some((name, args)) = parse_event(packet.data.as_ref()) else {
-                    return;
-                };
-                nsp.track_offset(&args);
-                let Some(socket) = self.socket(&shared) else {
-                    return;
-                };
-                let ack = packet.id.map(|id| AckSender {
-                    commands: socket.manager.commands.clone(),
-                    nsp: packet.nsp.clone(),
-                    id,
-                });
-                dispatch(
-                    socket,
-                    Event {
-                        name,
-                        args,
-                        attachments,
-                        ack,
-                    },
-                );
-            }
-            PacketType::Ack | PacketType::BinaryAck => {
-                if let Some(id) = packet.id {
-                    let reply = AckReply {
-                        args: parse_ack(packet.data.as_ref()),
-                        attachments,
-                    };
-                    nsp.acks.resolve(id, Ok(reply));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_disconnect(&self, shared: &Arc<SocketShared>, reason: DisconnectReason) {
-        if let Some(socket) = self.socket(shared) {
-            let handlers = lock(&shared.handlers).disconnect.clone();
-            for handler in handlers {
-                run_detached(handler(socket.clone(), reason));
-            }
-        }
-    }
-
-    fn on_connect_error(&self, shared: &Arc<SocketShared>, error: &Error) {
-        if let Some(socket) = self.socket(shared) {
-            let handlers = lock(&shared.handlers).connect_error.clone();
-            for handler in handlers {
-                run_detached(handler(socket.clone(), error.clone()));
-            }
-        }
-    }
-
     fn set_status(&self, open: Option<(Transport, String)>) {
         if let Some(manager) = self.manager.upgrade() {
             let mut status = lock(&manager.status);
@@ -666,29 +567,5 @@ impl Driver {
                 call(hook);
             }
         }
-    }
-}
-
-/// Calls the catch-all handlers, then the event's own handler, which gets
-/// the acknowledgement (the first catch-all gets it when there is none).
-fn dispatch(socket: Socket, mut event: Event) {
-    let (own, any) = {
-        let handlers = lock(&socket.inner.handlers);
-        (
-            handlers.events.get(&event.name).cloned(),
-            handlers.any.clone(),
-        )
-    };
-    let mut ack = event.ack.take();
-    for handler in any {
-        let mut copy = event.without_ack();
-        if own.is_none() {
-            copy.ack = ack.take();
-        }
-        run_detached(handler(socket.clone(), copy));
-    }
-    if let Some(handler) = own {
-        event.ack = ack;
-        run_detached(handler(socket, event));
     }
 }
