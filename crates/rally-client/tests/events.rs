@@ -250,3 +250,46 @@ async fn binary(kind: Kind, mode: Mode) {
 }
 
 each_server_and_mode!(events, acks, binary);
+
+/// A numbered stream runs from before the open, through the upgrade, and
+/// past it: nothing is lost or reordered when the transport changes under
+/// it. (How many go out over polling depends on how fast the server
+/// answers the probe; the stream starts before the connection to catch it.)
+async fn through_the_upgrade(kind: Kind) {
+    let server = TestServer::start(kind).await;
+    let client = Client::new(&server.url(), Mode::Upgrade);
+    let (socket, mut rec) = client.socket("/");
+    let connecting = tokio::spawn({
+        let socket = socket.clone();
+        async move { socket.connect().await }
+    });
+    let (mut sent, mut on_websocket) = (0u32, 0);
+    within("the upgrade", async {
+        while on_websocket < 20 {
+            if client.manager.transport() == Some(rally_client::Transport::WebSocket) {
+                on_websocket += 1;
+            }
+            socket.emit("message", &sent).expect("emits");
+            sent += 1;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    within("connect", connecting)
+        .await
+        .expect("joins")
+        .expect("connects");
+    for i in 0..sent {
+        assert_eq!(rec.event("message-back").await, [json!(i)]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_upgrade_rally() {
+    through_the_upgrade(Kind::Rally).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_upgrade_node() {
+    through_the_upgrade(Kind::Node).await;
+}
