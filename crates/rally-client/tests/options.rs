@@ -165,13 +165,7 @@ async fn close(mode: Mode) {
     let reason = within("the server's side", reasons.recv())
         .await
         .expect("a reason");
-    assert!(
-        matches!(
-            reason,
-            ServerReason::TransportClose | ServerReason::ClientNamespaceDisconnect
-        ),
-        "{reason:?}"
-    );
+    assert_eq!(reason, ServerReason::TransportClose);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
