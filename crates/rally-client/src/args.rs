@@ -30,6 +30,10 @@ pub struct Args {
 
 impl Args {
     /// No arguments.
+    ///
+    /// ```
+    /// assert!(rally_client::Args::new().is_empty());
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()
@@ -93,12 +97,20 @@ impl Args {
     }
 
     /// How many arguments there are.
+    ///
+    /// ```
+    /// assert_eq!(rally_client::Args::new().arg(&1).arg(&2).len(), 2);
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether there are none.
+    ///
+    /// ```
+    /// assert!(rally_client::Args::from(()).is_empty());
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0

@@ -41,6 +41,11 @@ pub struct Binary(pub Bytes);
 
 impl Binary {
     /// The bytes.
+    ///
+    /// ```
+    /// let binary = rally_client::Binary::from(vec![1, 2]);
+    /// assert_eq!(&binary.as_bytes()[..], [1, 2]);
+    /// ```
     #[must_use]
     pub fn as_bytes(&self) -> &Bytes {
         &self.0

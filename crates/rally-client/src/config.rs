@@ -70,6 +70,11 @@ impl ManagerBuilder {
 
     /// The Engine.IO path on the server (`path`). Default `/socket.io/`; a
     /// trailing slash is added.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").path("/realtime").build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = Some(path.into());
         self
@@ -77,6 +82,11 @@ impl ManagerBuilder {
 
     /// Adds a query parameter to every request (`query`), after those of
     /// the URL. Both are percent-encoded here.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").query("token", "abc").build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((key.into(), value.into()));
         self
@@ -84,6 +94,11 @@ impl ManagerBuilder {
 
     /// Adds a header to every HTTP request and to the WebSocket handshake
     /// (`extraHeaders`). Checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").extra_header("authorization", "Bearer abc").build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn extra_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -92,6 +107,11 @@ impl ManagerBuilder {
     /// The transports to use, in order (`transports`). The connection opens
     /// on the first; with polling first and WebSocket listed, it then
     /// upgrades. Default: polling, then WebSocket.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").transports([rally_client::Transport::WebSocket]).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
         self.transports = transports.into_iter().collect();
         self
@@ -99,6 +119,11 @@ impl ManagerBuilder {
 
     /// Whether to upgrade from polling to WebSocket (`upgrade`). Default
     /// `true`.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").upgrade(false).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn upgrade(mut self, upgrade: bool) -> Self {
         self.upgrade = upgrade;
         self
@@ -106,6 +131,11 @@ impl ManagerBuilder {
 
     /// Whether to reconnect after losing the connection (`reconnection`).
     /// Default `true`.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection(false).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn reconnection(mut self, reconnection: bool) -> Self {
         self.reconnection = reconnection;
         self
@@ -113,6 +143,11 @@ impl ManagerBuilder {
 
     /// How many reconnection attempts to make before giving up
     /// (`reconnectionAttempts`). Default: no limit.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection_attempts(10).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn reconnection_attempts(mut self, attempts: u32) -> Self {
         self.reconnection_attempts = Some(attempts);
         self
@@ -120,6 +155,11 @@ impl ManagerBuilder {
 
     /// The delay before the first reconnection attempt, doubled after each
     /// failure (`reconnectionDelay`). Default 1 s.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection_delay(std::time::Duration::from_millis(500)).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn reconnection_delay(mut self, delay: Duration) -> Self {
         self.reconnection_delay = delay;
         self
@@ -127,6 +167,11 @@ impl ManagerBuilder {
 
     /// The longest delay between two attempts (`reconnectionDelayMax`).
     /// Default 5 s.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection_delay_max(std::time::Duration::from_secs(30)).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn reconnection_delay_max(mut self, delay: Duration) -> Self {
         self.reconnection_delay_max = delay;
         self
@@ -135,18 +180,33 @@ impl ManagerBuilder {
     /// How much each delay varies at random, from 0 to 1
     /// (`randomizationFactor`): 0.5 makes a 1 s delay anything from 0.5 to
     /// 1.5 s. Default 0.5.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").randomization_factor(0.0).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn randomization_factor(mut self, factor: f64) -> Self {
         self.randomization_factor = factor;
         self
     }
 
     /// How long opening the connection may take (`timeout`). Default 20 s.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").timeout(std::time::Duration::from_secs(5)).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// The manager. It connects when a socket does.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

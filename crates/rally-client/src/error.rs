@@ -51,12 +51,20 @@ pub enum Error {
 
 impl Error {
     /// Whether the namespace refused the connection.
+    ///
+    /// ```
+    /// assert!(!rally_client::Error::Timeout.is_refused());
+    /// ```
     #[must_use]
     pub fn is_refused(&self) -> bool {
         matches!(self, Self::Refused { .. })
     }
 
     /// Whether the connection timed out.
+    ///
+    /// ```
+    /// assert!(rally_client::Error::Timeout.is_timeout());
+    /// ```
     #[must_use]
     pub fn is_timeout(&self) -> bool {
         matches!(self, Self::Timeout)
@@ -151,6 +159,17 @@ pub enum EmitError {
 ///
 /// The messages are the official client's (`operation has timed out`,
 /// `socket has been disconnected`).
+///
+/// ```
+/// # async fn run(socket: rally_client::Socket) {
+/// use rally_client::AckError;
+///
+/// let answer = socket.timeout(std::time::Duration::from_millis(100)).emit_with_ack("ping", ()).await;
+/// if let Err(AckError::Timeout) = answer {
+///     eprintln!("no answer in time");
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum AckError {

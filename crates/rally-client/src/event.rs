@@ -41,18 +41,40 @@ pub struct Event {
 
 impl Event {
     /// The event's name.
+    ///
+    /// ```
+    /// # fn handler(mut event: rally_client::Event) {
+    /// println!("got {}", event.name());
+    /// # }
+    /// ```
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// How many arguments came with it.
+    ///
+    /// ```
+    /// # fn handler(event: rally_client::Event) {
+    /// for i in 0..event.len() {
+    ///     println!("{i}: {:?}", event.raw_arg(i));
+    /// }
+    /// # }
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.args.len()
     }
 
     /// Whether it came without arguments.
+    ///
+    /// ```
+    /// # fn handler(event: rally_client::Event) {
+    /// if event.is_empty() {
+    ///     println!("{} without arguments", event.name());
+    /// }
+    /// # }
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.args.is_empty()
@@ -60,6 +82,13 @@ impl Event {
 
     /// Argument `index` as a `T`; [`Binary`](crate::Binary) values read
     /// their attachments. A missing argument reads as `null`.
+    ///
+    /// ```
+    /// # fn handler(event: rally_client::Event) {
+    /// let room: String = event.arg(0).unwrap_or_default();
+    /// let count: Option<u32> = event.arg(1).ok();
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -71,6 +100,14 @@ impl Event {
     /// All the arguments as one `T`, read from the JSON array they form (a
     /// tuple such as `(String, u32)` takes two).
     ///
+    /// ```
+    /// # fn handler(event: rally_client::Event) {
+    /// if let Ok((x, y)) = event.args::<(i32, i32)>() {
+    ///     println!("moved to {x},{y}");
+    /// }
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// When the arguments do not deserialize into `T`.
@@ -79,6 +116,12 @@ impl Event {
     }
 
     /// The raw JSON text of argument `index`.
+    ///
+    /// ```
+    /// # fn handler(event: rally_client::Event) {
+    /// let json: &str = event.raw_arg(0).unwrap_or("null");
+    /// # }
+    /// ```
     #[must_use]
     pub fn raw_arg(&self, index: usize) -> Option<&str> {
         self.args.get(index).map(Str::as_str)
@@ -86,6 +129,12 @@ impl Event {
 
     /// The binary attachments, in the order of their placeholders
     /// (`{"_placeholder":true,"num":N}` in the raw JSON).
+    ///
+    /// ```
+    /// # fn handler(event: rally_client::Event) {
+    /// let total: usize = event.binary().iter().map(|b| b.len()).sum();
+    /// # }
+    /// ```
     #[must_use]
     pub fn binary(&self) -> &[Bytes] {
         &self.attachments
@@ -110,18 +159,40 @@ impl Event {
     }
 
     /// Whether the server asked for an acknowledgement.
+    ///
+    /// ```
+    /// # fn handler(event: rally_client::Event) {
+    /// if event.wants_ack() {
+    ///     println!("{} expects an answer", event.name());
+    /// }
+    /// # }
+    /// ```
     #[must_use]
     pub fn wants_ack(&self) -> bool {
         self.ack.is_some()
     }
 
-    /// Takes the acknowledgement, to answer later or elsewhere.
+    /// Takes the acknowledgement, to answer later or elsewhere (see
+    /// [`AckSender`]).
+    ///
+    /// ```
+    /// # fn handler(mut event: rally_client::Event) {
+    /// let ack = event.take_ack();
+    /// assert!(!event.wants_ack());
+    /// # }
+    /// ```
     pub fn take_ack(&mut self) -> Option<AckSender> {
         self.ack.take()
     }
 
     /// Answers the server's acknowledgement request with `args`; does
     /// nothing when it asked for none or it was answered already.
+    ///
+    /// ```
+    /// # fn handler(mut event: rally_client::Event) {
+    /// let _ = event.ack(rally_client::Args::new().arg(&"ok").arg(&42));
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -177,6 +248,14 @@ impl AckSender {
     /// Sends the answer. It is dropped if the socket disconnected since the
     /// request came.
     ///
+    /// ```
+    /// # fn handler(mut event: rally_client::Event) {
+    /// if let Some(ack) = event.take_ack() {
+    ///     let _ = ack.send(&"done");
+    /// }
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`EmitError::Serialize`] when an argument does not serialize,
@@ -219,6 +298,12 @@ pub struct AckReply {
 impl AckReply {
     /// Argument `index` as a `T`; a missing argument reads as `null`.
     ///
+    /// ```
+    /// # fn handler(reply: rally_client::AckReply) {
+    /// let ok: bool = reply.arg(0).unwrap_or(false);
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// When the argument does not deserialize into `T`.
@@ -228,6 +313,12 @@ impl AckReply {
 
     /// All the arguments as one `T`, read from the JSON array they form.
     ///
+    /// ```
+    /// # fn handler(reply: rally_client::AckReply) {
+    /// let (status, detail): (u16, String) = reply.args().unwrap_or_default();
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// When the arguments do not deserialize into `T`.
@@ -236,24 +327,50 @@ impl AckReply {
     }
 
     /// The raw JSON text of argument `index`.
+    ///
+    /// ```
+    /// # fn handler(reply: rally_client::AckReply) {
+    /// println!("{}", reply.raw_arg(0).unwrap_or("no answer"));
+    /// # }
+    /// ```
     #[must_use]
     pub fn raw_arg(&self, index: usize) -> Option<&str> {
         self.args.get(index).map(Str::as_str)
     }
 
     /// How many arguments came.
+    ///
+    /// ```
+    /// # fn handler(reply: rally_client::AckReply) {
+    /// println!("{} values", reply.len());
+    /// # }
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.args.len()
     }
 
     /// Whether none came.
+    ///
+    /// ```
+    /// # fn handler(reply: rally_client::AckReply) {
+    /// assert!(reply.is_empty() || reply.raw_arg(0).is_some());
+    /// # }
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.args.is_empty()
     }
 
     /// The binary attachments, in the order of their placeholders.
+    ///
+    /// ```
+    /// # fn handler(reply: rally_client::AckReply) {
+    /// if let Some(first) = reply.binary().first() {
+    ///     println!("{} bytes", first.len());
+    /// }
+    /// # }
+    /// ```
     #[must_use]
     pub fn binary(&self) -> &[Bytes] {
         &self.attachments
@@ -261,6 +378,12 @@ impl AckReply {
 
     /// The arguments as JSON values, each binary attachment replaced by
     /// what `binary` makes of its bytes (see [`Event::to_values`]).
+    ///
+    /// ```
+    /// # fn handler(reply: rally_client::AckReply) {
+    /// let values = reply.to_values(|bytes| bytes.len().into());
+    /// # }
+    /// ```
     #[must_use]
     pub fn to_values(
         &self,

@@ -43,6 +43,7 @@ mod args;
 mod binary;
 mod config;
 mod driver;
+mod emitter;
 mod engine;
 mod error;
 mod event;
@@ -59,11 +60,12 @@ mod url;
 pub use args::Args;
 pub use binary::Binary;
 pub use config::ManagerBuilder;
+pub use emitter::{AckFuture, Emitter};
 pub use error::{AckError, EmitError, Error, TransportError};
 pub use event::{AckReply, AckSender, Event};
 pub use manager::Manager;
 pub use reason::DisconnectReason;
-pub use socket::{AckFuture, Emitter, Socket};
+pub use socket::Socket;
 pub use transport::Transport;
 
 /// A new manager for `url` and its socket for the namespace the URL's path

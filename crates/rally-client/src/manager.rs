@@ -97,6 +97,13 @@ impl Manager {
     }
 
     /// Options for a manager of the server at `url` (see [`ManagerBuilder`]).
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000")
+    ///     .reconnection_attempts(5)
+    ///     .build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     pub fn builder(url: &str) -> ManagerBuilder {
         ManagerBuilder::new(url)
     }
@@ -156,6 +163,12 @@ impl Manager {
 
     /// The Engine.IO session id, or `None` while not connected. It is not
     /// any socket's id, and it stays the same through the upgrade.
+    ///
+    /// ```
+    /// # let manager = rally_client::Manager::new("http://127.0.0.1:3000")?;
+    /// assert_eq!(manager.engine_id(), None); // not connected
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     #[must_use]
     pub fn engine_id(&self) -> Option<String> {
         lock(&self.shared.status).engine_id.clone()
@@ -215,6 +228,15 @@ impl Manager {
     /// Disconnects every socket (each sees `io client disconnect`) and
     /// closes the connection, flushing what is queued first. Sockets can
     /// connect again afterwards.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), rally_client::Error> {
+    /// let socket = rally_client::io("http://127.0.0.1:3000")?;
+    /// socket.connect().await?;
+    /// socket.emit("bye", ()).ok();
+    /// socket.manager().close().await; // "bye" is flushed first
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Cancel safety
     ///

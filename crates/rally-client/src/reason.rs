@@ -31,6 +31,10 @@ pub enum DisconnectReason {
 
 impl DisconnectReason {
     /// The reason as the official client spells it.
+    ///
+    /// ```
+    /// assert_eq!(rally_client::DisconnectReason::PingTimeout.as_str(), "ping timeout");
+    /// ```
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -45,6 +49,10 @@ impl DisconnectReason {
 
     /// Whether the manager reconnects after this (when reconnection is on):
     /// every reason but the two deliberate ones.
+    ///
+    /// ```
+    /// assert!(!rally_client::DisconnectReason::IoClientDisconnect.will_reconnect());
+    /// ```
     #[must_use]
     pub const fn will_reconnect(self) -> bool {
         !matches!(self, Self::IoServerDisconnect | Self::IoClientDisconnect)

@@ -3,22 +3,17 @@
 use std::{
     fmt,
     future::Future,
-    pin::Pin,
     sync::{Arc, Mutex},
-    task::{Context, Poll},
     time::Duration,
 };
 
-use rally_proto::{
-    Str,
-    socket::{BinaryPacket, Packet, PacketType, event_array, is_reserved_event},
-};
+use rally_proto::Str;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::{
-    AckError, AckReply, Args, DisconnectReason, EmitError, Error, Event, Manager,
-    driver::{Command, Emit},
+    AckFuture, Args, DisconnectReason, EmitError, Emitter, Error, Event, Manager,
+    driver::Command,
     handler::{AuthFn, Handlers},
     manager::{ManagerShared, lock},
 };
@@ -98,18 +93,37 @@ impl SocketShared {
 
 impl Socket {
     /// The namespace (`/`, `/admin`...).
+    ///
+    /// ```
+    /// let socket = rally_client::io("http://127.0.0.1:3000/admin")?;
+    /// assert_eq!(socket.nsp(), "/admin");
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     #[must_use]
     pub fn nsp(&self) -> &str {
         &self.inner.nsp
     }
 
     /// The socket id the server gave, while connected.
+    ///
+    /// ```
+    /// # async fn run(socket: rally_client::Socket) -> Result<(), Box<dyn std::error::Error>> {
+    /// socket.connect().await?;
+    /// println!("connected as {}", socket.id().unwrap_or_default());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn id(&self) -> Option<String> {
         lock(&self.inner.state).id.clone()
     }
 
     /// Whether the socket is connected to its namespace.
+    ///
+    /// ```
+    /// let socket = rally_client::io("http://127.0.0.1:3000")?;
+    /// assert!(!socket.connected()); // not before `connect`
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
     #[must_use]
     pub fn connected(&self) -> bool {
         lock(&self.inner.state).connected
@@ -119,6 +133,14 @@ impl Socket {
     /// [`connect`](Self::connect) until [`disconnect`](Self::disconnect), a
     /// refusal, or a disconnection by the server. An active socket that is
     /// not connected is waiting for a reconnection.
+    ///
+    /// ```
+    /// # fn run(socket: rally_client::Socket) {
+    /// if socket.active() && !socket.connected() {
+    ///     println!("reconnecting...");
+    /// }
+    /// # }
+    /// ```
     #[must_use]
     pub fn active(&self) -> bool {
         lock(&self.inner.state).active
@@ -127,12 +149,29 @@ impl Socket {
     /// Whether the last connection recovered the previous session (server
     /// with connection state recovery on): same id, rooms restored, missed
     /// events replayed.
+    ///
+    /// ```
+    /// # fn run(socket: rally_client::Socket) {
+    /// socket.on_connect(|socket| async move {
+    ///     if !socket.recovered() {
+    ///         // A new session: subscribe again.
+    ///         let _ = socket.emit("subscribe", "news");
+    ///     }
+    /// });
+    /// # }
+    /// ```
     #[must_use]
     pub fn recovered(&self) -> bool {
         lock(&self.inner.state).recovered
     }
 
     /// The manager this socket belongs to.
+    ///
+    /// ```
+    /// # fn run(socket: rally_client::Socket) {
+    /// let admin = socket.manager().socket("/admin"); // same connection
+    /// # }
+    /// ```
     #[must_use]
     pub fn manager(&self) -> Manager {
         Manager {
@@ -183,6 +222,17 @@ impl Socket {
     /// Connects to the namespace, opening the manager's connection if
     /// needed, and waits for the outcome.
     ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let socket = rally_client::io("http://127.0.0.1:3000/admin")?;
+    /// match socket.connect().await {
+    ///     Ok(()) => println!("connected"),
+    ///     Err(rally_client::Error::Refused { message, data }) => println!("refused: {message} {data:?}"),
+    ///     Err(e) => println!("not yet: {e}"), // reconnection goes on
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// - [`Error::Refused`]: the namespace refused (unknown namespace, or a
@@ -217,6 +267,13 @@ impl Socket {
     /// active (no reconnection), and its disconnect handlers see
     /// `io client disconnect`. The manager's connection closes when this was
     /// its last active socket.
+    ///
+    /// ```
+    /// # fn run(socket: rally_client::Socket) {
+    /// socket.disconnect();
+    /// assert!(!socket.connected());
+    /// # }
+    /// ```
     pub fn disconnect(&self) {
         let _ = self
             .manager
@@ -246,6 +303,13 @@ impl Socket {
 
     /// Emits `event` with `args` and waits for the server's answer, with no
     /// time limit (see [`timeout`](Self::timeout)).
+    ///
+    /// ```
+    /// # async fn run(socket: rally_client::Socket) -> Result<(), Box<dyn std::error::Error>> {
+    /// let reply = socket.emit_with_ack("join", "lobby").await?;
+    /// let members: Vec<String> = reply.arg(0)?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// The event is queued when this is called, not when the future is
     /// first polled.
@@ -314,130 +378,6 @@ impl fmt::Debug for Socket {
     }
 }
 
-/// An emit with flags: a [`timeout`](Socket::timeout) on the answer, or
-/// [`volatile`](Socket::volatile).
-///
-/// ```
-/// # async fn run(socket: rally_client::Socket) {
-/// let answer = socket
-///     .volatile()
-///     .timeout(std::time::Duration::from_secs(1))
-///     .emit_with_ack("status", ())
-///     .await;
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy)]
-#[must_use]
-pub struct Emitter<'a> {
-    socket: &'a Socket,
-    timeout: Option<Duration>,
-    volatile: bool,
-}
-
-impl Emitter<'_> {
-    /// Sets the time limit on the answer.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Makes the emit volatile: dropped while not connected.
-    pub fn volatile(mut self) -> Self {
-        self.volatile = true;
-        self
-    }
-
-    /// Emits `event` with `args` (see [`Socket::emit`]).
-    ///
-    /// # Errors
-    ///
-    /// As for [`Socket::emit`].
-    pub fn emit(self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
-        self.send(event, args.into(), None)
-    }
-
-    /// Emits `event` with `args` and waits for the answer (see
-    /// [`Socket::emit_with_ack`]).
-    ///
-    /// # Errors
-    ///
-    /// As for [`Socket::emit_with_ack`], and [`AckError::Timeout`] past
-    /// the timeout.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future drops the answer, not the event.
-    pub fn emit_with_ack(self, event: &str, args: impl Into<Args>) -> AckFuture {
-        let (tx, rx) = oneshot::channel();
-        AckFuture {
-            answer: match self.send(event, args.into(), Some(tx)) {
-                Ok(()) => Ok(rx),
-                Err(e) => Err(Some(e)),
-            },
-        }
-    }
-
-    fn send(
-        self,
-        event: &str,
-        args: Args,
-        ack: Option<oneshot::Sender<Result<AckReply, AckError>>>,
-    ) -> Result<(), EmitError> {
-        if is_reserved_event(event) {
-            return Err(EmitError::Reserved(event.to_owned()));
-        }
-        let (json, attachments) = args.into_parts().map_err(EmitError::Serialize)?;
-        let data = if json.is_empty() {
-            event_array(event, &[] as &[&str])
-        } else {
-            event_array(event, &[json])
-        };
-        let packet =
-            Packet::new(PacketType::Event, self.socket.inner.nsp.clone()).with_data(data.into());
-        let emit = Emit {
-            socket: self.socket.inner.clone(),
-            packet: BinaryPacket::new(packet, attachments),
-            ack: ack.map(|tx| (tx, self.timeout)),
-            volatile: self.volatile,
-        };
-        self.socket
-            .manager
-            .commands
-            .send(Command::Emit(emit))
-            .map_err(|_| EmitError::Closed)
-    }
-}
-
-/// The answer to an [`emit_with_ack`](Socket::emit_with_ack): a future
-/// that resolves when the server answers (or the emit failed, timed out, or
-/// the socket disconnected). The event went out (or was buffered) when it
-/// was made; dropping it drops only the answer.
-///
-/// ```
-/// # async fn run(socket: rally_client::Socket) {
-/// let pending = socket.emit_with_ack("ping", ()); // sent now
-/// // ... other work ...
-/// let answer = pending.await;
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct AckFuture {
-    answer: Result<oneshot::Receiver<Result<AckReply, AckError>>, Option<EmitError>>,
-}
-
-impl Future for AckFuture {
-    type Output = Result<AckReply, AckError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.answer {
-            Ok(rx) => Pin::new(rx)
-                .poll(cx)
-                .map(|r| r.unwrap_or(Err(AckError::Disconnected))),
-            Err(e) => Poll::Ready(Err(e.take().map_or(AckError::Disconnected, AckError::Emit))),
-        }
-    }
-}
-
 // The handler setters, in their own block for readability.
 impl Socket {
     /// Handles event `event` (replacing an earlier handler for it). The
@@ -466,6 +406,13 @@ impl Socket {
     }
 
     /// Removes the handler of event `event`.
+    ///
+    /// ```
+    /// # fn run(socket: rally_client::Socket) {
+    /// socket.on("tick", |_, _| async {});
+    /// socket.off("tick");
+    /// # }
+    /// ```
     pub fn off(&self, event: &str) {
         lock(&self.inner.handlers).events.remove(event);
     }

@@ -26,6 +26,10 @@ pub enum Transport {
 
 impl Transport {
     /// The transport's name, as in the `transport` query parameter.
+    ///
+    /// ```
+    /// assert_eq!(rally_client::Transport::Polling.as_str(), "polling");
+    /// ```
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -35,6 +39,10 @@ impl Transport {
     }
 
     /// The transport named `name` (`polling` or `websocket`), if any.
+    ///
+    /// ```
+    /// assert_eq!(rally_client::Transport::from_name("ws"), None);
+    /// ```
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
