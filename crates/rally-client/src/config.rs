@@ -99,6 +99,7 @@ impl ManagerBuilder {
     /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").extra_header("authorization", "Bearer abc").build()?;
     /// # Ok::<(), rally_client::Error>(())
     /// ```
+    #[doc(alias = "extraHeaders")]
     pub fn extra_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -148,6 +149,7 @@ impl ManagerBuilder {
     /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection_attempts(10).build()?;
     /// # Ok::<(), rally_client::Error>(())
     /// ```
+    #[doc(alias = "reconnectionAttempts")]
     pub fn reconnection_attempts(mut self, attempts: u32) -> Self {
         self.reconnection_attempts = Some(attempts);
         self
@@ -160,6 +162,7 @@ impl ManagerBuilder {
     /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection_delay(std::time::Duration::from_millis(500)).build()?;
     /// # Ok::<(), rally_client::Error>(())
     /// ```
+    #[doc(alias = "reconnectionDelay")]
     pub fn reconnection_delay(mut self, delay: Duration) -> Self {
         self.reconnection_delay = delay;
         self
@@ -172,6 +175,7 @@ impl ManagerBuilder {
     /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection_delay_max(std::time::Duration::from_secs(30)).build()?;
     /// # Ok::<(), rally_client::Error>(())
     /// ```
+    #[doc(alias = "reconnectionDelayMax")]
     pub fn reconnection_delay_max(mut self, delay: Duration) -> Self {
         self.reconnection_delay_max = delay;
         self
@@ -185,6 +189,7 @@ impl ManagerBuilder {
     /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").randomization_factor(0.0).build()?;
     /// # Ok::<(), rally_client::Error>(())
     /// ```
+    #[doc(alias = "randomizationFactor")]
     pub fn randomization_factor(mut self, factor: f64) -> Self {
         self.randomization_factor = factor;
         self

@@ -95,6 +95,7 @@ impl Emitter<'_> {
     /// # Cancel safety
     ///
     /// Dropping the future drops the answer, not the event.
+    #[doc(alias = "emitWithAck")]
     pub fn emit_with_ack(self, event: &str, args: impl Into<Args>) -> AckFuture {
         let (tx, rx) = oneshot::channel();
         AckFuture {

@@ -181,6 +181,7 @@ impl Manager {
     /// manager.on_reconnect_attempt(|attempt| eprintln!("reconnecting, attempt {attempt}"));
     /// # Ok::<(), rally_client::Error>(())
     /// ```
+    #[doc(alias = "reconnect_attempt")]
     pub fn on_reconnect_attempt(&self, hook: impl Fn(u32) + Send + Sync + 'static) {
         lock(&self.shared.hooks)
             .reconnect_attempt
@@ -195,6 +196,7 @@ impl Manager {
     /// manager.on_reconnect(|attempts| eprintln!("reconnected after {attempts} attempts"));
     /// # Ok::<(), rally_client::Error>(())
     /// ```
+    #[doc(alias = "reconnect")]
     pub fn on_reconnect(&self, hook: impl Fn(u32) + Send + Sync + 'static) {
         lock(&self.shared.hooks).reconnect.push(Arc::new(hook));
     }
@@ -207,6 +209,7 @@ impl Manager {
     /// manager.on_reconnect_failed(|| eprintln!("giving up"));
     /// # Ok::<(), rally_client::Error>(())
     /// ```
+    #[doc(alias = "reconnect_failed")]
     pub fn on_reconnect_failed(&self, hook: impl Fn() + Send + Sync + 'static) {
         lock(&self.shared.hooks)
             .reconnect_failed
@@ -242,6 +245,7 @@ impl Manager {
     ///
     /// The close happens even if this future is dropped; awaiting it waits
     /// until the server was told (at most about a second).
+    #[doc(alias = "disconnect")]
     pub async fn close(&self) {
         let (done, closed) = oneshot::channel();
         if self.shared.commands.send(Command::Close(done)).is_ok() {

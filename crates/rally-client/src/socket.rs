@@ -192,6 +192,7 @@ impl Socket {
     /// # Errors
     ///
     /// [`Error::InvalidOption`] unless `auth` serializes to a JSON object.
+    #[doc(alias = "auth")]
     pub fn set_auth<T: Serialize + ?Sized>(&self, auth: &T) -> Result<(), Error> {
         match serde_json::to_value(auth) {
             Ok(serde_json::Value::Object(map)) => {
@@ -323,6 +324,7 @@ impl Socket {
     /// # Cancel safety
     ///
     /// Dropping the future drops the answer, not the event.
+    #[doc(alias = "emitWithAck")]
     pub fn emit_with_ack(&self, event: &str, args: impl Into<Args>) -> AckFuture {
         self.emitter().emit_with_ack(event, args)
     }
@@ -427,6 +429,7 @@ impl Socket {
     /// });
     /// # }
     /// ```
+    #[doc(alias = "onAny")]
     pub fn on_any<F, Fut>(&self, handler: F)
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
@@ -448,6 +451,7 @@ impl Socket {
     /// });
     /// # }
     /// ```
+    #[doc(alias = "connect")]
     pub fn on_connect<F, Fut>(&self, handler: F)
     where
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
@@ -468,6 +472,7 @@ impl Socket {
     /// });
     /// # }
     /// ```
+    #[doc(alias = "disconnect")]
     pub fn on_disconnect<F, Fut>(&self, handler: F)
     where
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
@@ -490,6 +495,7 @@ impl Socket {
     /// });
     /// # }
     /// ```
+    #[doc(alias = "connect_error")]
     pub fn on_connect_error<F, Fut>(&self, handler: F)
     where
         F: Fn(Socket, Error) -> Fut + Send + Sync + 'static,
