@@ -1,0 +1,329 @@
+//! The manager's options, with the official client's defaults.
+
+use std::{sync::Arc, time::Duration};
+
+use http::{HeaderName, HeaderValue};
+
+use crate::{Error, Manager, Socket, Transport, engine::EngineConfig, url::ParsedUrl};
+
+/// Options of a [`Manager`], named after the official client's
+/// (`reconnectionDelay` is [`reconnection_delay`](Self::reconnection_delay)),
+/// with the same defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use rally_client::{Manager, Transport};
+///
+/// let manager = Manager::builder("http://127.0.0.1:3000")
+///     .transports([Transport::WebSocket])
+///     .reconnection_delay(Duration::from_millis(200))
+///     .extra_header("authorization", "Bearer abc")
+///     .build()?;
+/// # Ok::<(), rally_client::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ManagerBuilder {
+    url: String,
+    path: Option<String>,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    transports: Vec<Transport>,
+    upgrade: bool,
+    reconnection: bool,
+    reconnection_attempts: Option<u32>,
+    reconnection_delay: Duration,
+    reconnection_delay_max: Duration,
+    randomization_factor: f64,
+    timeout: Duration,
+}
+
+/// The options, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) engine: EngineConfig,
+    pub(crate) reconnection: bool,
+    pub(crate) reconnection_attempts: Option<u32>,
+    pub(crate) reconnection_delay: Duration,
+    pub(crate) reconnection_delay_max: Duration,
+    pub(crate) randomization_factor: f64,
+    pub(crate) timeout: Duration,
+}
+
+impl ManagerBuilder {
+    pub(crate) fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            path: None,
+            query: Vec::new(),
+            headers: Vec::new(),
+            transports: vec![Transport::Polling, Transport::WebSocket],
+            upgrade: true,
+            reconnection: true,
+            reconnection_attempts: None,
+            reconnection_delay: Duration::from_millis(1000),
+            reconnection_delay_max: Duration::from_millis(5000),
+            randomization_factor: 0.5,
+            timeout: Duration::from_millis(20_000),
+        }
+    }
+
+    /// The Engine.IO path on the server (`path`). Default `/socket.io/`; a
+    /// trailing slash is added.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").path("/realtime").build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Adds a query parameter to every request (`query`), after those of
+    /// the URL. Both are percent-encoded here.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").query("token", "abc").build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a header to every HTTP request and to the WebSocket handshake
+    /// (`extraHeaders`). Checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").extra_header("authorization", "Bearer abc").build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    #[doc(alias = "extraHeaders")]
+    pub fn extra_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The transports to use, in order (`transports`). The connection opens
+    /// on the first; with polling first and WebSocket listed, it then
+    /// upgrades. Default: polling, then WebSocket.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").transports([rally_client::Transport::WebSocket]).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    pub fn transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
+        self.transports = transports.into_iter().collect();
+        self
+    }
+
+    /// Whether to upgrade from polling to WebSocket (`upgrade`). Default
+    /// `true`.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").upgrade(false).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    pub fn upgrade(mut self, upgrade: bool) -> Self {
+        self.upgrade = upgrade;
+        self
+    }
+
+    /// Whether to reconnect after losing the connection (`reconnection`).
+    /// Default `true`.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection(false).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    pub fn reconnection(mut self, reconnection: bool) -> Self {
+        self.reconnection = reconnection;
+        self
+    }
+
+    /// How many reconnection attempts to make before giving up
+    /// (`reconnectionAttempts`). Default: no limit.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection_attempts(10).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    #[doc(alias = "reconnectionAttempts")]
+    pub fn reconnection_attempts(mut self, attempts: u32) -> Self {
+        self.reconnection_attempts = Some(attempts);
+        self
+    }
+
+    /// The delay before the first reconnection attempt, doubled after each
+    /// failure (`reconnectionDelay`). Default 1 s.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection_delay(std::time::Duration::from_millis(500)).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    #[doc(alias = "reconnectionDelay")]
+    pub fn reconnection_delay(mut self, delay: Duration) -> Self {
+        self.reconnection_delay = delay;
+        self
+    }
+
+    /// The longest delay between two attempts (`reconnectionDelayMax`).
+    /// Default 5 s.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").reconnection_delay_max(std::time::Duration::from_secs(30)).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    #[doc(alias = "reconnectionDelayMax")]
+    pub fn reconnection_delay_max(mut self, delay: Duration) -> Self {
+        self.reconnection_delay_max = delay;
+        self
+    }
+
+    /// How much each delay varies at random, from 0 to 1
+    /// (`randomizationFactor`): 0.5 makes a 1 s delay anything from 0.5 to
+    /// 1.5 s. Default 0.5.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").randomization_factor(0.0).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    #[doc(alias = "randomizationFactor")]
+    pub fn randomization_factor(mut self, factor: f64) -> Self {
+        self.randomization_factor = factor;
+        self
+    }
+
+    /// How long opening the connection may take (`timeout`). Default 20 s.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").timeout(std::time::Duration::from_secs(5)).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The manager. It connects when a socket does.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for a URL that is not `http://` or `ws://`
+    /// with a host, [`Error::InvalidOption`] for a bad header or no
+    /// transport.
+    pub fn build(self) -> Result<Manager, Error> {
+        let (config, _) = self.config()?;
+        Ok(Manager::with_config(config))
+    }
+
+    /// The manager, and its socket for the namespace named by the URL's path
+    /// (`/` when it has none), as `io(url)` gives in JavaScript.
+    ///
+    /// ```
+    /// let socket = rally_client::Manager::builder("http://127.0.0.1:3000/admin").socket()?;
+    /// assert_eq!(socket.nsp(), "/admin");
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`build`](Self::build).
+    pub fn socket(self) -> Result<Socket, Error> {
+        let (config, namespace) = self.config()?;
+        Ok(Manager::with_config(config).socket(&namespace))
+    }
+
+    fn config(self) -> Result<(Config, String), Error> {
+        let parsed = ParsedUrl::parse(&self.url)?;
+        let mut endpoint = parsed.endpoint;
+        if let Some(path) = &self.path {
+            endpoint.set_path(path);
+        }
+        for (key, value) in &self.query {
+            endpoint.add_query(key, value);
+        }
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::InvalidOption(format!("header name {name:?}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| Error::InvalidOption(format!("value of header {name}")))?;
+            headers.push((name, value));
+        }
+        let mut transports = Vec::new();
+        for t in self.transports {
+            if !transports.contains(&t) {
+                transports.push(t);
+            }
+        }
+        if transports.is_empty() {
+            return Err(Error::InvalidOption("no transport".into()));
+        }
+        let config = Config {
+            engine: EngineConfig {
+                endpoint: Arc::new(endpoint),
+                headers: headers.into(),
+                transports,
+                upgrade: self.upgrade,
+            },
+            reconnection: self.reconnection,
+            reconnection_attempts: self.reconnection_attempts,
+            reconnection_delay: self.reconnection_delay,
+            reconnection_delay_max: self.reconnection_delay_max.max(self.reconnection_delay),
+            randomization_factor: self.randomization_factor,
+            timeout: self.timeout,
+        };
+        Ok((config, parsed.namespace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_official_clients() {
+        let (c, nsp) = ManagerBuilder::new("http://localhost:3000")
+            .config()
+            .unwrap();
+        assert_eq!(nsp, "/");
+        assert_eq!(
+            c.engine.transports,
+            [Transport::Polling, Transport::WebSocket]
+        );
+        assert!(c.engine.upgrade && c.reconnection);
+        assert_eq!(c.reconnection_attempts, None);
+        assert_eq!(c.reconnection_delay, Duration::from_millis(1000));
+        assert_eq!(c.reconnection_delay_max, Duration::from_millis(5000));
+        assert!((c.randomization_factor - 0.5).abs() < f64::EPSILON);
+        assert_eq!(c.timeout, Duration::from_millis(20_000));
+        assert_eq!(c.engine.endpoint.path, "/socket.io/");
+    }
+
+    #[test]
+    fn checks_options() {
+        let bad_header = ManagerBuilder::new("http://h").extra_header("bad name", "x");
+        assert!(matches!(bad_header.config(), Err(Error::InvalidOption(_))));
+        let bad_value = ManagerBuilder::new("http://h").extra_header("x-a", "a\nb");
+        assert!(matches!(bad_value.config(), Err(Error::InvalidOption(_))));
+        let none = ManagerBuilder::new("http://h").transports([]);
+        assert!(matches!(none.config(), Err(Error::InvalidOption(_))));
+        let (c, nsp) = ManagerBuilder::new("http://h/chat?x=1")
+            .path("/custom")
+            .query("token", "a b")
+            .config()
+            .unwrap();
+        assert_eq!(nsp, "/chat");
+        assert_eq!(
+            c.engine.endpoint.target(Transport::Polling, None),
+            "/custom/?x=1&token=a%20b&EIO=4&transport=polling"
+        );
+    }
+}
