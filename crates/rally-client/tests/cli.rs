@@ -1,10 +1,11 @@
-//! The `rally connect` subcommand (cli/connect.rs, run in-process): the same
-//! output against Rally and against the official Node.js server.
+//! The `rally connect` subcommand (crates/rally-cli/src/connect.rs, run
+//! in-process): the same output against Rally and against the official
+//! Node.js server.
 
 mod common;
 
-#[allow(unreachable_pub, dead_code)]
-#[path = "../../../cli/connect.rs"]
+#[allow(dead_code)]
+#[path = "../../rally-cli/src/connect.rs"]
 mod connect;
 
 use std::process::ExitCode;
@@ -282,63 +283,4 @@ fn parses_arguments() {
         assert!(args(bad).is_err(), "{bad:?}");
     }
     assert_eq!(args(&["--help"]), Err(connect::USAGE.to_owned()));
-}
-
-/// The example binary that runs the subcommand until rally-cli does: built
-/// here if this test run did not build it already.
-fn example_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let binary = dir.join("examples").join("connect");
-    if !binary.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "rally-client", "--example", "connect"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build --example connect");
-    }
-    binary
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_example_runs_the_subcommand() {
-    let binary = tokio::task::spawn_blocking(example_binary)
-        .await
-        .expect("the build");
-    let server = TestServer::start(Kind::Rally).await;
-    let output = within(
-        "the example",
-        tokio::process::Command::new(&binary)
-            .arg(server.url())
-            .args([
-                "--emit",
-                "message",
-                r#"["hi",{"_binary":"AQID"}]"#,
-                "--expect",
-                "message-back",
-            ])
-            .stdin(std::process::Stdio::null())
-            .output(),
-    )
-    .await
-    .expect("the example runs");
-    assert!(output.status.success(), "{output:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        concat!(
-            r#"{"event":"message-back","args":["hi",{"_binary":"AQID"}]}"#,
-            "\n"
-        )
-    );
-    let help = within(
-        "the example",
-        tokio::process::Command::new(&binary).arg("--help").output(),
-    )
-    .await
-    .expect("the example runs");
-    assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: rally connect"));
 }
