@@ -29,7 +29,9 @@ pub fn check_engine_packet(data: &[u8]) {
                 panic!("text packet {packet:?} encoded as a binary frame");
             };
             let expected = match packet {
-                engine::Packet::Close | engine::Packet::Upgrade | engine::Packet::Noop => &text[..1],
+                engine::Packet::Close | engine::Packet::Upgrade | engine::Packet::Noop => {
+                    &text[..1]
+                }
                 _ => &text[..],
             };
             assert_eq!(again.as_str(), expected);
@@ -231,7 +233,8 @@ fn placeholders_ok(value: &mut Value, attachments: &[Bytes]) -> bool {
 /// The frames of a complete packet, fed to a fresh decoder and assembler,
 /// give the same packet back.
 fn check_reassembles(decoder: &Decoder, done: &BinaryPacket) {
-    let frames = BinaryPacket::new(done.packet.clone(), done.attachments.clone()).to_engine_frames();
+    let frames =
+        BinaryPacket::new(done.packet.clone(), done.attachments.clone()).to_engine_frames();
     let mut assembler = Assembler::new().max_attachments(usize::MAX);
     let mut out = None;
     for (i, frame) in frames.into_iter().enumerate() {
@@ -247,12 +250,10 @@ fn check_reassembles(decoder: &Decoder, done: &BinaryPacket) {
             }
             Frame::Binary(bytes) => assembler.push_binary(bytes),
         };
-        match step.unwrap_or_else(|e| panic!("own frames of {done:?} refused: {e}")) {
-            Some(packet) => {
-                assert!(out.is_none());
-                out = Some(packet);
-            }
-            None => {}
+        if let Some(packet) = step.unwrap_or_else(|e| panic!("own frames of {done:?} refused: {e}"))
+        {
+            assert!(out.is_none());
+            out = Some(packet);
         }
     }
     assert_eq!(out.as_ref(), Some(done));
@@ -307,7 +308,10 @@ pub fn check_socket_assembler(data: &[u8]) {
                 assert!(assembler.is_pending());
                 continue;
             }
-            assert!(!assembler.is_pending(), "still pending after the last attachment");
+            assert!(
+                !assembler.is_pending(),
+                "still pending after the last attachment"
+            );
             // The model's verdict on the placeholders.
             let expected = match packet.data.as_deref() {
                 None => Ok(()),
@@ -380,11 +384,17 @@ pub fn check_event_args(data: &[u8]) {
     let mut at = text.len() - trimmed.len() + 1;
     for (i, item) in items.iter().enumerate() {
         let start = item.as_ptr() as usize - base;
-        assert!(start >= at && start + item.len() <= text.len(), "item {i} not in order");
+        assert!(
+            start >= at && start + item.len() <= text.len(),
+            "item {i} not in order"
+        );
         let gap = &text[at..start];
         let expected_commas = usize::from(i > 0);
         assert_eq!(gap.matches(',').count(), expected_commas, "gap {gap:?}");
-        assert!(gap.chars().all(|c| c == ',' || is_json_ws(c)), "gap {gap:?}");
+        assert!(
+            gap.chars().all(|c| c == ',' || is_json_ws(c)),
+            "gap {gap:?}"
+        );
         assert!(is_json(item), "item {item:?}");
         assert_eq!(item.trim_matches(is_json_ws), &item[..]);
         at = start + item.len();
@@ -397,7 +407,11 @@ pub fn check_event_args(data: &[u8]) {
     );
     let joined = format!(
         "[{}]",
-        items.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+        items
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     );
     assert!(is_json(&joined));
 

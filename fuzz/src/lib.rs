@@ -48,10 +48,7 @@ pub fn messages(data: &[u8]) -> Vec<Msg<'_>> {
             _ => (tail.len(), &[][..]),
         };
         let (payload, next) = body.split_at(len.min(body.len()));
-        out.push(Msg {
-            tag: *tag,
-            payload,
-        });
+        out.push(Msg { tag: *tag, payload });
         rest = next;
     }
     out

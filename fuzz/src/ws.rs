@@ -169,7 +169,10 @@ fn connect(target: &Target, failures: &Arc<Mutex<Vec<String>>>) -> DuplexStream 
         if let Err(e) = task.await
             && e.is_panic()
         {
-            failures.lock().unwrap().push(format!("server task panicked: {e}"));
+            failures
+                .lock()
+                .unwrap()
+                .push(format!("server task panicked: {e}"));
         }
     });
     client
@@ -235,7 +238,12 @@ fn encode(msg: &Msg<'_>) -> Vec<u8> {
     }
     let opcode = if msg.is_binary() { 2 } else { 1 };
     if msg.tag & 4 != 0 {
-        frame(&mut out, true, 9, &msg.payload[..msg.payload.len().min(125)]);
+        frame(
+            &mut out,
+            true,
+            9,
+            &msg.payload[..msg.payload.len().min(125)],
+        );
     }
     if msg.tag & 2 != 0 {
         let (a, b) = msg.payload.split_at(msg.payload.len() / 2);
@@ -333,11 +341,7 @@ pub enum Reply {
     Close,
 }
 
-async fn session(
-    mode: u8,
-    msgs: Vec<Msg<'_>>,
-    failures: Arc<Mutex<Vec<String>>>,
-) -> Vec<Reply> {
+async fn session(mode: u8, msgs: Vec<Msg<'_>>, failures: Arc<Mutex<Vec<String>>>) -> Vec<Reply> {
     let socket_io = mode & 1 == 0;
     let (target, path) = if socket_io {
         (Target::Socket(socket_server()), "/socket.io/")
@@ -361,7 +365,9 @@ async fn session(
         .expect("a request");
     let res = sender.send_request(req).await.expect("an upgrade reply");
     assert_eq!(res.status(), StatusCode::SWITCHING_PROTOCOLS);
-    let upgraded = hyper::upgrade::on(res).await.expect("an upgraded connection");
+    let upgraded = hyper::upgrade::on(res)
+        .await
+        .expect("an upgraded connection");
     let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
     let writer = async move {
         for msg in &msgs {
@@ -407,10 +413,12 @@ pub fn conversation(data: &[u8]) -> Vec<Reply> {
         .build()
         .expect("a runtime");
     let replies = rt.block_on(async {
-        let replies =
-            tokio::time::timeout(Duration::from_secs(600), session(mode, msgs, failures.clone()))
-                .await
-                .expect("the session did not end within 600 s (virtual time)");
+        let replies = tokio::time::timeout(
+            Duration::from_secs(600),
+            session(mode, msgs, failures.clone()),
+        )
+        .await
+        .expect("the session did not end within 600 s (virtual time)");
         // Let the server's tasks see the end of the connection.
         tokio::time::sleep(Duration::from_secs(5)).await;
         replies

@@ -11,7 +11,9 @@ fn replay(target: &str, check: fn(&[u8])) {
         let Ok(entries) = fs::read_dir(root.join(dir).join(target)) else {
             continue;
         };
-        let mut paths: Vec<_> = entries.map(|e| e.expect("a directory entry").path()).collect();
+        let mut paths: Vec<_> = entries
+            .map(|e| e.expect("a directory entry").path())
+            .collect();
         paths.sort();
         for path in paths {
             let data = fs::read(&path).expect("a corpus file");

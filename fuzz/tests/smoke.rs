@@ -42,7 +42,14 @@ fn decoders_on_samples() {
     for s in ["4hello", "2probe", "1", "6x", "", "9", "0{\"sid\":\"x\"}"] {
         check_engine_packet(s.as_bytes());
     }
-    for s in [&b"4hi\x1ebAQID\x1e2"[..], b"", b"\x1e", b"b", b"bA=Q", &[0xff]] {
+    for s in [
+        &b"4hi\x1ebAQID\x1e2"[..],
+        b"",
+        b"\x1e",
+        b"b",
+        b"bA=Q",
+        &[0xff],
+    ] {
         check_polling_payload(s);
     }
     for s in [
@@ -64,7 +71,15 @@ fn decoders_on_samples() {
         (1, b"x"),
         (1, b"stray"),
     ]));
-    for s in [r#"["a", 1 ,{"b":[2]}]"#, "[]", "[1.0]", " [ ] ", "[1,]", "{}", r#"["\u0061"]"#] {
+    for s in [
+        r#"["a", 1 ,{"b":[2]}]"#,
+        "[]",
+        "[1.0]",
+        " [ ] ",
+        "[1,]",
+        "{}",
+        r#"["\u0061"]"#,
+    ] {
         check_event_args(s.as_bytes());
     }
 }
@@ -94,8 +109,14 @@ fn websocket_replies_are_real() {
     assert!(texts[1].starts_with("40{\"sid\":"), "{texts:?}");
     assert_eq!(texts[2], r#"42["auth",{}]"#);
     assert_eq!(texts[3], r#"431[1]"#);
-    assert_eq!(texts[4], r#"451-["message-back",{"_placeholder":true,"num":0}]"#);
-    assert!(replies.contains(&ws::Reply::Binary(vec![1, 2, 3])), "{replies:?}");
+    assert_eq!(
+        texts[4],
+        r#"451-["message-back",{"_placeholder":true,"num":0}]"#
+    );
+    assert!(
+        replies.contains(&ws::Reply::Binary(vec![1, 2, 3])),
+        "{replies:?}"
+    );
     assert_eq!(replies.last(), Some(&ws::Reply::Close));
 
     let mut input = vec![7u8];
