@@ -408,7 +408,7 @@ fn read_arg<T: DeserializeOwned>(
     index: usize,
 ) -> Result<T, serde_json::Error> {
     let raw = args.get(index).map_or("null", Str::as_str);
-    crate::binary::reading(attachments, || serde_json::from_str(raw))
+    rally_proto::read_attachments(attachments, || serde_json::from_str(raw))
 }
 
 fn read_all<T: DeserializeOwned>(
@@ -423,7 +423,7 @@ fn read_all<T: DeserializeOwned>(
         json.push_str(arg);
     }
     json.push(']');
-    crate::binary::reading(attachments, || serde_json::from_str(&json))
+    rally_proto::read_attachments(attachments, || serde_json::from_str(&json))
 }
 
 fn to_values(

@@ -39,8 +39,6 @@
 //! in a task of its own. Plain TCP only (`http://`, `ws://`): no TLS.
 
 mod ack;
-mod args;
-mod binary;
 mod config;
 mod driver;
 mod emitter;
@@ -57,13 +55,12 @@ mod transport;
 mod upgrade;
 mod url;
 
-pub use args::Args;
-pub use binary::Binary;
 pub use config::ManagerBuilder;
 pub use emitter::{AckFuture, Emitter};
 pub use error::{AckError, EmitError, Error, TransportError};
 pub use event::{AckReply, AckSender, Event};
 pub use manager::Manager;
+pub use rally_proto::{Args, Binary};
 pub use reason::DisconnectReason;
 pub use socket::Socket;
 pub use transport::Transport;

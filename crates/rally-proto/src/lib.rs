@@ -13,10 +13,14 @@
 //! assert_eq!(packet, Packet::Message(Message::Text(Str::from("hello"))));
 //! ```
 
+mod args;
+mod binary;
 pub mod engine;
 mod error;
 pub mod socket;
 mod str;
 
+pub use args::Args;
+pub use binary::{Binary, collect_attachments, read_attachments};
 pub use error::DecodeError;
 pub use str::Str;

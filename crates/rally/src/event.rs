@@ -54,7 +54,7 @@ impl Event {
     /// When there is no such argument or it does not deserialize into `T`.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
         let raw = self.args.get(index).map_or("null", |s| s.as_str());
-        crate::binary::reading(&self.attachments, || serde_json::from_str(raw))
+        rally_proto::read_attachments(&self.attachments, || serde_json::from_str(raw))
     }
 
     /// All the arguments as one `T`, read from the JSON array they form
@@ -65,7 +65,7 @@ impl Event {
     /// When the arguments do not deserialize into `T`.
     pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         let json = self.args_json();
-        crate::binary::reading(&self.attachments, || serde_json::from_str(&json))
+        rally_proto::read_attachments(&self.attachments, || serde_json::from_str(&json))
     }
 
     /// The raw JSON text of argument `index`.
@@ -91,7 +91,7 @@ impl Event {
             .map(Str::as_str)
             .collect::<Vec<_>>()
             .join(",");
-        Args::raw(&json, self.args.len(), self.attachments.clone())
+        Args::raw_relay(&json, self.args.len(), self.attachments.clone())
     }
 
     /// Whether the client asked for an acknowledgement.
@@ -199,7 +199,7 @@ impl AckReply {
     /// When there is no such argument or it does not deserialize into `T`.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
         let raw = self.args.get(index).map_or("null", |s| s.as_str());
-        crate::binary::reading(&self.attachments, || serde_json::from_str(raw))
+        rally_proto::read_attachments(&self.attachments, || serde_json::from_str(raw))
     }
 
     /// The raw JSON text of argument `index` of the answer.

@@ -31,8 +31,6 @@
 //! is disconnected (`transport error`) rather than buffered without limit.
 
 pub mod adapter;
-mod args;
-mod binary;
 mod client;
 mod config;
 mod encode;
@@ -48,8 +46,6 @@ mod socket;
 
 use std::sync::Arc;
 
-pub use args::Args;
-pub use binary::Binary;
 pub use config::ServerBuilder;
 pub use error::{AckError, ConnectError, EmitError};
 pub use event::{AckReply, AckSender, Event};
@@ -58,6 +54,7 @@ pub use operators::{AckResponses, BroadcastOperator};
 pub use rally_engine::{
     CloseReason, Cookie, Cors, RemoteAddr, Sid, Stats, Transport, serve, serve_with_shutdown,
 };
+pub use rally_proto::{Args, Binary};
 pub use reason::DisconnectReason;
 pub use remote::RemoteSocket;
 pub use server::Server;

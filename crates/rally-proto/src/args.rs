@@ -3,13 +3,15 @@ use std::fmt;
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::socket::placeholder;
+
 /// The arguments of an emit or an ack: JSON values and binary attachments.
 ///
 /// A single serializable value converts into one argument; build several,
 /// or binary ones, with the methods here.
 ///
 /// ```
-/// use rally::Args;
+/// use rally_proto::Args;
 ///
 /// let args = Args::new().arg(&"hello").arg(&42).binary(vec![1, 2, 3]);
 /// assert_eq!(args.len(), 3);
@@ -32,15 +34,15 @@ impl Args {
 
     /// Adds `value` as the next argument.
     ///
-    /// A value that cannot be serialized to JSON makes the emit fail with
-    /// [`EmitError::Serialize`](crate::EmitError::Serialize).
+    /// A value that cannot be serialized to JSON is remembered as the
+    /// [`error`](Self::error), which makes the emit fail.
     /// [`Binary`](crate::Binary) values anywhere inside it become
     /// attachments.
     #[must_use]
     pub fn arg<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
         self.separate();
         let mut buf = std::mem::take(&mut self.json).into_bytes();
-        let written = crate::binary::collecting(&mut self.attachments, || {
+        let written = crate::binary::collect_attachments(&mut self.attachments, || {
             serde_json::to_writer(&mut buf, value)
         });
         if let Err(e) = written {
@@ -75,20 +77,16 @@ impl Args {
         }
     }
 
-    pub(crate) fn raw(json: &str, count: usize, attachments: Vec<Bytes>) -> Self {
-        Self::raw_relay(json, count, attachments)
-    }
-
     /// One argument given as raw JSON text, sent as it is (it must be valid
     /// JSON: it is not checked).
     ///
     /// ```
-    /// let args = rally::Args::raw_json(r#"{"token":"abc"}"#);
+    /// let args = rally_proto::Args::raw_json(r#"{"token":"abc"}"#);
     /// assert_eq!(args.len(), 1);
     /// ```
     #[must_use]
     pub fn raw_json(json: &str) -> Self {
-        Self::raw(json, 1, Vec::new())
+        Self::raw_relay(json, 1, Vec::new())
     }
 
     /// How many arguments there are.
@@ -104,17 +102,33 @@ impl Args {
     }
 
     /// The arguments as JSON, comma separated, without brackets.
-    pub(crate) fn json(&self) -> &str {
+    #[must_use]
+    pub fn json(&self) -> &str {
         &self.json
     }
 
     /// The binary attachments, in placeholder order.
-    pub(crate) fn attachments(&self) -> &[Bytes] {
+    #[must_use]
+    pub fn attachments(&self) -> &[Bytes] {
         &self.attachments
     }
 
-    pub(crate) fn error(&self) -> Option<&str> {
+    /// Why an argument could not be serialized, if one could not.
+    #[must_use]
+    pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
+    }
+
+    /// The JSON and the attachments.
+    ///
+    /// # Errors
+    ///
+    /// The [`error`](Self::error) when an argument did not serialize.
+    pub fn into_parts(self) -> Result<(String, Vec<Bytes>), String> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok((self.json, self.attachments)),
+        }
     }
 
     fn separate(&mut self) {
@@ -123,11 +137,6 @@ impl Args {
         }
         self.count += 1;
     }
-}
-
-/// The JSON that stands for attachment `num`.
-pub(crate) fn placeholder(num: usize) -> String {
-    format!(r#"{{"_placeholder":true,"num":{num}}}"#)
 }
 
 impl<T: Serialize + ?Sized> From<&T> for Args {

@@ -20,10 +20,11 @@ thread_local! {
 /// reference's `Buffer`: it travels as a binary attachment, not as JSON.
 ///
 /// Put it in your own types, emit them with [`Args::arg`](crate::Args::arg)
-/// and read them with [`Event::arg`](crate::Event::arg):
+/// and read them with the receiving side's `arg` (in `rally` and
+/// `rally-client`), which run serde inside [`read_attachments`]:
 ///
 /// ```
-/// use rally::{Args, Binary};
+/// use rally_proto::{Args, Binary};
 ///
 /// #[derive(serde::Serialize, serde::Deserialize)]
 /// struct Upload { name: String, content: Binary }
@@ -33,7 +34,8 @@ thread_local! {
 /// assert_eq!(args.len(), 1); // one argument, with one attachment
 /// ```
 ///
-/// Outside Rally's own serialization it serializes as a byte array.
+/// Outside [`collect_attachments`] it serializes as a byte array, and it
+/// deserializes from one as well as from a placeholder.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Binary(pub Bytes);
 
@@ -63,17 +65,38 @@ impl fmt::Debug for Binary {
     }
 }
 
-/// Runs `f` with [`Binary`] values collected into `attachments` (their
-/// placeholders numbered after the ones already there).
-pub(crate) fn collecting<R>(attachments: &mut Vec<Bytes>, f: impl FnOnce() -> R) -> R {
+/// Runs `f` (a serialization) with every [`Binary`] it serializes turned
+/// into a placeholder and its bytes pushed onto `attachments` (numbered
+/// after the ones already there).
+///
+/// ```
+/// use rally_proto::{Binary, collect_attachments};
+///
+/// let mut attachments = Vec::new();
+/// let json = collect_attachments(&mut attachments, || serde_json::to_string(&Binary::from(vec![7])));
+/// assert_eq!(json.unwrap(), r#"{"_placeholder":true,"num":0}"#);
+/// assert_eq!(attachments.len(), 1);
+/// ```
+pub fn collect_attachments<R>(attachments: &mut Vec<Bytes>, f: impl FnOnce() -> R) -> R {
     let previous = SINK.with(|s| s.replace(Some(std::mem::take(attachments))));
     let result = f();
     *attachments = SINK.with(|s| s.replace(previous)).unwrap_or_default();
     result
 }
 
-/// Runs `f` with [`Binary`] values read from `attachments`.
-pub(crate) fn reading<R>(attachments: &[Bytes], f: impl FnOnce() -> R) -> R {
+/// Runs `f` (a deserialization) with every [`Binary`] it meets as a
+/// placeholder taken from `attachments`.
+///
+/// ```
+/// use bytes::Bytes;
+/// use rally_proto::{Binary, read_attachments};
+///
+/// let attachments = [Bytes::from_static(&[1, 2])];
+/// let json = r#"{"_placeholder":true,"num":0}"#;
+/// let binary: Binary = read_attachments(&attachments, || serde_json::from_str(json)).unwrap();
+/// assert_eq!(&binary.as_bytes()[..], [1, 2]);
+/// ```
+pub fn read_attachments<R>(attachments: &[Bytes], f: impl FnOnce() -> R) -> R {
     if attachments.is_empty() {
         return f();
     }
@@ -168,20 +191,22 @@ mod tests {
             parts: vec![Binary::from(vec![1]), Binary::from(vec![2, 3])],
         };
         let mut attachments = vec![Bytes::from_static(b"first")];
-        let json = collecting(&mut attachments, || serde_json::to_string(&file)).unwrap();
+        let json = collect_attachments(&mut attachments, || serde_json::to_string(&file)).unwrap();
         assert_eq!(
             json,
             r#"{"name":"f","parts":[{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]}"#
         );
         assert_eq!(attachments.len(), 3);
-        let back: File = reading(&attachments, || serde_json::from_str(&json)).unwrap();
+        let back: File = read_attachments(&attachments, || serde_json::from_str(&json)).unwrap();
         assert_eq!(back, file);
     }
 
     #[test]
     fn refuses_missing_attachments_and_plain_objects() {
         let json = r#"{"_placeholder":true,"num":5}"#;
-        assert!(reading(&[Bytes::new()], || serde_json::from_str::<Binary>(json)).is_err());
+        assert!(
+            read_attachments(&[Bytes::new()], || serde_json::from_str::<Binary>(json)).is_err()
+        );
         assert!(serde_json::from_str::<Binary>(r#"{"a":1}"#).is_err());
         assert_eq!(
             serde_json::from_str::<Binary>("[1,2]").unwrap(),
