@@ -180,8 +180,8 @@ impl<H: Handler> Engine<H> {
     /// Opens a session for a handshake request and tells the handler.
     fn open(self: &Arc<Self>, parts: &Parts, transport: Transport) -> Arc<Session> {
         let handshake = Handshake {
-            uri: parts.uri.clone(),
-            headers: parts.headers.clone(),
+            uri: crate::handshake::detach_uri(&parts.uri),
+            headers: crate::handshake::detach_headers(&parts.headers),
             remote_addr: parts.extensions.get::<RemoteAddr>().map(|a| a.0),
             issued: SystemTime::now(),
             transport,

@@ -1,6 +1,7 @@
 use std::{net::SocketAddr, time::SystemTime};
 
-use http::{HeaderMap, Uri};
+use bytes::BytesMut;
+use http::{HeaderMap, HeaderValue, Uri};
 
 use crate::Transport;
 
@@ -61,6 +62,35 @@ impl Handshake {
     }
 }
 
+/// A copy of `headers` in one allocation of their own.
+///
+/// hyper's header values are slices of the connection's read buffer (8 KiB):
+/// a session keeping them would keep that buffer alive as long as it lives.
+pub(crate) fn detach_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut buf = BytesMut::with_capacity(headers.values().map(HeaderValue::len).sum());
+    for value in headers.values() {
+        buf.extend_from_slice(value.as_bytes());
+    }
+    let buf = buf.freeze();
+    let mut out = HeaderMap::with_capacity(headers.keys_len());
+    let mut at = 0;
+    for (name, value) in headers {
+        let end = at + value.len();
+        let mut copy =
+            HeaderValue::from_maybe_shared(buf.slice(at..end)).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        out.append(name.clone(), copy);
+        at = end;
+    }
+    out
+}
+
+/// A copy of `uri` that shares nothing with the request's buffer (see
+/// [`detach_headers`]).
+pub(crate) fn detach_uri(uri: &Uri) -> Uri {
+    Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
+}
+
 /// The decoded `key=value` pairs of a query string.
 pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     query
@@ -106,6 +136,34 @@ fn hex(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detached_headers_share_nothing_with_the_request_buffer() {
+        let request = bytes::Bytes::from_static(b"a, b/socket.io/?EIO=4&x=%20y");
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-one",
+            HeaderValue::from_maybe_shared(request.slice(0..1)).unwrap(),
+        );
+        headers.append(
+            "x-one",
+            HeaderValue::from_maybe_shared(request.slice(3..4)).unwrap(),
+        );
+        let mut secret = HeaderValue::from_static("token");
+        secret.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, secret);
+        let uri = Uri::from_maybe_shared(request.slice(4..)).unwrap();
+
+        let copy = detach_headers(&headers);
+        assert_eq!(copy, headers);
+        assert!(copy[http::header::AUTHORIZATION].is_sensitive());
+        let inside = |p: *const u8| request.as_ptr_range().contains(&p);
+        assert!(copy.values().all(|v| !inside(v.as_bytes().as_ptr())));
+        let uri_copy = detach_uri(&uri);
+        assert_eq!(uri_copy, uri);
+        assert!(!inside(uri_copy.path().as_ptr()));
+        assert_eq!(uri_copy.query(), Some("EIO=4&x=%20y"));
+    }
 
     #[test]
     fn decodes_queries() {
