@@ -9,12 +9,13 @@ use std::{
 };
 
 use rally_proto::engine::{Frame, Message};
-use tokio::{
-    sync::{Mutex as AsyncMutex, Notify, mpsc},
-    time::Instant,
-};
+use tokio::{sync::Notify, time::Instant};
 
-use crate::{CloseReason, Handshake, SendError, Sid, Transport, stats::Counters};
+use crate::{
+    CloseReason, Handshake, SendError, Sid, Transport,
+    queue::{Queue, Receiver},
+    stats::Counters,
+};
 
 /// Told when a session ends, so that the engine can forget it.
 pub(crate) trait Owner: Send + Sync {
@@ -28,8 +29,7 @@ pub(crate) trait Owner: Send + Sync {
 pub struct Session {
     sid: Sid,
     handshake: Handshake,
-    tx: mpsc::Sender<Frame>,
-    pub(crate) rx: AsyncMutex<mpsc::Receiver<Frame>>,
+    queue: Queue,
     state: Mutex<State>,
     /// Woken (all waiters) when the session closes.
     closed: Notify,
@@ -81,7 +81,6 @@ impl Session {
         counters: Arc<Counters>,
     ) -> Arc<Self> {
         counters.opened(handshake.transport);
-        let (tx, rx) = mpsc::channel(capacity);
         Arc::new(Self {
             sid: Sid::random(),
             state: Mutex::new(State {
@@ -92,8 +91,7 @@ impl Session {
                 heartbeat: Heartbeat::Idle(Instant::now() + ping_interval),
             }),
             handshake,
-            tx,
-            rx: AsyncMutex::new(rx),
+            queue: Queue::new(capacity),
             closed: Notify::new(),
             noop: Notify::new(),
             heartbeat_changed: Notify::new(),
@@ -178,13 +176,21 @@ impl Session {
             return Err(SendError::Closed);
         }
         let len = frame.len();
-        self.tx
-            .try_send(frame)
+        self.queue
+            .push(frame)
             .map(|()| self.counters.sent(len))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => SendError::Full,
-                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-            })
+            .map_err(|_| SendError::Full)
+    }
+
+    /// Waits for the right to take the queued frames out (one transport at
+    /// a time has it).
+    pub(crate) async fn receiver(&self) -> Receiver<'_> {
+        self.queue.receiver().await
+    }
+
+    /// The right to take the queued frames out, unless a transport has it.
+    pub(crate) fn try_receiver(&self) -> Option<Receiver<'_>> {
+        self.queue.try_receiver()
     }
 
     /// Ends the session with [`CloseReason::ForcedClose`], after what is

@@ -10,7 +10,7 @@ use rally_proto::{
     Str,
     engine::{Frame, decode_payload, encode_payload},
 };
-use tokio::{sync::mpsc, time::Instant};
+use tokio::time::Instant;
 
 use crate::{
     CloseReason, Config, Handler, Session, Transport,
@@ -35,8 +35,8 @@ pub(crate) fn handshake(
 ) -> Response<EngineBody> {
     let open = format!("0{}", config.handshake_json(&session.sid(), true));
     let mut frames = vec![Frame::Text(Str::from(open))];
-    if let Ok(mut rx) = session.rx.try_lock() {
-        drain(&mut rx, &mut frames);
+    if let Some(mut rx) = session.try_receiver() {
+        rx.drain(&mut frames, MAX_BATCH);
     }
     reply(&parts.headers, TEXT_PLAIN, encode_payload(&frames))
 }
@@ -47,7 +47,7 @@ pub(crate) async fn poll(
     session: Arc<Session>,
     request_headers: HeaderMap,
 ) -> Response<EngineBody> {
-    let Ok(mut rx) = session.rx.try_lock() else {
+    let Some(mut rx) = session.try_receiver() else {
         tracing::debug!(sid = %session.sid(), "overlapping poll");
         session.close_with(CloseReason::TransportError);
         return response::status(StatusCode::BAD_REQUEST);
@@ -67,7 +67,7 @@ pub(crate) async fn poll(
         Some(CloseReason::TransportClose) => frames = vec![NOOP],
         Some(reason) => {
             if reason.flushes() {
-                drain(&mut rx, &mut frames);
+                rx.drain(&mut frames, MAX_BATCH);
             } else {
                 frames.clear();
             }
@@ -88,7 +88,9 @@ pub(crate) async fn poll(
             frames.retain(|f| *f != NOOP);
             frames.push(CLOSE);
         }
-        None => drain(&mut rx, &mut frames),
+        None => {
+            rx.drain(&mut frames, MAX_BATCH);
+        }
     }
     guard.0 = None;
     reply(&request_headers, TEXT_PLAIN, encode_payload(&frames))
@@ -219,15 +221,6 @@ impl Drop for AbortGuard<'_> {
         if let Some(session) = self.0 {
             tracing::debug!(sid = %session.sid(), "poll aborted by the client");
             session.close_with(CloseReason::TransportError);
-        }
-    }
-}
-
-fn drain(rx: &mut mpsc::Receiver<Frame>, frames: &mut Vec<Frame>) {
-    while frames.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(frame) => frames.push(frame),
-            Err(_) => break,
         }
     }
 }

@@ -12,13 +12,14 @@ use rally_proto::{
     Str,
     engine::{Frame, Message, Packet},
 };
-use tokio::{sync::mpsc, time::Instant};
+use tokio::time::Instant;
 use tokio_websockets::{Limits, Message as WsMessage, ServerBuilder, WebSocketStream};
 
 use crate::{
     CloseReason, Handler, Session,
     engine::Engine,
     error::ErrorCode,
+    queue::Receiver,
     response::{self, EngineBody},
     session::Beat,
 };
@@ -130,7 +131,7 @@ pub(crate) fn open<H: Handler, B>(
             session.close_with(CloseReason::TransportError);
             return;
         }
-        let mut rx = session.rx.lock().await;
+        let mut rx = session.receiver().await;
         run(&engine, &session, ws, &mut rx).await;
     })
 }
@@ -163,7 +164,7 @@ pub(crate) fn upgrade<H: Handler, B>(
         // (a client normally paused polling already) is told to end.
         session.end_upgrade(true);
         session.noop.notify_one();
-        let mut rx = session.rx.lock().await;
+        let mut rx = session.receiver().await;
         tracing::debug!(sid = %session.sid(), "upgraded to websocket");
         run(&engine, &session, ws, &mut rx).await;
     })
@@ -212,7 +213,7 @@ async fn run<H: Handler>(
     engine: &Engine<H>,
     session: &Arc<Session>,
     mut ws: Ws,
-    rx: &mut mpsc::Receiver<Frame>,
+    rx: &mut Receiver<'_>,
 ) {
     let config = &engine.config;
     // A client that stops reading cannot hold the task forever.
@@ -228,8 +229,7 @@ async fn run<H: Handler>(
             biased;
             () = session.closed() => break None,
             _ = rx.recv_many(&mut batch, MAX_BATCH) => {
-                let frames = std::mem::take(&mut batch);
-                match tokio::time::timeout(write_timeout, write(&mut ws, frames)).await {
+                match tokio::time::timeout(write_timeout, write(&mut ws, batch.drain(..))).await {
                     Ok(Ok(())) => {}
                     _ => break Some(CloseReason::TransportError),
                 }
@@ -272,9 +272,7 @@ async fn run<H: Handler>(
     }
     if session.close_reason().is_some_and(CloseReason::flushes) {
         let mut frames = Vec::new();
-        while let Ok(frame) = rx.try_recv() {
-            frames.push(frame);
-        }
+        while rx.drain(&mut frames, usize::MAX) > 0 {}
         let _ = tokio::time::timeout(CLOSE_GRACE, write(&mut ws, frames)).await;
     }
     close(&mut ws).await;
@@ -322,7 +320,10 @@ fn decode(message: WsMessage) -> Option<Result<Packet, rally_proto::DecodeError>
 }
 
 /// Writes frames and flushes once.
-async fn write(ws: &mut Ws, frames: Vec<Frame>) -> Result<(), tokio_websockets::Error> {
+async fn write(
+    ws: &mut Ws,
+    frames: impl IntoIterator<Item = Frame>,
+) -> Result<(), tokio_websockets::Error> {
     for frame in frames {
         let message = match frame {
             Frame::Text(text) => WsMessage::text(Bytes::from(text)),

@@ -1,0 +1,188 @@
+//! A session's outgoing frames.
+//!
+//! Any thread may add frames without waiting; the one transport that carries
+//! the session at a time takes them out in batches. A plain locked
+//! `VecDeque` costs nothing until the first frame (an idle client holds no
+//! buffer, where a channel allocates a block of slots up front) and hands
+//! over a whole batch under one lock.
+
+use std::{
+    collections::VecDeque,
+    sync::{Mutex, MutexGuard},
+};
+
+use rally_proto::engine::Frame;
+use tokio::sync::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard, Notify};
+
+/// Past this many slots, a queue that empties gives its memory back.
+const KEEP_CAPACITY: usize = 64;
+
+/// Bounded frames, and the right to take them out.
+pub(crate) struct Queue {
+    frames: Mutex<VecDeque<Frame>>,
+    /// Woken when a frame arrives in an empty queue.
+    ready: Notify,
+    capacity: usize,
+    /// Held by the transport taking frames out, so that two never do.
+    taker: AsyncMutex<()>,
+}
+
+/// The right to take frames out of a [`Queue`], held by one transport.
+pub(crate) struct Receiver<'a> {
+    queue: &'a Queue,
+    _taker: AsyncMutexGuard<'a, ()>,
+}
+
+impl Queue {
+    /// A queue of at most `capacity` frames.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            frames: Mutex::new(VecDeque::new()),
+            ready: Notify::new(),
+            capacity,
+            taker: AsyncMutex::new(()),
+        }
+    }
+
+    fn frames(&self) -> MutexGuard<'_, VecDeque<Frame>> {
+        // Every update is one push or one drain: poisoning cannot leave the
+        // queue half changed.
+        self.frames.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds `frame` at the end; gives it back when the queue is full.
+    pub(crate) fn push(&self, frame: Frame) -> Result<(), Frame> {
+        let mut frames = self.frames();
+        if frames.len() >= self.capacity {
+            return Err(frame);
+        }
+        let was_empty = frames.is_empty();
+        frames.push_back(frame);
+        drop(frames);
+        if was_empty {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Waits for the right to take frames out.
+    pub(crate) async fn receiver(&self) -> Receiver<'_> {
+        Receiver {
+            queue: self,
+            _taker: self.taker.lock().await,
+        }
+    }
+
+    /// The right to take frames out, unless a transport holds it.
+    pub(crate) fn try_receiver(&self) -> Option<Receiver<'_>> {
+        let taker = self.taker.try_lock().ok()?;
+        Some(Receiver {
+            queue: self,
+            _taker: taker,
+        })
+    }
+}
+
+impl Receiver<'_> {
+    /// Moves up to `max` frames (fewer if `out` has some already) to `out`;
+    /// how many it moved.
+    pub(crate) fn drain(&mut self, out: &mut Vec<Frame>, max: usize) -> usize {
+        let mut frames = self.queue.frames();
+        let n = frames.len().min(max.saturating_sub(out.len()));
+        out.extend(frames.drain(..n));
+        if frames.is_empty() && frames.capacity() > KEEP_CAPACITY {
+            *frames = VecDeque::new();
+        }
+        n
+    }
+
+    /// Waits until there is a frame, then moves up to `max` of them to
+    /// `out`. Cancel-safe: nothing is taken unless it returns.
+    pub(crate) async fn recv_many(&mut self, out: &mut Vec<Frame>, max: usize) -> usize {
+        loop {
+            // A frame pushed between the check and the wait leaves a permit
+            // in `ready`, so the wait cannot miss it.
+            let n = self.drain(out, max);
+            if n > 0 || max <= out.len() {
+                return n;
+            }
+            self.queue.ready.notified().await;
+        }
+    }
+
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.frames().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use rally_proto::Str;
+
+    use super::*;
+
+    fn text(s: &'static str) -> Frame {
+        Frame::Text(Str::from(s))
+    }
+
+    #[test]
+    fn bounded_and_in_order() {
+        let queue = Queue::new(2);
+        assert!(queue.push(text("a")).is_ok());
+        assert!(queue.push(text("b")).is_ok());
+        assert_eq!(queue.push(text("c")), Err(text("c")));
+        let mut rx = queue.try_receiver().expect("free");
+        let mut out = Vec::new();
+        assert_eq!(rx.drain(&mut out, 16), 2);
+        assert_eq!(out, vec![text("a"), text("b")]);
+        assert!(rx.is_empty());
+        assert!(queue.push(text("c")).is_ok());
+    }
+
+    #[test]
+    fn one_receiver_at_a_time() {
+        let queue = Queue::new(4);
+        let rx = queue.try_receiver();
+        assert!(rx.is_some());
+        assert!(queue.try_receiver().is_none());
+        drop(rx);
+        assert!(queue.try_receiver().is_some());
+    }
+
+    #[test]
+    fn drain_respects_the_batch_size_and_gives_memory_back() {
+        let queue = Queue::new(1000);
+        for _ in 0..500 {
+            queue.push(text("x")).expect("room");
+        }
+        let mut rx = queue.try_receiver().expect("free");
+        let mut out = vec![text("first")];
+        assert_eq!(rx.drain(&mut out, 100), 99);
+        out.clear();
+        while rx.drain(&mut out, 1000) > 0 {}
+        assert_eq!(out.len(), 401);
+        assert!(queue.frames().capacity() <= KEEP_CAPACITY);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_receiver_wakes_for_a_frame_from_another_task() {
+        let queue = Arc::new(Queue::new(8));
+        let taker = queue.clone();
+        let task = tokio::spawn(async move {
+            let mut rx = taker.receiver().await;
+            let mut out = Vec::new();
+            rx.recv_many(&mut out, 8).await;
+            out
+        });
+        tokio::task::yield_now().await;
+        queue.push(text("hello")).expect("room");
+        let out = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("woken")
+            .expect("no panic");
+        assert_eq!(out, vec![text("hello")]);
+    }
+}
