@@ -2,9 +2,8 @@
 
 use bytes::Bytes;
 use rally_proto::{
-    Str,
     engine::Frame,
-    socket::{BinaryPacket, Packet, PacketType, event_array},
+    socket::{PacketType, event_array, frame_of},
 };
 
 use crate::Args;
@@ -20,48 +19,65 @@ pub(crate) struct Encoded {
 impl Encoded {
     /// An EVENT (a BINARY_EVENT when `args` carry attachments).
     pub(crate) fn event(nsp: &str, id: Option<u64>, event: &str, args: &Args) -> Self {
-        let data = if args.is_empty() {
-            event_array::<&str>(event, &[])
+        let escaped;
+        let name: [&str; 3] = if needs_escape(event) {
+            escaped = event_array::<&str>(event, &[]);
+            // `["name"]` without its brackets.
+            [
+                "",
+                escaped.get(1..escaped.len() - 1).unwrap_or_default(),
+                "",
+            ]
         } else {
-            event_array(event, &[args.json()])
+            ["\"", event, "\""]
         };
-        Self::new(PacketType::Event, nsp, id, Some(data), args.attachments())
+        let [open, name, close] = name;
+        if args.is_empty() {
+            Self::new(
+                PacketType::Event,
+                nsp,
+                id,
+                &["[", open, name, close, "]"],
+                args,
+            )
+        } else {
+            let data = ["[", open, name, close, ",", args.json(), "]"];
+            Self::new(PacketType::Event, nsp, id, &data, args)
+        }
     }
 
     /// An ACK (a BINARY_ACK when `args` carry attachments).
     pub(crate) fn ack(nsp: &str, id: u64, args: &Args) -> Self {
-        let data = format!("[{}]", args.json());
         Self::new(
             PacketType::Ack,
             nsp,
             Some(id),
-            Some(data),
-            args.attachments(),
+            &["[", args.json(), "]"],
+            args,
         )
     }
 
     /// A CONNECT, DISCONNECT or CONNECT_ERROR, with an optional JSON payload.
     pub(crate) fn control(kind: PacketType, nsp: &str, payload: Option<&str>) -> Self {
-        Self::new(kind, nsp, None, payload.map(str::to_owned), &[])
+        let data = payload.as_slice();
+        Self {
+            text: frame_of(kind, nsp, None, 0, data),
+            attachments: Vec::new(),
+        }
     }
 
-    fn new(
-        kind: PacketType,
-        nsp: &str,
-        id: Option<u64>,
-        data: Option<String>,
-        attachments: &[Bytes],
-    ) -> Self {
-        let mut packet = Packet::new(kind, Str::from(nsp));
-        packet.id = id;
-        packet.data = data.map(Str::from);
-        let BinaryPacket {
-            packet,
-            attachments,
-        } = BinaryPacket::new(packet, attachments.to_vec());
+    /// The frames of a packet of `kind` whose data is the pieces `data`,
+    /// made binary when `args` carry attachments; written in one buffer.
+    fn new(kind: PacketType, nsp: &str, id: Option<u64>, data: &[&str], args: &Args) -> Self {
+        let attachments = args.attachments();
+        let kind = match (kind, attachments.is_empty()) {
+            (PacketType::Event, false) => PacketType::BinaryEvent,
+            (PacketType::Ack, false) => PacketType::BinaryAck,
+            (kind, _) => kind,
+        };
         Self {
-            text: packet.to_engine_frame(),
-            attachments,
+            text: frame_of(kind, nsp, id, attachments.len(), data),
+            attachments: attachments.to_vec(),
         }
     }
 
@@ -70,6 +86,12 @@ impl Encoded {
         std::iter::once(self.text.clone())
             .chain(self.attachments.iter().map(|b| Frame::Binary(b.clone())))
     }
+}
+
+/// Whether `s` needs escapes as a JSON string (`"`, `\` or a control
+/// character).
+fn needs_escape(s: &str) -> bool {
+    s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub use assembler::Assembler;
 pub use binary::{BinaryPacket, placeholder, replace_placeholders};
 pub use decoder::{DEFAULT_MAX_ATTACHMENTS, Decoder};
 pub use event::{event_array, event_name, split_array};
-pub use packet::{Packet, PacketType};
+pub use packet::{Packet, PacketType, frame_of};
 pub use payload::{RESERVED_EVENTS, is_reserved_event};
 
 /// The Socket.IO protocol revision this module speaks.

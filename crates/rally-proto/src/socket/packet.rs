@@ -173,13 +173,83 @@ impl Packet {
         Frame::Text(Str::from(out))
     }
 
+    /// Everything before the data.
+    fn head(&self) -> Head<'_> {
+        Head {
+            kind: self.kind,
+            attachments: self.attachments,
+            nsp: &self.nsp,
+            id: self.id,
+        }
+    }
+
+    /// The exact length of the text form.
+    fn encoded_len(&self) -> usize {
+        self.head().len() + self.data.as_ref().map_or(0, |d| d.len())
+    }
+
+    /// Appends the text form to `out`.
+    fn write(&self, out: &mut String) {
+        self.head().write(out);
+        if let Some(data) = &self.data {
+            out.push_str(data);
+        }
+    }
+}
+
+/// The Engine.IO text frame of a packet given by its parts, its data given
+/// in pieces written one after the other: what
+/// [`Packet::to_engine_frame`] makes, in one allocation, without building
+/// the packet or joining its data first.
+///
+/// `attachments` is the number of binary attachments; it is written only
+/// for the binary types.
+///
+/// ```
+/// use rally_proto::{engine::Frame, socket::{PacketType, frame_of}};
+///
+/// let frame = frame_of(PacketType::Ack, "/chat", Some(7), 0, &["[", r#"{"ok":true}"#, "]"]);
+/// assert_eq!(frame, Frame::Text(r#"43/chat,7[{"ok":true}]"#.into()));
+/// ```
+#[must_use]
+pub fn frame_of(
+    kind: PacketType,
+    nsp: &str,
+    id: Option<u64>,
+    attachments: usize,
+    data: &[&str],
+) -> Frame {
+    let head = Head {
+        kind,
+        attachments,
+        nsp,
+        id,
+    };
+    let mut out =
+        String::with_capacity(1 + head.len() + data.iter().map(|d| d.len()).sum::<usize>());
+    out.push('4');
+    head.write(&mut out);
+    for piece in data {
+        out.push_str(piece);
+    }
+    Frame::Text(Str::from(out))
+}
+
+/// The part of a packet's text form before its data.
+struct Head<'a> {
+    kind: PacketType,
+    attachments: usize,
+    nsp: &'a str,
+    id: Option<u64>,
+}
+
+impl Head<'_> {
     /// Whether the namespace is written on the wire (anything but `/` or empty).
     fn has_nsp(&self) -> bool {
         !self.nsp.is_empty() && self.nsp != "/"
     }
 
-    /// The exact length of the text form.
-    fn encoded_len(&self) -> usize {
+    fn len(&self) -> usize {
         let mut len = 1;
         if self.kind.is_binary() {
             len += decimal_len(self.attachments as u64) + 1;
@@ -190,10 +260,9 @@ impl Packet {
         if let Some(id) = self.id {
             len += decimal_len(id);
         }
-        len + self.data.as_ref().map_or(0, |d| d.len())
+        len
     }
 
-    /// Appends the text form to `out`.
     fn write(&self, out: &mut String) {
         out.push(char::from(self.kind.as_digit()));
         if self.kind.is_binary() {
@@ -201,14 +270,11 @@ impl Packet {
             out.push('-');
         }
         if self.has_nsp() {
-            out.push_str(&self.nsp);
+            out.push_str(self.nsp);
             out.push(',');
         }
         if let Some(id) = self.id {
             push_decimal(out, id);
-        }
-        if let Some(data) = &self.data {
-            out.push_str(data);
         }
     }
 }
