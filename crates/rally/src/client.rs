@@ -154,10 +154,10 @@ impl Client {
                         if !args.is_empty() {
                             args.remove(0);
                         }
-                        (name.as_str().to_owned(), args)
+                        (name, args)
                     }
                     // The reference takes `2` alone as an event without a name.
-                    None => (String::new(), Vec::new()),
+                    None => (Str::default(), Vec::new()),
                 };
                 let ack = packet.id.map(|id| AckSender {
                     socket: socket.clone(),

@@ -21,7 +21,7 @@ use crate::{Args, EmitError, Socket, encode::Encoded};
 /// # }
 /// ```
 pub struct Event {
-    pub(crate) name: String,
+    pub(crate) name: Str,
     pub(crate) args: Vec<Str>,
     pub(crate) attachments: Vec<Bytes>,
     pub(crate) ack: Option<AckSender>,
@@ -31,7 +31,7 @@ impl Event {
     /// The event's name.
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.name
+        self.name.as_str()
     }
 
     /// How many arguments came with it.
