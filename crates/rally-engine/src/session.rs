@@ -31,6 +31,8 @@ pub struct Session {
     handshake: Handshake,
     queue: Queue,
     state: Mutex<State>,
+    /// Whether `state.close` is set, read without the lock on every send.
+    is_closed: AtomicBool,
     /// Woken (all waiters) when the session closes.
     closed: Notify,
     /// Woken when a pending poll should return a noop (during an upgrade).
@@ -91,6 +93,7 @@ impl Session {
                 heartbeat: Heartbeat::Idle(Instant::now() + ping_interval),
             }),
             handshake,
+            is_closed: AtomicBool::new(false),
             queue: Queue::new(capacity),
             closed: Notify::new(),
             noop: Notify::new(),
@@ -123,7 +126,7 @@ impl Session {
     /// Whether the session has ended.
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.state().close.is_some()
+        self.is_closed.load(Ordering::Acquire)
     }
 
     /// Why the session ended, once it has.
@@ -213,6 +216,7 @@ impl Session {
                 return;
             }
             state.close = Some(reason);
+            self.is_closed.store(true, Ordering::Release);
             (state.transport, state.upgrading)
         };
         tracing::debug!(sid = %self.sid, %reason, "session closed");
