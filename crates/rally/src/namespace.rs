@@ -360,7 +360,10 @@ impl Namespace {
         self.broadcast().emit(event, args)
     }
 
-    pub(crate) fn next_ack_id(&self) -> u64 {
+    /// A fresh acknowledgement id of this namespace (for adapters that
+    /// build packets asking for answers).
+    #[must_use]
+    pub fn next_ack_id(&self) -> u64 {
         self.ack_ids.fetch_add(1, Ordering::Relaxed)
     }
 

@@ -96,6 +96,25 @@ pub struct SocketInfo {
     pub handshake: serde_json::Value,
 }
 
+impl SocketInfo {
+    /// A description of socket `id` (for adapters that receive one from
+    /// another node).
+    #[must_use]
+    pub fn new(
+        id: Sid,
+        rooms: Vec<Room>,
+        data: serde_json::Value,
+        handshake: serde_json::Value,
+    ) -> Self {
+        Self {
+            id,
+            rooms,
+            data,
+            handshake,
+        }
+    }
+}
+
 /// A change of rooms, as the reference's adapter events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
