@@ -13,7 +13,7 @@ use std::{
 
 use bytes::Bytes;
 use rally::{
-    AdapterError, Namespace, Room, ServerEvent, Sid,
+    AdapterError, Namespace, Room, Sid,
     adapter::{
         AckEvent, AckStream, Adapter, BroadcastOptions, BroadcastPacket, LocalAdapter, RoomEvent,
         SocketInfo,
@@ -21,11 +21,11 @@ use rally::{
 };
 use rally_proto::msgpack::{self, Value as Mp};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 use crate::{
     connection::{Connection, Route, Sub},
     pending::Pending,
+    serve,
     wire::{self, Incoming},
 };
 
@@ -252,62 +252,56 @@ impl ClassicAdapter {
     }
 
     fn on_server_side_emit(&self, request: Incoming) {
-        let Some(ns) = self.ns.upgrade() else { return };
-        let data = match request.json.get("data") {
-            Some(Value::Array(data)) => data.clone(),
-            _ => return,
-        };
-        let Some(id) = request.str("requestId").map(str::to_owned) else {
-            if let Some(event) = ServerEvent::new(data, None) {
-                ns.dispatch_server_event(event);
-            }
+        let (Some(ns), Some(me)) = (self.ns.upgrade(), self.me.upgrade()) else {
             return;
         };
-        let (tx, rx) = oneshot::channel();
-        let Some(event) = ServerEvent::new(data, Some(tx)) else {
+        let Some(Value::Array(data)) = request.get("data") else {
             return;
         };
-        let Some(me) = self.me.upgrade() else { return };
-        self.conn.runtime.spawn(async move {
-            if let Ok(answer) = rx.await {
+        let answer = request.str("requestId").map(|id| {
+            let id = id.to_owned();
+            move |value: Value| {
                 me.respond(
-                    json!({"type": kind::SERVER_SIDE_EMIT, "requestId": id, "data": answer})
+                    json!({"type": kind::SERVER_SIDE_EMIT, "requestId": id, "data": value})
                         .to_string()
                         .into_bytes(),
                 );
             }
         });
-        ns.dispatch_server_event(event);
+        serve::server_event(&ns, data.clone(), answer);
     }
 
     /// Another node's broadcast with acks: deliver here, then report the
     /// client count and forward each answer.
     fn on_broadcast_with_ack(&self, id: String, request: &Incoming, opts: &BroadcastOptions) {
-        let Some(ns) = self.ns.upgrade() else { return };
-        let Some(packet) = request.get("packet").and_then(|p| {
-            wire::packet_from(p, &request.attachments, &self.nsp, Some(ns.next_ack_id()))
-        }) else {
+        let (Some(ns), Some(me)) = (self.ns.upgrade(), self.me.upgrade()) else {
             return;
         };
-        let mut stream = self.local.broadcast_with_ack(&packet, opts);
-        let Some(me) = self.me.upgrade() else { return };
-        self.conn.runtime.spawn(async move {
-            while let Some(event) = stream.recv().await {
-                match event {
-                    AckEvent::Targeted(n) => me.respond(
-                        json!({"type": kind::BROADCAST_CLIENT_COUNT, "requestId": id, "clientCount": n})
-                            .to_string()
-                            .into_bytes(),
-                    ),
-                    AckEvent::Reply(_, Ok(reply)) => me.respond(msgpack::encode(&Mp::map([
-                        ("type", Mp::Int(kind::BROADCAST_ACK as i64)),
-                        ("requestId", Mp::from(id.as_str())),
-                        ("packet", wire::ack_value(&reply)),
-                    ]))),
-                    _ => {}
-                }
-            }
-        });
+        let Some(packet) = request.get("packet") else {
+            return;
+        };
+        let (counter, acker) = (me.clone(), id.clone());
+        serve::broadcast_with_ack(
+            &self.local,
+            &ns,
+            packet,
+            &request.attachments,
+            opts,
+            move |n| {
+                counter.respond(
+                    json!({"type": kind::BROADCAST_CLIENT_COUNT, "requestId": id, "clientCount": n})
+                        .to_string()
+                        .into_bytes(),
+                );
+            },
+            move |reply| {
+                me.respond(msgpack::encode(&Mp::map([
+                    ("type", Mp::Int(kind::BROADCAST_ACK as i64)),
+                    ("requestId", Mp::from(acker.as_str())),
+                    ("packet", wire::ack_value(reply)),
+                ])));
+            },
+        );
     }
 
     fn on_response(&self, payload: &[u8]) {

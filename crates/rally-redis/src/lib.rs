@@ -32,6 +32,7 @@
 mod classic;
 mod connection;
 mod pending;
+mod serve;
 mod sharded;
 mod wire;
 
@@ -163,7 +164,8 @@ impl RedisAdapter {
     pub fn adapter(&self, ns: Weak<Namespace>) -> Arc<dyn Adapter> {
         let (key, timeout) = (&self.config.key, self.config.requests_timeout);
         match self.config.mode {
-            Mode::Classic => classic::ClassicAdapter::new(ns, self.conn.clone(), key, timeout),
+            Mode::Classic => classic::ClassicAdapter::new(ns, self.conn.clone(), key, timeout)
+                as Arc<dyn Adapter>,
             Mode::Sharded => sharded::ShardedAdapter::new(ns, self.conn.clone(), key, timeout),
         }
     }

@@ -217,6 +217,62 @@ pub(crate) fn mp(json: &Value) -> msgpack::Value {
     msgpack::Value::from_json(json, &[])
 }
 
+/// Whether `value` holds binary anywhere.
+pub(crate) fn has_binary(value: &msgpack::Value) -> bool {
+    match value {
+        msgpack::Value::Bin(_) => true,
+        msgpack::Value::Array(items) => items.iter().any(has_binary),
+        msgpack::Value::Map(entries) => entries.iter().any(|(_, v)| has_binary(v)),
+        _ => false,
+    }
+}
+
+/// `value` as JSON text, keys in their order (as `JSON.stringify` writes
+/// the reference's objects). Binary has no JSON form: callers send
+/// MessagePack when [`has_binary`].
+pub(crate) fn json_text(value: &msgpack::Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    write_json(&mut out, value);
+    out
+}
+
+fn write_json(out: &mut Vec<u8>, value: &msgpack::Value) {
+    use msgpack::Value as Mp;
+    match value {
+        Mp::Nil | Mp::Bin(_) => out.extend_from_slice(b"null"),
+        Mp::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Mp::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Mp::UInt(u) => out.extend_from_slice(u.to_string().as_bytes()),
+        Mp::Float(f) => {
+            let json = serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number);
+            out.extend_from_slice(json.to_string().as_bytes());
+        }
+        Mp::Str(s) => out.extend_from_slice(Value::from(s.as_str()).to_string().as_bytes()),
+        Mp::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(out, item);
+            }
+            out.push(b']');
+        }
+        Mp::Map(entries) => {
+            out.push(b'{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(Value::from(k.as_str()).to_string().as_bytes());
+                out.push(b':');
+                write_json(out, v);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +293,28 @@ mod tests {
         assert_eq!(back.args.json(), r#""hi",1,{"_placeholder":true,"num":0}"#);
         assert_eq!(&back.args.attachments()[0][..], [1, 2]);
         assert!(packet_from(&incoming.json, &incoming.attachments, "/other", None).is_none());
+    }
+
+    #[test]
+    fn json_text_keeps_key_order() {
+        let value = msgpack::Value::map([
+            ("type", msgpack::Value::Int(7)),
+            (
+                "data",
+                msgpack::Value::map([
+                    ("opts", opts_value(&BroadcastOptions::default(), true)),
+                    ("requestId", msgpack::Value::from("3505edcf95b13f46")),
+                ]),
+            ),
+            ("uid", msgpack::Value::from("3ca0fb5ec292809d")),
+            ("nsp", msgpack::Value::from("/")),
+        ]);
+        // As recorded from a Node.js node (shared/wire/redis-adapter-sharded.txt).
+        assert_eq!(
+            String::from_utf8(json_text(&value)).unwrap(),
+            r#"{"type":7,"data":{"opts":{"rooms":[],"except":[],"flags":{}},"requestId":"3505edcf95b13f46"},"uid":"3ca0fb5ec292809d","nsp":"/"}"#
+        );
+        assert!(!has_binary(&value));
     }
 
     #[test]
