@@ -136,9 +136,22 @@ impl RallyNode {
                 }
             }
         });
+        // Answers "hello" with its tag; without an ack asked, tells its own
+        // clients what it got (so a test can see it).
+        let main = io.of("/");
         io.of("/").on_server_event("hello", move |mut event| {
             let tag = tag.clone();
-            async move { event.ack(&tag) }
+            let main = main.clone();
+            async move {
+                if event.has_ack() {
+                    event.ack(&tag);
+                } else {
+                    let _ = main
+                        .broadcast()
+                        .local()
+                        .emit("got-hello", &event.args().to_vec());
+                }
+            }
         });
         tokio::spawn(rally::serve(listener, io.clone()));
         Self { io, addr, redis }
