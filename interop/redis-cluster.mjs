@@ -10,6 +10,8 @@
 //   {"cmd":"client","name":"c1","url":"http://127.0.0.1:3000","rooms":["r1"]}
 //       connects a client (websocket only) with auth {name, rooms};
 //       answers {"ok":"client","name":"c1","id":"<socket id>"}
+//   {"cmd":"emit","client":"c1","ev":"join","args":["lobby"]}
+//       client c1 emits, asking for an ack: {"event":"ack","client":"c1","args":[...]}
 //   {"cmd":"serve","port":0,"mode":"classic"|"sharded"}
 //       starts the Node.js node; answers {"ok":"serve","port":<port>}
 //   {"cmd":"op","id":7,"op":"<op>",...}  an operation on the Node.js node;
@@ -210,6 +212,11 @@ lines.on('line', async (line) => {
   }
   try {
     if (cmd.cmd === 'client') addClient(cmd);
+    else if (cmd.cmd === 'emit') {
+      clients.get(cmd.client).emit(cmd.ev, ...fromWire(cmd.args || []), (...args) => {
+        out({ event: 'ack', client: cmd.client, args: toWire(args) });
+      });
+    }
     else if (cmd.cmd === 'serve') await serve(cmd);
     else if (cmd.cmd === 'op') out({ ok: 'op', id: cmd.id, result: toWire(await operate(cmd)) });
     else if (cmd.cmd === 'emitter') out({ ok: 'op', id: cmd.id, result: toWire(await emit(cmd)) });

@@ -445,7 +445,7 @@ impl Adapter for ShardedAdapter {
             let mut rooms: Vec<Room> = Vec::new();
             for socket in me.fetch_sockets(BroadcastOptions::default()).await? {
                 for room in socket.rooms {
-                    if room != Room::from(socket.id.as_str()) && !rooms.contains(&room) {
+                    if !rooms.contains(&room) {
                         rooms.push(room);
                     }
                 }
