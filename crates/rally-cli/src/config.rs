@@ -95,7 +95,7 @@ struct FileConfig {
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Command {
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     Help,
 }
 
@@ -124,7 +124,7 @@ pub(crate) fn parse(
             apply(&mut config, setting, &values).map_err(|e| format!("--{setting}: {e}"))?;
         }
     }
-    Ok(Command::Serve(config))
+    Ok(Command::Serve(Box::new(config)))
 }
 
 /// The settings flags and variables can set (besides `config`).
@@ -343,7 +343,7 @@ mod tests {
         match parse(&args(list), |k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })? {
-            Command::Serve(config) => Ok(config),
+            Command::Serve(config) => Ok(*config),
             Command::Help => Err("help".into()),
         }
     }

@@ -234,16 +234,20 @@ fn merge_acks(
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut local_done = false;
-        loop {
+        let (mut local_open, mut remote_open) = (true, true);
+        while local_open || remote_open {
             tokio::select! {
-                event = local.recv(), if !local_done => match event {
+                event = local.recv(), if local_open => match event {
                     Some(event) => { let _ = tx.send(event); }
-                    None => local_done = true,
+                    None => local_open = false,
                 },
-                answer = remote.rx.recv() => match answer.and_then(&read) {
-                    Some(event) => { let _ = tx.send(event); }
-                    None => {}
+                answer = remote.rx.recv(), if remote_open => match answer {
+                    Some(answer) => {
+                        if let Some(event) = read(answer) {
+                            let _ = tx.send(event);
+                        }
+                    }
+                    None => remote_open = false,
                 },
                 () = tokio::time::sleep_until(deadline) => break,
             }

@@ -90,7 +90,7 @@ async fn three_nodes(mode: Mode) {
         .iter()
         .find(|s| s.data::<Value>().unwrap()["name"] == "a")
         .unwrap();
-    a.emit("direct", &"to a").unwrap();
+    a.emit("direct", "to a").unwrap();
     assert_eq!(clients.event("a", "direct").await, json!(["to a"]));
     a.join("room9");
     eventually("a joins room9", || async {

@@ -105,7 +105,7 @@ async fn mixed(mode: Mode, mode_name: &str) {
         .unwrap();
     assert_eq!(n2.handshake()["query"]["EIO"], "4");
     // A remote socket acted on from either side.
-    n2.emit("direct", &"from rally").unwrap();
+    n2.emit("direct", "from rally").unwrap();
     assert_eq!(node.event("n2", "direct").await, json!(["from rally"]));
     node.op(json!({"op": "remoteEmit", "name": "r2", "ev": "direct", "args": ["from node"]}))
         .await;
