@@ -249,3 +249,69 @@ async fn requests_time_out_saying_what_is_missing_classic() {
 async fn requests_time_out_saying_what_is_missing_sharded() {
     requests_time_out(Mode::Sharded, "SSUBSCRIBE", "socket.io#/#").await;
 }
+
+/// Sends one command on a fresh raw connection and reads its reply.
+async fn raw_command(port: u16, args: &[&[u8]]) {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut line = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        line.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        line.extend_from_slice(arg);
+        line.extend_from_slice(b"\r\n");
+    }
+    stream.write_all(&line).await.unwrap();
+    let mut buf = [0u8; 64];
+    let _ = stream.read(&mut buf).await.unwrap();
+}
+
+/// Malformed messages on every channel a node listens to: ignored, and the
+/// cluster goes on.
+async fn garbage_is_ignored(mode: Mode, publish: &str, channels: &[&str]) {
+    let redis = RedisServer::start().await;
+    let a = RallyNode::start(&redis.url(), mode).await;
+    let b = RallyNode::start(&redis.url(), mode).await;
+    a.wait_for_nodes(2).await;
+    let garbage: [&[u8]; 8] = [
+        b"",
+        b"{",
+        b"{\"type\":5,\"requestId\":7}",
+        b"{\"type\":7,\"uid\":1,\"data\":{\"packet\":[]}}",
+        b"\x93\xa1x\xc0\xc0",
+        b"\x93\xa1x\x83\xa4type\x02\xa4data\x90\xa3nsp\xa1/\x80",
+        b"\xdd\xff\xff\xff\xff",
+        b"\xc1\xc1\xc1",
+    ];
+    for channel in channels {
+        for payload in garbage {
+            raw_command(
+                redis.port,
+                &[publish.as_bytes(), channel.as_bytes(), payload],
+            )
+            .await;
+        }
+    }
+    // Both nodes still serve the cluster.
+    let mut clients = Driver::start(&redis.url()).await;
+    clients.client("b", &b.url(), &[]).await;
+    a.io.emit("still-here", &1).unwrap();
+    assert_eq!(clients.event("b", "still-here").await, json!([1]));
+    assert_eq!(a.io.broadcast().fetch_sockets().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_channels_is_ignored_classic() {
+    let channels = [
+        "socket.io#/#",
+        "socket.io#/#room#",
+        "socket.io-request#/#",
+        "socket.io-response#/#",
+    ];
+    garbage_is_ignored(Mode::Classic, "PUBLISH", &channels).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_channels_is_ignored_sharded() {
+    garbage_is_ignored(Mode::Sharded, "SPUBLISH", &["socket.io#/#"]).await;
+}
