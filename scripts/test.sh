@@ -9,6 +9,8 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # The chat demo's browser test drives Debian's Chromium.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The cluster tests (rally-redis, rally serve --redis) start their own Redis.
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} with apt-get"
   apt-get update -qq

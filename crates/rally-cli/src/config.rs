@@ -4,6 +4,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use rally::Transport;
+use rally_redis::Mode;
 use serde::Deserialize;
 
 pub(crate) const HELP: &str = "\
@@ -24,13 +25,16 @@ win over the config file):
   --transports <list>      polling,websocket (default both)           [RALLY_TRANSPORTS]
   --static-dir <dir>       serve this directory at / instead of the chat demo [RALLY_STATIC_DIR]
   --shutdown-timeout <ms>  how long a shutdown may drain (default 10000) [RALLY_SHUTDOWN_TIMEOUT]
+  --redis <url>            join a cluster through Redis, redis://host:port [RALLY_REDIS]
+  --redis-mode <mode>      classic (PUBLISH) or sharded (SPUBLISH, Redis 7) [RALLY_REDIS_MODE]
   -h, --help               print this help
 
 Logs go to stderr; RUST_LOG sets the level (default info).
 Endpoints: /healthz, /metrics (Prometheus), /socket.io/socket.io.js (browser client).
 
 Config file keys: host, port, path, cors_origins (array), ping_interval,
-ping_timeout, max_payload, transports (array), static_dir, shutdown_timeout.
+ping_timeout, max_payload, transports (array), static_dir, shutdown_timeout,
+redis, redis_mode.
 ";
 
 /// Everything `rally serve` needs to know.
@@ -46,6 +50,9 @@ pub(crate) struct ServeConfig {
     pub(crate) transports: Vec<Transport>,
     pub(crate) static_dir: Option<PathBuf>,
     pub(crate) shutdown_timeout: Duration,
+    /// The Redis of the cluster, if any.
+    pub(crate) redis: Option<String>,
+    pub(crate) redis_mode: Mode,
 }
 
 impl Default for ServeConfig {
@@ -61,6 +68,8 @@ impl Default for ServeConfig {
             transports: vec![Transport::Polling, Transport::WebSocket],
             static_dir: None,
             shutdown_timeout: Duration::from_millis(10_000),
+            redis: None,
+            redis_mode: Mode::Classic,
         }
     }
 }
@@ -79,12 +88,14 @@ struct FileConfig {
     transports: Option<Vec<String>>,
     static_dir: Option<PathBuf>,
     shutdown_timeout: Option<u64>,
+    redis: Option<String>,
+    redis_mode: Option<String>,
 }
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Command {
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     Help,
 }
 
@@ -113,11 +124,11 @@ pub(crate) fn parse(
             apply(&mut config, setting, &values).map_err(|e| format!("--{setting}: {e}"))?;
         }
     }
-    Ok(Command::Serve(config))
+    Ok(Command::Serve(Box::new(config)))
 }
 
 /// The settings flags and variables can set (besides `config`).
-const SETTINGS: [&str; 10] = [
+const SETTINGS: [&str; 12] = [
     "host",
     "port",
     "path",
@@ -128,6 +139,8 @@ const SETTINGS: [&str; 10] = [
     "transports",
     "static-dir",
     "shutdown-timeout",
+    "redis",
+    "redis-mode",
 ];
 
 fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(), String> {
@@ -175,6 +188,17 @@ fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(
         }
         "static-dir" => config.static_dir = Some(PathBuf::from(last)),
         "shutdown-timeout" => config.shutdown_timeout = millis(last)?,
+        "redis" => {
+            if !last.starts_with("redis://") && !last.starts_with("rediss://") {
+                return Err(format!("expected redis://host:port, got `{last}`"));
+            }
+            config.redis = Some(last.to_owned());
+        }
+        "redis-mode" => {
+            config.redis_mode = last
+                .parse()
+                .map_err(|_| format!("expected classic or sharded, got `{last}`"))?;
+        }
         _ => return Err(format!("unknown setting {setting}")),
     }
     Ok(())
@@ -240,6 +264,8 @@ fn apply_file(config: &mut ServeConfig, file: &str) -> Result<(), String> {
         "shutdown-timeout",
         parsed.shutdown_timeout.map(|v| vec![v.to_string()]),
     )?;
+    set("redis", parsed.redis.map(|v| vec![v]))?;
+    set("redis-mode", parsed.redis_mode.map(|v| vec![v]))?;
     Ok(())
 }
 
@@ -317,7 +343,7 @@ mod tests {
         match parse(&args(list), |k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })? {
-            Command::Serve(config) => Ok(config),
+            Command::Serve(config) => Ok(*config),
             Command::Help => Err("help".into()),
         }
     }
@@ -393,6 +419,36 @@ mod tests {
             "--path: expected a path starting with /, got `io`"
         );
         assert_eq!(serve(&["--help"], &[]).unwrap_err(), "help");
+    }
+
+    #[test]
+    fn redis_settings() {
+        let config = serve(&["--redis", "redis://127.0.0.1:6379"], &[]).unwrap();
+        assert_eq!(config.redis.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(config.redis_mode, Mode::Classic);
+        let config = serve(
+            &["--redis-mode=sharded"],
+            &[
+                ("RALLY_REDIS", "redis://h:1"),
+                ("RALLY_REDIS_MODE", "classic"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.redis.as_deref(), Some("redis://h:1"));
+        assert_eq!(config.redis_mode, Mode::Sharded);
+        let file = std::env::temp_dir().join(format!("rally-redis-{}.toml", std::process::id()));
+        std::fs::write(&file, "redis = \"redis://f:2\"\nredis_mode = \"sharded\"\n").unwrap();
+        let config = serve(&["--config", &file.display().to_string()], &[]).unwrap();
+        assert_eq!(config.redis.as_deref(), Some("redis://f:2"));
+        assert_eq!(config.redis_mode, Mode::Sharded);
+        assert_eq!(
+            serve(&["--redis-mode", "ring"], &[]).unwrap_err(),
+            "--redis-mode: expected classic or sharded, got `ring`"
+        );
+        assert_eq!(
+            serve(&["--redis", "localhost"], &[]).unwrap_err(),
+            "--redis: expected redis://host:port, got `localhost`"
+        );
     }
 
     #[test]

@@ -1,25 +1,29 @@
 //! `GET /metrics`: Prometheus text.
 
-use std::{collections::HashSet, fmt::Write};
+use std::fmt::Write;
 
-use rally::Server;
+use rally::{Server, Sid};
+use rally_redis::RedisAdapter;
 
-/// The server's figures in the Prometheus text format.
-pub(crate) async fn render(io: &Server) -> String {
+/// The server's figures in the Prometheus text format (and, on a cluster,
+/// those of its Redis adapter).
+pub(crate) async fn render(io: &Server, redis: Option<&RedisAdapter>) -> String {
     let stats = io.engine_stats();
     let namespaces = io.namespaces();
     let mut rooms = 0;
     let mut sockets = 0;
     for ns in &namespaces {
-        let ids: HashSet<String> = ns.sockets().iter().map(|s| s.id().to_string()).collect();
-        sockets += ids.len();
-        // A socket's own room is not counted as a room of the application.
+        sockets += ns.sockets().len();
+        // A socket's own room is not counted as a room of the application
+        // (on a cluster, other nodes' sockets are known by their id's shape
+        // only).
         rooms += ns
             .adapter()
             .rooms()
             .await
+            .unwrap_or_default()
             .iter()
-            .filter(|room| !ids.contains(&***room))
+            .filter(|room| Sid::parse(room).is_none())
             .count();
     }
     let mut out = String::with_capacity(2048);
@@ -72,7 +76,7 @@ pub(crate) async fn render(io: &Server) -> String {
     metric(
         "rally_rooms",
         "gauge",
-        "Rooms with at least one member (sockets' own rooms left out).",
+        "Rooms with at least one member, on every node of a cluster (sockets' own rooms left out).",
         &[("", rooms as u64)],
     );
     metric(
@@ -105,5 +109,32 @@ pub(crate) async fn render(io: &Server) -> String {
         "Connections closed, by reason.",
         &labels,
     );
+    if let Some(redis) = redis {
+        let nodes = io.of("/").adapter().server_count().await;
+        metric(
+            "rally_cluster_nodes",
+            "gauge",
+            "Nodes of the cluster (this one included), as Redis counts them.",
+            &[("", nodes as u64)],
+        );
+        metric(
+            "rally_adapter_up",
+            "gauge",
+            "Whether the connection to Redis is up.",
+            &[("", u64::from(!redis.is_down()))],
+        );
+        metric(
+            "rally_adapter_outages_total",
+            "counter",
+            "Times the connection to Redis was lost.",
+            &[("", redis.outages())],
+        );
+        metric(
+            "rally_adapter_dropped_total",
+            "counter",
+            "Messages for other nodes lost while Redis was unreachable.",
+            &[("", redis.dropped())],
+        );
+    }
     out
 }

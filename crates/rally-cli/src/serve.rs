@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use rally::{CloseReason, Cors, Server};
+use rally_redis::{RedisAdapter, RedisConfig};
 use tokio::net::TcpListener;
 use tower_service::Service;
 use tracing_subscriber::EnvFilter;
@@ -26,7 +27,7 @@ use crate::{
 
 pub(crate) fn main(args: &[String]) -> ExitCode {
     let config = match config::parse(args, |name| std::env::var(name).ok()) {
-        Ok(Command::Serve(config)) => config,
+        Ok(Command::Serve(config)) => *config,
         Ok(Command::Help) => {
             print!("{}", config::HELP);
             return ExitCode::SUCCESS;
@@ -61,8 +62,9 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     }
 }
 
-/// The Socket.IO server that `config` describes, with the chat demo.
-fn server(config: &ServeConfig) -> Server {
+/// The Socket.IO server that `config` describes, with the chat demo, on
+/// the cluster of `redis` when there is one.
+fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
     let mut builder = Server::builder()
         .path(config.path.clone())
         .ping_interval(config.ping_interval)
@@ -76,6 +78,9 @@ fn server(config: &ServeConfig) -> Server {
             Cors::origins(config.cors_origins.clone()).credentials(true)
         };
         builder = builder.cors(cors);
+    }
+    if let Some(redis) = redis {
+        builder = builder.adapter(redis.factory());
     }
     let io = builder.build();
     if config.static_dir.is_none() {
@@ -111,10 +116,21 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     }
     let listener = bind(&config).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let io = server(&config);
+    let redis = match &config.redis {
+        Some(url) => {
+            let redis = RedisAdapter::connect(url, RedisConfig::new().mode(config.redis_mode))
+                .await
+                .map_err(|e| format!("--redis: {e}"))?;
+            tracing::info!(%url, mode = ?config.redis_mode, "joined the cluster through redis");
+            Some(redis)
+        }
+        None => None,
+    };
+    let io = server(&config, redis.as_ref());
     let app = App {
         io: io.clone(),
         config: Arc::new(config.clone()),
+        redis,
     };
     if !files::has_client() {
         tracing::warn!(
@@ -178,6 +194,7 @@ async fn shutdown_signal() {
 struct App {
     io: Server,
     config: Arc<ServeConfig>,
+    redis: Option<RedisAdapter>,
 }
 
 type AppFuture = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
@@ -210,8 +227,9 @@ where
             let reply = match (req.method(), path.as_str()) {
                 (&Method::GET, "/healthz") => files::status(StatusCode::OK, "ok"),
                 (&Method::GET, "/metrics") => {
-                    let mut reply =
-                        Response::new(Full::new(Bytes::from(metrics::render(&app.io).await)));
+                    let mut reply = Response::new(Full::new(Bytes::from(
+                        metrics::render(&app.io, app.redis.as_ref()).await,
+                    )));
                     reply.headers_mut().insert(
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

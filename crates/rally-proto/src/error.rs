@@ -46,4 +46,7 @@ pub enum DecodeError {
     /// A placeholder refers to an attachment that does not exist.
     #[error("invalid attachment placeholder")]
     InvalidPlaceholder,
+    /// The bytes are not well-formed MessagePack (or use extension types).
+    #[error("invalid messagepack")]
+    InvalidMsgpack,
 }

@@ -17,6 +17,7 @@ mod args;
 mod binary;
 pub mod engine;
 mod error;
+pub mod msgpack;
 pub mod socket;
 mod str;
 

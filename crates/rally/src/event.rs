@@ -225,6 +225,21 @@ impl AckReply {
     pub fn binary(&self) -> &[Bytes] {
         &self.attachments
     }
+
+    /// An answer made of JSON values whose placeholders point into
+    /// `attachments`: what a cluster adapter gets from another node.
+    ///
+    /// ```
+    /// let reply = rally::AckReply::from_values(&[serde_json::json!("ok")], Vec::new());
+    /// assert_eq!(reply.arg::<String>(0).unwrap(), "ok");
+    /// ```
+    #[must_use]
+    pub fn from_values(values: &[serde_json::Value], attachments: Vec<Bytes>) -> Self {
+        Self {
+            args: values.iter().map(|v| Str::from(v.to_string())).collect(),
+            attachments,
+        }
+    }
 }
 
 impl fmt::Debug for AckReply {

@@ -42,10 +42,12 @@ mod reason;
 mod remote;
 mod run;
 mod server;
+mod server_event;
 mod socket;
 
 use std::sync::Arc;
 
+pub use adapter::AdapterError;
 pub use config::ServerBuilder;
 pub use error::{AckError, ConnectError, EmitError};
 pub use event::{AckReply, AckSender, Event};
@@ -58,6 +60,7 @@ pub use rally_proto::{Args, Binary};
 pub use reason::DisconnectReason;
 pub use remote::RemoteSocket;
 pub use server::Server;
+pub use server_event::ServerEvent;
 pub use socket::{Handshake, IntoRooms, Socket, TimedSocket};
 
 /// A room name.

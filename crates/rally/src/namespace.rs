@@ -12,8 +12,8 @@ use std::{
 use rally_engine::Sid;
 
 use crate::{
-    Args, BroadcastOperator, ConnectError, DisconnectReason, Event, IntoRooms, Socket,
-    adapter::Adapter, run::run_detached,
+    AdapterError, Args, BroadcastOperator, ConnectError, DisconnectReason, Event, IntoRooms,
+    ServerEvent, Socket, adapter::Adapter, run::run_detached,
 };
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -25,6 +25,7 @@ type OutgoingHandler = Arc<dyn Fn(&Socket, &str, &Args) + Send + Sync>;
 type EmptyHook = Box<dyn Fn(&str) + Send + Sync>;
 /// Makes the adapter of a new namespace.
 pub(crate) type AdapterFactory = Arc<dyn Fn(Weak<Namespace>) -> Arc<dyn Adapter> + Send + Sync>;
+type ServerEventHandler = Arc<dyn Fn(ServerEvent) -> BoxFuture<()> + Send + Sync>;
 type EventMiddleware = Arc<dyn Fn(&Arc<Socket>, &Event) -> Result<(), ConnectError> + Send + Sync>;
 
 #[derive(Default)]
@@ -37,6 +38,7 @@ struct Handlers {
     event_middlewares: Vec<EventMiddleware>,
     disconnecting: Vec<DisconnectHandler>,
     disconnect: Vec<DisconnectHandler>,
+    server_events: HashMap<String, ServerEventHandler>,
 }
 
 /// A namespace: a channel of its own on a shared connection, with its own
@@ -230,6 +232,67 @@ impl Namespace {
         });
     }
 
+    /// Handles the server-side event `event` that other nodes of the
+    /// cluster send (the reference's `io.on("event", ...)` for
+    /// `serverSideEmit`).
+    #[doc(alias = "serverSideEmit")]
+    pub fn on_server_event<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: Fn(ServerEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: ServerEventHandler = Arc::new(move |e| Box::pin(handler(e)));
+        self.edit(|h| {
+            h.server_events.insert(event.to_owned(), handler);
+        });
+    }
+
+    /// Sends the event `event` with `args` to the other nodes of the
+    /// cluster, whose [`on_server_event`](Self::on_server_event) handlers
+    /// get it; without a cluster adapter it goes nowhere.
+    ///
+    /// ```
+    /// # fn f(io: &rally::Server) {
+    /// io.of("/").server_side_emit("reload", vec![serde_json::json!({"all": true})]);
+    /// # }
+    /// ```
+    #[doc(alias = "serverSideEmit")]
+    pub fn server_side_emit(&self, event: &str, args: Vec<serde_json::Value>) {
+        self.adapter.server_side_emit(server_data(event, args));
+    }
+
+    /// Sends the event `event` with `args` to the other nodes and gathers
+    /// one answer from each.
+    ///
+    /// # Errors
+    ///
+    /// [`AdapterError::Timeout`] when a node does not answer within the
+    /// adapter's requests timeout.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future forgets the answers still due.
+    #[doc(alias = "serverSideEmitWithAck")]
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<serde_json::Value>,
+    ) -> Result<Vec<serde_json::Value>, AdapterError> {
+        self.adapter
+            .server_side_emit_with_ack(server_data(event, args))
+            .await
+    }
+
+    /// Runs the handler of a server-side event from another node (called by
+    /// cluster adapters); an event without a handler is dropped, and its
+    /// ack never answered.
+    pub fn dispatch_server_event(&self, event: ServerEvent) {
+        let handler = self.handlers().server_events.get(event.name()).cloned();
+        if let Some(handler) = handler {
+            run_detached(handler(event));
+        }
+    }
+
     /// Calls `listener` on every room change of this namespace on this
     /// node: `create-room`, `join-room`, `leave-room`, `delete-room`.
     pub fn on_room_event(
@@ -297,7 +360,10 @@ impl Namespace {
         self.broadcast().emit(event, args)
     }
 
-    pub(crate) fn next_ack_id(&self) -> u64 {
+    /// A fresh acknowledgement id of this namespace (for adapters that
+    /// build packets asking for answers).
+    #[must_use]
+    pub fn next_ack_id(&self) -> u64 {
         self.ack_ids.fetch_add(1, Ordering::Relaxed)
     }
 
@@ -408,6 +474,15 @@ impl Namespace {
             run_detached(handler(socket.clone(), reason));
         }
     }
+}
+
+/// A server-side event as the reference sends it: its name, then its
+/// arguments.
+fn server_data(event: &str, args: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let mut data = Vec::with_capacity(args.len() + 1);
+    data.push(serde_json::Value::String(event.to_owned()));
+    data.extend(args);
+    data
 }
 
 impl fmt::Debug for Namespace {

@@ -4,7 +4,7 @@ use rally_engine::Sid;
 
 use crate::{
     AckError, AckReply, Args, EmitError, IntoRooms, Namespace, RemoteSocket, Socket,
-    adapter::{BroadcastOptions, BroadcastPacket},
+    adapter::{AckEvent, AdapterError, BroadcastOptions, BroadcastPacket, DEFAULT_ACK_TIMEOUT},
     socket::check,
 };
 
@@ -101,8 +101,9 @@ impl BroadcastOperator {
         Ok(())
     }
 
-    /// Sends an event to every targeted socket and gathers every answer,
-    /// waiting at most the [`timeout`](Self::timeout) (5 s when unset).
+    /// Sends an event to every targeted socket, on every node, and gathers
+    /// every answer, waiting at most the [`timeout`](Self::timeout) (5 s
+    /// when unset).
     ///
     /// # Errors
     ///
@@ -118,53 +119,70 @@ impl BroadcastOperator {
         args: impl Into<Args>,
     ) -> Result<AckResponses, AckError> {
         let args = check(event, args.into())?;
-        let deadline =
-            tokio::time::Instant::now() + self.opts.timeout.unwrap_or(Duration::from_secs(5));
-        let mut waiting = Vec::new();
+        let mut opts = self.opts.clone();
+        let timeout = *opts.timeout.get_or_insert(DEFAULT_ACK_TIMEOUT);
+        // Every node stops waiting at the timeout; this is a safety net
+        // for a stream that never ends.
+        let deadline = tokio::time::Instant::now() + timeout + Duration::from_secs(1);
+        let mut responses = AckResponses {
+            replies: Vec::new(),
+            remote: Vec::new(),
+            missing_remote: 0,
+        };
+        // Send everywhere first, then gather.
+        let mut streams = Vec::new();
         for ns in self.namespaces() {
             let id = ns.next_ack_id();
             let packet = BroadcastPacket::new(ns.name(), event, args.clone(), Some(id));
-            for socket in ns.sockets_by_id(&ns.adapter().targets(&self.opts)) {
-                let rx = socket.register_ack(id);
-                if socket
-                    .send_encoded(&packet.encoded, self.opts.volatile)
-                    .is_ok()
-                {
-                    waiting.push((socket, id, rx));
-                } else {
-                    socket.forget_ack(id);
+            streams.push((ns.adapter().broadcast_with_ack(&packet, &opts), ns));
+        }
+        for (mut stream, ns) in streams {
+            let servers = if opts.local {
+                1
+            } else {
+                ns.adapter().server_count().await.max(1)
+            };
+            let (mut reported, mut expected, mut received) = (0, 0, 0);
+            while reported < servers || received < expected {
+                match tokio::time::timeout_at(deadline, stream.recv()).await {
+                    Ok(Some(AckEvent::Targeted(n))) => {
+                        reported += 1;
+                        expected += n;
+                    }
+                    Ok(Some(AckEvent::Reply(id, reply))) => {
+                        received += 1;
+                        match id {
+                            Some(id) => responses.replies.push((id, reply)),
+                            None => responses.remote.extend(reply.ok()),
+                        }
+                    }
+                    Ok(None) | Err(_) => break,
                 }
             }
+            responses.missing_remote += expected.saturating_sub(received);
         }
-        let mut replies = Vec::with_capacity(waiting.len());
-        for (socket, id, rx) in waiting {
-            let reply = match tokio::time::timeout_at(deadline, rx).await {
-                Ok(Ok(reply)) => reply,
-                Ok(Err(_)) => Err(AckError::Disconnected),
-                Err(_) => {
-                    socket.forget_ack(id);
-                    Err(AckError::Timeout)
-                }
-            };
-            replies.push((socket.id(), reply));
-        }
-        Ok(AckResponses { replies })
+        Ok(responses)
     }
 
-    /// The targeted sockets, with handles that can emit to them, make
-    /// them join or leave rooms, or disconnect them.
+    /// The targeted sockets, on every node, with handles that can emit to
+    /// them, make them join or leave rooms, or disconnect them.
+    ///
+    /// # Errors
+    ///
+    /// With a cluster adapter, [`AdapterError::Timeout`] when a node does
+    /// not answer in time.
     #[doc(alias = "fetchSockets")]
-    pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
         let mut all = Vec::new();
         for ns in self.namespaces() {
-            let infos = ns.adapter().fetch_sockets(self.opts.clone()).await;
+            let infos = ns.adapter().fetch_sockets(self.opts.clone()).await?;
             all.extend(
                 infos
                     .into_iter()
                     .map(|info| RemoteSocket::new(info, ns.clone())),
             );
         }
-        all
+        Ok(all)
     }
 
     /// The targeted sockets of this node, as handles.
@@ -220,23 +238,32 @@ impl fmt::Debug for BroadcastOperator {
     }
 }
 
-/// Every answer to a broadcast with acks, by socket.
+/// Every answer to a broadcast with acks.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct AckResponses {
-    /// Each targeted socket's answer, or why there is none.
+    /// Each targeted socket of this node: its answer, or why there is none.
     pub replies: Vec<(Sid, Result<AckReply, AckError>)>,
+    /// The answers of targeted sockets on other nodes.
+    pub remote: Vec<AckReply>,
+    /// How many targeted sockets on other nodes did not answer in time.
+    pub missing_remote: usize,
 }
 
 impl AckResponses {
     /// Whether every targeted socket answered in time.
     #[must_use]
     pub fn all_answered(&self) -> bool {
-        self.replies.iter().all(|(_, r)| r.is_ok())
+        self.missing_remote == 0 && self.replies.iter().all(|(_, r)| r.is_ok())
     }
 
-    /// The answers that came.
+    /// The answers that came, from this node's sockets and then the
+    /// others'.
     pub fn answers(&self) -> impl Iterator<Item = &AckReply> {
-        self.replies.iter().filter_map(|(_, r)| r.as_ref().ok())
+        self.replies
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .chain(&self.remote)
     }
 }
 

@@ -10,8 +10,8 @@ use crate::{Args, EmitError, IntoRooms, Namespace, Room, adapter::SocketInfo};
 /// and a handle to act on it wherever it is.
 ///
 /// ```
-/// # async fn f(io: rally::Server) -> Result<(), rally::EmitError> {
-/// for socket in io.to("lobby").fetch_sockets().await {
+/// # async fn f(io: rally::Server) -> Result<(), Box<dyn std::error::Error>> {
+/// for socket in io.to("lobby").fetch_sockets().await? {
 ///     socket.emit("moved", "to the hall")?;
 ///     socket.join("hall");
 ///     socket.leave("lobby");

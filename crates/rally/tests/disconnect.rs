@@ -97,7 +97,7 @@ async fn client_namespace_disconnect() {
     )
     .await;
     assert!(server.io.of("/").get_socket(root).is_none());
-    assert!(server.io.to("r").fetch_sockets().await.is_empty());
+    assert!(server.io.to("r").fetch_sockets().await.unwrap().is_empty());
     // The connection and the other namespace stay.
     client.sync().await;
     assert!(server.socket("/custom", custom).connected());

@@ -154,6 +154,7 @@ async fn emitting_on_the_parent_reaches_every_child() {
         .broadcast()
         .fetch_sockets()
         .await
+        .unwrap()
         .iter()
         .map(|s| s.id())
         .collect();

@@ -110,7 +110,7 @@ async fn fetch_sockets_describes_the_targets() {
         client.sync().await;
         clients.push(client);
     }
-    let mut all = server.io.broadcast().fetch_sockets().await;
+    let mut all = server.io.broadcast().fetch_sockets().await.unwrap();
     all.sort_by_key(|s| s.data::<serde_json::Value>().unwrap()["n"].as_u64());
     assert_eq!(all.len(), 3);
     for (n, socket) in all.iter().enumerate() {
@@ -134,6 +134,7 @@ async fn fetch_sockets_describes_the_targets() {
         .to("even")
         .fetch_sockets()
         .await
+        .unwrap()
         .iter()
         .map(|s| s.id())
         .collect();
@@ -146,14 +147,23 @@ async fn fetch_sockets_describes_the_targets() {
         .except("even")
         .fetch_sockets()
         .await
+        .unwrap()
         .iter()
         .map(|s| s.id())
         .collect();
     assert_eq!(except, [ids[1]]);
-    assert!(server.io.to("nobody").fetch_sockets().await.is_empty());
+    assert!(
+        server
+            .io
+            .to("nobody")
+            .fetch_sockets()
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The handles act on the sockets.
-    let one = server.io.to(ids[1]).fetch_sockets().await;
+    let one = server.io.to(ids[1]).fetch_sockets().await.unwrap();
     assert_eq!(one.len(), 1);
     one[0].emit("hello", "you").unwrap();
     clients[1].expect(r#"42["hello","you"]"#).await;

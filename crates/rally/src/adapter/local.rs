@@ -6,8 +6,11 @@ use std::{
 
 use rally_engine::Sid;
 
-use super::{Adapter, BroadcastOptions, BroadcastPacket, RoomEvent, SocketInfo};
-use crate::{DisconnectReason, Namespace, Room, namespace::BoxFuture};
+use super::{
+    AckEvent, AckStream, Adapter, AdapterError, BroadcastOptions, BroadcastPacket, RoomEvent,
+    SocketInfo,
+};
+use crate::{AckError, DisconnectReason, Namespace, Room, namespace::BoxFuture};
 
 type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
 
@@ -177,7 +180,10 @@ impl Adapter for LocalAdapter {
         }
     }
 
-    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<Vec<SocketInfo>> {
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<Result<Vec<SocketInfo>, AdapterError>> {
         let sockets = self.sockets(&opts);
         let infos = sockets
             .iter()
@@ -188,7 +194,7 @@ impl Adapter for LocalAdapter {
                 handshake: crate::operators::handshake_json(socket),
             })
             .collect();
-        Box::pin(async move { infos })
+        Box::pin(async move { Ok(infos) })
     }
 
     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
@@ -215,9 +221,9 @@ impl Adapter for LocalAdapter {
         }
     }
 
-    fn rooms(&self) -> BoxFuture<Vec<Room>> {
+    fn rooms(&self) -> BoxFuture<Result<Vec<Room>, AdapterError>> {
         let rooms = self.read().members.keys().cloned().collect();
-        Box::pin(async move { rooms })
+        Box::pin(async move { Ok(rooms) })
     }
 
     fn server_count(&self) -> BoxFuture<usize> {
@@ -229,6 +235,47 @@ impl Adapter for LocalAdapter {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(Arc::from(listener));
+    }
+
+    fn broadcast_with_ack(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> AckStream {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let Some(id) = packet.ack_id else {
+            let _ = tx.send(AckEvent::Targeted(0));
+            return rx;
+        };
+        let watched = self.ns.upgrade().is_some_and(|ns| ns.watches_outgoing());
+        let mut waiting = Vec::new();
+        for socket in self.sockets(opts) {
+            let ack = socket.register_ack(id);
+            if watched {
+                socket.ns().outgoing(&socket, &packet.event, &packet.args);
+            }
+            if socket.send_encoded(&packet.encoded, opts.volatile).is_ok() {
+                waiting.push((socket, ack));
+            } else {
+                socket.forget_ack(id);
+            }
+        }
+        let _ = tx.send(AckEvent::Targeted(waiting.len()));
+        if waiting.is_empty() {
+            return rx;
+        }
+        let deadline =
+            tokio::time::Instant::now() + opts.timeout.unwrap_or(super::DEFAULT_ACK_TIMEOUT);
+        tokio::spawn(async move {
+            for (socket, ack) in waiting {
+                let reply = match tokio::time::timeout_at(deadline, ack).await {
+                    Ok(Ok(reply)) => reply,
+                    Ok(Err(_)) => Err(AckError::Disconnected),
+                    Err(_) => {
+                        socket.forget_ack(id);
+                        Err(AckError::Timeout)
+                    }
+                };
+                let _ = tx.send(AckEvent::Reply(Some(socket.id()), reply));
+            }
+        });
+        rx
     }
 }
 

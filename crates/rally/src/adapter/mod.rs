@@ -4,15 +4,21 @@
 //! rooms in memory for one process; a cluster adapter (Redis) implements
 //! the same trait and also carries operations to the other nodes.
 
+mod error;
 mod local;
 
 use std::{fmt, time::Duration};
 
 use rally_engine::Sid;
+use tokio::sync::mpsc;
 
+pub use error::AdapterError;
 pub use local::LocalAdapter;
 
-use crate::{Args, Room, encode::Encoded, namespace::BoxFuture};
+use crate::{AckError, AckReply, Args, Room, encode::Encoded, namespace::BoxFuture};
+
+/// How long a broadcast with acks waits when no timeout is set.
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which sockets an operation reaches, and how.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,7 +53,12 @@ pub struct BroadcastPacket {
 }
 
 impl BroadcastPacket {
-    pub(crate) fn new(nsp: &str, event: &str, args: Args, ack_id: Option<u64>) -> Self {
+    /// The packet of event `event` with `args` for namespace `nsp`,
+    /// encoded once; `ack_id` asks every recipient for an answer.
+    ///
+    /// A cluster adapter builds one from what another node sent.
+    #[must_use]
+    pub fn new(nsp: &str, event: &str, args: Args, ack_id: Option<u64>) -> Self {
         let encoded = Encoded::event(nsp, ack_id, event, &args);
         Self {
             nsp: nsp.to_owned(),
@@ -85,6 +96,25 @@ pub struct SocketInfo {
     pub handshake: serde_json::Value,
 }
 
+impl SocketInfo {
+    /// A description of socket `id` (for adapters that receive one from
+    /// another node).
+    #[must_use]
+    pub fn new(
+        id: Sid,
+        rooms: Vec<Room>,
+        data: serde_json::Value,
+        handshake: serde_json::Value,
+    ) -> Self {
+        Self {
+            id,
+            rooms,
+            data,
+            handshake,
+        }
+    }
+}
+
 /// A change of rooms, as the reference's adapter events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -118,7 +148,13 @@ pub trait Adapter: Send + Sync + 'static {
     /// asks the other nodes to do the same unless `opts.local`).
     fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions);
     /// Describes the sockets `opts` reaches, on every node.
-    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<Vec<SocketInfo>>;
+    ///
+    /// A cluster adapter fails with [`AdapterError::Timeout`] when a node
+    /// does not answer in time.
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<Result<Vec<SocketInfo>, AdapterError>>;
     /// Makes the sockets `opts` reaches join `rooms`, on every node.
     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
     /// Makes the sockets `opts` reaches leave `rooms`, on every node.
@@ -126,9 +162,47 @@ pub trait Adapter: Send + Sync + 'static {
     /// Disconnects the sockets `opts` reaches, on every node.
     fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool);
     /// Every room with at least one member, on every node.
-    fn rooms(&self) -> BoxFuture<Vec<Room>>;
+    fn rooms(&self) -> BoxFuture<Result<Vec<Room>, AdapterError>>;
     /// How many nodes share this namespace (1 without a cluster).
     fn server_count(&self) -> BoxFuture<usize>;
     /// Calls `listener` on every room change of this node.
     fn on_room_event(&self, listener: Box<dyn Fn(&RoomEvent) + Send + Sync>);
+    /// Delivers `packet` (which carries an ack id) to the sockets `opts`
+    /// reaches, on every node unless `opts.local`, and streams back how
+    /// many clients each node reached and their answers, until
+    /// `opts.timeout` (5 s when unset) has passed.
+    fn broadcast_with_ack(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> AckStream;
+    /// Hands the server-side event `data` (the event name, then its
+    /// arguments) to the other nodes (the reference's `serverSideEmit`);
+    /// without other nodes, it goes nowhere.
+    fn server_side_emit(&self, data: Vec<serde_json::Value>) {
+        let _ = data;
+    }
+    /// Hands the server-side event `data` to the other nodes and gathers
+    /// one answer from each (the reference's `serverSideEmitWithAck`);
+    /// without other nodes, there are no answers.
+    fn server_side_emit_with_ack(
+        &self,
+        data: Vec<serde_json::Value>,
+    ) -> BoxFuture<Result<Vec<serde_json::Value>, AdapterError>> {
+        let _ = data;
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+/// What a broadcast with acks yields, as it comes: the answers of every
+/// node's clients. It ends when every node that took part is done.
+pub type AckStream = mpsc::UnboundedReceiver<AckEvent>;
+
+/// One step of a broadcast with acks.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AckEvent {
+    /// A node reached this many clients: as many answers (or failures)
+    /// are due from it.
+    Targeted(usize),
+    /// A client's answer: with its id for a socket of this node, without
+    /// for one of another node (whose failures are not reported, only
+    /// missing).
+    Reply(Option<Sid>, Result<AckReply, AckError>),
 }

@@ -115,6 +115,7 @@ pub async fn start() -> (String, Server) {
                 .to(room)
                 .fetch_sockets()
                 .await
+                .unwrap()
                 .into_iter()
                 .map(|s| s.id().to_string())
                 .collect();

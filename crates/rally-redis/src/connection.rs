@@ -1,0 +1,298 @@
+//! The one Redis connection a node shares between its namespaces: RESP3,
+//! so it both publishes and receives; reconnected by the `redis` crate and
+//! resubscribed here; publishes go out in order, pipelined, through a
+//! bounded queue.
+
+use std::{
+    collections::BTreeSet,
+    sync::{
+        Arc, Mutex, RwLock, Weak,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use redis::{
+    IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+use tokio::sync::mpsc;
+
+use crate::Error;
+
+/// How many publishes may wait for Redis; past that they are dropped (and
+/// counted), so an outage never grows memory without bound.
+const QUEUE: usize = 16_384;
+/// How many queued publishes go out in one pipeline.
+const BATCH: usize = 256;
+
+/// Where a message for some channels goes: a namespace's adapter.
+pub(crate) trait Route: Send + Sync {
+    /// Whether messages on `channel` are for this route.
+    fn owns(&self, channel: &str) -> bool;
+    /// Handles a message on `channel`.
+    fn on_message(&self, channel: &str, payload: Bytes);
+}
+
+/// A subscription, kept to be made again after a reconnection.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Sub {
+    Channel(String),
+    Pattern(String),
+    Shard(String),
+}
+
+impl Sub {
+    fn command(&self) -> redis::Cmd {
+        let (name, arg) = match self {
+            Sub::Channel(c) => ("SUBSCRIBE", c),
+            Sub::Pattern(p) => ("PSUBSCRIBE", p),
+            Sub::Shard(s) => ("SSUBSCRIBE", s),
+        };
+        let mut cmd = redis::cmd(name);
+        cmd.arg(arg);
+        cmd
+    }
+
+    fn undo(&self) -> redis::Cmd {
+        let (name, arg) = match self {
+            Sub::Channel(c) => ("UNSUBSCRIBE", c),
+            Sub::Pattern(p) => ("PUNSUBSCRIBE", p),
+            Sub::Shard(s) => ("SUNSUBSCRIBE", s),
+        };
+        let mut cmd = redis::cmd(name);
+        cmd.arg(arg);
+        cmd
+    }
+}
+
+/// A message to publish.
+pub(crate) struct Outgoing {
+    pub(crate) sharded: bool,
+    pub(crate) channel: String,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// Counters of the connection's health.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    pub(crate) outages: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) down: AtomicBool,
+}
+
+pub(crate) struct Connection {
+    manager: ConnectionManager,
+    queue: mpsc::Sender<Outgoing>,
+    subs: Mutex<BTreeSet<Sub>>,
+    routes: RwLock<Vec<Weak<dyn Route>>>,
+    pub(crate) health: Health,
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+impl Connection {
+    pub(crate) async fn open(url: &str) -> Result<Arc<Self>, Error> {
+        let info = url
+            .into_connection_info()
+            .map_err(|e| Error::Url(e.to_string()))?;
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings))
+            .map_err(|e| Error::Url(e.to_string()))?;
+        let (push_tx, push_rx) = mpsc::unbounded_channel::<PushInfo>();
+        let config = ConnectionManagerConfig::new()
+            .set_push_sender(push_tx)
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let manager = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(|e| Error::Connect(e.to_string()))?;
+        let (queue, outgoing) = mpsc::channel(QUEUE);
+        let conn = Arc::new(Self {
+            manager,
+            queue,
+            subs: Mutex::default(),
+            routes: RwLock::default(),
+            health: Health::default(),
+            runtime: tokio::runtime::Handle::current(),
+        });
+        tokio::spawn(publisher(Arc::downgrade(&conn), outgoing));
+        tokio::spawn(receiver(Arc::downgrade(&conn), push_rx));
+        Ok(conn)
+    }
+
+    /// A handle for commands of its own (requests, counts).
+    pub(crate) fn manager(&self) -> ConnectionManager {
+        self.manager.clone()
+    }
+
+    pub(crate) fn add_route(&self, route: Weak<dyn Route>) {
+        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        routes.retain(|r| r.strong_count() > 0);
+        routes.push(route);
+    }
+
+    /// Queues a message; when the queue is full (Redis unreachable for a
+    /// while), it is dropped and counted.
+    pub(crate) fn publish(&self, sharded: bool, channel: String, payload: Vec<u8>) {
+        let message = Outgoing {
+            sharded,
+            channel,
+            payload,
+        };
+        if self.queue.try_send(message).is_err() {
+            self.health.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Subscribes (now, in the background, and again after every
+    /// reconnection).
+    pub(crate) fn subscribe(self: &Arc<Self>, subs: Vec<Sub>) {
+        let fresh: Vec<Sub> = {
+            let mut all = self.subs.lock().unwrap_or_else(|e| e.into_inner());
+            subs.into_iter().filter(|s| all.insert(s.clone())).collect()
+        };
+        if fresh.is_empty() {
+            return;
+        }
+        let mut manager = self.manager();
+        self.runtime.spawn(async move {
+            for sub in fresh {
+                if let Err(e) = sub.command().exec_async(&mut manager).await {
+                    tracing::debug!(error = %e, "subscribe failed; retried on reconnection");
+                }
+            }
+        });
+    }
+
+    /// Forgets subscriptions (in the background).
+    pub(crate) fn unsubscribe(self: &Arc<Self>, subs: Vec<Sub>) {
+        let gone: Vec<Sub> = {
+            let mut all = self.subs.lock().unwrap_or_else(|e| e.into_inner());
+            subs.into_iter().filter(|s| all.remove(s)).collect()
+        };
+        if gone.is_empty() {
+            return;
+        }
+        let mut manager = self.manager();
+        self.runtime.spawn(async move {
+            for sub in gone {
+                let _ = sub.undo().exec_async(&mut manager).await;
+            }
+        });
+    }
+
+    /// After a reconnection: subscribes to everything again, retrying until
+    /// Redis answers.
+    async fn resubscribe(self: Arc<Self>) {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let subs: Vec<Sub> = self
+                .subs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned()
+                .collect();
+            let mut pipe = redis::pipe();
+            for sub in &subs {
+                pipe.add_command(sub.command());
+            }
+            let mut manager = self.manager();
+            let done = if subs.is_empty() {
+                redis::cmd("PING").exec_async(&mut manager).await
+            } else {
+                pipe.exec_async(&mut manager).await
+            };
+            match done {
+                Ok(()) => {
+                    self.health.down.store(false, Ordering::Relaxed);
+                    tracing::info!(subscriptions = subs.len(), "redis adapter reconnected");
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "redis still unreachable");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    fn route(&self, channel: &str, payload: Bytes) {
+        let routes: Vec<Arc<dyn Route>> = self
+            .routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        if let Some(route) = routes.iter().find(|r| r.owns(channel)) {
+            route.on_message(channel, payload);
+        }
+    }
+}
+
+/// Sends queued publishes in order, as many as are waiting in one pipeline.
+async fn publisher(conn: Weak<Connection>, mut outgoing: mpsc::Receiver<Outgoing>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while outgoing.recv_many(&mut batch, BATCH).await > 0 {
+        let Some(conn) = conn.upgrade() else { return };
+        let mut pipe = redis::pipe();
+        for message in batch.drain(..) {
+            pipe.cmd(if message.sharded {
+                "SPUBLISH"
+            } else {
+                "PUBLISH"
+            })
+            .arg(message.channel)
+            .arg(message.payload)
+            .ignore();
+        }
+        let mut manager = conn.manager();
+        if let Err(e) = pipe.exec_async(&mut manager).await {
+            let lost = pipe.len() as u64;
+            conn.health.dropped.fetch_add(lost, Ordering::Relaxed);
+            tracing::warn!(error = %e, lost, "redis adapter could not publish");
+        }
+    }
+}
+
+/// Hands each received message to its namespace, and notices outages.
+async fn receiver(conn: Weak<Connection>, mut pushes: mpsc::UnboundedReceiver<PushInfo>) {
+    while let Some(push) = pushes.recv().await {
+        let Some(conn) = conn.upgrade() else { return };
+        match push.kind {
+            PushKind::Disconnection => {
+                conn.health.outages.fetch_add(1, Ordering::Relaxed);
+                if !conn.health.down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!("redis adapter lost its connection; local delivery goes on");
+                    tokio::spawn(conn.clone().resubscribe());
+                }
+            }
+            PushKind::Message | PushKind::PMessage | PushKind::SMessage => {
+                let mut data = push.data.into_iter();
+                if push.kind == PushKind::PMessage {
+                    data.next();
+                }
+                let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
+                    continue;
+                };
+                let (Ok(channel), Ok(payload)) = (
+                    redis::from_redis_value::<String>(channel),
+                    redis::from_redis_value::<Vec<u8>>(payload),
+                ) else {
+                    continue;
+                };
+                conn.route(&channel, Bytes::from(payload));
+            }
+            _ => {}
+        }
+    }
+}

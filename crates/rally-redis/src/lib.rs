@@ -1,0 +1,257 @@
+//! Multi-node Rally: a Redis adapter wire-compatible with
+//! [@socket.io/redis-adapter] 8.3, so Rally nodes and Node.js socket.io
+//! nodes share one cluster.
+//!
+//! Every node connects to the same Redis; each namespace's adapter carries
+//! broadcasts, room changes, `fetch_sockets`, disconnections and
+//! server-side events to the other nodes, in the reference's messages.
+//! Two modes, as the reference's: [`Mode::Classic`] (PUBLISH / PSUBSCRIBE,
+//! `createAdapter`) and [`Mode::Sharded`] (SPUBLISH / SSUBSCRIBE, Redis 7,
+//! `createShardedAdapter`).
+//!
+//! ```no_run
+//! use rally_redis::{RedisAdapter, RedisConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let redis = RedisAdapter::connect("redis://127.0.0.1:6379", RedisConfig::new()).await?;
+//! let io = rally::Server::builder().adapter(redis.factory()).build();
+//! io.of("/").on_connection(|socket| async move {
+//!     socket.join("lobby");
+//! });
+//! // Reaches the sockets in "lobby" on every node.
+//! io.to("lobby").emit("hello", &"everyone")?;
+//! # Ok(()) }
+//! ```
+//!
+//! When the connection to Redis drops, local delivery goes on; the
+//! connection comes back by itself and its subscriptions are made again.
+//! Outages are counted ([`RedisAdapter::outages`]) and logged.
+//!
+//! [@socket.io/redis-adapter]: https://socket.io/docs/v4/redis-adapter/
+
+mod classic;
+mod connection;
+mod pending;
+mod serve;
+mod sharded;
+mod wire;
+
+use std::{
+    fmt,
+    sync::{Arc, Weak, atomic::Ordering},
+    time::Duration,
+};
+
+use rally::{
+    Namespace,
+    adapter::{AckEvent, AckStream, Adapter},
+};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use crate::{connection::Connection, pending::Request, wire::Incoming};
+
+/// Which of the reference's Redis adapters to speak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// PUBLISH / PSUBSCRIBE (`createAdapter`).
+    #[default]
+    Classic,
+    /// SPUBLISH / SSUBSCRIBE, Redis 7 (`createShardedAdapter`).
+    Sharded,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "classic" => Ok(Mode::Classic),
+            "sharded" => Ok(Mode::Sharded),
+            other => Err(Error::Mode(other.to_owned())),
+        }
+    }
+}
+
+/// Settings of the Redis adapter, with the reference's defaults.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RedisConfig {
+    mode: Mode,
+    key: String,
+    requests_timeout: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RedisConfig {
+    /// Classic mode, key `socket.io`, requests time out after 5 s.
+    pub fn new() -> Self {
+        Self {
+            mode: Mode::Classic,
+            key: "socket.io".to_owned(),
+            requests_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The mode (default: [`Mode::Classic`]).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The prefix of every channel (the reference's `key`, default
+    /// `socket.io`; the sharded adapter's `channelPrefix`).
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
+    }
+
+    /// How long requests to other nodes wait for answers
+    /// (`requestsTimeout`, default 5 s).
+    pub fn requests_timeout(mut self, timeout: Duration) -> Self {
+        self.requests_timeout = timeout;
+        self
+    }
+}
+
+/// Why the adapter could not start.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The Redis address is not valid.
+    #[error("invalid redis url: {0}")]
+    Url(String),
+    /// Redis could not be reached.
+    #[error("cannot connect to redis: {0}")]
+    Connect(String),
+    /// The mode is neither `classic` nor `sharded`.
+    #[error("unknown redis mode {0:?} (expected classic or sharded)")]
+    Mode(String),
+}
+
+/// A node's link to the cluster: one Redis connection, shared by the
+/// adapters of all its namespaces.
+#[derive(Clone)]
+pub struct RedisAdapter {
+    conn: Arc<Connection>,
+    config: RedisConfig,
+}
+
+impl RedisAdapter {
+    /// Connects to Redis at `url` (`redis://host:port`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Url`] or [`Error::Connect`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the connection.
+    pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, Error> {
+        let conn = Connection::open(url).await?;
+        Ok(Self { conn, config })
+    }
+
+    /// The adapter of namespace `ns`, for
+    /// [`ServerBuilder::adapter`](rally::ServerBuilder::adapter) (see
+    /// [`factory`](Self::factory)).
+    pub fn adapter(&self, ns: Weak<Namespace>) -> Arc<dyn Adapter> {
+        let (key, timeout) = (&self.config.key, self.config.requests_timeout);
+        match self.config.mode {
+            Mode::Classic => classic::ClassicAdapter::new(ns, self.conn.clone(), key, timeout)
+                as Arc<dyn Adapter>,
+            Mode::Sharded => sharded::ShardedAdapter::new(ns, self.conn.clone(), key, timeout),
+        }
+    }
+
+    /// What [`ServerBuilder::adapter`](rally::ServerBuilder::adapter) takes.
+    pub fn factory(&self) -> impl Fn(Weak<Namespace>) -> Arc<dyn Adapter> + Send + Sync + 'static {
+        let this = self.clone();
+        move |ns| this.adapter(ns)
+    }
+
+    /// How many times the connection to Redis was lost.
+    #[must_use]
+    pub fn outages(&self) -> u64 {
+        self.conn.health.outages.load(Ordering::Relaxed)
+    }
+
+    /// Whether the connection is down now.
+    #[must_use]
+    pub fn is_down(&self) -> bool {
+        self.conn.health.down.load(Ordering::Relaxed)
+    }
+
+    /// How many messages for other nodes were lost (Redis unreachable, or
+    /// the outgoing queue full).
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.conn.health.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for RedisAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisAdapter")
+            .field("config", &self.config)
+            .field("outages", &self.outages())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many subscribers `channel` has (`PUBSUB NUMSUB` or `SHARDNUMSUB`);
+/// 1 (this node alone) when Redis cannot say.
+async fn numsub(conn: &Connection, sub: &str, channel: &str) -> usize {
+    let mut manager = conn.manager();
+    let reply: Result<Vec<(String, usize)>, _> = redis::cmd("PUBSUB")
+        .arg(sub)
+        .arg(channel)
+        .query_async(&mut manager)
+        .await;
+    match reply {
+        Ok(counts) => counts.first().map_or(1, |(_, n)| (*n).max(1)),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot count the nodes");
+            1
+        }
+    }
+}
+
+/// One stream of a broadcast with acks: this node's part, and the other
+/// nodes' answers to `remote` (read by `read` until `timeout`).
+fn merge_acks(
+    mut local: AckStream,
+    mut remote: Request,
+    timeout: Duration,
+    read: impl Fn(Incoming) -> Option<AckEvent> + Send + 'static,
+) -> AckStream {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (mut local_open, mut remote_open) = (true, true);
+        while local_open || remote_open {
+            tokio::select! {
+                event = local.recv(), if local_open => match event {
+                    Some(event) => { let _ = tx.send(event); }
+                    None => local_open = false,
+                },
+                answer = remote.rx.recv(), if remote_open => match answer {
+                    Some(answer) => {
+                        if let Some(event) = read(answer) {
+                            let _ = tx.send(event);
+                        }
+                    }
+                    None => remote_open = false,
+                },
+                () = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+    });
+    rx
+}

@@ -1,0 +1,63 @@
+//! What a node does for another node's request, in both modes.
+
+use bytes::Bytes;
+use rally::{
+    AckReply, Namespace, ServerEvent,
+    adapter::{AckEvent, Adapter, BroadcastOptions, LocalAdapter},
+};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::wire;
+
+/// Runs a server-side event from another node; when it asks for an answer,
+/// `answer` sends the handler's.
+pub(crate) fn server_event(
+    ns: &Namespace,
+    data: Vec<Value>,
+    answer: Option<impl FnOnce(Value) + Send + 'static>,
+) {
+    let Some(answer) = answer else {
+        if let Some(event) = ServerEvent::new(data, None) {
+            ns.dispatch_server_event(event);
+        }
+        return;
+    };
+    let (tx, rx) = oneshot::channel();
+    let Some(event) = ServerEvent::new(data, Some(tx)) else {
+        return;
+    };
+    tokio::spawn(async move {
+        if let Ok(value) = rx.await {
+            answer(value);
+        }
+    });
+    ns.dispatch_server_event(event);
+}
+
+/// Delivers another node's broadcast with acks to this node's sockets,
+/// reporting how many it reached (`count`) and each answer (`ack`).
+pub(crate) fn broadcast_with_ack(
+    local: &LocalAdapter,
+    ns: &Namespace,
+    packet: &Value,
+    attachments: &[Bytes],
+    opts: &BroadcastOptions,
+    count: impl Fn(usize) + Send + 'static,
+    ack: impl Fn(&AckReply) + Send + 'static,
+) {
+    let Some(packet) = wire::packet_from(packet, attachments, ns.name(), Some(ns.next_ack_id()))
+    else {
+        return;
+    };
+    let mut stream = local.broadcast_with_ack(&packet, opts);
+    tokio::spawn(async move {
+        while let Some(event) = stream.recv().await {
+            match event {
+                AckEvent::Targeted(n) => count(n),
+                AckEvent::Reply(_, Ok(reply)) => ack(&reply),
+                _ => {}
+            }
+        }
+    });
+}

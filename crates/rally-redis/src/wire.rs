@@ -1,0 +1,335 @@
+//! The pieces of @socket.io/redis-adapter's messages both flavours share:
+//! packets, broadcast options, socket descriptions, and reading a payload
+//! that is JSON or MessagePack.
+
+use std::{
+    hash::{BuildHasher, RandomState},
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use rally::{
+    AckReply, Args, Room, Sid,
+    adapter::{BroadcastOptions, BroadcastPacket, SocketInfo},
+};
+use rally_proto::msgpack;
+use serde_json::{Value, json};
+
+/// A message received from Redis: its JSON tree (binary turned into
+/// placeholders) and the binary parts the placeholders point at.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    pub(crate) json: Value,
+    pub(crate) attachments: Vec<Bytes>,
+}
+
+impl Incoming {
+    /// Reads JSON when the payload starts with `{`, MessagePack otherwise,
+    /// as the reference does. `None` for anything malformed.
+    pub(crate) fn parse(payload: &[u8]) -> Option<Self> {
+        if payload.first() == Some(&b'{') {
+            let json = serde_json::from_slice(payload).ok()?;
+            return Some(Self {
+                json,
+                attachments: Vec::new(),
+            });
+        }
+        let mut attachments = Vec::new();
+        let json = msgpack::decode(payload).ok()?.into_json(&mut attachments);
+        Some(Self { json, attachments })
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+        self.json.get(key)
+    }
+
+    pub(crate) fn str(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Value::as_str)
+    }
+
+    pub(crate) fn kind(&self) -> Option<u64> {
+        self.get("type").and_then(Value::as_u64)
+    }
+}
+
+/// Random text for node and request ids: `len` base64url characters.
+pub(crate) fn random_id(len: usize) -> String {
+    let sid = Sid::random();
+    sid.as_str()[..len.min(20)].to_owned()
+}
+
+/// 16 random hexadecimal digits (the sharded adapter's ids).
+pub(crate) fn random_hex() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = RandomState::new().hash_one((COUNTER.fetch_add(1, Ordering::Relaxed), Sid::random()));
+    format!("{n:016x}")
+}
+
+/// `{rooms, except}` and, with `flags`, the flags the reference keeps, in
+/// the reference's order.
+pub(crate) fn opts_value(opts: &BroadcastOptions, flags: bool) -> msgpack::Value {
+    let rooms = |rooms: &[Room]| {
+        msgpack::Value::Array(rooms.iter().map(|r| msgpack::Value::from(&**r)).collect())
+    };
+    let mut out = vec![
+        ("rooms".to_owned(), rooms(&opts.rooms)),
+        ("except".to_owned(), rooms(&opts.except)),
+    ];
+    if flags {
+        let mut f = Vec::new();
+        if opts.volatile {
+            f.push(("volatile".to_owned(), msgpack::Value::Bool(true)));
+        }
+        if let Some(timeout) = opts.timeout {
+            let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+            f.push(("timeout".to_owned(), msgpack::Value::Int(ms)));
+        }
+        out.push(("flags".to_owned(), msgpack::Value::Map(f)));
+    }
+    msgpack::Value::Map(out)
+}
+
+/// The same as JSON.
+pub(crate) fn opts_json(opts: &BroadcastOptions, flags: bool) -> Value {
+    opts_value(opts, flags).into_json(&mut Vec::new())
+}
+
+/// Broadcast options from another node's `{rooms, except, flags}`.
+pub(crate) fn opts_from(json: Option<&Value>) -> BroadcastOptions {
+    let rooms = |key: &str| -> Vec<Room> {
+        json.and_then(|j| j.get(key))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(room_of).collect())
+            .unwrap_or_default()
+    };
+    let mut opts = BroadcastOptions::default();
+    opts.rooms = rooms("rooms");
+    opts.except = rooms("except");
+    let flags = json.and_then(|j| j.get("flags"));
+    opts.volatile = flags
+        .and_then(|f| f.get("volatile"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    opts.timeout = flags
+        .and_then(|f| f.get("timeout"))
+        .and_then(Value::as_u64)
+        .map(Duration::from_millis);
+    opts
+}
+
+/// A room name; the reference also allows numbers.
+pub(crate) fn room_of(value: &Value) -> Option<Room> {
+    match value {
+        Value::String(s) => Some(Room::from(s.as_str())),
+        Value::Number(n) => Some(Room::from(n.to_string())),
+        _ => None,
+    }
+}
+
+/// A list of room names.
+pub(crate) fn rooms_from(value: Option<&Value>) -> Vec<Room> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(room_of).collect())
+        .unwrap_or_default()
+}
+
+/// The packet of a broadcast as the reference puts it on the wire:
+/// `{type: 2, data: [event, ...args], nsp}`, in MessagePack form (binary
+/// arguments as MessagePack bin).
+pub(crate) fn packet_value(packet: &BroadcastPacket) -> msgpack::Value {
+    let args: Value = serde_json::from_str(&format!("[{}]", packet.args.json()))
+        .unwrap_or_else(|_| Value::Array(Vec::new()));
+    let mut data = vec![msgpack::Value::from(packet.event.as_str())];
+    if let msgpack::Value::Array(args) = msgpack::Value::from_json(&args, packet.args.attachments())
+    {
+        data.extend(args);
+    }
+    msgpack::Value::map([
+        ("type", msgpack::Value::Int(2)),
+        ("data", msgpack::Value::Array(data)),
+        ("nsp", msgpack::Value::from(packet.nsp.as_str())),
+    ])
+}
+
+/// The broadcast packet another node sent, for namespace `nsp`, with
+/// `ack_id` when answers are wanted. `None` when it is not an event of
+/// this namespace.
+pub(crate) fn packet_from(
+    json: &Value,
+    attachments: &[Bytes],
+    nsp: &str,
+    ack_id: Option<u64>,
+) -> Option<BroadcastPacket> {
+    if json.get("nsp").and_then(Value::as_str).unwrap_or("/") != nsp {
+        return None;
+    }
+    // EVENT, or BINARY_EVENT from an encoder that marks it.
+    if !matches!(json.get("type").and_then(Value::as_u64), Some(2 | 5)) {
+        return None;
+    }
+    let data = json.get("data")?.as_array()?;
+    let event = data.first()?.as_str()?;
+    let args: Vec<String> = data[1..].iter().map(Value::to_string).collect();
+    let args = Args::raw_relay(&args.join(","), args.len(), attachments.to_vec());
+    Some(BroadcastPacket::new(nsp, event, args, ack_id))
+}
+
+/// A socket as `fetchSockets` answers carry it.
+pub(crate) fn socket_json(info: &SocketInfo) -> Value {
+    json!({
+        "id": info.id.as_str(),
+        "handshake": info.handshake,
+        "rooms": info.rooms.iter().map(|r| &**r).collect::<Vec<_>>(),
+        "data": info.data,
+    })
+}
+
+/// A socket from another node's `fetchSockets` answer.
+pub(crate) fn socket_from(json: &Value) -> Option<SocketInfo> {
+    let id = Sid::parse(json.get("id")?.as_str()?)?;
+    Some(SocketInfo::new(
+        id,
+        rooms_from(json.get("rooms")),
+        json.get("data").cloned().unwrap_or(Value::Null),
+        json.get("handshake").cloned().unwrap_or(Value::Null),
+    ))
+}
+
+/// A client's answer from another node (the reference forwards the first
+/// argument only).
+pub(crate) fn ack_reply(json: Option<&Value>, attachments: Vec<Bytes>) -> AckReply {
+    AckReply::from_values(&[json.cloned().unwrap_or(Value::Null)], attachments)
+}
+
+/// The first argument of a client's answer, to forward to the asking node.
+pub(crate) fn ack_value(reply: &AckReply) -> msgpack::Value {
+    let first: Value = reply
+        .raw_arg(0)
+        .and_then(|raw| serde_json::from_str(raw).ok())
+        .unwrap_or(Value::Null);
+    msgpack::Value::from_json(&first, reply.binary())
+}
+
+/// A JSON value in MessagePack form (no binary).
+pub(crate) fn mp(json: &Value) -> msgpack::Value {
+    msgpack::Value::from_json(json, &[])
+}
+
+/// Whether `value` holds binary anywhere.
+pub(crate) fn has_binary(value: &msgpack::Value) -> bool {
+    match value {
+        msgpack::Value::Bin(_) => true,
+        msgpack::Value::Array(items) => items.iter().any(has_binary),
+        msgpack::Value::Map(entries) => entries.iter().any(|(_, v)| has_binary(v)),
+        _ => false,
+    }
+}
+
+/// `value` as JSON text, keys in their order (as `JSON.stringify` writes
+/// the reference's objects). Binary has no JSON form: callers send
+/// MessagePack when [`has_binary`].
+pub(crate) fn json_text(value: &msgpack::Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    write_json(&mut out, value);
+    out
+}
+
+fn write_json(out: &mut Vec<u8>, value: &msgpack::Value) {
+    use msgpack::Value as Mp;
+    match value {
+        Mp::Nil | Mp::Bin(_) => out.extend_from_slice(b"null"),
+        Mp::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Mp::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Mp::UInt(u) => out.extend_from_slice(u.to_string().as_bytes()),
+        Mp::Float(f) => {
+            let json = serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number);
+            out.extend_from_slice(json.to_string().as_bytes());
+        }
+        Mp::Str(s) => out.extend_from_slice(Value::from(s.as_str()).to_string().as_bytes()),
+        Mp::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(out, item);
+            }
+            out.push(b']');
+        }
+        Mp::Map(entries) => {
+            out.push(b'{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(Value::from(k.as_str()).to_string().as_bytes());
+                out.push(b':');
+                write_json(out, v);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_round_trip_with_binary() {
+        let args = Args::new().arg(&"hi").arg(&1).binary(vec![1, 2]);
+        let packet = BroadcastPacket::new("/", "ev", args, None);
+        let value = packet_value(&packet);
+        let bytes = msgpack::encode(&value);
+        assert_eq!(
+            bytes,
+            b"\x83\xa4type\x02\xa4data\x94\xa2ev\xa2hi\x01\xc4\x02\x01\x02\xa3nsp\xa1/"
+        );
+        let incoming = Incoming::parse(&bytes).unwrap();
+        let back = packet_from(&incoming.json, &incoming.attachments, "/", None).unwrap();
+        assert_eq!(back.event, "ev");
+        assert_eq!(back.args.json(), r#""hi",1,{"_placeholder":true,"num":0}"#);
+        assert_eq!(&back.args.attachments()[0][..], [1, 2]);
+        assert!(packet_from(&incoming.json, &incoming.attachments, "/other", None).is_none());
+    }
+
+    #[test]
+    fn json_text_keeps_key_order() {
+        let value = msgpack::Value::map([
+            ("type", msgpack::Value::Int(7)),
+            (
+                "data",
+                msgpack::Value::map([
+                    ("opts", opts_value(&BroadcastOptions::default(), true)),
+                    ("requestId", msgpack::Value::from("3505edcf95b13f46")),
+                ]),
+            ),
+            ("uid", msgpack::Value::from("3ca0fb5ec292809d")),
+            ("nsp", msgpack::Value::from("/")),
+        ]);
+        // As recorded from a Node.js node (shared/wire/redis-adapter-sharded.txt).
+        assert_eq!(
+            String::from_utf8(json_text(&value)).unwrap(),
+            r#"{"type":7,"data":{"opts":{"rooms":[],"except":[],"flags":{}},"requestId":"3505edcf95b13f46"},"uid":"3ca0fb5ec292809d","nsp":"/"}"#
+        );
+        assert!(!has_binary(&value));
+    }
+
+    #[test]
+    fn options_as_the_reference_writes_them() {
+        let mut opts = BroadcastOptions::default();
+        opts.rooms = vec![Room::from("room1")];
+        opts.timeout = Some(Duration::from_millis(2000));
+        assert_eq!(
+            msgpack::encode(&opts_value(&opts, true)),
+            b"\x83\xa5rooms\x91\xa5room1\xa6except\x90\xa5flags\x81\xa7timeout\xcd\x07\xd0"
+        );
+        let back = opts_from(Some(&opts_json(&opts, true)));
+        assert_eq!(back.rooms, opts.rooms);
+        assert_eq!(back.timeout, opts.timeout);
+        assert_eq!(random_hex().len(), 16);
+        assert_eq!(random_id(6).len(), 6);
+    }
+}

@@ -1,0 +1,317 @@
+//! Three Rally nodes on one Redis, in each mode: every cluster operation,
+//! through official `socket.io-client` connections spread over the nodes.
+
+mod support;
+
+use std::time::Duration;
+
+use rally::{AdapterError, Args};
+use rally_redis::{Mode, RedisConfig};
+use serde_json::{Value, json};
+use support::{DEADLINE, Driver, RallyNode, RedisServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Polls `check` until it holds, with a deadline: a change made on one node
+/// reaches the others through Redis.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn names(node: &RallyNode, room: Option<&str>) -> Vec<String> {
+    let op = match room {
+        Some(room) => node.io.to(room),
+        None => node.io.broadcast(),
+    };
+    let mut names: Vec<String> = op
+        .fetch_sockets()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.data::<Value>()?["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+async fn three_nodes(mode: Mode) {
+    let redis = RedisServer::start().await;
+    let nodes = [
+        RallyNode::start(&redis.url(), mode).await,
+        RallyNode::start(&redis.url(), mode).await,
+        RallyNode::start(&redis.url(), mode).await,
+    ];
+    nodes[0].wait_for_nodes(3).await;
+    let mut clients = Driver::start(&redis.url()).await;
+    clients.client("a", &nodes[0].url(), &["room1"]).await;
+    clients.client("b", &nodes[1].url(), &["room1"]).await;
+    clients.client("c", &nodes[2].url(), &[]).await;
+    // Sharded mode subscribes per room: wait until every node sees them all.
+    for node in &nodes {
+        eventually("all sockets visible", || async {
+            names(node, None).await == ["a", "b", "c"]
+        })
+        .await;
+    }
+
+    // A broadcast to a room, with binary, from node 0.
+    let args = Args::new().arg(&"hi").arg(&1).binary(vec![1, 2]);
+    nodes[0].io.to("room1").emit("ev", args).unwrap();
+    let expected = json!(["hi", 1, {"bin": [1, 2]}]);
+    assert_eq!(clients.event("a", "ev").await, expected);
+    assert_eq!(clients.event("b", "ev").await, expected);
+    // To everyone, except a room, and local only.
+    nodes[1].io.except("room1").emit("ex", &1).unwrap();
+    nodes[0].io.broadcast().local().emit("loc", &2).unwrap();
+    nodes[2].io.emit("all", &3).unwrap();
+    for name in ["a", "b", "c"] {
+        clients.event(name, "all").await;
+    }
+    clients.event("c", "ex").await;
+    clients.event("a", "loc").await;
+    clients.none_yet("ev");
+    clients.none_yet("ex");
+    clients.none_yet("loc");
+
+    // fetch_sockets from every node: ids, rooms, data, handshake.
+    let all = nodes[2].io.broadcast().fetch_sockets().await.unwrap();
+    assert_eq!(all.len(), 3);
+    for socket in &all {
+        assert!(socket.handshake()["headers"]["host"].is_string());
+        assert!(socket.rooms().iter().any(|r| **r == *socket.id().as_str()));
+    }
+    assert_eq!(names(&nodes[2], Some("room1")).await, ["a", "b"]);
+
+    // A remote socket can be emitted to, made to join and leave.
+    let a = all
+        .iter()
+        .find(|s| s.data::<Value>().unwrap()["name"] == "a")
+        .unwrap();
+    a.emit("direct", "to a").unwrap();
+    assert_eq!(clients.event("a", "direct").await, json!(["to a"]));
+    a.join("room9");
+    eventually("a joins room9", || async {
+        names(&nodes[1], Some("room9")).await == ["a"]
+    })
+    .await;
+    a.leave("room9");
+    eventually("a leaves room9", || async {
+        names(&nodes[1], Some("room9")).await.is_empty()
+    })
+    .await;
+
+    // sockets_join / sockets_leave across nodes.
+    nodes[0].io.to("room1").sockets_join("room2");
+    eventually("room1 joins room2", || async {
+        names(&nodes[2], Some("room2")).await == ["a", "b"]
+    })
+    .await;
+    let mut rooms = nodes[2].io.of("/").adapter().rooms().await.unwrap();
+    rooms.sort();
+    assert!(rooms.iter().any(|r| &**r == "room2"), "{rooms:?}");
+    nodes[2].io.emit("sync", ()).unwrap();
+    nodes[2].io.to("room2").emit("in-room2", ()).unwrap();
+    clients.event("a", "in-room2").await;
+    clients.event("b", "in-room2").await;
+    nodes[1].io.broadcast().sockets_leave("room2");
+    eventually("everyone leaves room2", || async {
+        names(&nodes[0], Some("room2")).await.is_empty()
+    })
+    .await;
+
+    // Server-side events with answers from every other node.
+    let mut answers = nodes[0]
+        .io
+        .of("/")
+        .server_side_emit_with_ack("hello", vec![json!("world")])
+        .await
+        .unwrap();
+    answers.sort_by_key(|v| v.to_string());
+    let mut expected = vec![
+        json!(format!("ack-from-{}", nodes[1].addr.port())),
+        json!(format!("ack-from-{}", nodes[2].addr.port())),
+    ];
+    expected.sort_by_key(|v| v.to_string());
+    assert_eq!(answers, expected);
+
+    // A broadcast with acks: every client on every node answers.
+    let responses = nodes[1]
+        .io
+        .broadcast()
+        .timeout(Duration::from_secs(5))
+        .emit_with_ack("needack", ())
+        .await
+        .unwrap();
+    assert!(responses.all_answered(), "{responses:?}");
+    let mut acks: Vec<String> = responses.answers().map(|r| r.arg(0).unwrap()).collect();
+    acks.sort();
+    assert_eq!(acks, ["a-ack", "b-ack", "c-ack"]);
+    assert_eq!(responses.replies.len(), 1);
+
+    assert_eq!(nodes[1].io.of("/").adapter().server_count().await, 3);
+
+    // disconnect_sockets across nodes.
+    nodes[2].io.to("room1").disconnect_sockets(false);
+    for name in ["a", "b"] {
+        let line = clients
+            .expect("disconnect", |l| {
+                l["event"] == "disconnect" && l["client"] == name
+            })
+            .await;
+        assert_eq!(line["reason"], "io server disconnect");
+    }
+    eventually("only c is left", || async {
+        names(&nodes[0], None).await == ["c"]
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_rally_nodes_classic() {
+    three_nodes(Mode::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_rally_nodes_sharded() {
+    three_nodes(Mode::Sharded).await;
+}
+
+/// A raw connection that subscribes to `channel` and never answers: a node
+/// that hangs.
+async fn silent_subscriber(port: u16, command: &str, channel: &str) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let line = format!(
+        "*2\r\n${}\r\n{command}\r\n${}\r\n{channel}\r\n",
+        command.len(),
+        channel.len()
+    );
+    stream.write_all(line.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 16];
+    let _ = stream.read(&mut buf).await.unwrap();
+    stream
+}
+
+async fn requests_time_out(mode: Mode, command: &str, channel: &str) {
+    let redis = RedisServer::start().await;
+    let config = RedisConfig::new()
+        .mode(mode)
+        .requests_timeout(Duration::from_millis(300));
+    let node = RallyNode::start_with(&redis.url(), config).await;
+    node.wait_for_nodes(1).await;
+    let hung = silent_subscriber(redis.port, command, channel).await;
+    node.wait_for_nodes(2).await;
+
+    let err = node.io.broadcast().fetch_sockets().await.unwrap_err();
+    assert_eq!(
+        err,
+        AdapterError::Timeout {
+            operation: "fetchSockets",
+            missing: 1,
+            expected: 1
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "timeout reached while waiting for fetchSockets: 1 of 1 answers missing"
+    );
+    let err = node
+        .io
+        .of("/")
+        .server_side_emit_with_ack("hello", vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdapterError::Timeout { missing: 1, .. }));
+
+    // A node that is gone is no longer waited for.
+    drop(hung);
+    node.wait_for_nodes(1).await;
+    assert!(
+        node.io
+            .broadcast()
+            .fetch_sockets()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_time_out_saying_what_is_missing_classic() {
+    requests_time_out(Mode::Classic, "SUBSCRIBE", "socket.io-request#/#").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_time_out_saying_what_is_missing_sharded() {
+    requests_time_out(Mode::Sharded, "SSUBSCRIBE", "socket.io#/#").await;
+}
+
+/// Sends one command on a fresh raw connection and reads its reply.
+async fn raw_command(port: u16, args: &[&[u8]]) {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut line = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        line.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        line.extend_from_slice(arg);
+        line.extend_from_slice(b"\r\n");
+    }
+    stream.write_all(&line).await.unwrap();
+    let mut buf = [0u8; 64];
+    let _ = stream.read(&mut buf).await.unwrap();
+}
+
+/// Malformed messages on every channel a node listens to: ignored, and the
+/// cluster goes on.
+async fn garbage_is_ignored(mode: Mode, publish: &str, channels: &[&str]) {
+    let redis = RedisServer::start().await;
+    let a = RallyNode::start(&redis.url(), mode).await;
+    let b = RallyNode::start(&redis.url(), mode).await;
+    a.wait_for_nodes(2).await;
+    let garbage: [&[u8]; 8] = [
+        b"",
+        b"{",
+        b"{\"type\":5,\"requestId\":7}",
+        b"{\"type\":7,\"uid\":1,\"data\":{\"packet\":[]}}",
+        b"\x93\xa1x\xc0\xc0",
+        b"\x93\xa1x\x83\xa4type\x02\xa4data\x90\xa3nsp\xa1/\x80",
+        b"\xdd\xff\xff\xff\xff",
+        b"\xc1\xc1\xc1",
+    ];
+    for channel in channels {
+        for payload in garbage {
+            raw_command(
+                redis.port,
+                &[publish.as_bytes(), channel.as_bytes(), payload],
+            )
+            .await;
+        }
+    }
+    // Both nodes still serve the cluster.
+    let mut clients = Driver::start(&redis.url()).await;
+    clients.client("b", &b.url(), &[]).await;
+    a.io.emit("still-here", &1).unwrap();
+    assert_eq!(clients.event("b", "still-here").await, json!([1]));
+    assert_eq!(a.io.broadcast().fetch_sockets().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_channels_is_ignored_classic() {
+    let channels = [
+        "socket.io#/#",
+        "socket.io#/#room#",
+        "socket.io-request#/#",
+        "socket.io-response#/#",
+    ];
+    garbage_is_ignored(Mode::Classic, "PUBLISH", &channels).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_channels_is_ignored_sharded() {
+    garbage_is_ignored(Mode::Sharded, "SPUBLISH", &["socket.io#/#"]).await;
+}
