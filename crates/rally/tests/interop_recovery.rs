@@ -560,3 +560,57 @@ async fn memory_cap_refuses_recovery() {
     fresh_session(&mut client, &id).await;
     assert_eq!(setup.io.recovery_stats().unrecovered, 1);
 }
+
+/// Under a steady broadcast: packets keep going out before, during and
+/// after the disconnection, the restore and the admission; the client ends
+/// up with every one of them exactly once, in order.
+async fn steady_broadcast(mode: &str) {
+    let mut setup = setup(ConnectionStateRecovery::default()).await;
+    let (mut client, id) = setup.client(mode).await;
+    let io = setup.io.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    let broadcaster = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        let mut sent = 0i64;
+        while !stopped.load(Ordering::SeqCst) {
+            tick.tick().await;
+            io.to("news").emit("tick", &sent).expect("emits");
+            sent += 1;
+        }
+        sent
+    });
+    client.event("tick").await;
+
+    setup.proxy.set_down(true);
+    setup.proxy.kill();
+    setup.server_disconnect().await;
+    setup.proxy.set_down(false);
+    let (_, connect) = client.until("connect").await;
+    assert_eq!(connect["recovered"], true, "{connect}");
+    assert_eq!(connect["id"], id.as_str());
+    // Live ticks flow again.
+    client.event("tick").await;
+    stop.store(true, Ordering::SeqCst);
+    let sent = within("the broadcaster", broadcaster).await.expect("runs");
+    setup.io.to("news").emit("end", ()).expect("emits");
+    client.event("end").await;
+    let ticks: Vec<i64> = client
+        .seen
+        .iter()
+        .filter(|l| l["type"] == "event" && l["event"] == "tick")
+        .map(|l| l["args"][0].as_i64().expect("a number"))
+        .collect();
+    assert_eq!(ticks, (0..sent).collect::<Vec<_>>());
+}
+
+mod steady_broadcast {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn websocket() {
+        super::steady_broadcast("websocket").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn polling() {
+        super::steady_broadcast("polling").await;
+    }
+}
