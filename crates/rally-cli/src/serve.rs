@@ -77,6 +77,9 @@ fn server(config: &ServeConfig) -> Server {
         };
         builder = builder.cors(cors);
     }
+    if let Some(recovery) = config.recovery() {
+        builder = builder.connection_state_recovery(recovery);
+    }
     let io = builder.build();
     if config.static_dir.is_none() {
         chat::install(&io.of("/"));
