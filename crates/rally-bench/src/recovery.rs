@@ -125,7 +125,10 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         let mut best: f64 = 0.0;
         for run in 1..=3 {
             let rate = local.block_on(&rt, throughput(o, on))?;
-            eprintln!("throughput, recovery {}, run {run}: {rate:.0}/s", on_off(on));
+            eprintln!(
+                "throughput, recovery {}, run {run}: {rate:.0}/s",
+                on_off(on)
+            );
             best = best.max(rate);
         }
         rates.push(best);
@@ -169,8 +172,7 @@ impl Running {
             rt.block_on(async move {
                 let mut builder = Server::builder();
                 if recovery {
-                    builder =
-                        builder.connection_state_recovery(ConnectionStateRecovery::default());
+                    builder = builder.connection_state_recovery(ConnectionStateRecovery::default());
                 }
                 let io = builder.build();
                 io.of("/").on_connection(|socket| async move {
@@ -216,7 +218,13 @@ impl Drop for Running {
 
 /// Opens a WebSocket session and sends the CONNECT for `/` with `auth`.
 async fn open(addr: SocketAddr, auth: Option<String>) -> std::io::Result<Ws> {
-    let mut ws = Ws::connect(addr, None, "/socket.io/?EIO=4&transport=websocket", 64 * 1024).await?;
+    let mut ws = Ws::connect(
+        addr,
+        None,
+        "/socket.io/?EIO=4&transport=websocket",
+        64 * 1024,
+    )
+    .await?;
     ws.expect_text(b"0").await?;
     let connect = match auth {
         Some(auth) => format!("40{auth}"),
@@ -323,7 +331,11 @@ async fn delivery(o: Options, recovery: bool) -> Result<Delivery, String> {
         // Drops spread over the broadcast, from 1 s to `seconds - 3` s in.
         let span = (o.seconds - 3) * 1000;
         let at = start + Duration::from_millis(1000 + span * i as u64 / o.clients as u64);
-        clients.push(tokio::task::spawn_local(client(server.addr, at, o.drop_for)));
+        clients.push(tokio::task::spawn_local(client(
+            server.addr,
+            at,
+            o.drop_for,
+        )));
     }
     // Every client in the room before the first tick.
     while server.io.of("/").sockets().len() < o.clients {

@@ -112,7 +112,7 @@ struct FileConfig {
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Command {
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     Help,
 }
 
@@ -141,7 +141,7 @@ pub(crate) fn parse(
             apply(&mut config, setting, &values).map_err(|e| format!("--{setting}: {e}"))?;
         }
     }
-    Ok(Command::Serve(config))
+    Ok(Command::Serve(Box::new(config)))
 }
 
 /// The settings flags and variables can set (besides `config`).
@@ -289,7 +289,9 @@ fn apply_file(config: &mut ServeConfig, file: &str) -> Result<(), String> {
     set("recovery", parsed.recovery.map(|v| vec![v.to_string()]))?;
     set(
         "recovery-max-disconnection",
-        parsed.recovery_max_disconnection.map(|v| vec![v.to_string()]),
+        parsed
+            .recovery_max_disconnection
+            .map(|v| vec![v.to_string()]),
     )?;
     set(
         "recovery-max-bytes",
@@ -374,7 +376,7 @@ mod tests {
         match parse(&args(list), |k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })? {
-            Command::Serve(config) => Ok(config),
+            Command::Serve(config) => Ok(*config),
             Command::Help => Err("help".into()),
         }
     }
@@ -477,9 +479,13 @@ mod tests {
         );
         assert_eq!(tuned.get_max_log_bytes(), 1024);
         let file = std::env::temp_dir().join(format!("rally-rec-{}.toml", std::process::id()));
-        std::fs::write(&file, "recovery = true
+        std::fs::write(
+            &file,
+            "recovery = true
 recovery_max_disconnection = 300
-").unwrap();
+",
+        )
+        .unwrap();
         let file = file.display().to_string();
         let from_file = serve(&["--config", &file], &[])
             .unwrap()

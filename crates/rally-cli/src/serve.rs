@@ -26,7 +26,7 @@ use crate::{
 
 pub(crate) fn main(args: &[String]) -> ExitCode {
     let config = match config::parse(args, |name| std::env::var(name).ok()) {
-        Ok(Command::Serve(config)) => config,
+        Ok(Command::Serve(config)) => *config,
         Ok(Command::Help) => {
             print!("{}", config::HELP);
             return ExitCode::SUCCESS;

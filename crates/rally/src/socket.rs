@@ -83,11 +83,7 @@ impl Socket {
     ) -> Arc<Self> {
         let recovery = client.recovery_enabled();
         let (id, pid, data) = match restored {
-            Some(session) => (
-                session.sid,
-                Some(session.pid.clone()),
-                session.data.clone(),
-            ),
+            Some(session) => (session.sid, Some(session.pid.clone()), session.data.clone()),
             None => (
                 Sid::random(),
                 recovery.then(|| Arc::from(Sid::random().as_str())),

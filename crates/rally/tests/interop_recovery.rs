@@ -40,10 +40,13 @@ async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
 // ---------------------------------------------------------------------------
 // A TCP proxy that can cut, stall, and refuse connections
 
+/// Each connection's forwarding task, and the switch that stalls it.
+type Conns = Arc<Mutex<Vec<(AbortHandle, watch::Sender<bool>)>>>;
+
 struct Proxy {
     addr: SocketAddr,
     down: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<(AbortHandle, watch::Sender<bool>)>>>,
+    conns: Conns,
     accept: AbortHandle,
 }
 
@@ -52,7 +55,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         let down = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<(AbortHandle, watch::Sender<bool>)>>> = Arc::default();
+        let conns: Conns = Arc::default();
         let (d, c) = (down.clone(), conns.clone());
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -274,7 +277,7 @@ async fn setup(recovery: ConnectionStateRecovery) -> Setup {
             .emit_with_ack("with-ack", &1)
             .await;
         let _ = socket.ns().broadcast().volatile().emit("volatile", &2);
-        let _ = event.ack(&"done");
+        let _ = event.ack("done");
     });
     let (tx, disconnects) = mpsc::unbounded_channel();
     root.on_disconnect(move |_socket, reason| {
@@ -337,8 +340,14 @@ impl Setup {
         for i in 0..50 {
             self.io.to("news").emit("tick", &i).expect("emits");
             if i % 10 == 0 {
-                self.io.to("elsewhere").emit("not-for-you", &i).expect("emits");
-                self.io.except("news").emit("not-for-you", &i).expect("emits");
+                self.io
+                    .to("elsewhere")
+                    .emit("not-for-you", &i)
+                    .expect("emits");
+                self.io
+                    .except("news")
+                    .emit("not-for-you", &i)
+                    .expect("emits");
             }
         }
     }
@@ -421,7 +430,10 @@ async fn stalled(mode: &str) {
     setup.proxy.set_down(true);
     setup.proxy.stall();
     // Neither end hears the other: the server misses its pong.
-    assert_eq!(setup.server_disconnect().await, DisconnectReason::PingTimeout);
+    assert_eq!(
+        setup.server_disconnect().await,
+        DisconnectReason::PingTimeout
+    );
     let (_, gone) = client.until("disconnect").await;
     assert_eq!(gone["reason"], "ping timeout");
     setup.broadcast_50();
@@ -553,7 +565,10 @@ async fn memory_cap_refuses_recovery() {
         assert!(stats.log_bytes <= cap, "over the cap: {stats:?}");
     }
     let stats = setup.io.recovery_stats();
-    assert!(stats.log_entries > 10 && stats.log_entries < 40, "{stats:?}");
+    assert!(
+        stats.log_entries > 10 && stats.log_entries < 40,
+        "{stats:?}"
+    );
     assert_eq!(stats.sessions, 0, "the session lost a packet: {stats:?}");
 
     setup.proxy.set_down(false);

@@ -123,7 +123,10 @@ async fn restore_replays_before_the_connect_reply() {
     assert_eq!(rooms, expected);
     assert_eq!(socket.raw_data(), serde_json::json!({"n": 1}));
     let stats = server.io.recovery_stats();
-    assert_eq!((stats.recovered, stats.unrecovered, stats.sessions), (1, 0, 0));
+    assert_eq!(
+        (stats.recovered, stats.unrecovered, stats.sessions),
+        (1, 0, 0)
+    );
 
     // A session is given back once.
     let mut third = server.client().await;

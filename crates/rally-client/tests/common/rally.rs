@@ -174,7 +174,10 @@ pub fn interop_server() -> Server {
 /// "drop-then-broadcast": the connection closed, then once the server has
 /// seen the socket go, a broadcast the client misses.
 pub fn recovery_server() -> Server {
-    use std::{collections::HashMap, sync::{Arc, Mutex}};
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+    };
 
     let io = Server::builder()
         .ping_interval(Duration::from_millis(300))

@@ -111,10 +111,8 @@ impl Store {
                 held.buffer.push(packet.clone());
             }
         }
-        let bytes = OVERHEAD
-            + packet_bytes(packet)
-            + rooms_bytes(&opts.rooms)
-            + rooms_bytes(&opts.except);
+        let bytes =
+            OVERHEAD + packet_bytes(packet) + rooms_bytes(&opts.rooms) + rooms_bytes(&opts.except);
         state.log.push_back(Entry {
             seq: state.last_seq,
             at: now,
