@@ -92,6 +92,30 @@ impl Client {
         Ok(())
     }
 
+    /// Queues the frames of a logged packet without acting on a full queue
+    /// (the caller holds the recovery log's lock): false when the client is
+    /// too slow, for the caller to [`disconnect_slow`](Self::disconnect_slow)
+    /// once it has let the lock go.
+    pub(crate) fn queue(&self, frames: impl Iterator<Item = Frame>) -> bool {
+        let Some(session) = self.session() else {
+            return true;
+        };
+        for frame in frames {
+            match session.send_frame(frame) {
+                Ok(()) => {}
+                Err(SendError::Full) => return false,
+                Err(_) => return true,
+            }
+        }
+        true
+    }
+
+    /// Disconnects a client whose queue was full.
+    pub(crate) fn disconnect_slow(&self) {
+        tracing::warn!(sid = %self.sid, "client too slow, queue full: disconnecting");
+        self.close(CloseReason::TransportError);
+    }
+
     /// A message from the Engine.IO session.
     pub(crate) fn on_message(self: &Arc<Self>, message: Message) {
         let result = match message {

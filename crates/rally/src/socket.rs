@@ -356,6 +356,12 @@ impl Socket {
         self.client.send(packet.frames(), volatile)
     }
 
+    /// Queues a logged packet without acting on a full queue: false when
+    /// the client is too slow (see [`Client::queue`]).
+    pub(crate) fn queue_encoded(&self, packet: &Encoded) -> bool {
+        self.state.load(Ordering::Acquire) == DISCONNECTED || self.client.queue(packet.frames())
+    }
+
     /// Joins rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
         self.ns.adapter().add_all(self.id, &rooms.into_rooms());

@@ -213,3 +213,52 @@ async fn no_offset_means_a_fresh_session() {
     assert_eq!((stats.recovered, stats.unrecovered), (0, 1));
     back.sync().await;
 }
+
+/// Nothing that calls back into the adapter runs under the log's lock: an
+/// `on_any_outgoing` handler that emits, and a client too slow for its
+/// queue (disconnected, its session kept) do not deadlock a broadcast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_and_slow_clients_under_the_log() {
+    let io = quiet()
+        .max_buffered_frames(4)
+        .connection_state_recovery(ConnectionStateRecovery::default())
+        .build();
+    io.of("/").on_any_outgoing(|socket, event, _args| {
+        if event == "out" {
+            let _ = socket.emit("echo", ());
+        }
+    });
+    let (tx, mut disconnects) = channel();
+    io.of("/").on_disconnect(move |_s, reason| {
+        let _ = tx.send(reason);
+        async {}
+    });
+    let server = TestServer::start(io).await;
+    let mut client = server.client().await;
+    join(&mut client, None).await;
+    server.io.emit("out", ()).expect("emits");
+    let out = client.text().await;
+    assert!(out.starts_with(r#"42["out",""#), "{out}");
+    let echo = client.text().await;
+    assert!(echo.starts_with(r#"42["echo",""#), "{echo}");
+
+    // Neither client reads on: their queues fill up.
+    let mut slow = server.client().await;
+    join(&mut slow, None).await;
+    let io = server.io.clone();
+    support::within(
+        "the broadcasts",
+        tokio::task::spawn_blocking(move || {
+            for i in 0..2000 {
+                io.emit("flood", &i).expect("emits");
+            }
+        }),
+    )
+    .await
+    .expect("no deadlock");
+    for _ in 0..2 {
+        assert_eq!(disconnects.recv().await, DisconnectReason::TransportError);
+    }
+    assert_eq!(server.io.recovery_stats().sessions, 2);
+    drop((client, slow));
+}

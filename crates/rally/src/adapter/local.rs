@@ -105,7 +105,41 @@ impl LocalAdapter {
         }
     }
 
-    fn add_rooms(&self, id: Sid, rooms: &[Room]) {
+    /// Logs a recoverable packet and queues it for its targets under the
+    /// log's lock, so that every socket gets packets in log order. Nothing
+    /// that may call back into the adapter runs under the lock: slow
+    /// clients are disconnected and `on_any_outgoing` runs after it.
+    fn deliver_logged(
+        &self,
+        ns: &Namespace,
+        store: &Store,
+        packet: &BroadcastPacket,
+        opts: &BroadcastOptions,
+    ) {
+        let (packet, sockets, slow) = {
+            let mut state = store.lock();
+            let packet = packet.with_offset(&store.next_offset(&state));
+            store.append(&mut state, opts, &packet.encoded);
+            let sockets = self.sockets(opts);
+            let slow: Vec<Arc<crate::Socket>> = sockets
+                .iter()
+                .filter(|socket| !socket.queue_encoded(&packet.encoded))
+                .cloned()
+                .collect();
+            (packet, sockets, slow)
+        };
+        for socket in slow {
+            socket.client.disconnect_slow();
+        }
+        if ns.watches_outgoing() {
+            for socket in &sockets {
+                ns.outgoing(socket, &packet.event, &packet.args);
+            }
+        }
+    }
+
+    /// Adds `id` to `rooms`; returns the room events for [`emit`](Self::emit).
+    fn add_rooms(&self, id: Sid, rooms: &[Room]) -> Vec<RoomEvent> {
         let mut events = Vec::new();
         {
             let mut state = self.write();
@@ -120,7 +154,7 @@ impl LocalAdapter {
                 state.by_socket.entry(id).or_default().insert(room.clone());
             }
         }
-        self.emit(events);
+        events
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Rooms> {
@@ -171,7 +205,7 @@ impl LocalAdapter {
 impl Adapter for LocalAdapter {
     fn add_all(&self, id: Sid, rooms: &[Room]) {
         let Some(store) = &self.recovery else {
-            return self.add_rooms(id, rooms);
+            return self.emit(self.add_rooms(id, rooms));
         };
         // A restored socket joins its rooms and gets what was broadcast to
         // them since its restore under the log's lock: nothing slips
@@ -179,16 +213,26 @@ impl Adapter for LocalAdapter {
         let mut state = store.lock();
         let Some(held) = Store::take_held(&mut state, id) else {
             drop(state);
-            return self.add_rooms(id, rooms);
+            return self.emit(self.add_rooms(id, rooms));
         };
-        self.add_rooms(id, rooms);
+        let mut events = self.add_rooms(id, rooms);
         let socket = self.ns.upgrade().and_then(|ns| ns.get_socket(id));
+        let mut slow = None;
         if let Some(socket) = socket {
-            self.add_rooms(id, &held.rooms);
-            for packet in &held.buffer {
-                let _ = socket.send_encoded(packet, false);
+            events.extend(self.add_rooms(id, &held.rooms));
+            if !held
+                .buffer
+                .iter()
+                .all(|packet| socket.queue_encoded(packet))
+            {
+                slow = Some(socket);
             }
         }
+        drop(state);
+        if let Some(socket) = slow {
+            socket.client.disconnect_slow();
+        }
+        self.emit(events);
     }
 
     fn del(&self, id: Sid, room: &str) {
@@ -262,13 +306,8 @@ impl Adapter for LocalAdapter {
         let Some(ns) = self.ns.upgrade() else { return };
         match &self.recovery {
             Some(store) if packet.is_recoverable(opts) => {
-                // Logged and delivered under one lock: every socket gets
-                // the namespace's packets in log order.
-                let mut state = store.lock();
-                let packet = packet.with_offset(&store.next_offset(&state));
-                store.append(&mut state, opts, &packet.encoded);
+                self.deliver_logged(&ns, store, packet, opts);
                 self.ensure_pruning(store);
-                self.deliver(&ns, &packet, opts);
             }
             _ => self.deliver(&ns, packet, opts),
         }
