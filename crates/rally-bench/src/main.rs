@@ -12,6 +12,7 @@
 
 mod http;
 mod peer;
+mod recovery;
 mod report;
 mod scenario;
 mod serve;
@@ -251,7 +252,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 
 const USAGE: &str = "usage: rally-bench [--quick] [--peers rally,socketioxide,node,bare-ws] \
 [--scenarios ID-PREFIX,...] [--runs N] [--out DIR] [--update-doc]
-       rally-bench serve-rally PORT | serve-ws PORT";
+       rally-bench serve-rally PORT | serve-ws PORT
+       rally-bench recovery [--clients N] [--rate N] [--seconds N] [--fanout-clients N] [--fanout-broadcasts N]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -264,6 +266,13 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("serve-rally") => return serve::rally_peer(port()),
         Some("serve-ws") => return serve::ws_peer(port()),
+        Some("recovery") => {
+            if let Err(e) = recovery::main(&args[1..]) {
+                eprintln!("rally-bench recovery: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
         Some("--help" | "-h") => {
             println!("{USAGE}");
             return;

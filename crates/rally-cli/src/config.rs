@@ -27,6 +27,12 @@ win over the config file):
   --shutdown-timeout <ms>  how long a shutdown may drain (default 10000) [RALLY_SHUTDOWN_TIMEOUT]
   --redis <url>            join a cluster through Redis, redis://host:port [RALLY_REDIS]
   --redis-mode <mode>      classic (PUBLISH) or sharded (SPUBLISH, Redis 7) [RALLY_REDIS_MODE]
+  --recovery[=true|false]  connection state recovery (default off)    [RALLY_RECOVERY]
+  --recovery-max-disconnection <ms>
+                           how long a session is kept (default 120000) [RALLY_RECOVERY_MAX_DISCONNECTION]
+  --recovery-max-bytes <bytes>
+                           memory cap of the recovery log, per namespace
+                           (default 67108864)                         [RALLY_RECOVERY_MAX_BYTES]
   -h, --help               print this help
 
 Logs go to stderr; RUST_LOG sets the level (default info).
@@ -34,7 +40,8 @@ Endpoints: /healthz, /metrics (Prometheus), /socket.io/socket.io.js (browser cli
 
 Config file keys: host, port, path, cors_origins (array), ping_interval,
 ping_timeout, max_payload, transports (array), static_dir, shutdown_timeout,
-redis, redis_mode.
+redis, redis_mode, recovery (bool), recovery_max_disconnection,
+recovery_max_bytes.
 ";
 
 /// Everything `rally serve` needs to know.
@@ -53,6 +60,20 @@ pub(crate) struct ServeConfig {
     /// The Redis of the cluster, if any.
     pub(crate) redis: Option<String>,
     pub(crate) redis_mode: Mode,
+    pub(crate) recovery: bool,
+    pub(crate) recovery_max_disconnection: Duration,
+    pub(crate) recovery_max_bytes: usize,
+}
+
+impl ServeConfig {
+    /// Connection state recovery's options, when it is on.
+    pub(crate) fn recovery(&self) -> Option<rally::ConnectionStateRecovery> {
+        self.recovery.then(|| {
+            rally::ConnectionStateRecovery::default()
+                .max_disconnection_duration(self.recovery_max_disconnection)
+                .max_log_bytes(self.recovery_max_bytes)
+        })
+    }
 }
 
 impl Default for ServeConfig {
@@ -70,6 +91,10 @@ impl Default for ServeConfig {
             shutdown_timeout: Duration::from_millis(10_000),
             redis: None,
             redis_mode: Mode::Classic,
+            recovery: false,
+            recovery_max_disconnection: rally::ConnectionStateRecovery::default()
+                .get_max_disconnection_duration(),
+            recovery_max_bytes: rally::ConnectionStateRecovery::default().get_max_log_bytes(),
         }
     }
 }
@@ -90,6 +115,9 @@ struct FileConfig {
     shutdown_timeout: Option<u64>,
     redis: Option<String>,
     redis_mode: Option<String>,
+    recovery: Option<bool>,
+    recovery_max_disconnection: Option<u64>,
+    recovery_max_bytes: Option<usize>,
 }
 
 /// What the command line asks for.
@@ -128,7 +156,7 @@ pub(crate) fn parse(
 }
 
 /// The settings flags and variables can set (besides `config`).
-const SETTINGS: [&str; 12] = [
+const SETTINGS: [&str; 15] = [
     "host",
     "port",
     "path",
@@ -141,6 +169,9 @@ const SETTINGS: [&str; 12] = [
     "shutdown-timeout",
     "redis",
     "redis-mode",
+    "recovery",
+    "recovery-max-disconnection",
+    "recovery-max-bytes",
 ];
 
 fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(), String> {
@@ -198,6 +229,21 @@ fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(
             config.redis_mode = last
                 .parse()
                 .map_err(|_| format!("expected classic or sharded, got `{last}`"))?;
+        }
+        "recovery" => {
+            config.recovery = match last {
+                "true" | "1" | "on" => true,
+                "false" | "0" | "off" => false,
+                _ => return Err(format!("expected true or false, got `{last}`")),
+            };
+        }
+        "recovery-max-disconnection" => config.recovery_max_disconnection = millis(last)?,
+        "recovery-max-bytes" => {
+            config.recovery_max_bytes = last
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("expected a positive number of bytes, got `{last}`"))?;
         }
         _ => return Err(format!("unknown setting {setting}")),
     }
@@ -266,6 +312,17 @@ fn apply_file(config: &mut ServeConfig, file: &str) -> Result<(), String> {
     )?;
     set("redis", parsed.redis.map(|v| vec![v]))?;
     set("redis-mode", parsed.redis_mode.map(|v| vec![v]))?;
+    set("recovery", parsed.recovery.map(|v| vec![v.to_string()]))?;
+    set(
+        "recovery-max-disconnection",
+        parsed
+            .recovery_max_disconnection
+            .map(|v| vec![v.to_string()]),
+    )?;
+    set(
+        "recovery-max-bytes",
+        parsed.recovery_max_bytes.map(|v| vec![v.to_string()]),
+    )?;
     Ok(())
 }
 
@@ -292,6 +349,8 @@ impl Flags {
             };
             let (name, value) = match flag.split_once('=') {
                 Some((name, value)) => (name.to_owned(), value.to_owned()),
+                // A switch: `--recovery` alone turns it on.
+                None if flag == "recovery" => (flag.to_owned(), "true".to_owned()),
                 None => {
                     let value = it.next().ok_or_else(|| format!("--{flag} needs a value"))?;
                     (flag.to_owned(), value.clone())
@@ -448,6 +507,56 @@ mod tests {
         assert_eq!(
             serve(&["--redis", "localhost"], &[]).unwrap_err(),
             "--redis: expected redis://host:port, got `localhost`"
+        );
+    }
+
+    #[test]
+    fn recovery_settings() {
+        assert_eq!(serve(&[], &[]).unwrap().recovery(), None);
+        let on = serve(&["--recovery", "--port", "1"], &[]).unwrap();
+        assert_eq!(
+            on.recovery(),
+            Some(rally::ConnectionStateRecovery::default())
+        );
+        assert_eq!(on.port, 1);
+        let tuned = serve(
+            &["--recovery-max-disconnection", "5000"],
+            &[
+                ("RALLY_RECOVERY", "true"),
+                ("RALLY_RECOVERY_MAX_BYTES", "1024"),
+            ],
+        )
+        .unwrap()
+        .recovery()
+        .expect("on");
+        assert_eq!(
+            tuned.get_max_disconnection_duration(),
+            Duration::from_millis(5000)
+        );
+        assert_eq!(tuned.get_max_log_bytes(), 1024);
+        let file = std::env::temp_dir().join(format!("rally-rec-{}.toml", std::process::id()));
+        std::fs::write(
+            &file,
+            "recovery = true
+recovery_max_disconnection = 300
+",
+        )
+        .unwrap();
+        let file = file.display().to_string();
+        let from_file = serve(&["--config", &file], &[])
+            .unwrap()
+            .recovery()
+            .expect("on");
+        assert_eq!(
+            from_file.get_max_disconnection_duration(),
+            Duration::from_millis(300)
+        );
+        // Flags win: off again.
+        let off = serve(&["--config", &file, "--recovery=false"], &[]).unwrap();
+        assert_eq!(off.recovery(), None);
+        assert_eq!(
+            serve(&["--recovery=maybe"], &[]).unwrap_err(),
+            "--recovery: expected true or false, got `maybe`"
         );
     }
 

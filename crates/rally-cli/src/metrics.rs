@@ -136,5 +136,33 @@ pub(crate) async fn render(io: &Server, redis: Option<&RedisAdapter>) -> String 
             &[("", redis.dropped())],
         );
     }
+    let recovery = io.recovery_stats();
+    metric(
+        "rally_reconnections_total",
+        "counter",
+        "Reconnections asking for connection state recovery, by outcome.",
+        &[
+            ("recovered=\"true\"", recovery.recovered),
+            ("recovered=\"false\"", recovery.unrecovered),
+        ],
+    );
+    metric(
+        "rally_recovery_log_packets",
+        "gauge",
+        "Packets kept for connection state recovery.",
+        &[("", recovery.log_entries as u64)],
+    );
+    metric(
+        "rally_recovery_sessions",
+        "gauge",
+        "Disconnected sessions kept for connection state recovery.",
+        &[("", recovery.sessions as u64)],
+    );
+    metric(
+        "rally_recovery_log_bytes",
+        "gauge",
+        "Bytes kept for connection state recovery (packets and sessions).",
+        &[("", recovery.log_bytes as u64)],
+    );
     out
 }

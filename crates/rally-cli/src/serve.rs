@@ -82,6 +82,9 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
     if let Some(redis) = redis {
         builder = builder.adapter(redis.factory());
     }
+    if let Some(recovery) = config.recovery() {
+        builder = builder.connection_state_recovery(recovery);
+    }
     let io = builder.build();
     if config.static_dir.is_none() {
         chat::install(&io.of("/"));

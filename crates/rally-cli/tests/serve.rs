@@ -233,3 +233,81 @@ async fn a_static_directory_replaces_the_demo() {
     // The client bundle is still there.
     assert_eq!(rally.get("/socket.io/socket.io.js").await.status, 200);
 }
+
+/// A new polling session; its request target.
+async fn open_polling(rally: &Rally) -> String {
+    let open = rally.get("/socket.io/?EIO=4&transport=polling").await;
+    format!(
+        "/socket.io/?EIO=4&transport=polling&sid={}",
+        field(&open.body, "sid")
+    )
+}
+
+/// The string value of key `name` in a JSON text.
+fn field(text: &str, name: &str) -> String {
+    text.split(&format!("\"{name}\":\""))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .to_owned()
+}
+
+/// `rally serve --recovery`: the CONNECT reply carries a `pid`, broadcasts
+/// an offset; a client that drops and comes back with both gets its socket
+/// id back, and `/metrics` counts the reconnection and the log.
+#[tokio::test]
+async fn recovery_restores_a_dropped_client_and_shows_in_metrics() {
+    let rally = Rally::start(&["--recovery", "--ping-interval", "60000"]);
+    let target = open_polling(&rally).await;
+    rally
+        .request("POST", &target, "", r#"40{"name":"ada"}"#)
+        .await;
+    let connected = rally.get(&target).await.body;
+    let (id, pid) = (field(&connected, "sid"), field(&connected, "pid"));
+    assert_eq!(connected, format!(r#"40{{"sid":"{id}","pid":"{pid}"}}"#));
+    rally
+        .request("POST", &target, "", r#"420["join","lobby"]"#)
+        .await;
+    rally.get(&target).await;
+    rally
+        .request(
+            "POST",
+            &target,
+            "",
+            r#"421["chat message",{"text":"hi","room":"lobby"}]"#,
+        )
+        .await;
+    let mut said = String::new();
+    while !said.contains("42[\"chat message\"") {
+        said.push_str(&rally.get(&target).await.body);
+    }
+    let message = said
+        .split('\u{1e}')
+        .find(|r| r.starts_with("42["))
+        .expect("the message");
+    let args: serde_json::Value = serde_json::from_str(&message[2..]).expect("JSON");
+    let offset = args[2].as_str().expect("an offset ends the broadcast");
+
+    // The client drops its connection.
+    rally.request("POST", &target, "", "1").await;
+    let dropped = rally.get("/metrics").await;
+    assert_eq!(dropped.metric("rally_recovery_sessions"), 1);
+    assert!(dropped.metric("rally_recovery_log_packets") >= 1);
+    assert!(dropped.metric("rally_recovery_log_bytes") > 0);
+
+    let target = open_polling(&rally).await;
+    let auth = format!(r#"40{{"name":"ada","pid":"{pid}","offset":"{offset}"}}"#);
+    rally.request("POST", &target, "", &auth).await;
+    let back = rally.get(&target).await.body;
+    assert_eq!(back, format!(r#"40{{"sid":"{id}","pid":"{pid}"}}"#));
+    let after = rally.get("/metrics").await;
+    assert_eq!(
+        after.metric("rally_reconnections_total{recovered=\"true\"}"),
+        1
+    );
+    assert_eq!(
+        after.metric("rally_reconnections_total{recovered=\"false\"}"),
+        0
+    );
+    assert_eq!(after.metric("rally_recovery_sessions"), 0);
+}

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, Kind, Mode, Rec, TestServer, node::NodeServer, within};
+use common::{Client, Kind, Mode, Rec, TestServer, within};
 use rally_client::{DisconnectReason, Error, Manager, Transport};
 use serde_json::json;
 
@@ -101,14 +101,14 @@ async fn server_restart(kind: Kind, mode: Mode) {
     client.settle().await;
 }
 
-each_server_and_mode!(drop_transport, server_restart);
+each_server_and_mode!(drop_transport, server_restart, recovery);
 
-/// Connection state recovery against the official server with it on: the
-/// client keeps its `pid` and last offset, sends them on reconnection, and
-/// gets its id back with the events it missed.
-async fn recovery(mode: Mode) {
-    let server = NodeServer::start("ref-recovery-server.mjs", 0).await;
-    let mut client = Client::new(&format!("http://127.0.0.1:{}", server.port), mode);
+/// Connection state recovery against a server with it on (the official
+/// one, and Rally): the client keeps its `pid` and last offset, sends them
+/// on reconnection, and gets its id back with the events it missed.
+async fn recovery(kind: Kind, mode: Mode) {
+    let server = TestServer::start_recovery(kind).await;
+    let mut client = Client::new(&server.url(), mode);
     let (socket, mut rec) = client.socket("/");
     socket.set_auth(&json!({"token": "t"})).expect("an object");
     within("connect", socket.connect()).await.expect("connects");
@@ -143,21 +143,6 @@ async fn recovery(mode: Mode) {
     assert_eq!(socket.id().as_deref(), Some(id.as_str()));
     let welcome = rec.event("welcome").await;
     assert_eq!(welcome[0], json!({"id": id, "recovered": true}));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_polling() {
-    recovery(Mode::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_websocket() {
-    recovery(Mode::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_upgrade() {
-    recovery(Mode::Upgrade).await;
 }
 
 /// A free port, with nothing listening on it.

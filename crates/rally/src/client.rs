@@ -11,8 +11,8 @@ use rally_proto::{
 use tokio::task::AbortHandle;
 
 use crate::{
-    AckReply, ConnectError, DisconnectReason, EmitError, Event, Socket, encode::Encoded,
-    event::AckSender, server::ServerInner,
+    AckReply, ConnectError, DisconnectReason, EmitError, Event, Socket, adapter::RestoredSession,
+    encode::Encoded, event::AckSender, server::ServerInner,
 };
 
 pub(crate) struct Client {
@@ -90,6 +90,30 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// Queues the frames of a logged packet without acting on a full queue
+    /// (the caller holds the recovery log's lock): false when the client is
+    /// too slow, for the caller to [`disconnect_slow`](Self::disconnect_slow)
+    /// once it has let the lock go.
+    pub(crate) fn queue(&self, frames: impl Iterator<Item = Frame>) -> bool {
+        let Some(session) = self.session() else {
+            return true;
+        };
+        for frame in frames {
+            match session.send_frame(frame) {
+                Ok(()) => {}
+                Err(SendError::Full) => return false,
+                Err(_) => return true,
+            }
+        }
+        true
+    }
+
+    /// Disconnects a client whose queue was full.
+    pub(crate) fn disconnect_slow(&self) {
+        tracing::warn!(sid = %self.sid, "client too slow, queue full: disconnecting");
+        self.close(CloseReason::TransportError);
     }
 
     /// A message from the Engine.IO session.
@@ -208,11 +232,29 @@ impl Client {
             return Ok(());
         };
         let auth = packet.data.unwrap_or_else(|| Str::from_static("{}"));
-        let socket = Socket::new(ns.clone(), self.clone(), auth);
         let client = self.clone();
         crate::run::run_detached(Box::pin(async move {
-            match ns.run_middlewares(&socket).await {
-                Ok(()) => client.admit(&ns, socket, &name),
+            let restored = client.restore(&ns, &auth).await;
+            let socket = Socket::new(
+                ns.clone(),
+                client.clone(),
+                auth,
+                restored.as_ref().map(|r| &r.session),
+            );
+            let skip = restored.is_some()
+                && client
+                    .server
+                    .config
+                    .recovery
+                    .as_ref()
+                    .is_some_and(|r| r.skip_middlewares);
+            let allowed = if skip {
+                Ok(())
+            } else {
+                ns.run_middlewares(&socket).await
+            };
+            match allowed {
+                Ok(()) => client.admit(&ns, socket, &name, restored),
                 Err(refusal) => {
                     socket.mark_refused();
                     let _ = client.send(
@@ -226,7 +268,43 @@ impl Client {
         Ok(())
     }
 
-    fn admit(&self, ns: &Arc<crate::Namespace>, socket: Arc<Socket>, name: &str) {
+    /// Whether the server has connection state recovery on.
+    pub(crate) fn recovery_enabled(&self) -> bool {
+        self.server.config.recovery.is_some()
+    }
+
+    /// The session a CONNECT asks to recover (auth `{pid, offset}`, both
+    /// strings, as the reference requires), when the adapter has it.
+    async fn restore(&self, ns: &crate::Namespace, auth: &str) -> Option<RestoredSession> {
+        if !self.recovery_enabled() {
+            return None;
+        }
+        #[derive(serde::Deserialize)]
+        struct Resume {
+            pid: Option<serde_json::Value>,
+            offset: Option<serde_json::Value>,
+        }
+        let resume: Resume = serde_json::from_str(auth).ok()?;
+        let serde_json::Value::String(pid) = resume.pid? else {
+            return None;
+        };
+        let restored = match resume.offset {
+            Some(serde_json::Value::String(offset)) => {
+                ns.adapter().restore_session(&pid, &offset).await
+            }
+            _ => None,
+        };
+        self.server.recoveries.count(restored.is_some());
+        restored
+    }
+
+    fn admit(
+        &self,
+        ns: &Arc<crate::Namespace>,
+        socket: Arc<Socket>,
+        name: &str,
+        restored: Option<RestoredSession>,
+    ) {
         if self.session().is_none_or(|s| s.is_closed()) {
             socket.mark_refused();
             return;
@@ -237,12 +315,23 @@ impl Client {
         }
         self.lock(&self.sockets).push(socket.clone());
         socket.mark_connected();
-        let reply = format!(r#"{{"sid":"{}"}}"#, socket.id());
+        // As the reference: the missed packets go out before the CONNECT
+        // reply (the official client holds them until it is connected).
+        let rooms = restored.map(|restored| {
+            for missed in &restored.missed {
+                let _ = self.send(missed.0.frames(), false);
+            }
+            restored.session.rooms
+        });
+        let reply = match socket.pid() {
+            Some(pid) => format!(r#"{{"sid":"{}","pid":"{pid}"}}"#, socket.id()),
+            None => format!(r#"{{"sid":"{}"}}"#, socket.id()),
+        };
         let _ = self.send(
             Encoded::control(PacketType::Connect, name, Some(&reply)).frames(),
             false,
         );
-        ns.connect(&socket);
+        ns.connect(&socket, rooms.as_deref().unwrap_or_default());
     }
 
     pub(crate) fn remove_socket(&self, id: Sid) {

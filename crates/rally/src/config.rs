@@ -28,6 +28,7 @@ pub struct ServerBuilder {
     pub(crate) cleanup_empty_child_namespaces: bool,
     pub(crate) max_attachments: usize,
     pub(crate) adapter: Option<AdapterFactory>,
+    pub(crate) recovery: Option<crate::ConnectionStateRecovery>,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -41,6 +42,7 @@ impl fmt::Debug for ServerBuilder {
             )
             .field("max_attachments", &self.max_attachments)
             .field("adapter", &self.adapter.is_some())
+            .field("connection_state_recovery", &self.recovery)
             .finish()
     }
 }
@@ -53,6 +55,7 @@ impl Default for ServerBuilder {
             cleanup_empty_child_namespaces: false,
             max_attachments: 10,
             adapter: None,
+            recovery: None,
         }
     }
 }
@@ -156,6 +159,24 @@ impl ServerBuilder {
         factory: impl Fn(Weak<Namespace>) -> Arc<dyn Adapter> + Send + Sync + 'static,
     ) -> Self {
         self.adapter = Some(Arc::new(factory));
+        self
+    }
+
+    /// Turns connection state recovery on (`connectionStateRecovery`; off
+    /// by default, as in the reference): the CONNECT reply carries a `pid`,
+    /// every broadcast that is neither volatile nor acknowledged (direct
+    /// emits to one socket included) ends with an offset, and a client that
+    /// comes back within `maxDisconnectionDuration` with its `{pid, offset}`
+    /// gets its socket id, rooms and data back with what it missed
+    /// ([`Socket::recovered`](crate::Socket::recovered) is then true).
+    ///
+    /// The default adapter keeps what that takes in memory; a custom
+    /// [`adapter`](Self::adapter) must implement
+    /// [`persist_session`](Adapter::persist_session) and
+    /// [`restore_session`](Adapter::restore_session) for it.
+    #[doc(alias = "connectionStateRecovery")]
+    pub fn connection_state_recovery(mut self, recovery: crate::ConnectionStateRecovery) -> Self {
+        self.recovery = Some(recovery);
         self
     }
 

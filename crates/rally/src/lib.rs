@@ -39,6 +39,7 @@ mod event;
 mod namespace;
 mod operators;
 mod reason;
+mod recovery;
 mod remote;
 mod run;
 mod server;
@@ -58,6 +59,7 @@ pub use rally_engine::{
 };
 pub use rally_proto::{Args, Binary};
 pub use reason::DisconnectReason;
+pub use recovery::{ConnectionStateRecovery, RecoveryLogSize, RecoveryStats};
 pub use remote::RemoteSocket;
 pub use server::Server;
 pub use server_event::ServerEvent;

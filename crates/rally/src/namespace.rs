@@ -403,15 +403,18 @@ impl Namespace {
         Ok(())
     }
 
-    /// Registers a socket that passed the middlewares and runs the
-    /// connection handlers.
-    pub(crate) fn connect(&self, socket: &Arc<Socket>) {
+    /// Registers a socket that passed the middlewares (in its own room and,
+    /// when recovered, its former `rooms`) and runs the connection handlers.
+    pub(crate) fn connect(&self, socket: &Arc<Socket>, rooms: &[crate::Room]) {
         self.sockets
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(socket.id(), socket.clone());
         self.adapter
             .add_all(socket.id(), &[crate::Room::from(socket.id().as_str())]);
+        if !rooms.is_empty() {
+            self.adapter.add_all(socket.id(), rooms);
+        }
         for handler in self.handlers().connection.clone() {
             run_detached(handler(socket.clone()));
         }

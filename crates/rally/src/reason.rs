@@ -44,7 +44,10 @@ impl DisconnectReason {
     }
 
     /// Whether connection state recovery may restore a socket that left
-    /// for this reason.
+    /// for this reason: the reference (socket.io 4.8.4) keeps a session for
+    /// `transport error`, `transport close`, `forced close`, `ping timeout`,
+    /// `server shutting down` and `forced server close`, not for a
+    /// `parse error` nor a namespace disconnect.
     #[must_use]
     pub const fn is_recoverable(self) -> bool {
         matches!(
@@ -53,8 +56,8 @@ impl DisconnectReason {
                 | Self::TransportClose
                 | Self::ForcedClose
                 | Self::PingTimeout
-                | Self::ParseError
                 | Self::ServerShuttingDown
+                | Self::ForcedServerClose
         )
     }
 }

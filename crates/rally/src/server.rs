@@ -2,7 +2,7 @@ use std::{
     collections::HashMap,
     convert::Infallible,
     fmt,
-    sync::{Arc, RwLock},
+    sync::{Arc, RwLock, atomic::Ordering},
     task::{Context, Poll},
 };
 
@@ -26,10 +26,12 @@ pub(crate) struct Config {
     pub(crate) connect_timeout: std::time::Duration,
     pub(crate) cleanup_empty_child_namespaces: bool,
     pub(crate) max_attachments: usize,
+    pub(crate) recovery: Option<crate::ConnectionStateRecovery>,
 }
 
 pub(crate) struct ServerInner {
     pub(crate) config: Config,
+    pub(crate) recoveries: crate::recovery::Counters,
     adapter: AdapterFactory,
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     dynamic: RwLock<Vec<(Predicate, Arc<Namespace>)>>,
@@ -172,9 +174,14 @@ impl Server {
                 connect_timeout: builder.connect_timeout,
                 cleanup_empty_child_namespaces: builder.cleanup_empty_child_namespaces,
                 max_attachments: builder.max_attachments,
+                recovery: builder.recovery.clone(),
             },
-            adapter: builder.adapter.unwrap_or_else(|| {
-                Arc::new(|ns| Arc::new(LocalAdapter::new(ns)) as Arc<dyn Adapter>)
+            recoveries: crate::recovery::Counters::default(),
+            adapter: builder.adapter.unwrap_or_else(|| match builder.recovery {
+                Some(recovery) => Arc::new(move |ns| {
+                    Arc::new(LocalAdapter::with_recovery(ns, recovery.clone())) as Arc<dyn Adapter>
+                }),
+                None => Arc::new(|ns| Arc::new(LocalAdapter::new(ns)) as Arc<dyn Adapter>),
             }),
             namespaces: RwLock::default(),
             dynamic: RwLock::default(),
@@ -256,6 +263,24 @@ impl Server {
             .values()
             .cloned()
             .collect()
+    }
+
+    /// Connection state recovery's counters: reconnections recovered or
+    /// not, and what the adapters of every namespace keep for it.
+    #[must_use]
+    pub fn recovery_stats(&self) -> crate::RecoveryStats {
+        let mut stats = crate::RecoveryStats {
+            recovered: self.inner.recoveries.recovered.load(Ordering::Relaxed),
+            unrecovered: self.inner.recoveries.unrecovered.load(Ordering::Relaxed),
+            ..crate::RecoveryStats::default()
+        };
+        for ns in self.namespaces() {
+            let size = ns.adapter().recovery_log_size();
+            stats.log_entries += size.entries;
+            stats.sessions += size.sessions;
+            stats.log_bytes += size.bytes;
+        }
+        stats
     }
 
     /// How many Engine.IO connections are open.

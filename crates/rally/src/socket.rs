@@ -20,7 +20,9 @@ use tokio::sync::oneshot;
 
 use crate::{
     AckError, AckReply, Args, BroadcastOperator, DisconnectReason, EmitError, Namespace, Room,
-    client::Client, encode::Encoded,
+    adapter::{BroadcastOptions, BroadcastPacket, SessionState},
+    client::Client,
+    encode::Encoded,
 };
 
 const CONNECTING: u8 = 0;
@@ -42,6 +44,9 @@ pub struct Socket {
     data: Mutex<serde_json::Value>,
     state: AtomicU8,
     acks: Mutex<HashMap<u64, PendingAck>>,
+    /// The private session id, when connection state recovery is on.
+    pid: Option<Arc<str>>,
+    recovered: bool,
 }
 
 /// What a client sent when it joined a namespace, as the reference's
@@ -68,16 +73,58 @@ pub struct Handshake {
 }
 
 impl Socket {
-    pub(crate) fn new(ns: Arc<Namespace>, client: Arc<Client>, auth: Str) -> Arc<Self> {
+    /// A new socket, or with `restored` the one that session had (its id,
+    /// `pid` and data; its rooms are joined when it is admitted).
+    pub(crate) fn new(
+        ns: Arc<Namespace>,
+        client: Arc<Client>,
+        auth: Str,
+        restored: Option<&SessionState>,
+    ) -> Arc<Self> {
+        let recovery = client.recovery_enabled();
+        let (id, pid, data) = match restored {
+            Some(session) => (session.sid, Some(session.pid.clone()), session.data.clone()),
+            None => (
+                Sid::random(),
+                recovery.then(|| Arc::from(Sid::random().as_str())),
+                serde_json::Value::Null,
+            ),
+        };
         Arc::new(Self {
-            id: Sid::random(),
+            id,
             ns,
             client,
             auth,
-            data: Mutex::new(serde_json::Value::Null),
+            data: Mutex::new(data),
             state: AtomicU8::new(CONNECTING),
             acks: Mutex::default(),
+            pid,
+            recovered: restored.is_some(),
         })
+    }
+
+    /// Whether the connection state was recovered: the client came back
+    /// after a short disconnection and got its id, rooms and data back, and
+    /// the events it missed (the reference's `socket.recovered`).
+    ///
+    /// ```
+    /// # fn setup(io: &rally::Server) {
+    /// io.of("/").on_connection(|socket| async move {
+    ///     if !socket.recovered() {
+    ///         socket.join("lobby");
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn recovered(&self) -> bool {
+        self.recovered
+    }
+
+    /// The private session id the client sends back to recover (`None`
+    /// when connection state recovery is off).
+    pub(crate) fn pid(&self) -> Option<&Arc<str>> {
+        self.pid.as_ref()
     }
 
     /// The socket's id: 20 random characters, distinct from the Engine.IO
@@ -201,6 +248,18 @@ impl Socket {
     /// when the socket is gone.
     pub fn emit(&self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
         let args = check(event, args.into())?;
+        if self.pid.is_some() && self.connected() {
+            // As the reference: with recovery on, an emit to one socket
+            // goes through the adapter, which gives it an offset and logs
+            // it for a reconnection.
+            let opts = BroadcastOptions {
+                rooms: vec![Room::from(self.id.as_str())],
+                ..BroadcastOptions::default()
+            };
+            let packet = BroadcastPacket::new(self.ns.name(), event, args, None);
+            self.ns.adapter().broadcast(&packet, &opts);
+            return Ok(());
+        }
         self.ns.outgoing(self, event, &args);
         self.send_encoded(&Encoded::event(self.ns.name(), None, event, &args), false)
     }
@@ -297,6 +356,12 @@ impl Socket {
         self.client.send(packet.frames(), volatile)
     }
 
+    /// Queues a logged packet without acting on a full queue: false when
+    /// the client is too slow (see [`Client::queue`]).
+    pub(crate) fn queue_encoded(&self, packet: &Encoded) -> bool {
+        self.state.load(Ordering::Acquire) == DISCONNECTED || self.client.queue(packet.frames())
+    }
+
     /// Joins rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
         self.ns.adapter().add_all(self.id, &rooms.into_rooms());
@@ -377,6 +442,13 @@ impl Socket {
             );
         }
         self.ns.fire_disconnecting(self, reason);
+        if let Some(pid) = &self.pid {
+            if reason.is_recoverable() {
+                let session =
+                    SessionState::new(self.id, pid.clone(), self.rooms(), self.raw_data());
+                crate::run::run_detached(self.ns.adapter().persist_session(session));
+            }
+        }
         self.state.store(DISCONNECTED, Ordering::Release);
         self.ns.adapter().del_all(self.id);
         self.ns.remove_socket(self.id);

@@ -423,7 +423,8 @@ async fn reasons_are_spelled_like_the_reference() {
         (DisconnectReason::TransportClose, "transport close", true),
         (DisconnectReason::ForcedClose, "forced close", true),
         (DisconnectReason::PingTimeout, "ping timeout", true),
-        (DisconnectReason::ParseError, "parse error", true),
+        // As socket.io 4.8.4's RECOVERABLE_DISCONNECT_REASONS.
+        (DisconnectReason::ParseError, "parse error", false),
         (
             DisconnectReason::ServerShuttingDown,
             "server shutting down",
@@ -432,7 +433,7 @@ async fn reasons_are_spelled_like_the_reference() {
         (
             DisconnectReason::ForcedServerClose,
             "forced server close",
-            false,
+            true,
         ),
         (
             DisconnectReason::ClientNamespaceDisconnect,

@@ -103,7 +103,9 @@ impl Driver {
         let Some((name, args)) = parse_event(packet.data.as_ref()) else {
             return;
         };
-        if let Some(nsp) = self.nsps.get_mut(&shared.nsp) {
+        // As the official client: an event asking for an ack ends with
+        // the ack callback there, never with an offset.
+        if let (Some(nsp), None) = (self.nsps.get_mut(&shared.nsp), packet.id) {
             nsp.track_offset(&args);
         }
         let Some(socket) = self.socket(shared) else {

@@ -36,6 +36,35 @@ impl TestServer {
         Self::start_on(kind, 0).await
     }
 
+    /// The recovery server: interop/ref-recovery-server.mjs on Node, its
+    /// twin on Rally.
+    pub async fn start_recovery(kind: Kind) -> Self {
+        match kind {
+            Kind::Rally => {
+                let server = tokio::task::spawn_blocking(|| {
+                    rally::RallyServer::start_with(0, rally::recovery_server)
+                })
+                .await
+                .expect("the server thread starts");
+                Self {
+                    kind,
+                    port: server.port,
+                    rally: Some(server),
+                    node: None,
+                }
+            }
+            Kind::Node => {
+                let server = node::NodeServer::start("ref-recovery-server.mjs", 0).await;
+                Self {
+                    kind,
+                    port: server.port,
+                    rally: None,
+                    node: Some(server),
+                }
+            }
+        }
+    }
+
     pub async fn start_on(kind: Kind, port: u16) -> Self {
         match kind {
             Kind::Rally => {

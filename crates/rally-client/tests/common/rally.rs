@@ -18,6 +18,11 @@ pub struct RallyServer {
 impl RallyServer {
     /// Starts a server on `port` (0: a free one).
     pub fn start(port: u16) -> Self {
+        Self::start_with(port, interop_server)
+    }
+
+    /// Starts the server `make` builds on `port` (0: a free one).
+    pub fn start_with(port: u16, make: fn() -> Server) -> Self {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -29,7 +34,7 @@ impl RallyServer {
             runtime.block_on(async move {
                 let listener = bind(port).await;
                 let port = listener.local_addr().expect("local address").port();
-                tokio::spawn(rally::serve(listener, interop_server()));
+                tokio::spawn(rally::serve(listener, make()));
                 let _ = ready_tx.send(port);
                 let _ = stopped.await;
             });
@@ -158,6 +163,68 @@ pub fn interop_server() -> Server {
     root.on("drop-transport", |socket, _event| async move {
         if let Some(session) = socket.session() {
             session.close();
+        }
+    });
+    io
+}
+
+/// What interop/ref-recovery-server.mjs does on the official server, on
+/// Rally: recovery on (maxDisconnectionDuration 10 s), "welcome" with
+/// `{id, recovered}` on connection, "broadcast" to everyone, and
+/// "drop-then-broadcast": the connection closed, then once the server has
+/// seen the socket go, a broadcast the client misses.
+pub fn recovery_server() -> Server {
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+    };
+
+    let io = Server::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .connect_timeout(Duration::from_millis(1000))
+        .connection_state_recovery(
+            rally::ConnectionStateRecovery::default()
+                .max_disconnection_duration(Duration::from_secs(10)),
+        )
+        .build();
+    let root = io.of("/");
+    root.on_connection(|socket| async move {
+        let _ = socket.emit(
+            "welcome",
+            &serde_json::json!({"id": socket.id().as_str(), "recovered": socket.recovered()}),
+        );
+    });
+    let io2 = io.clone();
+    root.on("broadcast", move |_socket, event| {
+        let io = io2.clone();
+        async move {
+            let (name, args) = event_and_args(&event, 0);
+            let _ = io.emit(&name, args);
+        }
+    });
+    let pending: Arc<Mutex<HashMap<rally::Sid, (String, Args)>>> = Arc::default();
+    let waiting = pending.clone();
+    root.on("drop-then-broadcast", move |socket, event| {
+        let waiting = waiting.clone();
+        async move {
+            waiting
+                .lock()
+                .unwrap()
+                .insert(socket.id(), event_and_args(&event, 0));
+            if let Some(session) = socket.session() {
+                session.close();
+            }
+        }
+    });
+    let io2 = io.clone();
+    root.on_disconnect(move |socket, _reason| {
+        let due = pending.lock().unwrap().remove(&socket.id());
+        let io = io2.clone();
+        async move {
+            if let Some((name, args)) = due {
+                let _ = io.emit(&name, args);
+            }
         }
     });
     io

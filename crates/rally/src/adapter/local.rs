@@ -1,16 +1,22 @@
 use std::{
     collections::{HashMap, HashSet},
     fmt,
-    sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak},
+    sync::{
+        Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use rally_engine::Sid;
 
 use super::{
-    AckEvent, AckStream, Adapter, AdapterError, BroadcastOptions, BroadcastPacket, RoomEvent,
-    SocketInfo,
+    AckEvent, AckStream, Adapter, AdapterError, BroadcastOptions, BroadcastPacket, RestoredSession,
+    RoomEvent, SessionState, SocketInfo, store::Store,
 };
-use crate::{AckError, DisconnectReason, Namespace, Room, namespace::BoxFuture};
+use crate::{
+    AckError, ConnectionStateRecovery, DisconnectReason, Namespace, RecoveryLogSize, Room,
+    namespace::BoxFuture,
+};
 
 type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
 
@@ -21,10 +27,21 @@ struct Rooms {
 }
 
 /// The in-memory adapter: rooms of one process.
+///
+/// Made [`with_recovery`](Self::with_recovery), it also supports connection
+/// state recovery: it gives every recoverable packet an offset, logs it, and
+/// keeps the sessions of sockets that left for a recoverable reason, all in
+/// memory, bounded by `maxDisconnectionDuration` and by
+/// [`max_log_bytes`](ConnectionStateRecovery::max_log_bytes), and pruned
+/// continuously (on every broadcast and disconnection, and by a timer).
+/// Broadcasts of one namespace are then delivered one at a time, so every
+/// socket receives them in log order.
 pub struct LocalAdapter {
     ns: Weak<Namespace>,
     rooms: RwLock<Rooms>,
     listeners: RwLock<Vec<RoomListener>>,
+    recovery: Option<Arc<Store>>,
+    pruning: AtomicBool,
 }
 
 impl LocalAdapter {
@@ -35,7 +52,109 @@ impl LocalAdapter {
             ns,
             rooms: RwLock::default(),
             listeners: RwLock::default(),
+            recovery: None,
+            pruning: AtomicBool::new(false),
         }
+    }
+
+    /// The adapter of namespace `ns`, with connection state recovery.
+    #[must_use]
+    pub fn with_recovery(ns: Weak<Namespace>, config: ConnectionStateRecovery) -> Self {
+        Self {
+            recovery: Some(Arc::new(Store::new(config))),
+            ..Self::new(ns)
+        }
+    }
+
+    /// Prunes `store` every so often while it lives, in a task of the
+    /// runtime of its first use (outside one, pruning happens on use).
+    fn ensure_pruning(&self, store: &Arc<Store>) {
+        if self.pruning.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.pruning.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let period = (store.max_age() / 4).clamp(
+            std::time::Duration::from_millis(50),
+            std::time::Duration::from_secs(1),
+        );
+        let store = Arc::downgrade(store);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(store) = store.upgrade() else { return };
+                let mut state = store.lock();
+                store.prune(&mut state, std::time::Instant::now());
+            }
+        });
+    }
+
+    fn deliver(&self, ns: &Namespace, packet: &BroadcastPacket, opts: &BroadcastOptions) {
+        let watched = ns.watches_outgoing();
+        for socket in self.sockets(opts) {
+            if watched {
+                ns.outgoing(&socket, &packet.event, &packet.args);
+            }
+            let _ = socket.send_encoded(&packet.encoded, opts.volatile);
+        }
+    }
+
+    /// Logs a recoverable packet and queues it for its targets under the
+    /// log's lock, so that every socket gets packets in log order. Nothing
+    /// that may call back into the adapter runs under the lock: slow
+    /// clients are disconnected and `on_any_outgoing` runs after it.
+    fn deliver_logged(
+        &self,
+        ns: &Namespace,
+        store: &Store,
+        packet: &BroadcastPacket,
+        opts: &BroadcastOptions,
+    ) {
+        let (packet, sockets, slow) = {
+            let mut state = store.lock();
+            let packet = packet.with_offset(&store.next_offset(&state));
+            store.append(&mut state, opts, &packet.encoded);
+            let sockets = self.sockets(opts);
+            let slow: Vec<Arc<crate::Socket>> = sockets
+                .iter()
+                .filter(|socket| !socket.queue_encoded(&packet.encoded))
+                .cloned()
+                .collect();
+            (packet, sockets, slow)
+        };
+        for socket in slow {
+            socket.client.disconnect_slow();
+        }
+        if ns.watches_outgoing() {
+            for socket in &sockets {
+                ns.outgoing(socket, &packet.event, &packet.args);
+            }
+        }
+    }
+
+    /// Adds `id` to `rooms`; returns the room events for [`emit`](Self::emit).
+    fn add_rooms(&self, id: Sid, rooms: &[Room]) -> Vec<RoomEvent> {
+        let mut events = Vec::new();
+        {
+            let mut state = self.write();
+            for room in rooms {
+                let members = state.members.entry(room.clone()).or_insert_with(|| {
+                    events.push(RoomEvent::CreateRoom(room.clone()));
+                    HashSet::new()
+                });
+                if members.insert(id) {
+                    events.push(RoomEvent::JoinRoom(room.clone(), id));
+                }
+                state.by_socket.entry(id).or_default().insert(room.clone());
+            }
+        }
+        events
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Rooms> {
@@ -85,19 +204,33 @@ impl LocalAdapter {
 
 impl Adapter for LocalAdapter {
     fn add_all(&self, id: Sid, rooms: &[Room]) {
-        let mut events = Vec::new();
-        {
-            let mut state = self.write();
-            for room in rooms {
-                let members = state.members.entry(room.clone()).or_insert_with(|| {
-                    events.push(RoomEvent::CreateRoom(room.clone()));
-                    HashSet::new()
-                });
-                if members.insert(id) {
-                    events.push(RoomEvent::JoinRoom(room.clone(), id));
-                }
-                state.by_socket.entry(id).or_default().insert(room.clone());
+        let Some(store) = &self.recovery else {
+            return self.emit(self.add_rooms(id, rooms));
+        };
+        // A restored socket joins its rooms and gets what was broadcast to
+        // them since its restore under the log's lock: nothing slips
+        // between the replay and live delivery, nothing comes twice.
+        let mut state = store.lock();
+        let Some(held) = Store::take_held(&mut state, id) else {
+            drop(state);
+            return self.emit(self.add_rooms(id, rooms));
+        };
+        let mut events = self.add_rooms(id, rooms);
+        let socket = self.ns.upgrade().and_then(|ns| ns.get_socket(id));
+        let mut slow = None;
+        if let Some(socket) = socket {
+            events.extend(self.add_rooms(id, &held.rooms));
+            if !held
+                .buffer
+                .iter()
+                .all(|packet| socket.queue_encoded(packet))
+            {
+                slow = Some(socket);
             }
+        }
+        drop(state);
+        if let Some(socket) = slow {
+            socket.client.disconnect_slow();
         }
         self.emit(events);
     }
@@ -171,12 +304,12 @@ impl Adapter for LocalAdapter {
 
     fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) {
         let Some(ns) = self.ns.upgrade() else { return };
-        let watched = ns.watches_outgoing();
-        for socket in self.sockets(opts) {
-            if watched {
-                ns.outgoing(&socket, &packet.event, &packet.args);
+        match &self.recovery {
+            Some(store) if packet.is_recoverable(opts) => {
+                self.deliver_logged(&ns, store, packet, opts);
+                self.ensure_pruning(store);
             }
-            let _ = socket.send_encoded(&packet.encoded, opts.volatile);
+            _ => self.deliver(&ns, packet, opts),
         }
     }
 
@@ -276,6 +409,29 @@ impl Adapter for LocalAdapter {
             }
         });
         rx
+    }
+
+    fn persist_session(&self, session: SessionState) -> BoxFuture<()> {
+        if let Some(store) = &self.recovery {
+            store.persist(session);
+            self.ensure_pruning(store);
+        }
+        Box::pin(async {})
+    }
+
+    fn restore_session(&self, pid: &str, offset: &str) -> BoxFuture<Option<RestoredSession>> {
+        let restored = self
+            .recovery
+            .as_ref()
+            .and_then(|store| store.restore(pid, offset));
+        Box::pin(async move { restored })
+    }
+
+    fn recovery_log_size(&self) -> RecoveryLogSize {
+        self.recovery
+            .as_ref()
+            .map(|store| store.size())
+            .unwrap_or_default()
     }
 }
 

@@ -6,8 +6,9 @@
 
 mod error;
 mod local;
+mod store;
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use rally_engine::Sid;
 use tokio::sync::mpsc;
@@ -15,7 +16,9 @@ use tokio::sync::mpsc;
 pub use error::AdapterError;
 pub use local::LocalAdapter;
 
-use crate::{AckError, AckReply, Args, Room, encode::Encoded, namespace::BoxFuture};
+use crate::{
+    AckError, AckReply, Args, RecoveryLogSize, Room, encode::Encoded, namespace::BoxFuture,
+};
 
 /// How long a broadcast with acks waits when no timeout is set.
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,6 +73,46 @@ impl BroadcastPacket {
     }
 }
 
+impl BroadcastPacket {
+    /// Whether connection state recovery logs this packet and gives it an
+    /// offset: neither volatile nor waiting for acks, as in the reference.
+    #[must_use]
+    pub fn is_recoverable(&self, opts: &BroadcastOptions) -> bool {
+        self.ack_id.is_none() && !opts.volatile
+    }
+
+    /// The same packet with `offset` appended as its last argument: what a
+    /// session-aware adapter sends and logs (the client remembers the last
+    /// offset it saw and resumes from it).
+    #[must_use]
+    pub fn with_offset(&self, offset: &str) -> Self {
+        let args = Args::raw_relay(
+            &join_args(self.args.json(), &json_string(offset)),
+            self.args.len() + 1,
+            self.args.attachments().to_vec(),
+        );
+        Self::new(&self.nsp, &self.event, args, self.ack_id)
+    }
+
+    /// The packet as a recovered socket receives it again.
+    #[must_use]
+    pub fn to_missed(&self) -> MissedPacket {
+        MissedPacket(self.encoded.clone())
+    }
+}
+
+fn join_args(json: &str, last: &str) -> String {
+    if json.is_empty() {
+        last.to_owned()
+    } else {
+        format!("{json},{last}")
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""))
+}
+
 impl fmt::Debug for BroadcastPacket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BroadcastPacket")
@@ -78,6 +121,72 @@ impl fmt::Debug for BroadcastPacket {
             .field("args", &self.args)
             .field("ack_id", &self.ack_id)
             .finish()
+    }
+}
+
+/// A packet that a recovered socket missed, encoded, ready to go out again
+/// (offset included).
+#[derive(Clone)]
+pub struct MissedPacket(pub(crate) Encoded);
+
+impl MissedPacket {
+    /// An event of namespace `nsp` (its `args` ending with the offset), as
+    /// a cluster adapter rebuilds it from its log.
+    #[must_use]
+    pub fn event(nsp: &str, event: &str, args: &Args) -> Self {
+        Self(Encoded::event(nsp, None, event, args))
+    }
+}
+
+impl fmt::Debug for MissedPacket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("MissedPacket").field(&self.0.text).finish()
+    }
+}
+
+/// What connection state recovery keeps of a socket that disconnected for
+/// a recoverable reason (the reference's `{sid, pid, rooms, data}`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SessionState {
+    /// The socket id it gets back.
+    pub sid: Sid,
+    /// Its private session id, which the client sends back as `pid`.
+    pub pid: Arc<str>,
+    /// Its rooms (its own id's room included).
+    pub rooms: Vec<Room>,
+    /// Its data.
+    pub data: serde_json::Value,
+}
+
+impl SessionState {
+    /// A session to keep.
+    #[must_use]
+    pub fn new(sid: Sid, pid: Arc<str>, rooms: Vec<Room>, data: serde_json::Value) -> Self {
+        Self {
+            sid,
+            pid,
+            rooms,
+            data,
+        }
+    }
+}
+
+/// A session given back, with what it missed in order.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RestoredSession {
+    /// The session as it was kept.
+    pub session: SessionState,
+    /// The packets for its rooms broadcast after the client's offset.
+    pub missed: Vec<MissedPacket>,
+}
+
+impl RestoredSession {
+    /// A restored session.
+    #[must_use]
+    pub fn new(session: SessionState, missed: Vec<MissedPacket>) -> Self {
+        Self { session, missed }
     }
 }
 
@@ -187,6 +296,34 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> BoxFuture<Result<Vec<serde_json::Value>, AdapterError>> {
         let _ = data;
         Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Connection state recovery: keeps `session` of a socket that left for
+    /// a recoverable reason, for at most `maxDisconnectionDuration`. An
+    /// adapter without recovery support drops it (the default).
+    ///
+    /// A session-aware adapter also owns the offsets: its
+    /// [`broadcast`](Self::broadcast) appends one to every packet that
+    /// [`is_recoverable`](BroadcastPacket::is_recoverable) (see
+    /// [`BroadcastPacket::with_offset`]) and logs it.
+    fn persist_session(&self, session: SessionState) -> BoxFuture<()> {
+        drop(session);
+        Box::pin(async {})
+    }
+
+    /// Connection state recovery: gives back (once) the session `pid` with
+    /// the packets broadcast to its rooms after `offset`, or `None` when it
+    /// is unknown, expired, or some of what it missed is gone (the client
+    /// then gets a fresh session). The default supports no recovery.
+    fn restore_session(&self, pid: &str, offset: &str) -> BoxFuture<Option<RestoredSession>> {
+        let _ = (pid, offset);
+        Box::pin(async { None })
+    }
+
+    /// How much the adapter keeps for recovery on this node (zero without
+    /// recovery support).
+    fn recovery_log_size(&self) -> RecoveryLogSize {
+        RecoveryLogSize::default()
     }
 }
 
