@@ -262,3 +262,68 @@ async fn callbacks_and_slow_clients_under_the_log() {
     assert_eq!(server.io.recovery_stats().sessions, 2);
     drop((client, slow));
 }
+
+/// What is broadcast while a recovered socket's middlewares run (after its
+/// restore, before its admission) reaches it after the CONNECT reply, in
+/// order and once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_during_the_middlewares_come_after_the_replay() {
+    let io = server(ConnectionStateRecovery::default().skip_middlewares(false));
+    let gate = Arc::new(tokio::sync::Semaphore::new(1));
+    let (entered_tx, mut entered) = channel();
+    let g = gate.clone();
+    io.of("/").use_middleware(move |_socket| {
+        let (gate, entered) = (g.clone(), entered_tx.clone());
+        async move {
+            let _ = entered.send(());
+            let _permit = gate.acquire().await;
+            Ok::<(), ConnectError>(())
+        }
+    });
+    let server = TestServer::start(io).await;
+    let mut client = server.client().await;
+    let first = {
+        client.send(&support::connect_packet("/", None)).await;
+        entered.recv().await;
+        connected(&mut client).await
+    };
+    let (sid, pid) = first;
+    server
+        .socket("/", rally::Sid::parse(&sid).expect("a sid"))
+        .join("r");
+    server.io.to("r").emit("seen", ()).expect("emits");
+    let seen = client.text().await;
+    drop(client);
+    support::within("the disconnection", async {
+        while server.io.recovery_stats().sessions == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    server.io.to("r").emit("missed", ()).expect("emits");
+
+    // The middleware holds the recovered socket while more is broadcast.
+    let permit = gate.clone().acquire_owned().await.expect("the gate");
+    let mut back = server.client().await;
+    let auth = format!(r#"{{"pid":"{pid}","offset":"{}"}}"#, offset(&seen));
+    back.send(&support::connect_packet("/", Some(&auth))).await;
+    entered.recv().await;
+    for i in 0..3 {
+        server.io.to("r").emit("during", &i).expect("emits");
+    }
+    drop(permit);
+    let missed = back.text().await;
+    assert!(missed.starts_with(r#"42["missed",""#), "{missed}");
+    assert_eq!(connected(&mut back).await, (sid, pid));
+    for i in 0..3 {
+        let during = back.text().await;
+        assert!(
+            during.starts_with(&format!(r#"42["during",{i},""#)),
+            "{during}"
+        );
+    }
+    back.sync().await;
+    server.io.to("r").emit("live", ()).expect("emits");
+    let live = back.text().await;
+    assert!(live.starts_with(r#"42["live",""#), "{live}");
+}

@@ -220,10 +220,11 @@ impl Adapter for LocalAdapter {
         let mut slow = None;
         if let Some(socket) = socket {
             events.extend(self.add_rooms(id, &held.rooms));
-            if !held
-                .buffer
-                .iter()
-                .all(|packet| socket.queue_encoded(packet))
+            if held.overflowed
+                || !held
+                    .buffer
+                    .iter()
+                    .all(|packet| socket.queue_encoded(packet))
             {
                 slow = Some(socket);
             }

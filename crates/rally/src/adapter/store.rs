@@ -23,6 +23,12 @@ use crate::{ConnectionStateRecovery, RecoveryLogSize, Room, encode::Encoded};
 /// What one logged packet or kept session costs besides its bytes.
 const OVERHEAD: usize = 64;
 
+/// How many packets may wait for a restored socket between its restore and
+/// its admission (while slow connect middlewares run): past this, it is
+/// disconnected once admitted, as a client too slow for its queue, and
+/// recovers again from its offset.
+const MAX_HELD: usize = 4096;
+
 struct Entry {
     seq: u64,
     at: Instant,
@@ -47,6 +53,8 @@ pub(crate) struct Held {
     pub(crate) rooms: Vec<Room>,
     at: Instant,
     pub(crate) buffer: Vec<Encoded>,
+    /// More than [`MAX_HELD`] came: the buffer was let go.
+    pub(crate) overflowed: bool,
 }
 
 #[derive(Default)]
@@ -107,8 +115,14 @@ impl Store {
         let now = Instant::now();
         state.last_seq += 1;
         for held in state.held.values_mut() {
-            if includes(&held.rooms, opts) {
+            if held.overflowed || !includes(&held.rooms, opts) {
+                continue;
+            }
+            if held.buffer.len() < MAX_HELD {
                 held.buffer.push(packet.clone());
+            } else {
+                held.overflowed = true;
+                held.buffer = Vec::new();
             }
         }
         let bytes =
@@ -187,6 +201,7 @@ impl Store {
                 rooms: session.rooms.clone(),
                 at: now,
                 buffer: Vec::new(),
+                overflowed: false,
             },
         );
         Some(RestoredSession::new(session, missed))
@@ -355,6 +370,26 @@ mod tests {
         s.persist(big);
         assert_eq!(s.size().sessions, 0);
         assert!(s.size().bytes <= cap);
+    }
+
+    #[test]
+    fn holds_what_comes_until_admission_within_a_bound() {
+        let s = store(1 << 30);
+        let first = log(&s, "a", 1);
+        s.persist(session("p", &["a"]));
+        let sid = s.restore("p", &first[0]).expect("restored").session.sid;
+        log(&s, "a", 2);
+        log(&s, "b", 1);
+        let held = Store::take_held(&mut s.lock(), sid).expect("held");
+        assert_eq!((held.buffer.len(), held.overflowed), (2, false));
+        assert!(Store::take_held(&mut s.lock(), sid).is_none());
+
+        let last = log(&s, "a", 1);
+        s.persist(session("q", &["a"]));
+        let sid = s.restore("q", &last[0]).expect("restored").session.sid;
+        log(&s, "a", MAX_HELD + 1);
+        let held = Store::take_held(&mut s.lock(), sid).expect("held");
+        assert!(held.overflowed && held.buffer.is_empty());
     }
 
     #[test]
