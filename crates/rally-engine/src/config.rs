@@ -52,6 +52,9 @@ pub struct Config {
     /// How many frames may wait for a slow client before
     /// [`Session::send`](crate::Session::send) refuses more. Default 4096.
     pub max_buffered_frames: usize,
+    /// How many sessions may be open at once; handshakes past it are
+    /// refused with HTTP 503. Default 100,000. See SECURITY.md.
+    pub max_sessions: usize,
 }
 
 impl Default for Config {
@@ -68,6 +71,7 @@ impl Default for Config {
             cookie: None,
             allow_request: None,
             max_buffered_frames: 4096,
+            max_sessions: 100_000,
         }
     }
 }
@@ -168,6 +172,24 @@ impl Config {
         self
     }
 
+    /// Sets how many sessions may be open at once (default 100,000). A
+    /// handshake past it is refused with HTTP 503 and
+    /// `{"code":3,"message":"Too many sessions"}` (a WebSocket handshake:
+    /// 503 and that message as text); the official client treats it as a
+    /// connection error and retries with its backoff.
+    ///
+    /// ```
+    /// use rally_engine::Config;
+    ///
+    /// let config = Config::default().max_sessions(10_000);
+    /// assert_eq!(config.max_sessions, 10_000);
+    /// ```
+    #[must_use]
+    pub fn max_sessions(mut self, sessions: usize) -> Self {
+        self.max_sessions = sessions;
+        self
+    }
+
     /// The JSON of the open packet for a session `sid`.
     pub(crate) fn handshake_json(&self, sid: &str, upgrades: bool) -> String {
         let upgrades = if upgrades && self.allow_upgrades && self.allows(Transport::WebSocket) {
@@ -202,6 +224,7 @@ impl fmt::Debug for Config {
             .field("cookie", &self.cookie)
             .field("allow_request", &self.allow_request.is_some())
             .field("max_buffered_frames", &self.max_buffered_frames)
+            .field("max_sessions", &self.max_sessions)
             .finish()
     }
 }

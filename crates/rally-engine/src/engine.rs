@@ -162,7 +162,13 @@ impl<H: Handler> Engine<H> {
         if query.eio.as_deref() != Some("4") {
             return fail(ErrorCode::UnsupportedProtocolVersion);
         }
-        let session = self.open(&parts, transport);
+        let Some(session) = self.open(&parts, transport) else {
+            tracing::warn!(
+                max_sessions = self.config.max_sessions,
+                "handshake refused: too many sessions"
+            );
+            return response::too_many_sessions(wants_upgrade);
+        };
         match transport {
             Transport::Polling => {
                 let mut response = polling::handshake(&self.config, &session, &parts);
@@ -177,8 +183,9 @@ impl<H: Handler> Engine<H> {
         }
     }
 
-    /// Opens a session for a handshake request and tells the handler.
-    fn open(self: &Arc<Self>, parts: &Parts, transport: Transport) -> Arc<Session> {
+    /// Opens a session for a handshake request and tells the handler;
+    /// `None` when `max_sessions` are open already.
+    fn open(self: &Arc<Self>, parts: &Parts, transport: Transport) -> Option<Arc<Session>> {
         let handshake = Handshake {
             uri: parts.uri.clone(),
             headers: parts.headers.clone(),
@@ -187,14 +194,23 @@ impl<H: Handler> Engine<H> {
             transport,
         };
         let owner: std::sync::Weak<dyn Owner> = Arc::downgrade(self) as _;
-        let session = Session::new(
-            handshake,
-            self.config.max_buffered_frames,
-            self.config.ping_interval,
-            owner,
-            self.counters.clone(),
-        );
-        self.sessions().insert(session.sid(), session.clone());
+        let session = {
+            // Checked under the lock that inserts: concurrent handshakes
+            // cannot overshoot the bound.
+            let mut sessions = self.sessions();
+            if sessions.len() >= self.config.max_sessions {
+                return None;
+            }
+            let session = Session::new(
+                handshake,
+                self.config.max_buffered_frames,
+                self.config.ping_interval,
+                owner,
+                self.counters.clone(),
+            );
+            sessions.insert(session.sid(), session.clone());
+            session
+        };
         tracing::debug!(sid = %session.sid(), %transport, "session opened");
         if transport == Transport::Polling {
             polling::spawn_heartbeat(
@@ -204,7 +220,7 @@ impl<H: Handler> Engine<H> {
             );
         }
         self.handler.on_open(&session);
-        session
+        Some(session)
     }
 }
 
