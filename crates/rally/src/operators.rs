@@ -121,11 +121,18 @@ impl BroadcastOperator {
         let deadline =
             tokio::time::Instant::now() + self.opts.timeout.unwrap_or(Duration::from_secs(5));
         let mut waiting = Vec::new();
+        let mut replies = Vec::new();
         for ns in self.namespaces() {
             let id = ns.next_ack_id();
             let packet = BroadcastPacket::new(ns.name(), event, args.clone(), Some(id));
             for socket in ns.sockets_by_id(&ns.adapter().targets(&self.opts)) {
-                let rx = socket.register_ack(id);
+                let rx = match socket.register_ack(id) {
+                    Ok(rx) => rx,
+                    Err(e) => {
+                        replies.push((socket.id(), Err(e)));
+                        continue;
+                    }
+                };
                 if socket
                     .send_encoded(&packet.encoded, self.opts.volatile)
                     .is_ok()
@@ -136,7 +143,7 @@ impl BroadcastOperator {
                 }
             }
         }
-        let mut replies = Vec::with_capacity(waiting.len());
+        replies.reserve(waiting.len());
         for (socket, id, rx) in waiting {
             let reply = match tokio::time::timeout_at(deadline, rx).await {
                 Ok(Ok(reply)) => reply,

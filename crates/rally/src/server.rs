@@ -26,6 +26,9 @@ pub(crate) struct Config {
     pub(crate) connect_timeout: std::time::Duration,
     pub(crate) cleanup_empty_child_namespaces: bool,
     pub(crate) max_attachments: usize,
+    pub(crate) max_namespaces: usize,
+    pub(crate) max_pending_acks: usize,
+    pub(crate) max_rooms: usize,
 }
 
 pub(crate) struct ServerInner {
@@ -172,6 +175,9 @@ impl Server {
                 connect_timeout: builder.connect_timeout,
                 cleanup_empty_child_namespaces: builder.cleanup_empty_child_namespaces,
                 max_attachments: builder.max_attachments,
+                max_namespaces: builder.max_namespaces,
+                max_pending_acks: builder.max_pending_acks,
+                max_rooms: builder.max_rooms,
             },
             adapter: builder.adapter.unwrap_or_else(|| {
                 Arc::new(|ns| Arc::new(LocalAdapter::new(ns)) as Arc<dyn Adapter>)
