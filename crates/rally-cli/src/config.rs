@@ -24,13 +24,20 @@ win over the config file):
   --transports <list>      polling,websocket (default both)           [RALLY_TRANSPORTS]
   --static-dir <dir>       serve this directory at / instead of the chat demo [RALLY_STATIC_DIR]
   --shutdown-timeout <ms>  how long a shutdown may drain (default 10000) [RALLY_SHUTDOWN_TIMEOUT]
+Limits (SECURITY.md says what happens past each):
+  --max-sessions <n>       open sessions (default 100000)             [RALLY_MAX_SESSIONS]
+  --max-namespaces <n>     namespaces per connection (default 64)     [RALLY_MAX_NAMESPACES]
+  --max-pending-acks <n>   acks a socket may owe (default 1024)       [RALLY_MAX_PENDING_ACKS]
+  --max-rooms <n>          rooms per socket (default 1024)            [RALLY_MAX_ROOMS]
+  --max-buffered-frames <n> outgoing queue per connection (default 4096) [RALLY_MAX_BUFFERED_FRAMES]
   -h, --help               print this help
 
 Logs go to stderr; RUST_LOG sets the level (default info).
 Endpoints: /healthz, /metrics (Prometheus), /socket.io/socket.io.js (browser client).
 
 Config file keys: host, port, path, cors_origins (array), ping_interval,
-ping_timeout, max_payload, transports (array), static_dir, shutdown_timeout.
+ping_timeout, max_payload, transports (array), static_dir, shutdown_timeout,
+max_sessions, max_namespaces, max_pending_acks, max_rooms, max_buffered_frames.
 ";
 
 /// Everything `rally serve` needs to know.
@@ -46,6 +53,19 @@ pub(crate) struct ServeConfig {
     pub(crate) transports: Vec<Transport>,
     pub(crate) static_dir: Option<PathBuf>,
     pub(crate) shutdown_timeout: Duration,
+    /// The limits set; the library's defaults for the others.
+    pub(crate) limits: Limits,
+}
+
+/// The limits of SECURITY.md that `rally serve` lets one set; `None`
+/// keeps the library's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) max_sessions: Option<usize>,
+    pub(crate) max_namespaces: Option<usize>,
+    pub(crate) max_pending_acks: Option<usize>,
+    pub(crate) max_rooms: Option<usize>,
+    pub(crate) max_buffered_frames: Option<usize>,
 }
 
 impl Default for ServeConfig {
@@ -61,6 +81,7 @@ impl Default for ServeConfig {
             transports: vec![Transport::Polling, Transport::WebSocket],
             static_dir: None,
             shutdown_timeout: Duration::from_millis(10_000),
+            limits: Limits::default(),
         }
     }
 }
@@ -79,6 +100,11 @@ struct FileConfig {
     transports: Option<Vec<String>>,
     static_dir: Option<PathBuf>,
     shutdown_timeout: Option<u64>,
+    max_sessions: Option<usize>,
+    max_namespaces: Option<usize>,
+    max_pending_acks: Option<usize>,
+    max_rooms: Option<usize>,
+    max_buffered_frames: Option<usize>,
 }
 
 /// What the command line asks for.
@@ -117,7 +143,7 @@ pub(crate) fn parse(
 }
 
 /// The settings flags and variables can set (besides `config`).
-const SETTINGS: [&str; 10] = [
+const SETTINGS: [&str; 15] = [
     "host",
     "port",
     "path",
@@ -128,6 +154,11 @@ const SETTINGS: [&str; 10] = [
     "transports",
     "static-dir",
     "shutdown-timeout",
+    "max-sessions",
+    "max-namespaces",
+    "max-pending-acks",
+    "max-rooms",
+    "max-buffered-frames",
 ];
 
 fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(), String> {
@@ -175,6 +206,25 @@ fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(
         }
         "static-dir" => config.static_dir = Some(PathBuf::from(last)),
         "shutdown-timeout" => config.shutdown_timeout = millis(last)?,
+        "max-sessions"
+        | "max-namespaces"
+        | "max-pending-acks"
+        | "max-rooms"
+        | "max-buffered-frames" => {
+            let n = last
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("expected a positive number, got `{last}`"))?;
+            let limits = &mut config.limits;
+            *match setting {
+                "max-sessions" => &mut limits.max_sessions,
+                "max-namespaces" => &mut limits.max_namespaces,
+                "max-pending-acks" => &mut limits.max_pending_acks,
+                "max-rooms" => &mut limits.max_rooms,
+                _ => &mut limits.max_buffered_frames,
+            } = Some(n);
+        }
         _ => return Err(format!("unknown setting {setting}")),
     }
     Ok(())
@@ -240,6 +290,15 @@ fn apply_file(config: &mut ServeConfig, file: &str) -> Result<(), String> {
         "shutdown-timeout",
         parsed.shutdown_timeout.map(|v| vec![v.to_string()]),
     )?;
+    for (key, value) in [
+        ("max-sessions", parsed.max_sessions),
+        ("max-namespaces", parsed.max_namespaces),
+        ("max-pending-acks", parsed.max_pending_acks),
+        ("max-rooms", parsed.max_rooms),
+        ("max-buffered-frames", parsed.max_buffered_frames),
+    ] {
+        set(key, value.map(|v| vec![v.to_string()]))?;
+    }
     Ok(())
 }
 
@@ -393,6 +452,35 @@ mod tests {
             "--path: expected a path starting with /, got `io`"
         );
         assert_eq!(serve(&["--help"], &[]).unwrap_err(), "help");
+    }
+
+    #[test]
+    fn limits_come_from_flags_environment_and_file() {
+        let file = std::env::temp_dir().join(format!("rally-limits-{}.toml", std::process::id()));
+        std::fs::write(&file, "max_sessions = 10\nmax_rooms = 20\n").unwrap();
+        let config = serve(
+            &[
+                "--config",
+                &file.display().to_string(),
+                "--max-namespaces",
+                "3",
+                "--max-rooms=30",
+            ],
+            &[("RALLY_MAX_PENDING_ACKS", "40")],
+        )
+        .unwrap();
+        let expected = Limits {
+            max_sessions: Some(10),
+            max_namespaces: Some(3),
+            max_pending_acks: Some(40),
+            max_rooms: Some(30),
+            max_buffered_frames: None,
+        };
+        assert_eq!(config.limits, expected);
+        assert_eq!(
+            serve(&["--max-buffered-frames", "0"], &[]).unwrap_err(),
+            "--max-buffered-frames: expected a positive number, got `0`"
+        );
     }
 
     #[test]

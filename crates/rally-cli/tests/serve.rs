@@ -233,3 +233,13 @@ async fn a_static_directory_replaces_the_demo() {
     // The client bundle is still there.
     assert_eq!(rally.get("/socket.io/socket.io.js").await.status, 200);
 }
+
+#[tokio::test]
+async fn limit_flags_reach_the_server() {
+    let rally = Rally::start(&["--max-sessions", "1", "--max-namespaces=1"]);
+    let first = rally.get("/socket.io/?EIO=4&transport=polling").await;
+    assert_eq!(first.status, 200, "{first:?}");
+    let refused = rally.get("/socket.io/?EIO=4&transport=polling").await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.body, r#"{"code":3,"message":"Too many sessions"}"#);
+}

@@ -1,5 +1,7 @@
-//! Limits of the engine against hostile clients (SECURITY.md): the session
-//! bound, abandoned sessions, header floods and lying `Content-Length`s.
+//! The engine against hostile clients (SECURITY.md): the session bound,
+//! abandoned sessions, header floods, lying `Content-Length`s, invalid
+//! UTF-8. Each expectation is what the reference (engine.io 6.6 on Node's
+//! HTTP server and `ws`) does.
 
 mod common;
 
@@ -174,4 +176,50 @@ async fn a_post_announcing_more_than_max_http_buffer_size_gets_413_before_its_bo
     assert_eq!(reply.status, 413, "{reply:?}");
     polling.post_ok(b"4fine").await;
     server.expect_text("fine").await;
+}
+
+/// Node reads a polling body as UTF-8, turning what does not decode into
+/// U+FFFD: the message arrives so, and the session goes on.
+#[tokio::test]
+async fn invalid_utf8_in_a_polling_body_becomes_replacement_characters() {
+    let mut server = TestServer::start_silent(quiet_config()).await;
+    let polling = server.open_polling().await;
+    polling.post_ok(b"4a\xff\xfeb\x1e4\xc3").await;
+    server.expect_text("a\u{fffd}\u{fffd}b").await;
+    server.expect_text("\u{fffd}").await;
+    polling.post_ok(b"4fine").await;
+    server.expect_text("fine").await;
+    server.assert_no_event();
+}
+
+/// A WebSocket text frame that is not UTF-8 is closed with 1007, as `ws`
+/// does; the session ends with `transport error`.
+#[tokio::test]
+async fn invalid_utf8_in_a_websocket_text_frame_closes_with_1007() {
+    let mut server = TestServer::start_silent(quiet_config()).await;
+    let mut conn = server
+        .http()
+        .upgrade("/engine.io/?EIO=4&transport=websocket", &[])
+        .await;
+    let reply = conn.read_response().await;
+    assert_eq!(reply.status, 101, "{reply:?}");
+    let (head, open) = conn.read_short_frame().await;
+    assert_eq!(head, 0x81);
+    assert!(open.starts_with(b"0{"), "{:?}", common::lossy(&open));
+    // A masked text frame `4a\xff`.
+    let mask = [1, 2, 3, 4];
+    let payload: Vec<u8> = b"4a\xff"
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ mask[i % 4])
+        .collect();
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend_from_slice(&payload);
+    conn.write_all(&frame).await;
+    let (head, close) = conn.read_short_frame().await;
+    assert_eq!(head, 0x88, "a close frame");
+    assert_eq!(close[..2], [0x03, 0xef], "close code 1007");
+    assert_eq!(server.expect_close().await, CloseReason::TransportError);
+    server.assert_no_event();
 }
