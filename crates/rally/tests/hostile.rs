@@ -219,3 +219,34 @@ async fn a_client_answering_pings_but_never_reading_is_dropped_and_others_see_no
         "the slow client answered pings ({pongs_sent} pongs)"
     );
 }
+
+/// Once a client that does not read is dropped for its full queue, its
+/// TCP connection goes at once: the server does not sit on a blocked write
+/// until the write timeout (pingInterval + pingTimeout, 40 s here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_slow_client_loses_its_connection_at_once() {
+    const CHUNK: usize = 256 * 1024;
+    let (io, mut left) = reporting_server(quiet().max_buffered_frames(8).build());
+    let server = TestServer::start(io).await;
+    let (mut slow, slow_id) = server.joined("/").await;
+    let socket = server.socket("/", slow_id);
+    let big = "x".repeat(CHUNK);
+    for i in 0..400 {
+        if !socket.connected() {
+            break;
+        }
+        let _ = socket.emit("big", Args::new().arg(&i).arg(&big));
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        left.recv().await,
+        (slow_id, DisconnectReason::TransportError)
+    );
+    // Writes (never reads) until the server's end is gone.
+    support::within("the server to drop the connection", async {
+        while slow.try_send("3").await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}

@@ -229,7 +229,20 @@ async fn run<H: Handler>(
             () = session.closed() => break None,
             _ = rx.recv_many(&mut batch, MAX_BATCH) => {
                 let frames = std::mem::take(&mut batch);
-                match tokio::time::timeout(write_timeout, write(&mut ws, frames)).await {
+                let mut written = pin!(tokio::time::timeout(write_timeout, write(&mut ws, frames)));
+                let written = tokio::select! {
+                    written = &mut written => written,
+                    // A write stuck on a client that does not read ends
+                    // when the session is dropped (its queue overflowed),
+                    // not at the timeout; a close that flushes waits.
+                    () = session.closed() => {
+                        if !session.close_reason().is_some_and(CloseReason::flushes) {
+                            break None;
+                        }
+                        written.await
+                    }
+                };
+                match written {
                     Ok(Ok(())) => {}
                     _ => break Some(CloseReason::TransportError),
                 }
