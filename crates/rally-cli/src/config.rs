@@ -30,6 +30,7 @@ Limits (SECURITY.md says what happens past each):
   --max-pending-acks <n>   acks a socket may owe (default 1024)       [RALLY_MAX_PENDING_ACKS]
   --max-rooms <n>          rooms per socket (default 1024)            [RALLY_MAX_ROOMS]
   --max-buffered-frames <n> outgoing queue per connection (default 4096) [RALLY_MAX_BUFFERED_FRAMES]
+  --max-handshakes-per-minute <n> per IP address (default no limit)  [RALLY_MAX_HANDSHAKES_PER_MINUTE]
   -h, --help               print this help
 
 Logs go to stderr; RUST_LOG sets the level (default info).
@@ -37,7 +38,8 @@ Endpoints: /healthz, /metrics (Prometheus), /socket.io/socket.io.js (browser cli
 
 Config file keys: host, port, path, cors_origins (array), ping_interval,
 ping_timeout, max_payload, transports (array), static_dir, shutdown_timeout,
-max_sessions, max_namespaces, max_pending_acks, max_rooms, max_buffered_frames.
+max_sessions, max_namespaces, max_pending_acks, max_rooms, max_buffered_frames,
+max_handshakes_per_minute.
 ";
 
 /// Everything `rally serve` needs to know.
@@ -66,6 +68,7 @@ pub(crate) struct Limits {
     pub(crate) max_pending_acks: Option<usize>,
     pub(crate) max_rooms: Option<usize>,
     pub(crate) max_buffered_frames: Option<usize>,
+    pub(crate) max_handshakes_per_minute: Option<usize>,
 }
 
 impl Default for ServeConfig {
@@ -105,6 +108,7 @@ struct FileConfig {
     max_pending_acks: Option<usize>,
     max_rooms: Option<usize>,
     max_buffered_frames: Option<usize>,
+    max_handshakes_per_minute: Option<usize>,
 }
 
 /// What the command line asks for.
@@ -143,7 +147,7 @@ pub(crate) fn parse(
 }
 
 /// The settings flags and variables can set (besides `config`).
-const SETTINGS: [&str; 15] = [
+const SETTINGS: [&str; 16] = [
     "host",
     "port",
     "path",
@@ -159,6 +163,7 @@ const SETTINGS: [&str; 15] = [
     "max-pending-acks",
     "max-rooms",
     "max-buffered-frames",
+    "max-handshakes-per-minute",
 ];
 
 fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(), String> {
@@ -210,7 +215,8 @@ fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(
         | "max-namespaces"
         | "max-pending-acks"
         | "max-rooms"
-        | "max-buffered-frames" => {
+        | "max-buffered-frames"
+        | "max-handshakes-per-minute" => {
             let n = last
                 .parse()
                 .ok()
@@ -222,7 +228,8 @@ fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(
                 "max-namespaces" => &mut limits.max_namespaces,
                 "max-pending-acks" => &mut limits.max_pending_acks,
                 "max-rooms" => &mut limits.max_rooms,
-                _ => &mut limits.max_buffered_frames,
+                "max-buffered-frames" => &mut limits.max_buffered_frames,
+                _ => &mut limits.max_handshakes_per_minute,
             } = Some(n);
         }
         _ => return Err(format!("unknown setting {setting}")),
@@ -296,6 +303,10 @@ fn apply_file(config: &mut ServeConfig, file: &str) -> Result<(), String> {
         ("max-pending-acks", parsed.max_pending_acks),
         ("max-rooms", parsed.max_rooms),
         ("max-buffered-frames", parsed.max_buffered_frames),
+        (
+            "max-handshakes-per-minute",
+            parsed.max_handshakes_per_minute,
+        ),
     ] {
         set(key, value.map(|v| vec![v.to_string()]))?;
     }
@@ -475,6 +486,7 @@ mod tests {
             max_pending_acks: Some(40),
             max_rooms: Some(30),
             max_buffered_frames: None,
+            max_handshakes_per_minute: None,
         };
         assert_eq!(config.limits, expected);
         assert_eq!(

@@ -85,6 +85,10 @@ fn server(config: &ServeConfig) -> Server {
     if let Some(n) = limits.max_buffered_frames {
         builder = builder.max_buffered_frames(n);
     }
+    if let Some(n) = limits.max_handshakes_per_minute {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        builder = builder.max_handshakes_per_ip(n, std::time::Duration::from_secs(60));
+    }
     if !config.cors_origins.is_empty() {
         let cors = if config.cors_origins.iter().any(|o| o == "*") {
             Cors::any()

@@ -236,7 +236,7 @@ async fn a_static_directory_replaces_the_demo() {
 
 #[tokio::test]
 async fn limit_flags_reach_the_server() {
-    let rally = Rally::start(&["--max-sessions", "1", "--max-namespaces=1"]);
+    let rally = Rally::start(&["--max-sessions", "1", "--max-handshakes-per-minute=2"]);
     let first = rally.get("/socket.io/?EIO=4&transport=polling").await;
     assert_eq!(first.status, 200, "{first:?}");
     let refused = rally.get("/socket.io/?EIO=4&transport=polling").await;

@@ -55,6 +55,10 @@ pub struct Config {
     /// How many sessions may be open at once; handshakes past it are
     /// refused with HTTP 503. Default 100,000. See SECURITY.md.
     pub max_sessions: usize,
+    /// How many handshakes one IP address may make per window, and the
+    /// window. Default off. See
+    /// [`max_handshakes_per_ip`](Config::max_handshakes_per_ip).
+    pub handshake_rate: Option<(u32, Duration)>,
 }
 
 impl Default for Config {
@@ -72,6 +76,7 @@ impl Default for Config {
             allow_request: None,
             max_buffered_frames: 4096,
             max_sessions: 100_000,
+            handshake_rate: None,
         }
     }
 }
@@ -190,6 +195,25 @@ impl Config {
         self
     }
 
+    /// Limits each IP address to `max` handshakes per `window` (off by
+    /// default). A handshake past it is refused with HTTP 429 and
+    /// `{"code":3,"message":"Too many handshakes"}` (a WebSocket handshake:
+    /// 429 and that message as text); requests of open sessions are not
+    /// counted. The address is the TCP peer's ([`RemoteAddr`](crate::RemoteAddr),
+    /// set by [`serve`](crate::serve)): behind a reverse proxy, limit there.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rally_engine::Config;
+    ///
+    /// let config = Config::default().max_handshakes_per_ip(30, Duration::from_secs(60));
+    /// ```
+    #[must_use]
+    pub fn max_handshakes_per_ip(mut self, max: u32, window: Duration) -> Self {
+        self.handshake_rate = Some((max, window));
+        self
+    }
+
     /// The JSON of the open packet for a session `sid`.
     pub(crate) fn handshake_json(&self, sid: &str, upgrades: bool) -> String {
         let upgrades = if upgrades && self.allow_upgrades && self.allows(Transport::WebSocket) {
@@ -225,6 +249,7 @@ impl fmt::Debug for Config {
             .field("allow_request", &self.allow_request.is_some())
             .field("max_buffered_frames", &self.max_buffered_frames)
             .field("max_sessions", &self.max_sessions)
+            .field("handshake_rate", &self.handshake_rate)
             .finish()
     }
 }

@@ -16,6 +16,7 @@ use tower_service::Service;
 use crate::{
     CloseReason, Config, Handler, Handshake, RemoteAddr, Session, Sid, Transport,
     error::ErrorCode,
+    rate::HandshakeRate,
     response::{self, EngineBody},
     session::Owner,
     stats::{Counters, Stats},
@@ -31,6 +32,7 @@ pub(crate) struct Engine<H> {
     pub(crate) handler: H,
     sessions: Mutex<HashMap<Sid, Arc<Session>>>,
     counters: Arc<Counters>,
+    handshake_rate: Option<HandshakeRate>,
 }
 
 impl<H: Handler> Owner for Engine<H> {
@@ -162,6 +164,14 @@ impl<H: Handler> Engine<H> {
         if query.eio.as_deref() != Some("4") {
             return fail(ErrorCode::UnsupportedProtocolVersion);
         }
+        if let (Some(rate), Some(addr)) =
+            (&self.handshake_rate, parts.extensions.get::<RemoteAddr>())
+        {
+            if !rate.allow(addr.0.ip(), std::time::Instant::now()) {
+                tracing::debug!(ip = %addr.0.ip(), "handshake refused: too many from this address");
+                return response::too_many_handshakes(wants_upgrade);
+            }
+        }
         let Some(session) = self.open(&parts, transport) else {
             tracing::warn!(
                 max_sessions = self.config.max_sessions,
@@ -253,10 +263,13 @@ impl<H: Handler> EngineIo<H> {
     pub fn new(config: Config, handler: H) -> Self {
         Self {
             engine: Arc::new(Engine {
-                config,
                 handler,
                 sessions: Mutex::default(),
                 counters: Arc::default(),
+                handshake_rate: config
+                    .handshake_rate
+                    .map(|(max, window)| HandshakeRate::new(max, window)),
+                config,
             }),
         }
     }

@@ -37,6 +37,7 @@ mod error;
 mod handler;
 mod handshake;
 mod layer;
+mod rate;
 mod response;
 mod serve;
 mod session;

@@ -59,12 +59,30 @@ pub(crate) fn upgrade_error_status(status: StatusCode, message: &str) -> Respons
 /// The refusal of a handshake when the server holds `max_sessions`
 /// sessions: 503, so that clients and load balancers retry later.
 pub(crate) fn too_many_sessions(websocket: bool) -> Response<EngineBody> {
-    const MESSAGE: &str = "Too many sessions";
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Too many sessions",
+        websocket,
+    )
+}
+
+/// The refusal of a handshake from an address over its handshake rate.
+pub(crate) fn too_many_handshakes(websocket: bool) -> Response<EngineBody> {
+    refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many handshakes",
+        websocket,
+    )
+}
+
+/// A handshake refused for a limit: `status` with the Engine.IO error
+/// JSON (code 3), or the message as text for a WebSocket.
+fn refusal(status: StatusCode, message: &str, websocket: bool) -> Response<EngineBody> {
     if websocket {
-        return upgrade_error_status(StatusCode::SERVICE_UNAVAILABLE, MESSAGE);
+        return upgrade_error_status(status, message);
     }
-    let mut response = error_message(ErrorCode::BadRequest, MESSAGE);
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let mut response = error_message(ErrorCode::BadRequest, message);
+    *response.status_mut() = status;
     response
 }
 

@@ -46,6 +46,35 @@ async fn handshakes_past_max_sessions_get_503_until_a_session_ends() {
 }
 
 #[tokio::test]
+async fn handshakes_past_the_rate_per_ip_get_429() {
+    let config = quiet_config().max_handshakes_per_ip(3, Duration::from_secs(60));
+    let mut server = TestServer::start_silent(config).await;
+    let polling = server.open_polling().await;
+    let (_ws, _, _) = server.open_websocket().await;
+    server.open_polling().await;
+    let refused = server.http().get(HANDSHAKE).await;
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_eq!(
+        refused.text(),
+        r#"{"code":3,"message":"Too many handshakes"}"#
+    );
+    let mut upgrade = server
+        .http()
+        .upgrade("/engine.io/?EIO=4&transport=websocket", &[])
+        .await;
+    let refused = upgrade.read_response().await;
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_eq!(refused.text(), "Too many handshakes");
+    // Requests of open sessions do not count.
+    for i in 0..5 {
+        polling.post_ok(format!("4m{i}").as_bytes()).await;
+        server.expect_text(&format!("m{i}")).await;
+    }
+    assert_eq!(server.engine.session_count(), 3);
+    assert_eq!(Config::default().handshake_rate, None);
+}
+
+#[tokio::test]
 async fn the_default_max_sessions_is_100_000() {
     assert_eq!(Config::default().max_sessions, 100_000);
 }

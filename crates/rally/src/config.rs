@@ -165,6 +165,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Limits each IP address to `max` handshakes per `window` (default
+    /// off); past it, HTTP 429. See
+    /// [`rally_engine::Config::max_handshakes_per_ip`].
+    pub fn max_handshakes_per_ip(mut self, max: u32, window: Duration) -> Self {
+        self.engine = self.engine.max_handshakes_per_ip(max, window);
+        self
+    }
+
     /// Sets how many namespaces one connection may join (default 64). A
     /// CONNECT past it is refused with a CONNECT_ERROR
     /// `{"message":"Too many namespaces"}`; the connection stays.
