@@ -181,31 +181,44 @@ async fn slow(mut ws: Ws, st: &State) {
 }
 
 fn report(o: &Opts, points: &[Point], rss_before_slow: f64, slow_at: f64, errors: u64) -> Report {
-    // The first interval holds the connection setup: left out of the baseline.
+    // Three phases: before the slow clients (the first interval, which
+    // holds the connection setup, left out), while some are connected, and
+    // after the server dropped them all.
     let before: Vec<&Point> = points
         .iter()
         .skip(1)
         .filter(|p| p.t <= slow_at + 0.5)
         .collect();
-    let after: Vec<&Point> = points.iter().filter(|p| p.t > slow_at + 0.5).collect();
-    let worst = |ps: &[&Point], f: fn(&Point) -> f64| ps.iter().map(|p| f(p)).fold(0.0, f64::max);
-    let (b50, b99) = (worst(&before, |p| p.p50_ms), worst(&before, |p| p.p99_ms));
-    let (a50, a99) = (worst(&after, |p| p.p50_ms), worst(&after, |p| p.p99_ms));
+    let during: Vec<&Point> = points
+        .iter()
+        .filter(|p| p.t > slow_at + 0.5 && (p.slow_dropped < p.slow_in || p.slow_in == 0))
+        .collect();
+    let after: Vec<&Point> = points
+        .iter()
+        .filter(|p| p.t > slow_at + 0.5 && p.slow_in > 0 && p.slow_dropped == p.slow_in)
+        .collect();
+    // The median interval's p50 and the worst interval's p99 of a phase.
+    let phase = |ps: &[&Point]| {
+        let mut p50: Vec<f64> = ps.iter().map(|p| p.p50_ms).collect();
+        p50.sort_by(f64::total_cmp);
+        let median = p50.get(p50.len() / 2).copied().unwrap_or(0.0);
+        (median, ps.iter().map(|p| p.p99_ms).fold(0.0, f64::max))
+    };
+    let ((b50, b99), (d50, d99), (a50, a99)) = (phase(&before), phase(&during), phase(&after));
     let last = points.last();
     let dropped = last.map_or(0, |p| p.slow_dropped);
     let slow_in = last.map_or(0, |p| p.slow_in);
     let rss_end = last.map_or(0.0, |p| p.rss_mb);
-    let dropped_at = points
-        .iter()
-        .find(|p| p.slow_dropped == slow_in && slow_in > 0)
-        .map(|p| p.t - slow_at);
+    let rss_peak = points.iter().map(|p| p.rss_mb).fold(0.0, f64::max);
+    let dropped_at = after.first().map(|p| p.t - slow_at);
     let queue = crate::serve::max_buffered_frames().unwrap_or(4096);
     let mut md = format!(
         "### Slow-consumer mix: {} healthy clients, {} slow, {} broadcasts/s of {} B, queue bound {queue} frames\n\n\
-         Healthy clients' delivery latency (worst interval): p50 {b50:.2} ms / p99 {b99:.2} ms before \
-         the slow clients came, p50 {a50:.2} ms / p99 {a99:.2} ms after. {dropped} of {slow_in} slow \
-         clients dropped by the server{}. Server RSS {rss_before_slow:.1} MB before them, \
-         {rss_end:.1} MB at the end. {errors} healthy clients lost.\n\n\
+         Healthy clients' delivery latency (median interval p50 / worst interval p99): {b50:.2} / {b99:.2} ms \
+         before the slow clients came, {d50:.2} / {d99:.2} ms while they were connected, {a50:.2} / {a99:.2} ms \
+         after the server dropped them. {dropped} of {slow_in} slow clients dropped{}. Server RSS \
+         {rss_before_slow:.1} MB before them, at most {rss_peak:.1} MB, {rss_end:.1} MB at the end. \
+         {errors} healthy clients lost.\n\n\
          | t (s) | p50 (ms) | p99 (ms) | deliveries/s | server RSS (MB) | slow in | slow dropped |\n\
          | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         o.clients,
@@ -254,7 +267,9 @@ fn report(o: &Opts, points: &[Point], rss_before_slow: f64, slow_at: f64, errors
         "rate": o.rate,
         "payload": o.payload,
         "before": {"p50_ms": b50, "p99_ms": b99},
+        "during": {"p50_ms": d50, "p99_ms": d99},
         "after": {"p50_ms": a50, "p99_ms": a99},
+        "rss_peak_mb": rss_peak,
         "queue_bound_frames": crate::serve::max_buffered_frames().unwrap_or(4096),
         "slow_dropped": dropped,
         "slow_in": slow_in,
