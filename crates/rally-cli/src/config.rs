@@ -55,8 +55,9 @@ pub(crate) struct ServeConfig {
     pub(crate) transports: Vec<Transport>,
     pub(crate) static_dir: Option<PathBuf>,
     pub(crate) shutdown_timeout: Duration,
-    /// The limits set; the library's defaults for the others.
-    pub(crate) limits: Limits,
+    /// The limits set; the library's defaults for the others (boxed: most
+    /// runs set none).
+    pub(crate) limits: Box<Limits>,
 }
 
 /// The limits of SECURITY.md that `rally serve` lets one set; `None`
@@ -84,7 +85,7 @@ impl Default for ServeConfig {
             transports: vec![Transport::Polling, Transport::WebSocket],
             static_dir: None,
             shutdown_timeout: Duration::from_millis(10_000),
-            limits: Limits::default(),
+            limits: Box::default(),
         }
     }
 }
@@ -488,7 +489,7 @@ mod tests {
             max_buffered_frames: None,
             max_handshakes_per_minute: None,
         };
-        assert_eq!(config.limits, expected);
+        assert_eq!(*config.limits, expected);
         assert_eq!(
             serve(&["--max-buffered-frames", "0"], &[]).unwrap_err(),
             "--max-buffered-frames: expected a positive number, got `0`"
