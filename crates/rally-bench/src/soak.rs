@@ -205,12 +205,25 @@ fn report(o: &Opts, rss_empty: f64, points: &[Point], first_error: Option<String
     } else {
         0.0
     };
+    // Allocators take a while to reach their steady state under churn:
+    // the growth over the second half tells a leak from a warm-up.
+    let half = o.duration as f64 / 2.0;
+    let rss_half = points
+        .iter()
+        .find(|p| p.t >= half)
+        .map_or(0.0, |p| p.rss_mb);
+    let growth_half = if rss_half > 0.0 {
+        (rss_end - rss_half) / rss_half * 100.0
+    } else {
+        0.0
+    };
     let churned = points.last().map_or(0, |p| p.churned);
     let errors = points.last().map_or(0, |p| p.errors);
     let mut md = format!(
         "### Soak: {} clients, {} s, {:.1}% churn per second\n\n\
          Server RSS {rss_empty:.1} MB empty; {rss_warm:.1} MB after the warm-up ({warm:.0} s), \
-         {rss_end:.1} MB at the end ({growth:+.1}%), at most {rss_max:.1} MB after the warm-up. \
+         {rss_end:.1} MB at the end ({growth:+.1}%; {growth_half:+.1}% over the second half), \
+         at most {rss_max:.1} MB after the warm-up. \
          Probe ack latency (worst p99 of an interval after the warm-up): {p99_max:.2} ms. \
          {churned} clients churned, {errors} errors.\n\n\
          | t (s) | connected | server RSS (MB) | ack p50 (ms) | ack p99 (ms) | acks/s | churned | errors |\n\
@@ -261,6 +274,7 @@ fn report(o: &Opts, rss_empty: f64, points: &[Point], first_error: Option<String
         "rss_after_warmup_mb": rss_warm,
         "rss_end_mb": rss_end,
         "rss_growth_pct": growth,
+        "rss_growth_second_half_pct": growth_half,
         "p99_max_ms": p99_max,
         "first_error": first_error,
         "points": points.iter().map(|p| json!({
