@@ -197,7 +197,8 @@ fn report(o: &Opts, points: &[Point], rss_before_slow: f64, slow_at: f64, errors
         .iter()
         .filter(|p| p.t > slow_at + 0.5 && p.slow_in > 0 && p.slow_dropped == p.slow_in)
         .collect();
-    // The median interval's p50 and the worst interval's p99 of a phase.
+    // The median interval's p50 and the worst interval's p99 of a phase
+    // (zero for a phase without a point).
     let phase = |ps: &[&Point]| {
         let mut p50: Vec<f64> = ps.iter().map(|p| p.p50_ms).collect();
         p50.sort_by(f64::total_cmp);
@@ -205,6 +206,13 @@ fn report(o: &Opts, points: &[Point], rss_before_slow: f64, slow_at: f64, errors
         (median, ps.iter().map(|p| p.p99_ms).fold(0.0, f64::max))
     };
     let ((b50, b99), (d50, d99), (a50, a99)) = (phase(&before), phase(&during), phase(&after));
+    let shown = |ps: &[&Point], p50: f64, p99: f64| {
+        if ps.is_empty() {
+            "n/a (no interval)".to_owned()
+        } else {
+            format!("{p50:.2} / {p99:.2} ms")
+        }
+    };
     let last = points.last();
     let dropped = last.map_or(0, |p| p.slow_dropped);
     let slow_in = last.map_or(0, |p| p.slow_in);
@@ -214,8 +222,8 @@ fn report(o: &Opts, points: &[Point], rss_before_slow: f64, slow_at: f64, errors
     let queue = crate::serve::max_buffered_frames().unwrap_or(4096);
     let mut md = format!(
         "### Slow-consumer mix: {} healthy clients, {} slow, {} broadcasts/s of {} B, queue bound {queue} frames\n\n\
-         Healthy clients' delivery latency (median interval p50 / worst interval p99): {b50:.2} / {b99:.2} ms \
-         before the slow clients came, {d50:.2} / {d99:.2} ms while they were connected, {a50:.2} / {a99:.2} ms \
+         Healthy clients' delivery latency (median interval p50 / worst interval p99): {} \
+         before the slow clients came, {} while they were connected, {} \
          after the server dropped them. {dropped} of {slow_in} slow clients dropped{}. Server RSS \
          {rss_before_slow:.1} MB before them, at most {rss_peak:.1} MB, {rss_end:.1} MB at the end. \
          {errors} healthy clients lost.\n\n\
@@ -225,6 +233,9 @@ fn report(o: &Opts, points: &[Point], rss_before_slow: f64, slow_at: f64, errors
         o.slow,
         o.rate,
         o.payload,
+        shown(&before, b50, b99),
+        shown(&during, d50, d99),
+        shown(&after, a50, a99),
         dropped_at.map_or(String::new(), |s| format!(
             " (all within {s:.0} s of joining)"
         )),
