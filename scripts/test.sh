@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace, installing what the tests need first.
+# Runs every test of the workspace, installing what the tests need first,
+# then the fuzz targets' CI pass (scripts/fuzz.sh ci: build, replay every
+# corpus and saved crash input, fuzz each target briefly; about a minute of
+# fuzzing in all, FUZZ_CI_SECONDS per target).
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +14,8 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # The cluster tests (rally-redis, rally serve --redis) start their own Redis.
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# libFuzzer (C++) is built by libfuzzer-sys for the fuzz targets.
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} with apt-get"
   apt-get update -qq
@@ -24,3 +29,7 @@ fi
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+
+# Fuzzing: cargo-fuzz is installed when missing; its build lives in
+# fuzz/target (ignored by git) unless CARGO_TARGET_DIR says otherwise.
+bash scripts/fuzz.sh ci

@@ -5,17 +5,22 @@
 //! cargo run --release -p rally-bench -- --quick            # under three minutes
 //! cargo run --release -p rally-bench -- --update-doc       # every scenario, BENCHMARKS.md
 //! cargo run --release -p rally-bench -- --peers rally,node --scenarios ack
+//! cargo run --release -p rally-bench -- soak|storm|slow-mix [flags]   # hardening.rs
 //! ```
 //!
 //! The server under test is pinned to CPU 0, this load generator (one
 //! thread) to CPU 1. Results go to `bench/results/` (Markdown, JSON, SVG).
 
+mod hardening;
 mod http;
 mod peer;
 mod recovery;
 mod report;
 mod scenario;
 mod serve;
+mod slow_mix;
+mod soak;
+mod storm;
 mod ws;
 
 use std::{path::PathBuf, time::Duration};
@@ -252,8 +257,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 
 const USAGE: &str = "usage: rally-bench [--quick] [--peers rally,socketioxide,node,bare-ws] \
 [--scenarios ID-PREFIX,...] [--runs N] [--out DIR] [--update-doc]
-       rally-bench serve-rally PORT | serve-ws PORT
-       rally-bench recovery [--clients N] [--rate N] [--seconds N] [--fanout-clients N] [--fanout-broadcasts N]";
+       rally-bench recovery [--clients N] [--rate N] [--seconds N] [--fanout-clients N] [--fanout-broadcasts N]
+       rally-bench soak|storm|slow-mix [--clients N] [--duration S] ... (see hardening.rs)
+       rally-bench serve-rally PORT | serve-ws PORT";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -273,6 +279,7 @@ fn main() {
             }
             return;
         }
+        Some(s @ ("soak" | "storm" | "slow-mix")) => return hardening::main(s, &args[1..]),
         Some("--help" | "-h") => {
             println!("{USAGE}");
             return;

@@ -19,7 +19,13 @@ fn runtime() -> tokio::runtime::Runtime {
 /// room (the sender included), relaying the payload's JSON untouched.
 pub(crate) fn rally_peer(port: u16) {
     runtime().block_on(async move {
-        let io = Server::new();
+        let mut builder = Server::builder();
+        // The slow-consumer mix may shrink the outgoing queue bound (default
+        // 4096 frames) so that slow clients fill it sooner.
+        if let Some(frames) = max_buffered_frames() {
+            builder = builder.max_buffered_frames(frames);
+        }
+        let io = builder.build();
         let root = io.of("/");
         root.on("echo", |_socket, mut event| async move {
             let args = event.to_args();
@@ -47,6 +53,14 @@ pub(crate) fn rally_peer(port: u16) {
         println!("listening {port}");
         let _ = rally::serve(listener, io).await;
     });
+}
+
+/// `RALLY_BENCH_MAX_BUFFERED_FRAMES`, when set: the Rally peer's bound on
+/// each connection's outgoing queue.
+pub(crate) fn max_buffered_frames() -> Option<usize> {
+    std::env::var("RALLY_BENCH_MAX_BUFFERED_FRAMES")
+        .ok()
+        .and_then(|v| v.parse().ok())
 }
 
 /// The ceiling: a WebSocket echo server on tokio-websockets, no Socket.IO.

@@ -33,6 +33,13 @@ win over the config file):
   --recovery-max-bytes <bytes>
                            memory cap of the recovery log, per namespace
                            (default 67108864)                         [RALLY_RECOVERY_MAX_BYTES]
+Limits (SECURITY.md says what happens past each):
+  --max-sessions <n>       open sessions (default 100000)             [RALLY_MAX_SESSIONS]
+  --max-namespaces <n>     namespaces per connection (default 64)     [RALLY_MAX_NAMESPACES]
+  --max-pending-acks <n>   acks a socket may owe (default 1024)       [RALLY_MAX_PENDING_ACKS]
+  --max-rooms <n>          rooms per socket (default 1024)            [RALLY_MAX_ROOMS]
+  --max-buffered-frames <n> outgoing queue per connection (default 4096) [RALLY_MAX_BUFFERED_FRAMES]
+  --max-handshakes-per-minute <n> per IP address (default no limit)  [RALLY_MAX_HANDSHAKES_PER_MINUTE]
   -h, --help               print this help
 
 Logs go to stderr; RUST_LOG sets the level (default info).
@@ -41,7 +48,8 @@ Endpoints: /healthz, /metrics (Prometheus), /socket.io/socket.io.js (browser cli
 Config file keys: host, port, path, cors_origins (array), ping_interval,
 ping_timeout, max_payload, transports (array), static_dir, shutdown_timeout,
 redis, redis_mode, recovery (bool), recovery_max_disconnection,
-recovery_max_bytes.
+recovery_max_bytes, max_sessions, max_namespaces, max_pending_acks, max_rooms, max_buffered_frames,
+max_handshakes_per_minute.
 ";
 
 /// Everything `rally serve` needs to know.
@@ -63,6 +71,9 @@ pub(crate) struct ServeConfig {
     pub(crate) recovery: bool,
     pub(crate) recovery_max_disconnection: Duration,
     pub(crate) recovery_max_bytes: usize,
+    /// The limits set; the library's defaults for the others (boxed: most
+    /// runs set none).
+    pub(crate) limits: Box<Limits>,
 }
 
 impl ServeConfig {
@@ -74,6 +85,18 @@ impl ServeConfig {
                 .max_log_bytes(self.recovery_max_bytes)
         })
     }
+}
+
+/// The limits of SECURITY.md that `rally serve` lets one set; `None`
+/// keeps the library's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) max_sessions: Option<usize>,
+    pub(crate) max_namespaces: Option<usize>,
+    pub(crate) max_pending_acks: Option<usize>,
+    pub(crate) max_rooms: Option<usize>,
+    pub(crate) max_buffered_frames: Option<usize>,
+    pub(crate) max_handshakes_per_minute: Option<usize>,
 }
 
 impl Default for ServeConfig {
@@ -95,6 +118,7 @@ impl Default for ServeConfig {
             recovery_max_disconnection: rally::ConnectionStateRecovery::default()
                 .get_max_disconnection_duration(),
             recovery_max_bytes: rally::ConnectionStateRecovery::default().get_max_log_bytes(),
+            limits: Box::default(),
         }
     }
 }
@@ -118,6 +142,12 @@ struct FileConfig {
     recovery: Option<bool>,
     recovery_max_disconnection: Option<u64>,
     recovery_max_bytes: Option<usize>,
+    max_sessions: Option<usize>,
+    max_namespaces: Option<usize>,
+    max_pending_acks: Option<usize>,
+    max_rooms: Option<usize>,
+    max_buffered_frames: Option<usize>,
+    max_handshakes_per_minute: Option<usize>,
 }
 
 /// What the command line asks for.
@@ -156,7 +186,7 @@ pub(crate) fn parse(
 }
 
 /// The settings flags and variables can set (besides `config`).
-const SETTINGS: [&str; 15] = [
+const SETTINGS: [&str; 21] = [
     "host",
     "port",
     "path",
@@ -172,6 +202,12 @@ const SETTINGS: [&str; 15] = [
     "recovery",
     "recovery-max-disconnection",
     "recovery-max-bytes",
+    "max-sessions",
+    "max-namespaces",
+    "max-pending-acks",
+    "max-rooms",
+    "max-buffered-frames",
+    "max-handshakes-per-minute",
 ];
 
 fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(), String> {
@@ -244,6 +280,27 @@ fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(
                 .ok()
                 .filter(|n| *n > 0)
                 .ok_or_else(|| format!("expected a positive number of bytes, got `{last}`"))?;
+        }
+        "max-sessions"
+        | "max-namespaces"
+        | "max-pending-acks"
+        | "max-rooms"
+        | "max-buffered-frames"
+        | "max-handshakes-per-minute" => {
+            let n = last
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("expected a positive number, got `{last}`"))?;
+            let limits = &mut config.limits;
+            *match setting {
+                "max-sessions" => &mut limits.max_sessions,
+                "max-namespaces" => &mut limits.max_namespaces,
+                "max-pending-acks" => &mut limits.max_pending_acks,
+                "max-rooms" => &mut limits.max_rooms,
+                "max-buffered-frames" => &mut limits.max_buffered_frames,
+                _ => &mut limits.max_handshakes_per_minute,
+            } = Some(n);
         }
         _ => return Err(format!("unknown setting {setting}")),
     }
@@ -323,6 +380,19 @@ fn apply_file(config: &mut ServeConfig, file: &str) -> Result<(), String> {
         "recovery-max-bytes",
         parsed.recovery_max_bytes.map(|v| vec![v.to_string()]),
     )?;
+    for (key, value) in [
+        ("max-sessions", parsed.max_sessions),
+        ("max-namespaces", parsed.max_namespaces),
+        ("max-pending-acks", parsed.max_pending_acks),
+        ("max-rooms", parsed.max_rooms),
+        ("max-buffered-frames", parsed.max_buffered_frames),
+        (
+            "max-handshakes-per-minute",
+            parsed.max_handshakes_per_minute,
+        ),
+    ] {
+        set(key, value.map(|v| vec![v.to_string()]))?;
+    }
     Ok(())
 }
 
@@ -557,6 +627,36 @@ recovery_max_disconnection = 300
         assert_eq!(
             serve(&["--recovery=maybe"], &[]).unwrap_err(),
             "--recovery: expected true or false, got `maybe`"
+        );
+    }
+
+    #[test]
+    fn limits_come_from_flags_environment_and_file() {
+        let file = std::env::temp_dir().join(format!("rally-limits-{}.toml", std::process::id()));
+        std::fs::write(&file, "max_sessions = 10\nmax_rooms = 20\n").unwrap();
+        let config = serve(
+            &[
+                "--config",
+                &file.display().to_string(),
+                "--max-namespaces",
+                "3",
+                "--max-rooms=30",
+            ],
+            &[("RALLY_MAX_PENDING_ACKS", "40")],
+        )
+        .unwrap();
+        let expected = Limits {
+            max_sessions: Some(10),
+            max_namespaces: Some(3),
+            max_pending_acks: Some(40),
+            max_rooms: Some(30),
+            max_buffered_frames: None,
+            max_handshakes_per_minute: None,
+        };
+        assert_eq!(*config.limits, expected);
+        assert_eq!(
+            serve(&["--max-buffered-frames", "0"], &[]).unwrap_err(),
+            "--max-buffered-frames: expected a positive number, got `0`"
         );
     }
 

@@ -71,6 +71,26 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
         .ping_timeout(config.ping_timeout)
         .max_http_buffer_size(config.max_payload)
         .transports(config.transports.iter().copied());
+    let limits = &config.limits;
+    if let Some(n) = limits.max_sessions {
+        builder = builder.max_sessions(n);
+    }
+    if let Some(n) = limits.max_namespaces {
+        builder = builder.max_namespaces(n);
+    }
+    if let Some(n) = limits.max_pending_acks {
+        builder = builder.max_pending_acks(n);
+    }
+    if let Some(n) = limits.max_rooms {
+        builder = builder.max_rooms(n);
+    }
+    if let Some(n) = limits.max_buffered_frames {
+        builder = builder.max_buffered_frames(n);
+    }
+    if let Some(n) = limits.max_handshakes_per_minute {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        builder = builder.max_handshakes_per_ip(n, std::time::Duration::from_secs(60));
+    }
     if !config.cors_origins.is_empty() {
         let cors = if config.cors_origins.iter().any(|o| o == "*") {
             Cors::any()

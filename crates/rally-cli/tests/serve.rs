@@ -311,3 +311,13 @@ async fn recovery_restores_a_dropped_client_and_shows_in_metrics() {
     );
     assert_eq!(after.metric("rally_recovery_sessions"), 0);
 }
+
+#[tokio::test]
+async fn limit_flags_reach_the_server() {
+    let rally = Rally::start(&["--max-sessions", "1", "--max-handshakes-per-minute=2"]);
+    let first = rally.get("/socket.io/?EIO=4&transport=polling").await;
+    assert_eq!(first.status, 200, "{first:?}");
+    let refused = rally.get("/socket.io/?EIO=4&transport=polling").await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.body, r#"{"code":3,"message":"Too many sessions"}"#);
+}

@@ -52,6 +52,13 @@ pub struct Config {
     /// How many frames may wait for a slow client before
     /// [`Session::send`](crate::Session::send) refuses more. Default 4096.
     pub max_buffered_frames: usize,
+    /// How many sessions may be open at once; handshakes past it are
+    /// refused with HTTP 503. Default 100,000. See SECURITY.md.
+    pub max_sessions: usize,
+    /// How many handshakes one IP address may make per window, and the
+    /// window. Default off. See
+    /// [`max_handshakes_per_ip`](Config::max_handshakes_per_ip).
+    pub handshake_rate: Option<(u32, Duration)>,
 }
 
 impl Default for Config {
@@ -68,6 +75,8 @@ impl Default for Config {
             cookie: None,
             allow_request: None,
             max_buffered_frames: 4096,
+            max_sessions: 100_000,
+            handshake_rate: None,
         }
     }
 }
@@ -168,6 +177,43 @@ impl Config {
         self
     }
 
+    /// Sets how many sessions may be open at once (default 100,000). A
+    /// handshake past it is refused with HTTP 503 and
+    /// `{"code":3,"message":"Too many sessions"}` (a WebSocket handshake:
+    /// 503 and that message as text); the official client treats it as a
+    /// connection error and retries with its backoff.
+    ///
+    /// ```
+    /// use rally_engine::Config;
+    ///
+    /// let config = Config::default().max_sessions(10_000);
+    /// assert_eq!(config.max_sessions, 10_000);
+    /// ```
+    #[must_use]
+    pub fn max_sessions(mut self, sessions: usize) -> Self {
+        self.max_sessions = sessions;
+        self
+    }
+
+    /// Limits each IP address to `max` handshakes per `window` (off by
+    /// default). A handshake past it is refused with HTTP 429 and
+    /// `{"code":3,"message":"Too many handshakes"}` (a WebSocket handshake:
+    /// 429 and that message as text); requests of open sessions are not
+    /// counted. The address is the TCP peer's ([`RemoteAddr`](crate::RemoteAddr),
+    /// set by [`serve`](crate::serve)): behind a reverse proxy, limit there.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rally_engine::Config;
+    ///
+    /// let config = Config::default().max_handshakes_per_ip(30, Duration::from_secs(60));
+    /// ```
+    #[must_use]
+    pub fn max_handshakes_per_ip(mut self, max: u32, window: Duration) -> Self {
+        self.handshake_rate = Some((max, window));
+        self
+    }
+
     /// The JSON of the open packet for a session `sid`.
     pub(crate) fn handshake_json(&self, sid: &str, upgrades: bool) -> String {
         let upgrades = if upgrades && self.allow_upgrades && self.allows(Transport::WebSocket) {
@@ -202,6 +248,8 @@ impl fmt::Debug for Config {
             .field("cookie", &self.cookie)
             .field("allow_request", &self.allow_request.is_some())
             .field("max_buffered_frames", &self.max_buffered_frames)
+            .field("max_sessions", &self.max_sessions)
+            .field("handshake_rate", &self.handshake_rate)
             .finish()
     }
 }

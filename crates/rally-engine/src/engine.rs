@@ -16,6 +16,7 @@ use tower_service::Service;
 use crate::{
     CloseReason, Config, Handler, Handshake, RemoteAddr, Session, Sid, Transport,
     error::ErrorCode,
+    rate::HandshakeRate,
     response::{self, EngineBody},
     session::Owner,
     stats::{Counters, Stats},
@@ -31,6 +32,7 @@ pub(crate) struct Engine<H> {
     pub(crate) handler: H,
     sessions: Mutex<HashMap<Sid, Arc<Session>>>,
     counters: Arc<Counters>,
+    handshake_rate: Option<HandshakeRate>,
 }
 
 impl<H: Handler> Owner for Engine<H> {
@@ -162,7 +164,21 @@ impl<H: Handler> Engine<H> {
         if query.eio.as_deref() != Some("4") {
             return fail(ErrorCode::UnsupportedProtocolVersion);
         }
-        let session = self.open(&parts, transport);
+        if let (Some(rate), Some(addr)) =
+            (&self.handshake_rate, parts.extensions.get::<RemoteAddr>())
+        {
+            if !rate.allow(addr.0.ip(), std::time::Instant::now()) {
+                tracing::debug!(ip = %addr.0.ip(), "handshake refused: too many from this address");
+                return response::too_many_handshakes(wants_upgrade);
+            }
+        }
+        let Some(session) = self.open(&parts, transport) else {
+            tracing::warn!(
+                max_sessions = self.config.max_sessions,
+                "handshake refused: too many sessions"
+            );
+            return response::too_many_sessions(wants_upgrade);
+        };
         match transport {
             Transport::Polling => {
                 let mut response = polling::handshake(&self.config, &session, &parts);
@@ -177,8 +193,9 @@ impl<H: Handler> Engine<H> {
         }
     }
 
-    /// Opens a session for a handshake request and tells the handler.
-    fn open(self: &Arc<Self>, parts: &Parts, transport: Transport) -> Arc<Session> {
+    /// Opens a session for a handshake request and tells the handler;
+    /// `None` when `max_sessions` are open already.
+    fn open(self: &Arc<Self>, parts: &Parts, transport: Transport) -> Option<Arc<Session>> {
         let handshake = Handshake {
             uri: crate::handshake::detach_uri(&parts.uri),
             headers: crate::handshake::detach_headers(&parts.headers),
@@ -187,14 +204,23 @@ impl<H: Handler> Engine<H> {
             transport,
         };
         let owner: std::sync::Weak<dyn Owner> = Arc::downgrade(self) as _;
-        let session = Session::new(
-            handshake,
-            self.config.max_buffered_frames,
-            self.config.ping_interval,
-            owner,
-            self.counters.clone(),
-        );
-        self.sessions().insert(session.sid(), session.clone());
+        let session = {
+            // Checked under the lock that inserts: concurrent handshakes
+            // cannot overshoot the bound.
+            let mut sessions = self.sessions();
+            if sessions.len() >= self.config.max_sessions {
+                return None;
+            }
+            let session = Session::new(
+                handshake,
+                self.config.max_buffered_frames,
+                self.config.ping_interval,
+                owner,
+                self.counters.clone(),
+            );
+            sessions.insert(session.sid(), session.clone());
+            session
+        };
         tracing::debug!(sid = %session.sid(), %transport, "session opened");
         if transport == Transport::Polling {
             polling::spawn_heartbeat(
@@ -204,7 +230,7 @@ impl<H: Handler> Engine<H> {
             );
         }
         self.handler.on_open(&session);
-        session
+        Some(session)
     }
 }
 
@@ -237,10 +263,13 @@ impl<H: Handler> EngineIo<H> {
     pub fn new(config: Config, handler: H) -> Self {
         Self {
             engine: Arc::new(Engine {
-                config,
                 handler,
                 sessions: Mutex::default(),
                 counters: Arc::default(),
+                handshake_rate: config
+                    .handshake_rate
+                    .map(|(max, window)| HandshakeRate::new(max, window)),
+                config,
             }),
         }
     }

@@ -38,6 +38,7 @@ mod handler;
 mod handshake;
 mod layer;
 mod queue;
+mod rate;
 mod response;
 mod serve;
 mod session;

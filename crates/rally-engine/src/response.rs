@@ -44,10 +44,45 @@ pub(crate) fn error_message(code: ErrorCode, message: &str) -> Response<EngineBo
 
 /// The refusal of a WebSocket request: always 400, the message as text.
 pub(crate) fn upgrade_error(message: &str) -> Response<EngineBody> {
-    let mut response = with_body(StatusCode::BAD_REQUEST, TEXT_HTML, message.to_owned());
+    upgrade_error_status(StatusCode::BAD_REQUEST, message)
+}
+
+/// The refusal of a WebSocket request with another status.
+pub(crate) fn upgrade_error_status(status: StatusCode, message: &str) -> Response<EngineBody> {
+    let mut response = with_body(status, TEXT_HTML, message.to_owned());
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The refusal of a handshake when the server holds `max_sessions`
+/// sessions: 503, so that clients and load balancers retry later.
+pub(crate) fn too_many_sessions(websocket: bool) -> Response<EngineBody> {
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Too many sessions",
+        websocket,
+    )
+}
+
+/// The refusal of a handshake from an address over its handshake rate.
+pub(crate) fn too_many_handshakes(websocket: bool) -> Response<EngineBody> {
+    refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many handshakes",
+        websocket,
+    )
+}
+
+/// A handshake refused for a limit: `status` with the Engine.IO error
+/// JSON (code 3), or the message as text for a WebSocket.
+fn refusal(status: StatusCode, message: &str, websocket: bool) -> Response<EngineBody> {
+    if websocket {
+        return upgrade_error_status(status, message);
+    }
+    let mut response = error_message(ErrorCode::BadRequest, message);
+    *response.status_mut() = status;
     response
 }
 

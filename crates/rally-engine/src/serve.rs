@@ -3,7 +3,10 @@ use std::{future::Future, io, pin::pin, time::Duration};
 use http::{Request, Response};
 use http_body::Body;
 use hyper::{body::Incoming, server::conn::http1};
-use hyper_util::{rt::TokioIo, service::TowerToHyperService};
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tower_service::Service;
 
@@ -14,7 +17,10 @@ use crate::{RemoteAddr, engine::BoxError};
 /// upgrades, until the task is dropped.
 ///
 /// Each connection gets `TCP_NODELAY`, and each request a [`RemoteAddr`]
-/// extension with the peer's address.
+/// extension with the peer's address. A request head must arrive within
+/// 30 s (hyper's header read timeout, against clients that open
+/// connections and trickle their headers) and fit hyper's limits (100
+/// headers, about 400 KiB; past them: 431).
 ///
 /// # Errors
 ///
@@ -87,6 +93,7 @@ where
                 hyper::service::Service::call(&service, req)
             });
             let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             let mut connection = pin!(connection);

@@ -1,6 +1,9 @@
 //! One client connection: an Engine.IO session and its namespaces.
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{
+    Arc, Mutex, MutexGuard, Weak,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use bytes::Bytes;
 use rally_engine::{CloseReason, Frame, Message, SendError, Session, Sid};
@@ -22,6 +25,8 @@ pub(crate) struct Client {
     server: Arc<ServerInner>,
     /// Connected sockets, in the order they joined.
     sockets: Mutex<Vec<Arc<Socket>>>,
+    /// CONNECTs still in the namespaces' middlewares.
+    connecting: AtomicUsize,
     assembler: Mutex<Assembler>,
     connect_timer: Mutex<Option<AbortHandle>>,
 }
@@ -32,6 +37,7 @@ impl Client {
             session: Arc::downgrade(session),
             sid: session.sid(),
             sockets: Mutex::default(),
+            connecting: AtomicUsize::new(0),
             assembler: Mutex::new(Assembler::new().max_attachments(server.config.max_attachments)),
             connect_timer: Mutex::default(),
             server,
@@ -50,6 +56,11 @@ impl Client {
         });
         *client.lock(&client.connect_timer) = Some(timer.abort_handle());
         client
+    }
+
+    /// The server's options.
+    pub(crate) fn config(&self) -> &crate::server::Config {
+        &self.server.config
     }
 
     /// The session, while it lives.
@@ -222,6 +233,17 @@ impl Client {
         {
             return Err("second CONNECT to a joined namespace");
         }
+        let joined = self.lock(&self.sockets).len() + self.connecting.load(Ordering::Acquire);
+        if joined >= self.server.config.max_namespaces {
+            tracing::debug!(sid = %self.sid, nsp = name, "too many namespaces");
+            let refusal = ConnectError::new("Too many namespaces");
+            let _ = self.send(
+                Encoded::control(PacketType::ConnectError, &name, Some(&refusal.payload()))
+                    .frames(),
+                false,
+            );
+            return Ok(());
+        }
         let Some(ns) = self.server.namespace_for(&name, packet.data.as_ref()) else {
             let refusal = ConnectError::new("Invalid namespace");
             let _ = self.send(
@@ -233,6 +255,7 @@ impl Client {
         };
         let auth = packet.data.unwrap_or_else(|| Str::from_static("{}"));
         let client = self.clone();
+        self.connecting.fetch_add(1, Ordering::AcqRel);
         crate::run::run_detached(Box::pin(async move {
             let restored = client.restore(&ns, &auth).await;
             let socket = Socket::new(
@@ -264,6 +287,7 @@ impl Client {
                     );
                 }
             }
+            client.connecting.fetch_sub(1, Ordering::AcqRel);
         }));
         Ok(())
     }

@@ -27,6 +27,9 @@ pub struct ServerBuilder {
     pub(crate) connect_timeout: Duration,
     pub(crate) cleanup_empty_child_namespaces: bool,
     pub(crate) max_attachments: usize,
+    pub(crate) max_namespaces: usize,
+    pub(crate) max_pending_acks: usize,
+    pub(crate) max_rooms: usize,
     pub(crate) adapter: Option<AdapterFactory>,
     pub(crate) recovery: Option<crate::ConnectionStateRecovery>,
 }
@@ -41,6 +44,9 @@ impl fmt::Debug for ServerBuilder {
                 &self.cleanup_empty_child_namespaces,
             )
             .field("max_attachments", &self.max_attachments)
+            .field("max_namespaces", &self.max_namespaces)
+            .field("max_pending_acks", &self.max_pending_acks)
+            .field("max_rooms", &self.max_rooms)
             .field("adapter", &self.adapter.is_some())
             .field("connection_state_recovery", &self.recovery)
             .finish()
@@ -54,6 +60,9 @@ impl Default for ServerBuilder {
             connect_timeout: Duration::from_secs(45),
             cleanup_empty_child_namespaces: false,
             max_attachments: 10,
+            max_namespaces: 64,
+            max_pending_acks: 1024,
+            max_rooms: 1024,
             adapter: None,
             recovery: None,
         }
@@ -148,6 +157,52 @@ impl ServerBuilder {
     /// disconnected (volatile packets are dropped instead). Default 4096.
     pub fn max_buffered_frames(mut self, frames: usize) -> Self {
         self.engine = self.engine.max_buffered_frames(frames);
+        self
+    }
+
+    /// Sets how many sessions may be open at once (default 100,000); a
+    /// handshake past it is refused with HTTP 503, which the official
+    /// client retries with its backoff. See SECURITY.md.
+    pub fn max_sessions(mut self, sessions: usize) -> Self {
+        self.engine = self.engine.max_sessions(sessions);
+        self
+    }
+
+    /// Limits each IP address to `max` handshakes per `window` (default
+    /// off); past it, HTTP 429. See
+    /// [`rally_engine::Config::max_handshakes_per_ip`].
+    pub fn max_handshakes_per_ip(mut self, max: u32, window: Duration) -> Self {
+        self.engine = self.engine.max_handshakes_per_ip(max, window);
+        self
+    }
+
+    /// Sets how many namespaces one connection may join (default 64). A
+    /// CONNECT past it is refused with a CONNECT_ERROR
+    /// `{"message":"Too many namespaces"}`; the connection stays.
+    ///
+    /// ```
+    /// let io = rally::Server::builder().max_namespaces(8).build();
+    /// ```
+    pub fn max_namespaces(mut self, max: usize) -> Self {
+        self.max_namespaces = max;
+        self
+    }
+
+    /// Sets how many acknowledgements one socket may owe the server at
+    /// once (default 1024): an emit with an ack past it fails at once with
+    /// [`AckError::TooManyPending`](crate::AckError::TooManyPending) and
+    /// sends nothing, so a client that never answers cannot grow the
+    /// server's memory.
+    pub fn max_pending_acks(mut self, max: usize) -> Self {
+        self.max_pending_acks = max;
+        self
+    }
+
+    /// Sets how many rooms one socket may be in, besides its own (default
+    /// 1024). [`Socket::join`](crate::Socket::join) past it joins none of
+    /// the rooms beyond the limit (a warning is logged).
+    pub fn max_rooms(mut self, max: usize) -> Self {
+        self.max_rooms = max;
         self
     }
 

@@ -25,6 +25,9 @@ pub enum AckError {
     /// The socket disconnected before it answered.
     #[error("socket has been disconnected")]
     Disconnected,
+    /// The socket already owes `max_pending_acks` answers; nothing was sent.
+    #[error("too many pending acknowledgements")]
+    TooManyPending,
     /// The emit itself failed.
     #[error(transparent)]
     Emit(#[from] EmitError),

@@ -27,6 +27,9 @@ pub(crate) struct Config {
     pub(crate) cleanup_empty_child_namespaces: bool,
     pub(crate) max_attachments: usize,
     pub(crate) recovery: Option<crate::ConnectionStateRecovery>,
+    pub(crate) max_namespaces: usize,
+    pub(crate) max_pending_acks: usize,
+    pub(crate) max_rooms: usize,
 }
 
 pub(crate) struct ServerInner {
@@ -175,6 +178,9 @@ impl Server {
                 cleanup_empty_child_namespaces: builder.cleanup_empty_child_namespaces,
                 max_attachments: builder.max_attachments,
                 recovery: builder.recovery.clone(),
+                max_namespaces: builder.max_namespaces,
+                max_pending_acks: builder.max_pending_acks,
+                max_rooms: builder.max_rooms,
             },
             recoveries: crate::recovery::Counters::default(),
             adapter: builder.adapter.unwrap_or_else(|| match builder.recovery {

@@ -301,7 +301,7 @@ impl Socket {
     ) -> Result<AckReply, AckError> {
         let args = check(event, args)?;
         let id = self.ns.next_ack_id();
-        let rx = self.register_ack(id);
+        let rx = self.register_ack(id)?;
         self.ns.outgoing(self, event, &args);
         if let Err(e) = self.send_encoded(
             &Encoded::event(self.ns.name(), Some(id), event, &args),
@@ -323,10 +323,18 @@ impl Socket {
         reply.unwrap_or(Err(AckError::Disconnected))
     }
 
-    pub(crate) fn register_ack(&self, id: u64) -> oneshot::Receiver<Result<AckReply, AckError>> {
+    /// Waits for the ack `id`, unless `max_pending_acks` are due already.
+    pub(crate) fn register_ack(
+        &self,
+        id: u64,
+    ) -> Result<oneshot::Receiver<Result<AckReply, AckError>>, AckError> {
+        let mut acks = self.acks();
+        if acks.len() >= self.client.config().max_pending_acks {
+            return Err(AckError::TooManyPending);
+        }
         let (tx, rx) = oneshot::channel();
-        self.acks().insert(id, tx);
-        rx
+        acks.insert(id, tx);
+        Ok(rx)
     }
 
     pub(crate) fn forget_ack(&self, id: u64) {
@@ -362,9 +370,21 @@ impl Socket {
         self.state.load(Ordering::Acquire) == DISCONNECTED || self.client.queue(packet.frames())
     }
 
-    /// Joins rooms.
+    /// Joins rooms, up to `max_rooms` besides its own (see
+    /// [`ServerBuilder::max_rooms`](crate::ServerBuilder::max_rooms)): rooms
+    /// past the limit are not joined.
     pub fn join(&self, rooms: impl IntoRooms) {
-        self.ns.adapter().add_all(self.id, &rooms.into_rooms());
+        let mut rooms = rooms.into_rooms();
+        let max = self.client.config().max_rooms;
+        let joined = self.ns.adapter().socket_rooms(self.id);
+        rooms.retain(|r| !joined.contains(r));
+        // Its own room is in `joined` and does not count.
+        let room_left = (max + 1).saturating_sub(joined.len().max(1));
+        if rooms.len() > room_left {
+            tracing::warn!(socket = %self.id, max, "too many rooms: not joining {}", rooms.len() - room_left);
+            rooms.truncate(room_left);
+        }
+        self.ns.adapter().add_all(self.id, &rooms);
     }
 
     /// Leaves a room.

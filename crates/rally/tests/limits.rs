@@ -1,12 +1,13 @@
 //! Limits: message size (FINDINGS 2 and 7), attachments, the connect
-//! timeout (FINDINGS 13), and the per-socket outgoing queue bound (slow
-//! consumers).
+//! timeout (FINDINGS 13), the per-socket outgoing queue bound (slow
+//! consumers), namespaces per connection, pending acks and rooms per
+//! socket (SECURITY.md).
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use rally::{Args, ConnectError, DisconnectReason, EmitError};
+use rally::{AckError, Args, ConnectError, DisconnectReason, EmitError, Server};
 use support::{Frame, TestServer, channel, quiet};
 
 /// `42["x","aaa…"]` of exactly `len` bytes, Engine.IO `4` included.
@@ -343,4 +344,127 @@ async fn the_queue_bound_applies_to_polling_clients() {
         let _ = socket.emit("n", &i);
     }
     assert_eq!(left.recv().await, (id, DisconnectReason::TransportError));
+}
+
+#[test]
+fn the_default_limits_are_those_of_security_md() {
+    let debug = format!("{:?}", Server::builder());
+    for limit in [
+        "max_namespaces: 64",
+        "max_pending_acks: 1024",
+        "max_rooms: 1024",
+        "max_attachments: 10",
+        "max_buffered_frames: 4096",
+        "max_sessions: 100000",
+        "max_http_buffer_size: 1000000",
+    ] {
+        assert!(debug.contains(limit), "{limit} not in {debug}");
+    }
+}
+
+/// A CONNECT past `max_namespaces` gets a CONNECT_ERROR; the connection
+/// and its namespaces stay, and a namespace left makes room for another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connects_past_max_namespaces_get_connect_error() {
+    let io = quiet().max_namespaces(2).build();
+    for nsp in ["/a", "/b"] {
+        let _ = io.of(nsp);
+    }
+    let server = TestServer::start(io).await;
+    let mut client = server.client().await;
+    let root = client.connect("/").await;
+    client.connect("/a").await;
+    client.send("40/b,").await;
+    client
+        .expect(r#"44/b,{"message":"Too many namespaces"}"#)
+        .await;
+    // Unknown namespaces count for nothing, but are refused by the limit first.
+    client.send("40/nowhere,").await;
+    client
+        .expect(r#"44/nowhere,{"message":"Too many namespaces"}"#)
+        .await;
+    assert!(server.socket("/", root).connected());
+    server.socket("/", root).emit("still", ()).unwrap();
+    client.expect(r#"42["still"]"#).await;
+
+    client.send("41/a,").await;
+    client.connect("/b").await;
+    client.send("41/b,").await;
+    client.sync().await;
+}
+
+/// An emit with an ack past `max_pending_acks` fails at once and sends
+/// nothing; an answer makes room again. Broadcasts report it per socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emits_with_ack_past_max_pending_acks_fail_at_once() {
+    let io = quiet().max_pending_acks(2).build();
+    let server = TestServer::start(io).await;
+    let (mut client, id) = server.joined("/").await;
+    let socket = server.socket("/", id);
+    let mut waiting = Vec::new();
+    for i in 0..2 {
+        let socket = socket.clone();
+        waiting.push(tokio::spawn(
+            async move { socket.emit_with_ack("q", &i).await },
+        ));
+        client.expect(&format!(r#"42{i}["q",{i}]"#)).await;
+    }
+    assert_eq!(
+        socket.emit_with_ack("q", &2).await.unwrap_err(),
+        AckError::TooManyPending
+    );
+    let refused = server
+        .io
+        .broadcast()
+        .timeout(Duration::from_secs(5))
+        .emit_with_ack("b", ())
+        .await
+        .unwrap();
+    assert_eq!(refused.replies.len(), 1);
+    assert_eq!(refused.replies[0].0, id);
+    assert_eq!(
+        refused.replies[0].1.as_ref().unwrap_err(),
+        &AckError::TooManyPending
+    );
+    client.sync().await;
+
+    client.send("430[\"zero\"]").await;
+    let reply = support::within("the ack", waiting.remove(0)).await.unwrap();
+    assert!(reply.is_ok(), "{reply:?}");
+    let third = {
+        let socket = socket.clone();
+        tokio::spawn(async move { socket.emit_with_ack("q", &3).await })
+    };
+    client.expect(r#"424["q",3]"#).await;
+    client.send("434[]").await;
+    client.send("431[]").await;
+    assert!(support::within("the ack", third).await.unwrap().is_ok());
+    assert!(
+        support::within("the ack", waiting.remove(0))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+}
+
+/// `join` past `max_rooms` (its own room aside) joins only what fits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_past_max_rooms_are_not_made() {
+    let io = quiet().max_rooms(3).build();
+    let server = TestServer::start(io).await;
+    let (_client, id) = server.joined("/").await;
+    let socket = server.socket("/", id);
+    socket.join(["a", "b"]);
+    socket.join("a");
+    socket.join(["c", "d", "e"]);
+    let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+    rooms.sort();
+    let mut expected = vec!["a".to_owned(), "b".into(), "c".into(), id.to_string()];
+    expected.sort();
+    assert_eq!(rooms, expected);
+    socket.leave("a");
+    socket.join(["e", "f"]);
+    assert!(socket.rooms().iter().any(|r| &**r == "e"));
+    assert!(!socket.rooms().iter().any(|r| &**r == "f"));
+    assert_eq!(socket.rooms().len(), 4);
 }

@@ -151,6 +151,12 @@ where
             return response::status(StatusCode::BAD_REQUEST);
         }
     };
+    // Node reads text bodies as UTF-8 with U+FFFD for what does not
+    // decode; so does the engine, instead of refusing the body.
+    let body = match std::str::from_utf8(&body) {
+        Ok(_) => body,
+        Err(_) => Bytes::from(String::from_utf8_lossy(&body).into_owned()),
+    };
     match decode_payload(body) {
         Ok(packets) => {
             for packet in packets {

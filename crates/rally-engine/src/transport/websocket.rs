@@ -229,7 +229,23 @@ async fn run<H: Handler>(
             biased;
             () = session.closed() => break None,
             _ = rx.recv_many(&mut batch, MAX_BATCH) => {
-                match tokio::time::timeout(write_timeout, write(&mut ws, batch.drain(..))).await {
+                let mut written = pin!(tokio::time::timeout(
+                    write_timeout,
+                    write(&mut ws, batch.drain(..))
+                ));
+                let written = tokio::select! {
+                    written = &mut written => written,
+                    // A write stuck on a client that does not read ends
+                    // when the session is dropped (its queue overflowed),
+                    // not at the timeout; a close that flushes waits.
+                    () = session.closed() => {
+                        if !session.close_reason().is_some_and(CloseReason::flushes) {
+                            break None;
+                        }
+                        written.await
+                    }
+                };
+                match written {
                     Ok(Ok(())) => {}
                     _ => break Some(CloseReason::TransportError),
                 }

@@ -379,8 +379,16 @@ impl Adapter for LocalAdapter {
         };
         let watched = self.ns.upgrade().is_some_and(|ns| ns.watches_outgoing());
         let mut waiting = Vec::new();
+        let mut refused = Vec::new();
         for socket in self.sockets(opts) {
-            let ack = socket.register_ack(id);
+            // A socket owing too many acks already answers with the error.
+            let ack = match socket.register_ack(id) {
+                Ok(ack) => ack,
+                Err(e) => {
+                    refused.push((socket.id(), e));
+                    continue;
+                }
+            };
             if watched {
                 socket.ns().outgoing(&socket, &packet.event, &packet.args);
             }
@@ -390,7 +398,10 @@ impl Adapter for LocalAdapter {
                 socket.forget_ack(id);
             }
         }
-        let _ = tx.send(AckEvent::Targeted(waiting.len()));
+        let _ = tx.send(AckEvent::Targeted(waiting.len() + refused.len()));
+        for (sid, e) in refused {
+            let _ = tx.send(AckEvent::Reply(Some(sid), Err(e)));
+        }
         if waiting.is_empty() {
             return rx;
         }
