@@ -250,3 +250,44 @@ async fn a_dropped_slow_client_loses_its_connection_at_once() {
     })
     .await;
 }
+
+/// Clients that join, get a room, owe an ack and go away (closed or just
+/// dropped) leave nothing behind: no task, socket, room or session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_disconnect_cycles_leave_nothing_behind() {
+    let io = quiet().build();
+    io.of("/").on("join", |socket, _event| async move {
+        socket.join(["room-a", "room-b"]);
+    });
+    let server = TestServer::start(io).await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let baseline = metrics.num_alive_tasks();
+    for i in 0..500 {
+        let (mut client, id) = server.joined("/").await;
+        client.send(r#"42["join"]"#).await;
+        let socket = server.socket("/", id);
+        let owed = tokio::spawn(async move { socket.emit_with_ack("q", ()).await });
+        let asked = client.text().await;
+        assert_eq!(asked, format!(r#"42{i}["q"]"#));
+        if i % 2 == 0 {
+            client.close().await;
+        } else {
+            drop(client);
+        }
+        assert!(
+            support::within("the ack to fail", owed)
+                .await
+                .unwrap()
+                .is_err()
+        );
+    }
+    server.wait_no_connections().await;
+    support::within("every task to end", async {
+        while metrics.num_alive_tasks() > baseline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(server.io.of("/").sockets().is_empty());
+    assert!(server.io.of("/").adapter().rooms().await.is_empty());
+}
