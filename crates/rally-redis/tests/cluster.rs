@@ -167,6 +167,15 @@ async fn three_nodes(mode: Mode) {
         names(&nodes[0], None).await == ["c"]
     })
     .await;
+    // A remote socket can be disconnected.
+    let c = nodes[0].io.broadcast().fetch_sockets().await.unwrap();
+    c[0].disconnect(false);
+    let line = clients
+        .expect("c disconnected", |l| {
+            l["event"] == "disconnect" && l["client"] == "c"
+        })
+        .await;
+    assert_eq!(line["reason"], "io server disconnect");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
