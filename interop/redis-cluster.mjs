@@ -16,7 +16,7 @@
 //       starts the Node.js node; answers {"ok":"serve","port":<port>}
 //   {"cmd":"op","id":7,"op":"<op>",...}  an operation on the Node.js node;
 //       answers {"ok":"op","id":7,"result":...} or {"error":"...","id":7}
-//       ops: emit {rooms, except, ev, args}, emitWithAck {rooms, ev, timeout},
+//       ops: emit {nsp, rooms, except, ev, args}, emitWithAck {rooms, ev, timeout},
 //       fetch {rooms}, serverSideEmit {ev, args}, serverSideEmitWithAck {ev, args},
 //       socketsJoin {rooms, join}, socketsLeave {rooms, leave},
 //       disconnectSockets {rooms, close}, serverCount, allRooms
@@ -27,7 +27,7 @@
 //       arguments as {"bin":[bytes]}; a client answers acks with "<name>-ack"
 //   {"event":"disconnect","client":"c1","reason":"..."}
 // Binary in command arguments is written {"bin":[bytes]} too.
-// The Node.js node: socket.data = {name}, joins auth.rooms, and answers the
+// The Node.js node (namespaces / and /admin): socket.data = {name}, joins auth.rooms, and answers the
 // server-side event "hello" with "ack-from-node".
 
 import { createInterface } from 'node:readline';
@@ -88,6 +88,7 @@ async function redisPair() {
 function addClient({ name, url, rooms }) {
   const socket = connect(url, {
     transports: ['websocket'],
+    forceNew: true,
     auth: { name, rooms: rooms || [] },
     reconnection: false,
   });
@@ -107,11 +108,13 @@ async function serve({ port, mode }) {
   const adapter = mode === 'sharded' ? createShardedAdapter(pub, sub) : createAdapter(pub, sub);
   const http = createServer();
   node = new Server(http, { adapter });
-  node.on('connection', (socket) => {
-    const auth = socket.handshake.auth || {};
-    socket.data = { name: auth.name };
-    for (const room of auth.rooms || []) socket.join(room);
-  });
+  for (const nsp of ['/', '/admin']) {
+    node.of(nsp).on('connection', (socket) => {
+      const auth = socket.handshake.auth || {};
+      socket.data = { name: auth.name };
+      for (const room of auth.rooms || []) socket.join(room);
+    });
+  }
   node.of('/').on('hello', (...args) => {
     const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
     out({ event: 'server-event', client: 'node', args: toWire(args) });
@@ -132,7 +135,7 @@ async function operate(cmd) {
   const io = node;
   switch (cmd.op) {
     case 'emit':
-      target(io, cmd).emit(cmd.ev, ...fromWire(cmd.args || []));
+      target(cmd.nsp ? io.of(cmd.nsp) : io, cmd).emit(cmd.ev, ...fromWire(cmd.args || []));
       return null;
     case 'emitWithAck': {
       const answers = await target(io, cmd).timeout(cmd.timeout || 2000).emitWithAck(cmd.ev, ...fromWire(cmd.args || []));

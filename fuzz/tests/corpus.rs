@@ -54,3 +54,8 @@ fn event_args() {
 fn websocket_messages() {
     replay("websocket_messages", rally_fuzz::check_websocket_messages);
 }
+
+#[test]
+fn msgpack() {
+    replay("msgpack", rally_fuzz::check_msgpack);
+}

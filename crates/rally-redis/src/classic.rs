@@ -134,7 +134,7 @@ impl ClassicAdapter {
         let mut attachments = Vec::new();
         let packet = packet.into_json(&mut attachments);
         let opts = opts.into_json(&mut Vec::new());
-        if let Some(packet) = wire::packet_from(&packet, &attachments, &self.nsp, None) {
+        if let Some(packet) = wire::packet_from(&packet, &attachments, &self.nsp, "/", None) {
             self.local.broadcast(&packet, &wire::opts_from(Some(&opts)));
         }
     }
@@ -285,6 +285,7 @@ impl ClassicAdapter {
             &self.local,
             &ns,
             packet,
+            "/",
             &request.attachments,
             opts,
             move |n| {
@@ -337,6 +338,14 @@ impl ClassicAdapter {
     }
 }
 
+impl Drop for ClassicAdapter {
+    /// A namespace that goes away (a dynamic one left empty) stops
+    /// listening.
+    fn drop(&mut self) {
+        self.conn.unsubscribe(self.subscriptions());
+    }
+}
+
 impl Route for ClassicAdapter {
     fn owns(&self, channel: &str) -> bool {
         channel.starts_with(&self.channel)
@@ -382,7 +391,7 @@ impl Adapter for ClassicAdapter {
         if !opts.local {
             let message = Mp::Array(vec![
                 Mp::from(self.uid.as_str()),
-                wire::packet_value(packet),
+                wire::packet_value(packet, true),
                 wire::opts_value(opts, true),
             ]);
             let channel = match opts.rooms.as_slice() {
@@ -489,7 +498,7 @@ impl Adapter for ClassicAdapter {
                 ("uid", Mp::from(self.uid.as_str())),
                 ("requestId", Mp::from(id.as_str())),
                 ("type", Mp::Int(kind::BROADCAST as i64)),
-                ("packet", wire::packet_value(packet)),
+                ("packet", wire::packet_value(packet, true)),
                 ("opts", wire::opts_value(opts, true)),
             ])),
         );
@@ -531,5 +540,31 @@ impl Adapter for ClassicAdapter {
                 .map(|mut a| a.json.get_mut("data").map(Value::take).unwrap_or_default())
                 .collect())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rally::Args;
+
+    use super::*;
+
+    /// The broadcast a Node.js node sent (shared/wire/redis-adapter-classic.txt),
+    /// made the same way here.
+    #[test]
+    fn broadcasts_as_the_reference_writes_them() {
+        let args = Args::new().arg(&"hi").arg(&1).binary(vec![1, 2]);
+        let packet = BroadcastPacket::new("/", "ev", args, None);
+        let mut opts = BroadcastOptions::default();
+        opts.rooms = vec![Room::from("room1")];
+        let message = Mp::Array(vec![
+            Mp::from("qeVisn"),
+            wire::packet_value(&packet, true),
+            wire::opts_value(&opts, true),
+        ]);
+        assert_eq!(
+            msgpack::encode(&message),
+            b"\x93\xa6qeVisn\x83\xa4type\x02\xa4data\x94\xa2ev\xa2hi\x01\xc4\x02\x01\x02\xa3nsp\xa1/\x83\xa5rooms\x91\xa5room1\xa6except\x90\xa5flags\x80"
+        );
     }
 }

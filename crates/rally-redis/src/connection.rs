@@ -4,7 +4,7 @@
 //! bounded queue.
 
 use std::{
-    collections::BTreeSet,
+    collections::BTreeMap,
     sync::{
         Arc, Mutex, RwLock, Weak,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -85,7 +85,8 @@ pub(crate) struct Health {
 pub(crate) struct Connection {
     manager: ConnectionManager,
     queue: mpsc::Sender<Outgoing>,
-    subs: Mutex<BTreeSet<Sub>>,
+    /// Every subscription, with how many adapters asked for it.
+    subs: Mutex<BTreeMap<Sub, usize>>,
     routes: RwLock<Vec<Weak<dyn Route>>>,
     pub(crate) health: Health,
     pub(crate) runtime: tokio::runtime::Handle,
@@ -152,11 +153,18 @@ impl Connection {
     }
 
     /// Subscribes (now, in the background, and again after every
-    /// reconnection).
+    /// reconnection). Subscriptions are counted: Redis hears of the first
+    /// one only.
     pub(crate) fn subscribe(self: &Arc<Self>, subs: Vec<Sub>) {
         let fresh: Vec<Sub> = {
             let mut all = self.subs.lock().unwrap_or_else(|e| e.into_inner());
-            subs.into_iter().filter(|s| all.insert(s.clone())).collect()
+            subs.into_iter()
+                .filter(|s| {
+                    let count = all.entry(s.clone()).or_insert(0);
+                    *count += 1;
+                    *count == 1
+                })
+                .collect()
         };
         if fresh.is_empty() {
             return;
@@ -171,11 +179,24 @@ impl Connection {
         });
     }
 
-    /// Forgets subscriptions (in the background).
+    /// Forgets subscriptions (in the background); Redis hears of the last
+    /// one only.
     pub(crate) fn unsubscribe(self: &Arc<Self>, subs: Vec<Sub>) {
         let gone: Vec<Sub> = {
             let mut all = self.subs.lock().unwrap_or_else(|e| e.into_inner());
-            subs.into_iter().filter(|s| all.remove(s)).collect()
+            subs.into_iter()
+                .filter(|s| match all.get_mut(s) {
+                    Some(1) => {
+                        all.remove(s);
+                        true
+                    }
+                    Some(count) => {
+                        *count -= 1;
+                        false
+                    }
+                    None => false,
+                })
+                .collect()
         };
         if gone.is_empty() {
             return;
@@ -197,7 +218,7 @@ impl Connection {
                 .subs
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .iter()
+                .keys()
                 .cloned()
                 .collect();
             let mut pipe = redis::pipe();

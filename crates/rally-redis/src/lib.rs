@@ -75,6 +75,16 @@ impl std::str::FromStr for Mode {
 }
 
 /// Settings of the Redis adapter, with the reference's defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use rally_redis::{Mode, RedisConfig};
+///
+/// let config = RedisConfig::new()
+///     .mode(Mode::Sharded)
+///     .key("myapp")
+///     .requests_timeout(Duration::from_secs(2));
+/// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct RedisConfig {
@@ -254,4 +264,48 @@ fn merge_acks(
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        send_sync::<RedisAdapter>();
+        send_sync::<RedisConfig>();
+        send_sync::<Mode>();
+        send_sync::<Error>();
+    }
+
+    #[test]
+    fn modes_by_name() {
+        assert_eq!("classic".parse::<Mode>(), Ok(Mode::Classic));
+        assert_eq!("sharded".parse::<Mode>(), Ok(Mode::Sharded));
+        let err = "ring".parse::<Mode>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown redis mode \"ring\" (expected classic or sharded)"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_urls_and_unreachable_servers_are_errors() {
+        let err = RedisAdapter::connect("http://nowhere", RedisConfig::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Url(_)), "{err}");
+        // A port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = RedisAdapter::connect(&format!("redis://127.0.0.1:{port}"), RedisConfig::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Connect(_)), "{err}");
+    }
 }

@@ -36,18 +36,21 @@ pub(crate) fn server_event(
 }
 
 /// Delivers another node's broadcast with acks to this node's sockets,
-/// reporting how many it reached (`count`) and each answer (`ack`).
+/// reporting how many it reached (`count`) and each answer (`ack`); a
+/// packet without `nsp` is taken as one of `unnamed`.
+#[allow(clippy::too_many_arguments)] // one call per mode
 pub(crate) fn broadcast_with_ack(
     local: &LocalAdapter,
     ns: &Namespace,
     packet: &Value,
+    unnamed: &str,
     attachments: &[Bytes],
     opts: &BroadcastOptions,
     count: impl Fn(usize) + Send + 'static,
     ack: impl Fn(&AckReply) + Send + 'static,
 ) {
-    let Some(packet) = wire::packet_from(packet, attachments, ns.name(), Some(ns.next_ack_id()))
-    else {
+    let ack_id = Some(ns.next_ack_id());
+    let Some(packet) = wire::packet_from(packet, attachments, ns.name(), unnamed, ack_id) else {
         return;
     };
     let mut stream = local.broadcast_with_ack(&packet, opts);

@@ -118,20 +118,8 @@ impl ShardedAdapter {
         !Sid::parse(room).is_some_and(|sid| self.local.socket_rooms(sid).contains(room))
     }
 
-    /// `{type, data, uid, nsp}`: JSON, or MessagePack when it holds binary.
     fn encode(&self, kind: i64, data: Mp) -> Vec<u8> {
-        let binary = wire::has_binary(&data);
-        let message = Mp::map([
-            ("type", Mp::Int(kind)),
-            ("data", data),
-            ("uid", Mp::from(self.uid.as_str())),
-            ("nsp", Mp::from(self.nsp.as_str())),
-        ]);
-        if binary {
-            msgpack::encode(&message)
-        } else {
-            wire::json_text(&message)
-        }
+        encode(kind, data, &self.uid, &self.nsp)
     }
 
     fn publish(&self, kind: i64, data: Mp) {
@@ -175,9 +163,13 @@ impl ShardedAdapter {
                 match request_id {
                     Some(id) => self.on_broadcast_with_ack(&from, id, packet, &message, &opts),
                     None => {
-                        if let Some(packet) =
-                            wire::packet_from(packet, &message.attachments, &self.nsp, None)
-                        {
+                        if let Some(packet) = wire::packet_from(
+                            packet,
+                            &message.attachments,
+                            &self.nsp,
+                            &self.nsp,
+                            None,
+                        ) {
                             self.local.broadcast(&packet, &opts);
                         }
                     }
@@ -257,6 +249,7 @@ impl ShardedAdapter {
             &self.local,
             &ns,
             packet,
+            &self.nsp,
             &message.attachments,
             opts,
             move |n| {
@@ -313,6 +306,45 @@ impl ShardedAdapter {
     }
 }
 
+/// `{type, data, uid, nsp}`: JSON, or MessagePack when it holds binary.
+fn encode(kind: i64, data: Mp, uid: &str, nsp: &str) -> Vec<u8> {
+    let binary = wire::has_binary(&data);
+    let message = Mp::map([
+        ("type", Mp::Int(kind)),
+        ("data", data),
+        ("uid", Mp::from(uid)),
+        ("nsp", Mp::from(nsp)),
+    ]);
+    if binary {
+        msgpack::encode(&message)
+    } else {
+        wire::json_text(&message)
+    }
+}
+
+impl Drop for ShardedAdapter {
+    /// A namespace that goes away (a dynamic one left empty) stops
+    /// listening, to its rooms' channels too.
+    fn drop(&mut self) {
+        let mut subs = vec![
+            Sub::Shard(self.channel.clone()),
+            Sub::Shard(self.response_channel.clone()),
+        ];
+        let mut all = BroadcastOptions::default();
+        all.local = true;
+        let sockets: Vec<Sid> = self.local.targets(&all);
+        let mut rooms: Vec<Room> = sockets
+            .iter()
+            .flat_map(|id| self.local.socket_rooms(*id))
+            .filter(|room| self.is_public(room))
+            .collect();
+        rooms.sort();
+        rooms.dedup();
+        subs.extend(rooms.iter().map(|room| Sub::Shard(self.room_channel(room))));
+        self.conn.unsubscribe(subs);
+    }
+}
+
 impl Route for ShardedAdapter {
     fn owns(&self, channel: &str) -> bool {
         channel.starts_with(&self.channel)
@@ -354,7 +386,7 @@ impl Adapter for ShardedAdapter {
     fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) {
         if !opts.local {
             let data = Mp::map([
-                ("packet", wire::packet_value(packet)),
+                ("packet", wire::packet_value(packet, false)),
                 ("opts", wire::opts_value(opts, true)),
             ]);
             // One public room: its own channel, reaching only the nodes that
@@ -477,7 +509,7 @@ impl Adapter for ShardedAdapter {
         self.publish(
             kind::BROADCAST,
             Mp::map([
-                ("packet", wire::packet_value(packet)),
+                ("packet", wire::packet_value(packet, false)),
                 ("requestId", Mp::from(id.as_str())),
                 ("opts", wire::opts_value(opts, true)),
             ]),
@@ -536,5 +568,44 @@ impl Adapter for ShardedAdapter {
                 })
                 .collect())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rally::Args;
+
+    use super::*;
+
+    /// The messages a Node.js node sent (shared/wire/redis-adapter-sharded.txt),
+    /// made the same way here.
+    #[test]
+    fn messages_as_the_reference_writes_them() {
+        let args = Args::new().arg(&"hi").arg(&1).binary(vec![1, 2]);
+        let packet = BroadcastPacket::new("/", "ev", args, None);
+        let mut opts = BroadcastOptions::default();
+        opts.rooms = vec![Room::from("room1")];
+        let data = Mp::map([
+            ("packet", wire::packet_value(&packet, false)),
+            ("opts", wire::opts_value(&opts, true)),
+        ]);
+        assert_eq!(
+            encode(kind::BROADCAST, data, "3ca0fb5ec292809d", "/"),
+            b"\x84\xa4type\x03\xa4data\x82\xa6packet\x82\xa4type\x02\xa4data\x94\xa2ev\xa2hi\x01\xc4\x02\x01\x02\xa4opts\x83\xa5rooms\x91\xa5room1\xa6except\x90\xa5flags\x80\xa3uid\xb03ca0fb5ec292809d\xa3nsp\xa1/"
+        );
+        let data = Mp::map([
+            ("requestId", Mp::from("25467e474a5623c0")),
+            ("packet", wire::mp(&serde_json::json!(["hello", "world"]))),
+        ]);
+        assert_eq!(
+            String::from_utf8(encode(
+                kind::SERVER_SIDE_EMIT,
+                data,
+                "3ca0fb5ec292809d",
+                "/"
+            ))
+            .unwrap(),
+            r#"{"type":9,"data":{"requestId":"25467e474a5623c0","packet":["hello","world"]},"uid":"3ca0fb5ec292809d","nsp":"/"}"#
+        );
     }
 }

@@ -136,9 +136,9 @@ pub(crate) fn rooms_from(value: Option<&Value>) -> Vec<Room> {
 }
 
 /// The packet of a broadcast as the reference puts it on the wire:
-/// `{type: 2, data: [event, ...args], nsp}`, in MessagePack form (binary
-/// arguments as MessagePack bin).
-pub(crate) fn packet_value(packet: &BroadcastPacket) -> msgpack::Value {
+/// `{type: 2, data: [event, ...args]}` and, `with_nsp` (classic mode),
+/// `nsp`, in MessagePack form (binary arguments as MessagePack bin).
+pub(crate) fn packet_value(packet: &BroadcastPacket, with_nsp: bool) -> msgpack::Value {
     let args: Value = serde_json::from_str(&format!("[{}]", packet.args.json()))
         .unwrap_or_else(|_| Value::Array(Vec::new()));
     let mut data = vec![msgpack::Value::from(packet.event.as_str())];
@@ -146,23 +146,28 @@ pub(crate) fn packet_value(packet: &BroadcastPacket) -> msgpack::Value {
     {
         data.extend(args);
     }
-    msgpack::Value::map([
-        ("type", msgpack::Value::Int(2)),
-        ("data", msgpack::Value::Array(data)),
-        ("nsp", msgpack::Value::from(packet.nsp.as_str())),
-    ])
+    let mut value = vec![
+        ("type".to_owned(), msgpack::Value::Int(2)),
+        ("data".to_owned(), msgpack::Value::Array(data)),
+    ];
+    if with_nsp {
+        value.push(("nsp".to_owned(), msgpack::Value::from(packet.nsp.as_str())));
+    }
+    msgpack::Value::Map(value)
 }
 
 /// The broadcast packet another node sent, for namespace `nsp`, with
 /// `ack_id` when answers are wanted. `None` when it is not an event of
-/// this namespace.
+/// this namespace; a packet without `nsp` is taken as one of `unnamed`
+/// (classic mode: `/`; sharded mode names the namespace on the message).
 pub(crate) fn packet_from(
     json: &Value,
     attachments: &[Bytes],
     nsp: &str,
+    unnamed: &str,
     ack_id: Option<u64>,
 ) -> Option<BroadcastPacket> {
-    if json.get("nsp").and_then(Value::as_str).unwrap_or("/") != nsp {
+    if json.get("nsp").and_then(Value::as_str).unwrap_or(unnamed) != nsp {
         return None;
     }
     // EVENT, or BINARY_EVENT from an encoder that marks it.
@@ -281,18 +286,33 @@ mod tests {
     fn packets_round_trip_with_binary() {
         let args = Args::new().arg(&"hi").arg(&1).binary(vec![1, 2]);
         let packet = BroadcastPacket::new("/", "ev", args, None);
-        let value = packet_value(&packet);
+        let value = packet_value(&packet, true);
         let bytes = msgpack::encode(&value);
         assert_eq!(
             bytes,
             b"\x83\xa4type\x02\xa4data\x94\xa2ev\xa2hi\x01\xc4\x02\x01\x02\xa3nsp\xa1/"
         );
         let incoming = Incoming::parse(&bytes).unwrap();
-        let back = packet_from(&incoming.json, &incoming.attachments, "/", None).unwrap();
+        let back = packet_from(&incoming.json, &incoming.attachments, "/", "/", None).unwrap();
         assert_eq!(back.event, "ev");
         assert_eq!(back.args.json(), r#""hi",1,{"_placeholder":true,"num":0}"#);
         assert_eq!(&back.args.attachments()[0][..], [1, 2]);
-        assert!(packet_from(&incoming.json, &incoming.attachments, "/other", None).is_none());
+        assert!(packet_from(&incoming.json, &incoming.attachments, "/other", "/", None).is_none());
+        // Sharded mode: no nsp in the packet, the message names it.
+        let sharded = msgpack::encode(&packet_value(&packet, false));
+        assert_eq!(
+            sharded,
+            b"\x82\xa4type\x02\xa4data\x94\xa2ev\xa2hi\x01\xc4\x02\x01\x02"
+        );
+        let incoming = Incoming::parse(&sharded).unwrap();
+        let back = packet_from(
+            &incoming.json,
+            &incoming.attachments,
+            "/admin",
+            "/admin",
+            None,
+        );
+        assert_eq!(back.unwrap().nsp, "/admin");
     }
 
     #[test]

@@ -167,6 +167,15 @@ async fn three_nodes(mode: Mode) {
         names(&nodes[0], None).await == ["c"]
     })
     .await;
+    // A remote socket can be disconnected.
+    let c = nodes[0].io.broadcast().fetch_sockets().await.unwrap();
+    c[0].disconnect(false);
+    let line = clients
+        .expect("c disconnected", |l| {
+            l["event"] == "disconnect" && l["client"] == "c"
+        })
+        .await;
+    assert_eq!(line["reason"], "io server disconnect");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -314,4 +323,69 @@ async fn garbage_on_the_channels_is_ignored_classic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_on_the_channels_is_ignored_sharded() {
     garbage_is_ignored(Mode::Sharded, "SPUBLISH", &["socket.io#/#"]).await;
+}
+
+/// `PUBSUB <sub> <channel>` on a raw connection: the count.
+async fn subscribers(port: u16, sub: &str, channel: &str) -> u64 {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let line = format!(
+        "*3\r\n$6\r\nPUBSUB\r\n${}\r\n{sub}\r\n${}\r\n{channel}\r\n",
+        sub.len(),
+        channel.len()
+    );
+    stream.write_all(line.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 256];
+    // `*2 $<n> <channel> :<count>`: complete once the count's line ends.
+    while !reply.ends_with(b"\r\n") || !reply.contains(&b':') {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "redis closed the connection");
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(reply).unwrap();
+    text.rsplit(':').next().unwrap().trim().parse().unwrap()
+}
+
+/// A dynamic namespace left empty and cleaned up stops listening; a new one
+/// of the same name listens again.
+async fn dynamic_namespaces_come_and_go(mode: Mode, sub: &str, channel: &str) {
+    let redis = RedisServer::start().await;
+    let redis_adapter =
+        rally_redis::RedisAdapter::connect(&redis.url(), RedisConfig::new().mode(mode))
+            .await
+            .unwrap();
+    let io = rally::Server::builder()
+        .adapter(redis_adapter.factory())
+        .cleanup_empty_child_namespaces(true)
+        .build();
+    io.dynamic(|name, _auth| name.starts_with("/dyn-"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/dyn-1", listener.local_addr().unwrap());
+    tokio::spawn(rally::serve(listener, io.clone()));
+
+    for round in 0..2 {
+        let mut clients = Driver::start(&redis.url()).await;
+        clients.client("c", &url, &[]).await;
+        eventually(&format!("round {round}: the namespace listens"), || async {
+            subscribers(redis.port, sub, channel).await == 1
+        })
+        .await;
+        drop(clients);
+        eventually(&format!("round {round}: it stops listening"), || async {
+            subscribers(redis.port, sub, channel).await == 0
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_namespaces_come_and_go_classic() {
+    dynamic_namespaces_come_and_go(Mode::Classic, "NUMSUB", "socket.io-request#/dyn-1#").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_namespaces_come_and_go_sharded() {
+    dynamic_namespaces_come_and_go(Mode::Sharded, "SHARDNUMSUB", "socket.io#/dyn-1#").await;
 }

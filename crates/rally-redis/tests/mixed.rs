@@ -171,6 +171,31 @@ async fn mixed(mode: Mode, mode_name: &str) {
     })
     .await;
 
+    // Another namespace: its own channels, both ways.
+    node.client("ra", &format!("{}/admin", rally.url()), &[])
+        .await;
+    node.client("na", &format!("{node_url}/admin"), &[]).await;
+    eventually("the /admin sockets seen from Rally", || async {
+        rally
+            .io
+            .of("/admin")
+            .broadcast()
+            .fetch_sockets()
+            .await
+            .unwrap()
+            .len()
+            == 2
+    })
+    .await;
+    rally.io.of("/admin").emit("admin-rally", &1).unwrap();
+    node.op(json!({"op": "emit", "nsp": "/admin", "ev": "admin-node", "args": [2]}))
+        .await;
+    for name in ["ra", "na"] {
+        assert_eq!(node.event(name, "admin-rally").await, json!([1]));
+        assert_eq!(node.event(name, "admin-node").await, json!([2]));
+    }
+    node.none_yet("admin-rally");
+
     // disconnectSockets from either side.
     node.op(json!({"op": "disconnectSockets", "rooms": ["room1"]}))
         .await;

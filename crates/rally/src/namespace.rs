@@ -65,7 +65,7 @@ pub struct Namespace {
     /// Shared with the dynamic children of a parent namespace.
     handlers: Arc<RwLock<Handlers>>,
     sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
-    adapter: Arc<dyn Adapter>,
+    adapter: OnceLock<Arc<dyn Adapter>>,
     ack_ids: AtomicU64,
     children: RwLock<Vec<Weak<Namespace>>>,
     /// Called with the name of a dynamic child that lost its last socket,
@@ -99,15 +99,19 @@ impl Namespace {
         adapter: &AdapterFactory,
         handlers: Arc<RwLock<Handlers>>,
     ) -> Arc<Self> {
-        Arc::new_cyclic(|me: &Weak<Namespace>| Self {
+        let ns = Arc::new(Self {
             name,
             handlers,
             sockets: RwLock::default(),
-            adapter: adapter(me.clone()),
+            adapter: OnceLock::new(),
             ack_ids: AtomicU64::new(0),
             children: RwLock::default(),
             on_empty: OnceLock::new(),
-        })
+        });
+        // Made once the namespace exists, so the factory can read its name
+        // (a cluster adapter names its channels after it).
+        let _ = ns.adapter.set(adapter(Arc::downgrade(&ns)));
+        ns
     }
 
     /// The namespace's name, such as `/` or `/admin`.
@@ -119,7 +123,10 @@ impl Namespace {
     /// The adapter holding its rooms.
     #[must_use]
     pub fn adapter(&self) -> &Arc<dyn Adapter> {
-        &self.adapter
+        // Set by the constructor before the namespace is shared.
+        self.adapter
+            .get()
+            .expect("a namespace's adapter is set when it is made")
     }
 
     fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
@@ -258,7 +265,7 @@ impl Namespace {
     /// ```
     #[doc(alias = "serverSideEmit")]
     pub fn server_side_emit(&self, event: &str, args: Vec<serde_json::Value>) {
-        self.adapter.server_side_emit(server_data(event, args));
+        self.adapter().server_side_emit(server_data(event, args));
     }
 
     /// Sends the event `event` with `args` to the other nodes and gathers
@@ -278,7 +285,7 @@ impl Namespace {
         event: &str,
         args: Vec<serde_json::Value>,
     ) -> Result<Vec<serde_json::Value>, AdapterError> {
-        self.adapter
+        self.adapter()
             .server_side_emit_with_ack(server_data(event, args))
             .await
     }
@@ -299,7 +306,7 @@ impl Namespace {
         &self,
         listener: impl Fn(&crate::adapter::RoomEvent) + Send + Sync + 'static,
     ) {
-        self.adapter.on_room_event(Box::new(listener));
+        self.adapter().on_room_event(Box::new(listener));
     }
 
     /// The connected socket with id `id`.
@@ -410,10 +417,10 @@ impl Namespace {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(socket.id(), socket.clone());
-        self.adapter
+        self.adapter()
             .add_all(socket.id(), &[crate::Room::from(socket.id().as_str())]);
         if !rooms.is_empty() {
-            self.adapter.add_all(socket.id(), rooms);
+            self.adapter().add_all(socket.id(), rooms);
         }
         for handler in self.handlers().connection.clone() {
             run_detached(handler(socket.clone()));

@@ -289,5 +289,14 @@ async fn connect_disconnect_cycles_leave_nothing_behind() {
     })
     .await;
     assert!(server.io.of("/").sockets().is_empty());
-    assert!(server.io.of("/").adapter().rooms().await.is_empty());
+    assert!(
+        server
+            .io
+            .of("/")
+            .adapter()
+            .rooms()
+            .await
+            .expect("local rooms")
+            .is_empty()
+    );
 }

@@ -107,7 +107,8 @@ impl Drop for RedisServer {
     }
 }
 
-/// A Rally node on the cluster, serving on a free port. Its sockets get
+/// A Rally node on the cluster, serving on a free port (namespaces `/` and
+/// `/admin`). Its sockets get
 /// `data = {name}` and join `rooms` from their auth; it answers the
 /// server-side event `hello` with `ack-from-<port>`.
 pub struct RallyNode {
@@ -127,15 +128,17 @@ impl RallyNode {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let tag = format!("ack-from-{}", addr.port());
-        io.of("/").on_connection(|socket| async move {
-            let auth: Value = socket.auth().unwrap_or(Value::Null);
-            let _ = socket.set_data(&json!({"name": auth["name"]}));
-            for room in auth["rooms"].as_array().into_iter().flatten() {
-                if let Some(room) = room.as_str() {
-                    socket.join(room);
+        for nsp in ["/", "/admin"] {
+            io.of(nsp).on_connection(|socket| async move {
+                let auth: Value = socket.auth().unwrap_or(Value::Null);
+                let _ = socket.set_data(&json!({"name": auth["name"]}));
+                for room in auth["rooms"].as_array().into_iter().flatten() {
+                    if let Some(room) = room.as_str() {
+                        socket.join(room);
+                    }
                 }
-            }
-        });
+            });
+        }
         // Answers "hello" with its tag; without an ack asked, tells its own
         // clients what it got (so a test can see it).
         let main = io.of("/");
