@@ -125,9 +125,9 @@ impl ClassicAdapter {
         let Ok(Mp::Array(parts)) = msgpack::decode(payload) else {
             return;
         };
-        let [uid, packet, opts] = <[Mp; 3]>::try_from(parts)
-            .map_err(|_| ())
-            .unwrap_or_else(|_| [Mp::Nil, Mp::Nil, Mp::Nil]);
+        let Ok([uid, packet, opts]) = <[Mp; 3]>::try_from(parts) else {
+            return;
+        };
         if uid.as_str() == Some(&self.uid) || matches!(packet, Mp::Nil) {
             return;
         }
