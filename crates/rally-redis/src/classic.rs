@@ -20,7 +20,7 @@ use rally::{
     },
 };
 use rally_proto::msgpack::{self, Value as Mp};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
     connection::{Connection, Route, Sub},
@@ -107,8 +107,22 @@ impl ClassicAdapter {
         self.conn.publish(false, channel.to_owned(), payload);
     }
 
-    fn request(&self, json: &Value) {
-        self.publish(&self.request_channel, json.to_string().into_bytes());
+    /// A request to every node, as JSON in the reference's key order.
+    fn request(&self, request: Mp) {
+        self.publish(&self.request_channel, wire::json_text(&request));
+    }
+
+    /// REMOTE_JOIN or REMOTE_LEAVE: `{uid, type, opts, rooms}`.
+    fn rooms_request(&self, kind: u64, opts: &BroadcastOptions, rooms: &[Room]) -> Mp {
+        Mp::map([
+            ("uid", Mp::from(self.uid.as_str())),
+            ("type", Mp::Int(kind as i64)),
+            ("opts", wire::opts_value(opts, false)),
+            (
+                "rooms",
+                Mp::Array(rooms.iter().map(|r| Mp::from(&**r)).collect()),
+            ),
+        ])
     }
 
     fn respond(&self, payload: Vec<u8>) {
@@ -125,9 +139,9 @@ impl ClassicAdapter {
         let Ok(Mp::Array(parts)) = msgpack::decode(payload) else {
             return;
         };
-        let [uid, packet, opts] = <[Mp; 3]>::try_from(parts)
-            .map_err(|_| ())
-            .unwrap_or_else(|_| [Mp::Nil, Mp::Nil, Mp::Nil]);
+        let Ok([uid, packet, opts]) = <[Mp; 3]>::try_from(parts) else {
+            return;
+        };
         if uid.as_str() == Some(&self.uid) || matches!(packet, Mp::Nil) {
             return;
         }
@@ -156,11 +170,11 @@ impl ClassicAdapter {
                     .iter()
                     .map(|s| s.as_str().to_owned())
                     .collect();
-                self.respond(
-                    json!({"requestId": id, "sockets": sockets})
-                        .to_string()
-                        .into_bytes(),
-                );
+                let sockets = sockets.into_iter().map(Mp::from).collect();
+                self.respond(wire::json_text(&Mp::map([
+                    ("requestId", Mp::from(id)),
+                    ("sockets", Mp::Array(sockets)),
+                ])));
             }
             Some(kind::ALL_ROOMS) => {
                 let Some(id) = request_id.filter(|id| !self.pending.contains(id)) else {
@@ -169,12 +183,11 @@ impl ClassicAdapter {
                 let Some(me) = self.me.upgrade() else { return };
                 self.conn.runtime.spawn(async move {
                     let rooms = me.local.rooms().await.unwrap_or_default();
-                    let rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
-                    me.respond(
-                        json!({"requestId": id, "rooms": rooms})
-                            .to_string()
-                            .into_bytes(),
-                    );
+                    let rooms = rooms.iter().map(|r| Mp::from(&**r)).collect();
+                    me.respond(wire::json_text(&Mp::map([
+                        ("requestId", Mp::from(id)),
+                        ("rooms", Mp::Array(rooms)),
+                    ])));
                 });
             }
             Some(kind::REMOTE_JOIN) if !from_self => self.remote_rooms(&request, &opts, true),
@@ -191,7 +204,7 @@ impl ClassicAdapter {
                     one.rooms = vec![Room::from(sid.as_str())];
                     self.local.disconnect_sockets(&one, close);
                     if let Some(id) = request_id {
-                        self.respond(json!({"requestId": id}).to_string().into_bytes());
+                        self.respond(wire::json_text(&Mp::map([("requestId", Mp::from(id))])));
                     }
                 }
             }
@@ -203,11 +216,10 @@ impl ClassicAdapter {
                 self.conn.runtime.spawn(async move {
                     let sockets = me.local.fetch_sockets(opts).await.unwrap_or_default();
                     let sockets: Vec<Value> = sockets.iter().map(wire::socket_json).collect();
-                    me.respond(
-                        json!({"requestId": id, "sockets": sockets})
-                            .to_string()
-                            .into_bytes(),
-                    );
+                    me.respond(wire::json_text(&Mp::map([
+                        ("requestId", Mp::from(id)),
+                        ("sockets", wire::mp(&Value::Array(sockets))),
+                    ])));
                 });
             }
             Some(kind::SERVER_SIDE_EMIT) if !from_self => self.on_server_side_emit(request),
@@ -247,7 +259,7 @@ impl ClassicAdapter {
             self.local.del(sid, &room);
         }
         if let Some(id) = request.str("requestId") {
-            self.respond(json!({"requestId": id}).to_string().into_bytes());
+            self.respond(wire::json_text(&Mp::map([("requestId", Mp::from(id))])));
         }
     }
 
@@ -261,11 +273,11 @@ impl ClassicAdapter {
         let answer = request.str("requestId").map(|id| {
             let id = id.to_owned();
             move |value: Value| {
-                me.respond(
-                    json!({"type": kind::SERVER_SIDE_EMIT, "requestId": id, "data": value})
-                        .to_string()
-                        .into_bytes(),
-                );
+                me.respond(wire::json_text(&Mp::map([
+                    ("type", Mp::Int(kind::SERVER_SIDE_EMIT as i64)),
+                    ("requestId", Mp::from(id)),
+                    ("data", wire::mp(&value)),
+                ])));
             }
         });
         serve::server_event(&ns, data.clone(), answer);
@@ -289,11 +301,11 @@ impl ClassicAdapter {
             &request.attachments,
             opts,
             move |n| {
-                counter.respond(
-                    json!({"type": kind::BROADCAST_CLIENT_COUNT, "requestId": id, "clientCount": n})
-                        .to_string()
-                        .into_bytes(),
-                );
+                counter.respond(wire::json_text(&Mp::map([
+                    ("type", Mp::Int(kind::BROADCAST_CLIENT_COUNT as i64)),
+                    ("requestId", Mp::from(id.as_str())),
+                    ("clientCount", Mp::Int(n as i64)),
+                ])));
             },
             move |reply| {
                 me.respond(msgpack::encode(&Mp::map([
@@ -317,7 +329,8 @@ impl ClassicAdapter {
     /// Runs a request every other node answers, once.
     async fn ask(
         &self,
-        mut request: Value,
+        kind: u64,
+        fields: Vec<(String, Mp)>,
         operation: &'static str,
         key: Option<&'static str>,
     ) -> Result<Vec<Incoming>, AdapterError> {
@@ -326,10 +339,14 @@ impl ClassicAdapter {
             return Ok(Vec::new());
         }
         let id = wire::random_id(6);
-        request["uid"] = Value::from(self.uid.as_str());
-        request["requestId"] = Value::from(id.as_str());
+        let mut request = vec![
+            ("uid".to_owned(), Mp::from(self.uid.as_str())),
+            ("requestId".to_owned(), Mp::from(id.as_str())),
+            ("type".to_owned(), Mp::Int(kind as i64)),
+        ];
+        request.extend(fields);
         let waiting = self.pending.open(id);
-        self.request(&request);
+        self.request(Mp::Map(request));
         waiting
             .gather(nodes - 1, self.timeout, operation, |answer| {
                 key.is_none_or(|key| answer.get(key).is_some())
@@ -413,9 +430,11 @@ impl Adapter for ClassicAdapter {
         };
         Box::pin(async move {
             let mut sockets = local.await?;
-            let request =
-                json!({"type": kind::REMOTE_FETCH, "opts": wire::opts_json(&opts, false)});
-            for answer in me.ask(request, "fetchSockets", Some("sockets")).await? {
+            let fields = vec![("opts".to_owned(), wire::opts_value(&opts, false))];
+            for answer in me
+                .ask(kind::REMOTE_FETCH, fields, "fetchSockets", Some("sockets"))
+                .await?
+            {
                 if let Some(Value::Array(remote)) = answer.get("sockets") {
                     sockets.extend(remote.iter().filter_map(wire::socket_from));
                 }
@@ -426,32 +445,26 @@ impl Adapter for ClassicAdapter {
 
     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
         if !opts.local {
-            let rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
-            self.request(&json!({
-                "uid": self.uid, "type": kind::REMOTE_JOIN,
-                "opts": wire::opts_json(opts, false), "rooms": rooms,
-            }));
+            self.request(self.rooms_request(kind::REMOTE_JOIN, opts, rooms));
         }
         self.local.add_sockets(opts, rooms);
     }
 
     fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
         if !opts.local {
-            let rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
-            self.request(&json!({
-                "uid": self.uid, "type": kind::REMOTE_LEAVE,
-                "opts": wire::opts_json(opts, false), "rooms": rooms,
-            }));
+            self.request(self.rooms_request(kind::REMOTE_LEAVE, opts, rooms));
         }
         self.local.del_sockets(opts, rooms);
     }
 
     fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
         if !opts.local {
-            self.request(&json!({
-                "uid": self.uid, "type": kind::REMOTE_DISCONNECT,
-                "opts": wire::opts_json(opts, false), "close": close,
-            }));
+            self.request(Mp::map([
+                ("uid", Mp::from(self.uid.as_str())),
+                ("type", Mp::Int(kind::REMOTE_DISCONNECT as i64)),
+                ("opts", wire::opts_value(opts, false)),
+                ("close", Mp::Bool(close)),
+            ]));
         }
         self.local.disconnect_sockets(opts, close);
     }
@@ -464,7 +477,7 @@ impl Adapter for ClassicAdapter {
         Box::pin(async move {
             let mut rooms = local.await?;
             for answer in me
-                .ask(json!({"type": kind::ALL_ROOMS}), "allRooms", Some("rooms"))
+                .ask(kind::ALL_ROOMS, Vec::new(), "allRooms", Some("rooms"))
                 .await?
             {
                 for room in wire::rooms_from(answer.get("rooms")) {
@@ -522,7 +535,11 @@ impl Adapter for ClassicAdapter {
     }
 
     fn server_side_emit(&self, data: Vec<Value>) {
-        self.request(&json!({"uid": self.uid, "type": kind::SERVER_SIDE_EMIT, "data": data}));
+        self.request(Mp::map([
+            ("uid", Mp::from(self.uid.as_str())),
+            ("type", Mp::Int(kind::SERVER_SIDE_EMIT as i64)),
+            ("data", wire::mp(&Value::Array(data))),
+        ]));
     }
 
     fn server_side_emit_with_ack(
@@ -533,8 +550,10 @@ impl Adapter for ClassicAdapter {
             return Box::pin(async { Ok(Vec::new()) });
         };
         Box::pin(async move {
-            let request = json!({"type": kind::SERVER_SIDE_EMIT, "data": data});
-            let answers = me.ask(request, "serverSideEmit", None).await?;
+            let fields = vec![("data".to_owned(), wire::mp(&Value::Array(data)))];
+            let answers = me
+                .ask(kind::SERVER_SIDE_EMIT, fields, "serverSideEmit", None)
+                .await?;
             Ok(answers
                 .into_iter()
                 .map(|mut a| a.json.get_mut("data").map(Value::take).unwrap_or_default())
@@ -548,6 +567,26 @@ mod tests {
     use rally::Args;
 
     use super::*;
+
+    /// JSON requests in the reference's key order
+    /// (shared/wire/redis-adapter-classic.txt).
+    #[test]
+    fn requests_as_the_reference_writes_them() {
+        let request = Mp::map([
+            ("uid", Mp::from("qeVisn")),
+            ("type", Mp::Int(kind::REMOTE_JOIN as i64)),
+            ("opts", {
+                let mut opts = BroadcastOptions::default();
+                opts.rooms = vec![Room::from("room1")];
+                wire::opts_value(&opts, false)
+            }),
+            ("rooms", Mp::Array(vec![Mp::from("room2")])),
+        ]);
+        assert_eq!(
+            String::from_utf8(wire::json_text(&request)).unwrap(),
+            r#"{"uid":"qeVisn","type":2,"opts":{"rooms":["room1"],"except":[]},"rooms":["room2"]}"#
+        );
+    }
 
     /// The broadcast a Node.js node sent (shared/wire/redis-adapter-classic.txt),
     /// made the same way here.

@@ -90,11 +90,6 @@ pub(crate) fn opts_value(opts: &BroadcastOptions, flags: bool) -> msgpack::Value
     msgpack::Value::Map(out)
 }
 
-/// The same as JSON.
-pub(crate) fn opts_json(opts: &BroadcastOptions, flags: bool) -> Value {
-    opts_value(opts, flags).into_json(&mut Vec::new())
-}
-
 /// Broadcast options from another node's `{rooms, except, flags}`.
 pub(crate) fn opts_from(json: Option<&Value>) -> BroadcastOptions {
     let rooms = |key: &str| -> Vec<Room> {
@@ -346,7 +341,7 @@ mod tests {
             msgpack::encode(&opts_value(&opts, true)),
             b"\x83\xa5rooms\x91\xa5room1\xa6except\x90\xa5flags\x81\xa7timeout\xcd\x07\xd0"
         );
-        let back = opts_from(Some(&opts_json(&opts, true)));
+        let back = opts_from(Some(&opts_value(&opts, true).into_json(&mut Vec::new())));
         assert_eq!(back.rooms, opts.rooms);
         assert_eq!(back.timeout, opts.timeout);
         assert_eq!(random_hex().len(), 16);
