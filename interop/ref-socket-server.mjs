@@ -6,7 +6,7 @@
 // integration tests start, so socket-client.mjs can be developed and compared
 // against the reference implementation:
 //
-//   path /socket.io/, pingInterval 300 ms, pingTimeout 200 ms,
+//   path /socket.io/, pingInterval 1000 ms, pingTimeout 2000 ms,
 //   connectTimeout 1000 ms, maxHttpBufferSize 1,000,000 bytes.
 //
 // The interop test protocol (see README.md, "socket-client.mjs"):
@@ -34,8 +34,8 @@ const httpServer = http.createServer();
 
 const io = new Server(httpServer, {
   path: '/socket.io/',
-  pingInterval: 300,
-  pingTimeout: 200,
+  pingInterval: 1000,
+  pingTimeout: 2000,
   connectTimeout: 1000,
   maxHttpBufferSize: 1e6,
   serveClient: false,

@@ -10,9 +10,11 @@ use tokio::net::TcpListener;
 
 /// Starts the interop test server; returns its base URL and the server.
 pub async fn start() -> (String, Server) {
+    // A heartbeat lenient enough for a loaded machine (the official client
+    // drops a connection whose pings stop for pingInterval + pingTimeout).
     let io = Server::builder()
-        .ping_interval(Duration::from_millis(300))
-        .ping_timeout(Duration::from_millis(200))
+        .ping_interval(Duration::from_millis(1000))
+        .ping_timeout(Duration::from_millis(2000))
         .connect_timeout(Duration::from_millis(1000))
         .build();
     for name in ["/", "/custom", "/mw"] {
