@@ -67,12 +67,8 @@ impl Sub {
     }
 }
 
-/// A message to publish.
-pub(crate) struct Outgoing {
-    pub(crate) sharded: bool,
-    pub(crate) channel: String,
-    pub(crate) payload: Vec<u8>,
-}
+/// A command for the other nodes (PUBLISH, SPUBLISH, XADD), sent in order.
+pub(crate) struct Outgoing(redis::Cmd);
 
 /// Counters of the connection's health.
 #[derive(Debug, Default)]
@@ -83,6 +79,8 @@ pub(crate) struct Health {
 }
 
 pub(crate) struct Connection {
+    /// For connections of their own (the streams reader blocks on XREAD).
+    pub(crate) client: redis::Client,
     manager: ConnectionManager,
     queue: mpsc::Sender<Outgoing>,
     subs: Mutex<BTreeSet<Sub>>,
@@ -115,6 +113,7 @@ impl Connection {
             .map_err(|e| Error::Connect(e.to_string()))?;
         let (queue, outgoing) = mpsc::channel(QUEUE);
         let conn = Arc::new(Self {
+            client,
             manager,
             queue,
             subs: Mutex::default(),
@@ -141,12 +140,15 @@ impl Connection {
     /// Queues a message; when the queue is full (Redis unreachable for a
     /// while), it is dropped and counted.
     pub(crate) fn publish(&self, sharded: bool, channel: String, payload: Vec<u8>) {
-        let message = Outgoing {
-            sharded,
-            channel,
-            payload,
-        };
-        if self.queue.try_send(message).is_err() {
+        let mut cmd = redis::cmd(if sharded { "SPUBLISH" } else { "PUBLISH" });
+        cmd.arg(channel).arg(payload);
+        self.send(cmd);
+    }
+
+    /// Queues any command for the other nodes, in order with the publishes
+    /// (dropped and counted as they are when the queue is full).
+    pub(crate) fn send(&self, cmd: redis::Cmd) {
+        if self.queue.try_send(Outgoing(cmd)).is_err() {
             self.health.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -239,21 +241,14 @@ impl Connection {
     }
 }
 
-/// Sends queued publishes in order, as many as are waiting in one pipeline.
+/// Sends queued commands in order, as many as are waiting in one pipeline.
 async fn publisher(conn: Weak<Connection>, mut outgoing: mpsc::Receiver<Outgoing>) {
     let mut batch = Vec::with_capacity(BATCH);
     while outgoing.recv_many(&mut batch, BATCH).await > 0 {
         let Some(conn) = conn.upgrade() else { return };
         let mut pipe = redis::pipe();
-        for message in batch.drain(..) {
-            pipe.cmd(if message.sharded {
-                "SPUBLISH"
-            } else {
-                "PUBLISH"
-            })
-            .arg(message.channel)
-            .arg(message.payload)
-            .ignore();
+        for Outgoing(cmd) in batch.drain(..) {
+            pipe.add_command(cmd).ignore();
         }
         let mut manager = conn.manager();
         if let Err(e) = pipe.exec_async(&mut manager).await {

@@ -5,9 +5,11 @@
 //! Every node connects to the same Redis; each namespace's adapter carries
 //! broadcasts, room changes, `fetch_sockets`, disconnections and
 //! server-side events to the other nodes, in the reference's messages.
-//! Two modes, as the reference's: [`Mode::Classic`] (PUBLISH / PSUBSCRIBE,
-//! `createAdapter`) and [`Mode::Sharded`] (SPUBLISH / SSUBSCRIBE, Redis 7,
-//! `createShardedAdapter`).
+//! Three modes, as the reference's: [`Mode::Classic`] (PUBLISH /
+//! PSUBSCRIBE, `createAdapter`), [`Mode::Sharded`] (SPUBLISH / SSUBSCRIBE,
+//! Redis 7, `createShardedAdapter`) and [`Mode::Streams`] (XADD / XREAD, as
+//! @socket.io/redis-streams-adapter, with connection state recovery across
+//! nodes).
 //!
 //! ```no_run
 //! use rally_redis::{RedisAdapter, RedisConfig};
@@ -23,6 +25,26 @@
 //! # Ok(()) }
 //! ```
 //!
+//! In streams mode, a client that drops on one node recovers on any other
+//! (give the adapter the server's recovery settings too):
+//!
+//! ```no_run
+//! use rally::ConnectionStateRecovery;
+//! use rally_redis::{Mode, RedisAdapter, RedisConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let recovery = ConnectionStateRecovery::default();
+//! let config = RedisConfig::new()
+//!     .mode(Mode::Streams)
+//!     .connection_state_recovery(recovery.clone());
+//! let redis = RedisAdapter::connect("redis://127.0.0.1:6379", config).await?;
+//! let io = rally::Server::builder()
+//!     .connection_state_recovery(recovery)
+//!     .adapter(redis.factory())
+//!     .build();
+//! # Ok(()) }
+//! ```
+//!
 //! When the connection to Redis drops, local delivery goes on; the
 //! connection comes back by itself and its subscriptions are made again.
 //! Outages are counted ([`RedisAdapter::outages`]) and logged.
@@ -34,6 +56,7 @@ mod connection;
 mod pending;
 mod serve;
 mod sharded;
+mod streams;
 mod wire;
 
 use std::{
@@ -43,7 +66,7 @@ use std::{
 };
 
 use rally::{
-    Namespace,
+    ConnectionStateRecovery, Namespace,
     adapter::{AckEvent, AckStream, Adapter},
 };
 use thiserror::Error;
@@ -60,6 +83,11 @@ pub enum Mode {
     Classic,
     /// SPUBLISH / SSUBSCRIBE, Redis 7 (`createShardedAdapter`).
     Sharded,
+    /// XADD / XREAD on the stream `socket.io`, requests over pub/sub
+    /// (@socket.io/redis-streams-adapter): supports connection state
+    /// recovery across nodes (see
+    /// [`RedisConfig::connection_state_recovery`]).
+    Streams,
 }
 
 impl std::str::FromStr for Mode {
@@ -69,6 +97,7 @@ impl std::str::FromStr for Mode {
         match s {
             "classic" => Ok(Mode::Classic),
             "sharded" => Ok(Mode::Sharded),
+            "streams" => Ok(Mode::Streams),
             other => Err(Error::Mode(other.to_owned())),
         }
     }
@@ -81,6 +110,7 @@ pub struct RedisConfig {
     mode: Mode,
     key: String,
     requests_timeout: Duration,
+    recovery: Option<ConnectionStateRecovery>,
 }
 
 impl Default for RedisConfig {
@@ -96,6 +126,7 @@ impl RedisConfig {
             mode: Mode::Classic,
             key: "socket.io".to_owned(),
             requests_timeout: Duration::from_secs(5),
+            recovery: None,
         }
     }
 
@@ -118,6 +149,17 @@ impl RedisConfig {
         self.requests_timeout = timeout;
         self
     }
+
+    /// Connection state recovery, in [`Mode::Streams`]: the same settings
+    /// as the server's
+    /// ([`ServerBuilder::connection_state_recovery`](rally::ServerBuilder::connection_state_recovery)).
+    /// Broadcasts then carry their stream entry id as offset, and sessions
+    /// are kept in Redis for `maxDisconnectionDuration`, so a client
+    /// recovers on any node. The other modes support no recovery.
+    pub fn connection_state_recovery(mut self, recovery: ConnectionStateRecovery) -> Self {
+        self.recovery = Some(recovery);
+        self
+    }
 }
 
 /// Why the adapter could not start.
@@ -130,8 +172,8 @@ pub enum Error {
     /// Redis could not be reached.
     #[error("cannot connect to redis: {0}")]
     Connect(String),
-    /// The mode is neither `classic` nor `sharded`.
-    #[error("unknown redis mode {0:?} (expected classic or sharded)")]
+    /// The mode is not `classic`, `sharded` or `streams`.
+    #[error("unknown redis mode {0:?} (expected classic, sharded or streams)")]
     Mode(String),
 }
 
@@ -141,6 +183,8 @@ pub enum Error {
 pub struct RedisAdapter {
     conn: Arc<Connection>,
     config: RedisConfig,
+    /// The stream reader, in streams mode.
+    hub: Option<Arc<streams::Hub>>,
 }
 
 impl RedisAdapter {
@@ -155,7 +199,11 @@ impl RedisAdapter {
     /// Dropping the future abandons the connection.
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, Error> {
         let conn = Connection::open(url).await?;
-        Ok(Self { conn, config })
+        let hub = match config.mode {
+            Mode::Streams => Some(streams::Hub::start(&conn, config.key.clone()).await),
+            Mode::Classic | Mode::Sharded => None,
+        };
+        Ok(Self { conn, config, hub })
     }
 
     /// The adapter of namespace `ns`, for
@@ -163,10 +211,21 @@ impl RedisAdapter {
     /// [`factory`](Self::factory)).
     pub fn adapter(&self, ns: Weak<Namespace>) -> Arc<dyn Adapter> {
         let (key, timeout) = (&self.config.key, self.config.requests_timeout);
-        match self.config.mode {
-            Mode::Classic => classic::ClassicAdapter::new(ns, self.conn.clone(), key, timeout)
-                as Arc<dyn Adapter>,
-            Mode::Sharded => sharded::ShardedAdapter::new(ns, self.conn.clone(), key, timeout),
+        match (self.config.mode, &self.hub) {
+            (Mode::Streams, Some(hub)) => streams::StreamsAdapter::new(
+                ns,
+                self.conn.clone(),
+                hub.clone(),
+                key,
+                timeout,
+                self.config
+                    .recovery
+                    .as_ref()
+                    .map(ConnectionStateRecovery::get_max_disconnection_duration),
+            ),
+            (Mode::Sharded, _) => sharded::ShardedAdapter::new(ns, self.conn.clone(), key, timeout),
+            // Streams mode always has its hub (made by `connect`).
+            _ => classic::ClassicAdapter::new(ns, self.conn.clone(), key, timeout),
         }
     }
 
