@@ -6,6 +6,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod recovery;
+
 use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
 
 use rally::Server;
