@@ -1,6 +1,7 @@
 //! A mixed cluster: one Rally node and one Node.js socket.io 4.8.4 node with
-//! @socket.io/redis-adapter 8.3.0 on one Redis, in both modes. Every
-//! operation is started from either side, with official clients on both.
+//! @socket.io/redis-adapter 8.3.0 (or @socket.io/redis-streams-adapter
+//! 0.3.1) on one Redis, in every mode. Every operation is started from
+//! either side, with official clients on both.
 
 mod support;
 
@@ -201,4 +202,9 @@ async fn rally_and_node_classic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rally_and_node_sharded() {
     mixed(Mode::Sharded, "sharded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rally_and_node_streams() {
+    mixed(Mode::Streams, "streams").await;
 }

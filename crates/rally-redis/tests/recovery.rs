@@ -8,12 +8,12 @@
 
 mod support;
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use rally::ConnectionStateRecovery;
 use serde_json::json;
 use support::{
-    RedisServer,
+    Driver, RedisServer,
     recovery::{Proxy, RecoveryClient, RecoveryNode, redis_int, wait_for_entries, within},
 };
 
@@ -103,4 +103,105 @@ async fn past_max_disconnection_duration_the_session_is_fresh() {
     assert_eq!(connect["recovered"], false, "{connect}");
     assert_ne!(connect["id"], id);
     assert_eq!(b.io.recovery_stats().unrecovered, 1);
+}
+
+/// A Node.js node with @socket.io/redis-streams-adapter and recovery on
+/// (interop/redis-cluster.mjs); its address.
+async fn node_node(node: &mut Driver) -> SocketAddr {
+    node.send(json!({"cmd": "serve", "port": 0, "mode": "streams", "recovery": true}))
+        .await;
+    let line = node
+        .expect("the node.js node", |l| l["ok"] == "serve")
+        .await;
+    let port = u16::try_from(line["port"].as_u64().unwrap()).unwrap();
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The 50 ticks and the others, ten at a time from the Rally node then the
+/// Node.js node and so on.
+async fn broadcast_50_mixed(port: u16, rally: &RecoveryNode, node: &mut Driver) {
+    let mut entries = redis_int(port, &["XLEN", "socket.io"]).await;
+    for i in 0..50 {
+        let from_rally = (i / 10) % 2 == 0;
+        if from_rally {
+            rally.io.to("news").emit("tick", &i).unwrap();
+        } else {
+            node.op(json!({"op": "emit", "rooms": ["news"], "ev": "tick", "args": [i]}))
+                .await;
+        }
+        if i % 10 == 0 {
+            if from_rally {
+                rally.io.to("elsewhere").emit("not-for-you", &i).unwrap();
+                rally.io.except("news").emit("not-for-you", &i).unwrap();
+            } else {
+                node.op(
+                    json!({"op": "emit", "rooms": ["elsewhere"], "ev": "not-for-you", "args": [i]}),
+                )
+                .await;
+                node.op(
+                    json!({"op": "emit", "except": ["news"], "ev": "not-for-you", "args": [i]}),
+                )
+                .await;
+            }
+        }
+        if i % 10 == 9 {
+            entries += 12;
+            wait_for_entries(port, entries).await;
+        }
+    }
+}
+
+/// A client of the Rally node drops and comes back on the Node.js node,
+/// which restores the session Rally kept and replays the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_a_rally_node_onto_a_node_js_node() {
+    let redis = RedisServer::start().await;
+    let mut rally = RecoveryNode::start(&redis.url(), ConnectionStateRecovery::default()).await;
+    let mut node = Driver::start(&redis.url()).await;
+    let node_addr = node_node(&mut node).await;
+    rally.wait_for_nodes(2).await;
+    let proxy = Proxy::start(rally.addr).await;
+    let mut client = RecoveryClient::start(&proxy.url());
+    let id = client.join_news().await;
+
+    proxy.set_down(true);
+    proxy.switch(node_addr);
+    proxy.kill();
+    assert!(rally.disconnected().await.is_recoverable());
+    client.until("disconnect").await;
+    broadcast_50_mixed(redis.port, &rally, &mut node).await;
+
+    proxy.set_down(false);
+    client.check_recovered(&id).await;
+}
+
+/// A client of the Node.js node drops and comes back on the Rally node,
+/// which restores the session Node.js kept and replays the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_a_node_js_node_onto_a_rally_node() {
+    let redis = RedisServer::start().await;
+    let rally = RecoveryNode::start(&redis.url(), ConnectionStateRecovery::default()).await;
+    let mut node = Driver::start(&redis.url()).await;
+    let node_addr = node_node(&mut node).await;
+    rally.wait_for_nodes(2).await;
+    let proxy = Proxy::start(node_addr).await;
+    let mut client = RecoveryClient::start(&proxy.url());
+    let id = client.join_news().await;
+
+    proxy.set_down(true);
+    proxy.switch(rally.addr);
+    proxy.kill();
+    client.until("disconnect").await;
+    // The Node.js node keeps the session.
+    within("the session kept", async {
+        while redis_int(redis.port, &["DBSIZE"]).await != 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    broadcast_50_mixed(redis.port, &rally, &mut node).await;
+
+    proxy.set_down(false);
+    client.check_recovered(&id).await;
+    assert_eq!(rally.io.recovery_stats().recovered, 1);
 }
