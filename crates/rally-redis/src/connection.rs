@@ -67,8 +67,11 @@ impl Sub {
     }
 }
 
+/// What to do instead when a command could not reach Redis.
+pub(crate) type Fallback = Box<dyn FnOnce() + Send>;
+
 /// A command for the other nodes (PUBLISH, SPUBLISH, XADD), sent in order.
-pub(crate) struct Outgoing(redis::Cmd);
+pub(crate) struct Outgoing(redis::Cmd, Option<Fallback>);
 
 /// Counters of the connection's health.
 #[derive(Debug, Default)]
@@ -142,14 +145,19 @@ impl Connection {
     pub(crate) fn publish(&self, sharded: bool, channel: String, payload: Vec<u8>) {
         let mut cmd = redis::cmd(if sharded { "SPUBLISH" } else { "PUBLISH" });
         cmd.arg(channel).arg(payload);
-        self.send(cmd);
+        self.send(cmd, None);
     }
 
     /// Queues any command for the other nodes, in order with the publishes
-    /// (dropped and counted as they are when the queue is full).
-    pub(crate) fn send(&self, cmd: redis::Cmd) {
-        if self.queue.try_send(Outgoing(cmd)).is_err() {
+    /// (dropped and counted as they are when the queue is full); `fallback`
+    /// runs instead when it cannot reach Redis.
+    pub(crate) fn send(&self, cmd: redis::Cmd, fallback: Option<Fallback>) {
+        if let Err(e) = self.queue.try_send(Outgoing(cmd, fallback)) {
             self.health.dropped.fetch_add(1, Ordering::Relaxed);
+            let Outgoing(_, fallback) = e.into_inner();
+            if let Some(fallback) = fallback {
+                fallback();
+            }
         }
     }
 
@@ -247,14 +255,19 @@ async fn publisher(conn: Weak<Connection>, mut outgoing: mpsc::Receiver<Outgoing
     while outgoing.recv_many(&mut batch, BATCH).await > 0 {
         let Some(conn) = conn.upgrade() else { return };
         let mut pipe = redis::pipe();
-        for Outgoing(cmd) in batch.drain(..) {
+        let mut fallbacks = Vec::new();
+        for Outgoing(cmd, fallback) in batch.drain(..) {
             pipe.add_command(cmd).ignore();
+            fallbacks.extend(fallback);
         }
         let mut manager = conn.manager();
         if let Err(e) = pipe.exec_async(&mut manager).await {
             let lost = pipe.len() as u64;
             conn.health.dropped.fetch_add(lost, Ordering::Relaxed);
             tracing::warn!(error = %e, lost, "redis adapter could not publish");
+            for fallback in fallbacks {
+                fallback();
+            }
         }
     }
 }

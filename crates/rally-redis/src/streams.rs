@@ -359,8 +359,9 @@ impl StreamsAdapter {
         self.restoring.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A durable message: an entry of the stream.
-    fn append(&self, kind: i64, data: &Mp) {
+    /// A durable message: an entry of the stream; `fallback` runs instead
+    /// when it cannot reach Redis.
+    fn append(&self, kind: i64, data: &Mp, fallback: Option<crate::connection::Fallback>) {
         let data = if kind == kind::BROADCAST && wire::has_binary(data) {
             BASE64.encode(msgpack::encode(data))
         } else {
@@ -380,7 +381,7 @@ impl StreamsAdapter {
             .arg(kind.to_string())
             .arg("data")
             .arg(data);
-        self.conn.send(cmd);
+        self.conn.send(cmd, fallback);
     }
 
     /// An ephemeral message: MessagePack `{type, data, uid, nsp}` on pub/sub.
@@ -843,12 +844,20 @@ impl Adapter for StreamsAdapter {
         if opts.local {
             return self.local.broadcast(packet, opts);
         }
-        // Delivered here too when the reader gets it back.
+        // Delivered here too when the reader gets it back; without Redis,
+        // delivered here at once (without an offset) and lost elsewhere.
         let data = Mp::map([
             ("packet", Self::packet_value(packet)),
             ("opts", wire::opts_value(opts, true)),
         ]);
-        self.append(kind::BROADCAST, &data);
+        let me = self.me.clone();
+        let (packet, opts) = (packet.clone(), opts.clone());
+        let fallback = Box::new(move || {
+            if let Some(me) = me.upgrade() {
+                me.local.broadcast(&packet, &opts);
+            }
+        });
+        self.append(kind::BROADCAST, &data, Some(fallback));
     }
 
     fn fetch_sockets(
@@ -886,6 +895,7 @@ impl Adapter for StreamsAdapter {
                     ("opts", wire::opts_value(opts, true)),
                     ("rooms", Mp::Array(rooms)),
                 ]),
+                None,
             );
         }
         self.local.add_sockets(opts, rooms);
@@ -900,6 +910,7 @@ impl Adapter for StreamsAdapter {
                     ("opts", wire::opts_value(opts, true)),
                     ("rooms", Mp::Array(rooms)),
                 ]),
+                None,
             );
         }
         self.local.del_sockets(opts, rooms);
@@ -913,6 +924,7 @@ impl Adapter for StreamsAdapter {
                     ("opts", wire::opts_value(opts, true)),
                     ("close", Mp::Bool(close)),
                 ]),
+                None,
             );
         }
         self.local.disconnect_sockets(opts, close);
@@ -1025,7 +1037,7 @@ impl Adapter for StreamsAdapter {
                 .arg(encode_session(&session))
                 .arg("PX")
                 .arg(u64::try_from(max.as_millis()).unwrap_or(u64::MAX));
-            self.conn.send(cmd);
+            self.conn.send(cmd, None);
         }
         Box::pin(async {})
     }
