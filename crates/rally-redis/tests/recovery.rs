@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use rally::ConnectionStateRecovery;
 use serde_json::json;
@@ -69,6 +69,52 @@ async fn a_client_recovers_on_another_rally_node() {
     b.io.to("news").emit("live", &2).unwrap();
     assert_eq!(client.event("live").await[0], json!(1));
     assert_eq!(client.event("live").await[0], json!(2));
+}
+
+/// What is broadcast while the recovered socket's middlewares run on the
+/// new node (after its replay was read, before it is admitted) comes after
+/// the replay, once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_during_the_middlewares_come_after_the_replay() {
+    let redis = RedisServer::start().await;
+    let recovery = ConnectionStateRecovery::default();
+    let mut a = RecoveryNode::start(&redis.url(), recovery.clone()).await;
+    let b = RecoveryNode::start(&redis.url(), recovery.skip_middlewares(false)).await;
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let (held_tx, mut held) = tokio::sync::mpsc::unbounded_channel();
+    let g = gate.clone();
+    b.io.of("/").use_middleware(move |socket| {
+        let (gate, held_tx) = (g.clone(), held_tx.clone());
+        async move {
+            if socket.recovered() {
+                let _ = held_tx.send(());
+                gate.notified().await;
+            }
+            Ok(())
+        }
+    });
+    a.wait_for_nodes(2).await;
+    let proxy = Proxy::start(a.addr).await;
+    let mut client = RecoveryClient::start(&proxy.url());
+    let id = client.join_news().await;
+
+    proxy.set_down(true);
+    proxy.switch(b.addr);
+    proxy.kill();
+    assert!(a.disconnected().await.is_recoverable());
+    broadcast_50(redis.port, &a, &b).await;
+    proxy.set_down(false);
+    within("the middleware", held.recv()).await.unwrap();
+    // Restored, not admitted yet: ten more, from both nodes.
+    let mut entries = redis_int(redis.port, &["XLEN", "socket.io"]).await;
+    for i in 50..60 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.io.to("news").emit("tick", &i).unwrap();
+        entries += 1;
+        wait_for_entries(redis.port, entries).await;
+    }
+    gate.notify_one();
+    client.check_recovered_ticks(&id, 60).await;
 }
 
 /// Back after `maxDisconnectionDuration`: the session expired in Redis,
