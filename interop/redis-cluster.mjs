@@ -12,7 +12,7 @@
 //       answers {"ok":"client","name":"c1","id":"<socket id>"}
 //   {"cmd":"emit","client":"c1","ev":"join","args":["lobby"]}
 //       client c1 emits, asking for an ack: {"event":"ack","client":"c1","args":[...]}
-//   {"cmd":"serve","port":0,"mode":"classic"|"sharded"|"streams","recovery":false}
+//   {"cmd":"serve","port":0,"mode":"classic"|"sharded"|"streams","recovery":false,"streamCount":1}
 //       starts the Node.js node; answers {"ok":"serve","port":<port>}. With
 //       "recovery" (streams mode), connection state recovery is on (ping
 //       every 300 ms, timeout 200 ms) and the node also serves the recovery
@@ -108,10 +108,10 @@ function addClient({ name, url, rooms }) {
   });
 }
 
-async function serve({ port, mode, recovery }) {
+async function serve({ port, mode, recovery, streamCount }) {
   const [pub, sub] = await redisPair();
   let adapter;
-  if (mode === 'streams') adapter = createStreamsAdapter(pub);
+  if (mode === 'streams') adapter = createStreamsAdapter(pub, { streamCount: streamCount || 1 });
   else if (mode === 'sharded') adapter = createShardedAdapter(pub, sub);
   else adapter = createAdapter(pub, sub);
   const http = createServer();

@@ -60,8 +60,9 @@ mod streams;
 mod wire;
 
 use std::{
+    collections::HashMap,
     fmt,
-    sync::{Arc, Weak, atomic::Ordering},
+    sync::{Arc, Mutex, Weak, atomic::Ordering},
     time::Duration,
 };
 
@@ -111,6 +112,8 @@ pub struct RedisConfig {
     key: String,
     requests_timeout: Duration,
     recovery: Option<ConnectionStateRecovery>,
+    stream_name: String,
+    stream_count: usize,
 }
 
 impl Default for RedisConfig {
@@ -127,6 +130,8 @@ impl RedisConfig {
             key: "socket.io".to_owned(),
             requests_timeout: Duration::from_secs(5),
             recovery: None,
+            stream_name: "socket.io".to_owned(),
+            stream_count: 1,
         }
     }
 
@@ -147,6 +152,22 @@ impl RedisConfig {
     /// (`requestsTimeout`, default 5 s).
     pub fn requests_timeout(mut self, timeout: Duration) -> Self {
         self.requests_timeout = timeout;
+        self
+    }
+
+    /// The stream, in [`Mode::Streams`] (`streamName`, default
+    /// `socket.io`).
+    pub fn stream_name(mut self, name: impl Into<String>) -> Self {
+        self.stream_name = name.into();
+        self
+    }
+
+    /// How many streams, in [`Mode::Streams`] (`streamCount`, default 1):
+    /// with more than one, each namespace has its stream among
+    /// `<stream_name>-<i>`, chosen as the reference chooses it, and each is
+    /// read on a connection of its own.
+    pub fn stream_count(mut self, count: usize) -> Self {
+        self.stream_count = count.max(1);
         self
     }
 
@@ -183,8 +204,8 @@ pub enum Error {
 pub struct RedisAdapter {
     conn: Arc<Connection>,
     config: RedisConfig,
-    /// The stream reader, in streams mode.
-    hub: Option<Arc<streams::Hub>>,
+    /// The stream readers, by stream, in streams mode.
+    hubs: Arc<Mutex<HashMap<String, Arc<streams::Hub>>>>,
 }
 
 impl RedisAdapter {
@@ -199,11 +220,26 @@ impl RedisAdapter {
     /// Dropping the future abandons the connection.
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, Error> {
         let conn = Connection::open(url).await?;
-        let hub = match config.mode {
-            Mode::Streams => Some(streams::Hub::start(&conn, config.key.clone()).await),
-            Mode::Classic | Mode::Sharded => None,
-        };
-        Ok(Self { conn, config, hub })
+        let mut hubs = HashMap::new();
+        if config.mode == Mode::Streams {
+            // As the reference: a reader for each stream from the start.
+            let (name, count) = (&config.stream_name, config.stream_count);
+            let names: Vec<String> = if count == 1 {
+                vec![name.clone()]
+            } else {
+                (0..count).map(|i| format!("{name}-{i}")).collect()
+            };
+            for name in names {
+                let (hub, started) = streams::Hub::start(&conn, name.clone());
+                let _ = started.await;
+                hubs.insert(name, hub);
+            }
+        }
+        Ok(Self {
+            conn,
+            config,
+            hubs: Arc::new(Mutex::new(hubs)),
+        })
     }
 
     /// The adapter of namespace `ns`, for
@@ -211,11 +247,17 @@ impl RedisAdapter {
     /// [`factory`](Self::factory)).
     pub fn adapter(&self, ns: Weak<Namespace>) -> Arc<dyn Adapter> {
         let (key, timeout) = (&self.config.key, self.config.requests_timeout);
-        match (self.config.mode, &self.hub) {
-            (Mode::Streams, Some(hub)) => streams::StreamsAdapter::new(
+        match self.config.mode {
+            Mode::Classic => classic::ClassicAdapter::new(ns, self.conn.clone(), key, timeout),
+            Mode::Sharded => sharded::ShardedAdapter::new(ns, self.conn.clone(), key, timeout),
+            Mode::Streams => streams::StreamsAdapter::new(
                 ns,
                 self.conn.clone(),
-                hub.clone(),
+                streams::Streams {
+                    hubs: self.hubs.clone(),
+                    name: self.config.stream_name.clone(),
+                    count: self.config.stream_count,
+                },
                 key,
                 timeout,
                 self.config
@@ -223,9 +265,6 @@ impl RedisAdapter {
                     .as_ref()
                     .map(ConnectionStateRecovery::get_max_disconnection_duration),
             ),
-            (Mode::Sharded, _) => sharded::ShardedAdapter::new(ns, self.conn.clone(), key, timeout),
-            // Streams mode always has its hub (made by `connect`).
-            _ => classic::ClassicAdapter::new(ns, self.conn.clone(), key, timeout),
         }
     }
 

@@ -19,7 +19,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard, RwLock, Weak},
+    sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak},
     time::{Duration, Instant},
 };
 
@@ -35,6 +35,7 @@ use rally::{
 use rally_proto::msgpack::{self, Value as Mp};
 use redis::Value as RedisValue;
 use serde_json::Value;
+use tokio::sync::oneshot;
 
 use crate::{
     connection::{Connection, Route, Sub},
@@ -79,6 +80,20 @@ const MAX_HELD: usize = 4096;
 /// middleware is never admitted).
 const RESTORE_WATCH: Duration = Duration::from_secs(120);
 
+/// The stream of namespace `nsp` among `count` (the reference's
+/// `computeStreamName`: `<name>` alone, or `<name>-<i>` with `i` the
+/// JavaScript string hash of the name modulo `count`, sign included).
+pub(crate) fn stream_name(name: &str, count: usize, nsp: &str) -> String {
+    if count <= 1 {
+        return name.to_owned();
+    }
+    let hash = nsp.encode_utf16().fold(0i32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(i32::from(unit))
+    });
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    format!("{name}-{}", i64::from(hash) % count)
+}
+
 /// A stream entry id, `<ms>-<seq>`, ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct EntryId(u64, u64);
@@ -120,7 +135,7 @@ impl Entry {
     }
 }
 
-/// The node's side of the stream: one reader, handing entries to the
+/// The node's side of one stream: one reader, handing entries to the
 /// adapter of their namespace.
 pub(crate) struct Hub {
     stream: String,
@@ -128,27 +143,29 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    /// Starts reading `stream` after its current last entry.
-    pub(crate) async fn start(conn: &Arc<Connection>, stream: String) -> Arc<Self> {
-        let mut manager = conn.manager();
-        let last: Result<RedisValue, _> = redis::cmd("XREVRANGE")
-            .arg(&stream)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut manager)
-            .await;
-        let from = last
-            .ok()
-            .and_then(|reply| entries(reply).pop())
-            .map_or_else(|| "0-0".to_owned(), |e| e.id);
+    /// Starts reading `stream` after its current last entry; the receiver
+    /// answers once the reader knows where that is.
+    pub(crate) fn start(
+        conn: &Arc<Connection>,
+        stream: String,
+    ) -> (Arc<Self>, oneshot::Receiver<()>) {
         let hub = Arc::new(Self {
             stream,
             adapters: RwLock::default(),
         });
-        tokio::spawn(read(Arc::downgrade(&hub), conn.client.clone(), from));
-        hub
+        let (ready, started) = oneshot::channel();
+        tokio::spawn(read(
+            Arc::downgrade(&hub),
+            conn.manager(),
+            conn.client.clone(),
+            ready,
+        ));
+        (hub, started)
+    }
+
+    /// The stream it reads.
+    pub(crate) fn stream(&self) -> &str {
+        &self.stream
     }
 
     fn dispatch(&self, entry: &Entry) {
@@ -167,19 +184,46 @@ impl Hub {
     }
 }
 
-/// The XREAD loop, on a connection of its own (XREAD blocks it), until the
-/// hub is gone; after an error it reconnects and goes on from the last
-/// entry it read.
-async fn read(hub: Weak<Hub>, client: redis::Client, mut from: String) {
+/// The id of the last entry of `stream` ("0-0" when it is empty or
+/// unreadable).
+async fn last_entry(manager: &mut redis::aio::ConnectionManager, stream: &str) -> String {
+    let last: Result<RedisValue, _> = redis::cmd("XREVRANGE")
+        .arg(stream)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(manager)
+        .await;
+    last.ok()
+        .and_then(|reply| entries(reply).pop())
+        .map_or_else(|| "0-0".to_owned(), |e| e.id)
+}
+
+/// The XREAD loop, on a connection of its own (XREAD blocks it), from the
+/// stream's last entry until the hub is gone; after an error it reconnects
+/// and goes on from the last entry it read.
+async fn read(
+    hub: Weak<Hub>,
+    mut manager: redis::aio::ConnectionManager,
+    client: redis::Client,
+    ready: oneshot::Sender<()>,
+) {
+    let Some(stream) = hub.upgrade().map(|hub| hub.stream.clone()) else {
+        return;
+    };
+    let mut from = last_entry(&mut manager, &stream).await;
+    drop(manager);
+    let _ = ready.send(());
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_millis(u64::from(BLOCK_MS) + 5_000)));
     let mut conn = None;
     let mut delay = Duration::from_millis(50);
     loop {
-        let Some(stream) = hub.upgrade().map(|hub| hub.stream.clone()) else {
+        if hub.strong_count() == 0 {
             return;
-        };
+        }
         if conn.is_none() {
             match client
                 .get_multiplexed_async_connection_with_config(&config)
@@ -295,17 +339,47 @@ fn includes(rooms: &[Room], opts: &BroadcastOptions) -> bool {
         && !rooms.iter().any(|r| opts.except.contains(r))
 }
 
+/// The streams of a node: their readers, by stream name, and how a
+/// namespace's stream is chosen.
+#[derive(Clone)]
+pub(crate) struct Streams {
+    pub(crate) hubs: Arc<Mutex<HashMap<String, Arc<Hub>>>>,
+    pub(crate) name: String,
+    pub(crate) count: usize,
+}
+
+impl Streams {
+    /// The reader of namespace `nsp`'s stream (started now for a stream
+    /// the reference would not read: a negative hash).
+    fn hub(&self, conn: &Arc<Connection>, nsp: &str) -> Arc<Hub> {
+        let stream = stream_name(&self.name, self.count, nsp);
+        self.hubs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(stream.clone())
+            .or_insert_with(|| Hub::start(conn, stream).0)
+            .clone()
+    }
+}
+
+/// What an adapter learns once its namespace is built.
+struct Names {
+    nsp: String,
+    channel: String,
+    response_channel: String,
+    hub: Arc<Hub>,
+}
+
 /// The adapter of one namespace in streams mode.
 pub(crate) struct StreamsAdapter {
     me: Weak<StreamsAdapter>,
     local: LocalAdapter,
     ns: Weak<Namespace>,
-    nsp: String,
     uid: String,
     conn: Arc<Connection>,
-    hub: Arc<Hub>,
-    channel: String,
-    response_channel: String,
+    streams: Streams,
+    key: String,
+    names: OnceLock<Names>,
     pending: Pending,
     timeout: Duration,
     /// `maxDisconnectionDuration` when connection state recovery is on.
@@ -317,42 +391,71 @@ impl StreamsAdapter {
     pub(crate) fn new(
         ns: Weak<Namespace>,
         conn: Arc<Connection>,
-        hub: Arc<Hub>,
+        streams: Streams,
         key: &str,
         timeout: Duration,
         recovery: Option<Duration>,
     ) -> Arc<Self> {
-        let nsp = ns
-            .upgrade()
-            .map(|ns| ns.name().to_owned())
-            .unwrap_or_else(|| "/".to_owned());
-        let uid = wire::random_hex();
-        let channel = format!("{key}#{nsp}#");
         let adapter = Arc::new_cyclic(|me| Self {
             me: me.clone(),
             local: LocalAdapter::new(ns.clone()),
             ns,
-            response_channel: format!("{channel}{uid}#"),
-            channel,
-            nsp: nsp.clone(),
-            uid,
-            conn: conn.clone(),
-            hub: hub.clone(),
+            uid: wire::random_hex(),
+            conn,
+            streams,
+            key: key.to_owned(),
+            names: OnceLock::new(),
             pending: Pending::default(),
             timeout,
             recovery,
             restoring: Mutex::default(),
         });
-        hub.adapters
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(nsp, Arc::downgrade(&adapter));
-        conn.add_route(Arc::downgrade(&adapter) as Weak<dyn Route>);
-        conn.subscribe(vec![
-            Sub::Channel(adapter.channel.clone()),
-            Sub::Channel(adapter.response_channel.clone()),
-        ]);
+        // The namespace is being built (its name cannot be read yet): join
+        // the cluster as soon as it is.
+        let me = adapter.me.clone();
+        tokio::spawn(async move {
+            loop {
+                let Some(me) = me.upgrade() else { return };
+                if me.ns.upgrade().is_some() {
+                    me.names();
+                    return;
+                }
+                drop(me);
+                tokio::task::yield_now().await;
+            }
+        });
         adapter
+    }
+
+    /// The namespace's name, channels and stream; the first call (once the
+    /// namespace is built) joins the cluster: the stream's reader hands
+    /// this namespace's entries here, and the channels are subscribed.
+    fn names(&self) -> &Names {
+        self.names.get_or_init(|| {
+            let nsp = self
+                .ns
+                .upgrade()
+                .map(|ns| ns.name().to_owned())
+                .unwrap_or_else(|| "/".to_owned());
+            let channel = format!("{}#{nsp}#", self.key);
+            let hub = self.streams.hub(&self.conn, &nsp);
+            hub.adapters
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(nsp.clone(), self.me.clone());
+            self.conn.add_route(self.me.clone() as Weak<dyn Route>);
+            let response_channel = format!("{channel}{}#", self.uid);
+            self.conn.subscribe(vec![
+                Sub::Channel(channel.clone()),
+                Sub::Channel(response_channel.clone()),
+            ]);
+            Names {
+                nsp,
+                channel,
+                response_channel,
+                hub,
+            }
+        })
     }
 
     fn restoring(&self) -> MutexGuard<'_, HashMap<Sid, Restoring>> {
@@ -368,7 +471,7 @@ impl StreamsAdapter {
             String::from_utf8(wire::json_text(data)).unwrap_or_default()
         };
         let mut cmd = redis::cmd("XADD");
-        cmd.arg(&self.hub.stream)
+        cmd.arg(self.names().hub.stream())
             .arg("MAXLEN")
             .arg("~")
             .arg(MAX_LEN)
@@ -376,7 +479,7 @@ impl StreamsAdapter {
             .arg("uid")
             .arg(&self.uid)
             .arg("nsp")
-            .arg(&self.nsp)
+            .arg(&self.names().nsp)
             .arg("type")
             .arg(kind.to_string())
             .arg("data")
@@ -390,13 +493,13 @@ impl StreamsAdapter {
             ("type", Mp::Int(kind)),
             ("data", data),
             ("uid", Mp::from(self.uid.as_str())),
-            ("nsp", Mp::from(self.nsp.as_str())),
+            ("nsp", Mp::from(self.names().nsp.as_str())),
         ]);
         self.conn.publish(false, channel, msgpack::encode(&message));
     }
 
     fn respond(&self, to: &str, kind: i64, data: Mp) {
-        self.publish_to(format!("{}{to}#", self.channel), kind, data);
+        self.publish_to(format!("{}{to}#", self.names().channel), kind, data);
     }
 
     /// The packet as the cluster adapter sends it: `{type, data}`.
@@ -416,8 +519,8 @@ impl StreamsAdapter {
         let mut packet = packet.clone();
         packet
             .as_object_mut()?
-            .insert("nsp".to_owned(), Value::from(self.nsp.as_str()));
-        wire::packet_from(&packet, attachments, &self.nsp, None)
+            .insert("nsp".to_owned(), Value::from(self.names().nsp.as_str()));
+        wire::packet_from(&packet, attachments, &self.names().nsp, None)
     }
 
     fn on_entry(&self, entry: &Entry) {
@@ -510,7 +613,7 @@ impl StreamsAdapter {
             .cmd("GETDEL")
             .arg(format!("{SESSION_PREFIX}{pid}"))
             .cmd("XRANGE")
-            .arg(&self.hub.stream)
+            .arg(self.names().hub.stream())
             .arg(offset)
             .arg(offset)
             .query_async(&mut manager)
@@ -561,7 +664,7 @@ impl StreamsAdapter {
         let mut missed = Vec::new();
         for _ in 0..MAX_RANGES {
             let reply: RedisValue = redis::cmd("XRANGE")
-                .arg(&self.hub.stream)
+                .arg(self.names().hub.stream())
                 .arg(format!("({cursor}"))
                 .arg("+")
                 .arg("COUNT")
@@ -575,7 +678,8 @@ impl StreamsAdapter {
             }
             for entry in batch {
                 last = EntryId::parse(&entry.id)?.max(last);
-                if entry.field("nsp") == Some(self.nsp.as_str()) && entry.field("type") == Some("3")
+                if entry.field("nsp") == Some(self.names().nsp.as_str())
+                    && entry.field("type") == Some("3")
                 {
                     if let Some(packet) = self.missed_packet(&entry, rooms) {
                         missed.push(packet);
@@ -601,7 +705,7 @@ impl StreamsAdapter {
         let Some(from) = message.str("uid").map(str::to_owned) else {
             return;
         };
-        if from == self.uid || message.str("nsp").unwrap_or("/") != self.nsp {
+        if from == self.uid || message.str("nsp").unwrap_or("/") != self.names().nsp {
             return;
         }
         let Some(data) = message.get("data") else {
@@ -679,7 +783,7 @@ impl StreamsAdapter {
         };
         let mut packet = packet.clone();
         if let Some(object) = packet.as_object_mut() {
-            object.insert("nsp".to_owned(), Value::from(self.nsp.as_str()));
+            object.insert("nsp".to_owned(), Value::from(self.names().nsp.as_str()));
         }
         let (counter, acker, from, ack_id) =
             (me.clone(), from.to_owned(), from.to_owned(), id.clone());
@@ -734,13 +838,13 @@ impl StreamsAdapter {
         data: impl FnOnce(&str) -> Mp,
         operation: &'static str,
     ) -> Result<Vec<Incoming>, AdapterError> {
-        let nodes = Self::nodes(self.conn.clone(), self.channel.clone()).await;
+        let nodes = Self::nodes(self.conn.clone(), self.names().channel.clone()).await;
         if nodes <= 1 {
             return Ok(Vec::new());
         }
         let id = wire::random_hex();
         let waiting = self.pending.open(id.clone());
-        self.publish_to(self.channel.clone(), kind, data(&id));
+        self.publish_to(self.names().channel.clone(), kind, data(&id));
         waiting
             .gather(nodes - 1, self.timeout, operation, |_| true)
             .await
@@ -775,14 +879,14 @@ fn decode_session(raw: &str) -> Option<SessionState> {
 
 impl Route for StreamsAdapter {
     fn owns(&self, channel: &str) -> bool {
-        channel == self.channel || channel == self.response_channel
+        channel == self.names().channel || channel == self.names().response_channel
     }
 
     fn on_message(&self, channel: &str, payload: Bytes) {
         let Some(message) = Incoming::parse(&payload) else {
             return;
         };
-        if channel == self.response_channel {
+        if channel == self.names().response_channel {
             self.on_response(message);
         } else {
             StreamsAdapter::on_message(self, message);
@@ -950,7 +1054,7 @@ impl Adapter for StreamsAdapter {
     }
 
     fn server_count(&self) -> BoxFuture<usize> {
-        Box::pin(Self::nodes(self.conn.clone(), self.channel.clone()))
+        Box::pin(Self::nodes(self.conn.clone(), self.names().channel.clone()))
     }
 
     fn on_room_event(&self, listener: Box<dyn Fn(&RoomEvent) + Send + Sync>) {
@@ -965,7 +1069,7 @@ impl Adapter for StreamsAdapter {
         let id = wire::random_hex();
         let remote = self.pending.open(id.clone());
         self.publish_to(
-            self.channel.clone(),
+            self.names().channel.clone(),
             kind::BROADCAST,
             Mp::map([
                 ("packet", Self::packet_value(packet)),
@@ -994,7 +1098,7 @@ impl Adapter for StreamsAdapter {
 
     fn server_side_emit(&self, data: Vec<Value>) {
         self.publish_to(
-            self.channel.clone(),
+            self.names().channel.clone(),
             kind::SERVER_SIDE_EMIT,
             Mp::map([("packet", wire::mp(&Value::Array(data)))]),
         );
@@ -1054,6 +1158,17 @@ impl Adapter for StreamsAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streams_named_as_the_reference_names_them() {
+        // Hashes computed by the reference's `hashCode`.
+        assert_eq!(stream_name("socket.io", 1, "/notifications"), "socket.io");
+        assert_eq!(stream_name("socket.io", 3, "/"), "socket.io-2");
+        assert_eq!(stream_name("socket.io", 3, "/chat"), "socket.io-1");
+        assert_eq!(stream_name("s", 3, "/admin-namespace-long"), "s-2");
+        assert_eq!(stream_name("s", 3, "/\u{e9}"), "s-1");
+        assert_eq!(stream_name("s", 3, "/notifications"), "s--2");
+    }
 
     #[test]
     fn entry_ids_as_the_reference_accepts_them() {

@@ -184,6 +184,47 @@ async fn three_rally_nodes_streams() {
     three_nodes(Mode::Streams).await;
 }
 
+/// Each namespace's broadcasts reach that namespace only, on every node
+/// (in streams mode, with three streams: `/` on `socket.io-2`, `/chat` on
+/// `socket.io-1`, as the reference spreads them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_are_kept_apart_streams() {
+    let redis = RedisServer::start().await;
+    let config = || RedisConfig::new().mode(Mode::Streams).stream_count(3);
+    let a = RallyNode::start_with(&redis.url(), config()).await;
+    let b = RallyNode::start_with(&redis.url(), config()).await;
+    let (chat_a, chat_b) = (a.io.of("/chat"), b.io.of("/chat"));
+    a.wait_for_nodes(2).await;
+    eventually("two nodes on /chat", || async {
+        chat_a.adapter().server_count().await == 2
+    })
+    .await;
+    let mut clients = Driver::start(&redis.url()).await;
+    clients.client("root", &a.url(), &[]).await;
+    clients
+        .client("chat", &format!("{}/chat", a.url()), &[])
+        .await;
+    chat_b.emit("in-chat", &1).unwrap();
+    b.io.emit("in-root", &2).unwrap();
+    assert_eq!(clients.event("chat", "in-chat").await, json!([1]));
+    assert_eq!(clients.event("root", "in-root").await, json!([2]));
+    let fetched = chat_b.broadcast().fetch_sockets().await.unwrap();
+    assert_eq!(fetched.len(), 1);
+    let lines: Vec<_> = clients
+        .seen_events()
+        .into_iter()
+        .filter(|l| {
+            l["client"] == "root" && l["event"] == "in-chat"
+                || l["client"] == "chat" && l["event"] == "in-root"
+        })
+        .collect();
+    assert!(lines.is_empty(), "crossed namespaces: {lines:?}");
+    let len = |stream: &'static str| async move {
+        support::recovery::redis_int(redis.port, &["XLEN", stream]).await
+    };
+    assert_eq!((len("socket.io-1").await, len("socket.io-2").await), (1, 1));
+}
+
 /// A raw connection that subscribes to `channel` and never answers: a node
 /// that hangs.
 async fn silent_subscriber(port: u16, command: &str, channel: &str) -> tokio::net::TcpStream {

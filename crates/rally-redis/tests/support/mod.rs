@@ -288,6 +288,14 @@ impl Driver {
         assert!(got.is_empty(), "unexpected {event}: {got:?}");
     }
 
+    /// Every line seen so far (and not taken).
+    pub fn seen_events(&mut self) -> Vec<Value> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+
     /// Starts the Node.js node; its URL.
     pub async fn serve(&mut self, mode: &str) -> String {
         self.send(json!({"cmd": "serve", "port": 0, "mode": mode}))
