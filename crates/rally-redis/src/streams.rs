@@ -154,7 +154,8 @@ impl Hub {
             adapters: RwLock::default(),
         });
         let (ready, started) = oneshot::channel();
-        tokio::spawn(read(
+        // The runtime the node connected in: this may run outside of it.
+        conn.runtime.spawn(read(
             Arc::downgrade(&hub),
             conn.manager(),
             conn.client.clone(),
@@ -413,7 +414,9 @@ impl StreamsAdapter {
         // The namespace is being built (its name cannot be read yet): join
         // the cluster as soon as it is.
         let me = adapter.me.clone();
-        tokio::spawn(async move {
+        // The runtime the node connected in: a namespace may be made
+        // outside of it.
+        adapter.conn.runtime.spawn(async move {
             loop {
                 let Some(me) = me.upgrade() else { return };
                 if me.ns.upgrade().is_some() {
