@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Drives one side of a Redis cluster test for rally-redis: official
 // socket.io-client 4.8.4 clients, optionally a Node.js socket.io 4.8.4 node
-// with @socket.io/redis-adapter 8.3.0, and an @socket.io/redis-emitter 5.1.0,
-// all on one Redis.
+// with @socket.io/redis-adapter 8.3.0 (or @socket.io/redis-streams-adapter
+// 0.3.1), and an @socket.io/redis-emitter 5.1.0, all on one Redis.
 //
 // Usage: node redis-cluster.mjs <redisUrl>
 //
@@ -12,8 +12,13 @@
 //       answers {"ok":"client","name":"c1","id":"<socket id>"}
 //   {"cmd":"emit","client":"c1","ev":"join","args":["lobby"]}
 //       client c1 emits, asking for an ack: {"event":"ack","client":"c1","args":[...]}
-//   {"cmd":"serve","port":0,"mode":"classic"|"sharded"}
-//       starts the Node.js node; answers {"ok":"serve","port":<port>}
+//   {"cmd":"serve","port":0,"mode":"classic"|"sharded"|"streams","recovery":false,"streamCount":1}
+//       starts the Node.js node; answers {"ok":"serve","port":<port>}. With
+//       "recovery" (streams mode), connection state recovery is on (ping
+//       every 300 ms, timeout 200 ms) and the node also serves the recovery
+//       tests' events: "welcome" {id, recovered} on connection, "join"
+//       [room, name] (joins, sets data {name}, answers the room) and
+//       "whoami" (answers {id, rooms (sorted), data, recovered}).
 //   {"cmd":"op","id":7,"op":"<op>",...}  an operation on the Node.js node;
 //       answers {"ok":"op","id":7,"result":...} or {"error":"...","id":7}
 //       ops: emit {nsp, rooms, except, ev, args}, emitWithAck {rooms, ev, timeout},
@@ -36,6 +41,7 @@ import { Server } from 'socket.io';
 import { io as connect } from 'socket.io-client';
 import { createClient } from 'redis';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { Emitter } from '@socket.io/redis-emitter';
 
 const redisUrl = process.argv[2];
@@ -103,13 +109,31 @@ function addClient({ name, url, rooms }) {
   });
 }
 
-async function serve({ port, mode }) {
+async function serve({ port, mode, recovery, streamCount }) {
   const [pub, sub] = await redisPair();
-  const adapter = mode === 'sharded' ? createShardedAdapter(pub, sub) : createAdapter(pub, sub);
+  let adapter;
+  if (mode === 'streams') adapter = createStreamsAdapter(pub, { streamCount: streamCount || 1 });
+  else if (mode === 'sharded') adapter = createShardedAdapter(pub, sub);
+  else adapter = createAdapter(pub, sub);
   const http = createServer();
-  node = new Server(http, { adapter });
+  const options = recovery
+    ? { adapter, pingInterval: 300, pingTimeout: 200, connectionStateRecovery: {} }
+    : { adapter };
+  node = new Server(http, options);
   for (const nsp of ['/', '/admin']) {
     node.of(nsp).on('connection', (socket) => {
+      if (recovery) {
+        socket.emit('welcome', { id: socket.id, recovered: socket.recovered });
+        socket.on('join', (room, name, ack) => {
+          socket.join(room);
+          socket.data = { name };
+          ack(room);
+        });
+        socket.on('whoami', (ack) => {
+          ack({ id: socket.id, rooms: [...socket.rooms].sort(), data: socket.data, recovered: socket.recovered });
+        });
+      }
+      if (socket.recovered) return;
       const auth = socket.handshake.auth || {};
       socket.data = { name: auth.name };
       for (const room of auth.rooms || []) socket.join(room);

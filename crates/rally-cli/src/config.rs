@@ -26,7 +26,8 @@ win over the config file):
   --static-dir <dir>       serve this directory at / instead of the chat demo [RALLY_STATIC_DIR]
   --shutdown-timeout <ms>  how long a shutdown may drain (default 10000) [RALLY_SHUTDOWN_TIMEOUT]
   --redis <url>            join a cluster through Redis, redis://host:port [RALLY_REDIS]
-  --redis-mode <mode>      classic (PUBLISH) or sharded (SPUBLISH, Redis 7) [RALLY_REDIS_MODE]
+  --redis-mode <mode>      classic (PUBLISH), sharded (SPUBLISH, Redis 7) or streams
+                           (XADD/XREAD, recovery across nodes)        [RALLY_REDIS_MODE]
   --recovery[=true|false]  connection state recovery (default off)    [RALLY_RECOVERY]
   --recovery-max-disconnection <ms>
                            how long a session is kept (default 120000) [RALLY_RECOVERY_MAX_DISCONNECTION]
@@ -264,7 +265,7 @@ fn apply(config: &mut ServeConfig, setting: &str, values: &[String]) -> Result<(
         "redis-mode" => {
             config.redis_mode = last
                 .parse()
-                .map_err(|_| format!("expected classic or sharded, got `{last}`"))?;
+                .map_err(|_| format!("expected classic, sharded or streams, got `{last}`"))?;
         }
         "recovery" => {
             config.recovery = match last {
@@ -565,6 +566,8 @@ mod tests {
         .unwrap();
         assert_eq!(config.redis.as_deref(), Some("redis://h:1"));
         assert_eq!(config.redis_mode, Mode::Sharded);
+        let config = serve(&["--redis-mode", "streams"], &[]).unwrap();
+        assert_eq!(config.redis_mode, Mode::Streams);
         let file = std::env::temp_dir().join(format!("rally-redis-{}.toml", std::process::id()));
         std::fs::write(&file, "redis = \"redis://f:2\"\nredis_mode = \"sharded\"\n").unwrap();
         let config = serve(&["--config", &file.display().to_string()], &[]).unwrap();
@@ -572,7 +575,7 @@ mod tests {
         assert_eq!(config.redis_mode, Mode::Sharded);
         assert_eq!(
             serve(&["--redis-mode", "ring"], &[]).unwrap_err(),
-            "--redis-mode: expected classic or sharded, got `ring`"
+            "--redis-mode: expected classic, sharded or streams, got `ring`"
         );
         assert_eq!(
             serve(&["--redis", "localhost"], &[]).unwrap_err(),

@@ -74,3 +74,8 @@ async fn two_servers_classic() {
 async fn two_servers_sharded() {
     two_servers("sharded").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_streams() {
+    two_servers("streams").await;
+}

@@ -67,12 +67,11 @@ impl Sub {
     }
 }
 
-/// A message to publish.
-pub(crate) struct Outgoing {
-    pub(crate) sharded: bool,
-    pub(crate) channel: String,
-    pub(crate) payload: Vec<u8>,
-}
+/// What to do instead when a command could not reach Redis.
+pub(crate) type Fallback = Box<dyn FnOnce() + Send>;
+
+/// A command for the other nodes (PUBLISH, SPUBLISH, XADD), sent in order.
+pub(crate) struct Outgoing(redis::Cmd, Option<Fallback>);
 
 /// Counters of the connection's health.
 #[derive(Debug, Default)]
@@ -83,6 +82,8 @@ pub(crate) struct Health {
 }
 
 pub(crate) struct Connection {
+    /// For connections of their own (the streams reader blocks on XREAD).
+    pub(crate) client: redis::Client,
     manager: ConnectionManager,
     queue: mpsc::Sender<Outgoing>,
     /// Every subscription, with how many adapters asked for it.
@@ -116,6 +117,7 @@ impl Connection {
             .map_err(|e| Error::Connect(e.to_string()))?;
         let (queue, outgoing) = mpsc::channel(QUEUE);
         let conn = Arc::new(Self {
+            client,
             manager,
             queue,
             subs: Mutex::default(),
@@ -142,13 +144,21 @@ impl Connection {
     /// Queues a message; when the queue is full (Redis unreachable for a
     /// while), it is dropped and counted.
     pub(crate) fn publish(&self, sharded: bool, channel: String, payload: Vec<u8>) {
-        let message = Outgoing {
-            sharded,
-            channel,
-            payload,
-        };
-        if self.queue.try_send(message).is_err() {
+        let mut cmd = redis::cmd(if sharded { "SPUBLISH" } else { "PUBLISH" });
+        cmd.arg(channel).arg(payload);
+        self.send(cmd, None);
+    }
+
+    /// Queues any command for the other nodes, in order with the publishes
+    /// (dropped and counted as they are when the queue is full); `fallback`
+    /// runs instead when it cannot reach Redis.
+    pub(crate) fn send(&self, cmd: redis::Cmd, fallback: Option<Fallback>) {
+        if let Err(e) = self.queue.try_send(Outgoing(cmd, fallback)) {
             self.health.dropped.fetch_add(1, Ordering::Relaxed);
+            let Outgoing(_, fallback) = e.into_inner();
+            if let Some(fallback) = fallback {
+                fallback();
+            }
         }
     }
 
@@ -260,27 +270,25 @@ impl Connection {
     }
 }
 
-/// Sends queued publishes in order, as many as are waiting in one pipeline.
+/// Sends queued commands in order, as many as are waiting in one pipeline.
 async fn publisher(conn: Weak<Connection>, mut outgoing: mpsc::Receiver<Outgoing>) {
     let mut batch = Vec::with_capacity(BATCH);
     while outgoing.recv_many(&mut batch, BATCH).await > 0 {
         let Some(conn) = conn.upgrade() else { return };
         let mut pipe = redis::pipe();
-        for message in batch.drain(..) {
-            pipe.cmd(if message.sharded {
-                "SPUBLISH"
-            } else {
-                "PUBLISH"
-            })
-            .arg(message.channel)
-            .arg(message.payload)
-            .ignore();
+        let mut fallbacks = Vec::new();
+        for Outgoing(cmd, fallback) in batch.drain(..) {
+            pipe.add_command(cmd).ignore();
+            fallbacks.extend(fallback);
         }
         let mut manager = conn.manager();
         if let Err(e) = pipe.exec_async(&mut manager).await {
             let lost = pipe.len() as u64;
             conn.health.dropped.fetch_add(lost, Ordering::Relaxed);
             tracing::warn!(error = %e, lost, "redis adapter could not publish");
+            for fallback in fallbacks {
+                fallback();
+            }
         }
     }
 }

@@ -5,9 +5,11 @@
 //! Every node connects to the same Redis; each namespace's adapter carries
 //! broadcasts, room changes, `fetch_sockets`, disconnections and
 //! server-side events to the other nodes, in the reference's messages.
-//! Two modes, as the reference's: [`Mode::Classic`] (PUBLISH / PSUBSCRIBE,
-//! `createAdapter`) and [`Mode::Sharded`] (SPUBLISH / SSUBSCRIBE, Redis 7,
-//! `createShardedAdapter`).
+//! Three modes, as the reference's: [`Mode::Classic`] (PUBLISH /
+//! PSUBSCRIBE, `createAdapter`), [`Mode::Sharded`] (SPUBLISH / SSUBSCRIBE,
+//! Redis 7, `createShardedAdapter`) and [`Mode::Streams`] (XADD / XREAD, as
+//! @socket.io/redis-streams-adapter, with connection state recovery across
+//! nodes).
 //!
 //! ```no_run
 //! use rally_redis::{RedisAdapter, RedisConfig};
@@ -23,6 +25,26 @@
 //! # Ok(()) }
 //! ```
 //!
+//! In streams mode, a client that drops on one node recovers on any other
+//! (give the adapter the server's recovery settings too):
+//!
+//! ```no_run
+//! use rally::ConnectionStateRecovery;
+//! use rally_redis::{Mode, RedisAdapter, RedisConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let recovery = ConnectionStateRecovery::default();
+//! let config = RedisConfig::new()
+//!     .mode(Mode::Streams)
+//!     .connection_state_recovery(recovery.clone());
+//! let redis = RedisAdapter::connect("redis://127.0.0.1:6379", config).await?;
+//! let io = rally::Server::builder()
+//!     .connection_state_recovery(recovery)
+//!     .adapter(redis.factory())
+//!     .build();
+//! # Ok(()) }
+//! ```
+//!
 //! When the connection to Redis drops, local delivery goes on; the
 //! connection comes back by itself and its subscriptions are made again.
 //! Outages are counted ([`RedisAdapter::outages`]) and logged.
@@ -34,16 +56,18 @@ mod connection;
 mod pending;
 mod serve;
 mod sharded;
+mod streams;
 mod wire;
 
 use std::{
+    collections::HashMap,
     fmt,
-    sync::{Arc, Weak, atomic::Ordering},
+    sync::{Arc, Mutex, Weak, atomic::Ordering},
     time::Duration,
 };
 
 use rally::{
-    Namespace,
+    ConnectionStateRecovery, Namespace,
     adapter::{AckEvent, AckStream, Adapter},
 };
 use thiserror::Error;
@@ -60,6 +84,11 @@ pub enum Mode {
     Classic,
     /// SPUBLISH / SSUBSCRIBE, Redis 7 (`createShardedAdapter`).
     Sharded,
+    /// XADD / XREAD on the stream `socket.io`, requests over pub/sub
+    /// (@socket.io/redis-streams-adapter): supports connection state
+    /// recovery across nodes (see
+    /// [`RedisConfig::connection_state_recovery`]).
+    Streams,
 }
 
 impl std::str::FromStr for Mode {
@@ -69,6 +98,7 @@ impl std::str::FromStr for Mode {
         match s {
             "classic" => Ok(Mode::Classic),
             "sharded" => Ok(Mode::Sharded),
+            "streams" => Ok(Mode::Streams),
             other => Err(Error::Mode(other.to_owned())),
         }
     }
@@ -91,6 +121,9 @@ pub struct RedisConfig {
     mode: Mode,
     key: String,
     requests_timeout: Duration,
+    recovery: Option<ConnectionStateRecovery>,
+    stream_name: String,
+    stream_count: usize,
 }
 
 impl Default for RedisConfig {
@@ -106,6 +139,9 @@ impl RedisConfig {
             mode: Mode::Classic,
             key: "socket.io".to_owned(),
             requests_timeout: Duration::from_secs(5),
+            recovery: None,
+            stream_name: "socket.io".to_owned(),
+            stream_count: 1,
         }
     }
 
@@ -128,6 +164,33 @@ impl RedisConfig {
         self.requests_timeout = timeout;
         self
     }
+
+    /// The stream, in [`Mode::Streams`] (`streamName`, default
+    /// `socket.io`).
+    pub fn stream_name(mut self, name: impl Into<String>) -> Self {
+        self.stream_name = name.into();
+        self
+    }
+
+    /// How many streams, in [`Mode::Streams`] (`streamCount`, default 1):
+    /// with more than one, each namespace has its stream among
+    /// `<stream_name>-<i>`, chosen as the reference chooses it, and each is
+    /// read on a connection of its own.
+    pub fn stream_count(mut self, count: usize) -> Self {
+        self.stream_count = count.max(1);
+        self
+    }
+
+    /// Connection state recovery, in [`Mode::Streams`]: the same settings
+    /// as the server's
+    /// ([`ServerBuilder::connection_state_recovery`](rally::ServerBuilder::connection_state_recovery)).
+    /// Broadcasts then carry their stream entry id as offset, and sessions
+    /// are kept in Redis for `maxDisconnectionDuration`, so a client
+    /// recovers on any node. The other modes support no recovery.
+    pub fn connection_state_recovery(mut self, recovery: ConnectionStateRecovery) -> Self {
+        self.recovery = Some(recovery);
+        self
+    }
 }
 
 /// Why the adapter could not start.
@@ -140,8 +203,8 @@ pub enum Error {
     /// Redis could not be reached.
     #[error("cannot connect to redis: {0}")]
     Connect(String),
-    /// The mode is neither `classic` nor `sharded`.
-    #[error("unknown redis mode {0:?} (expected classic or sharded)")]
+    /// The mode is not `classic`, `sharded` or `streams`.
+    #[error("unknown redis mode {0:?} (expected classic, sharded or streams)")]
     Mode(String),
 }
 
@@ -151,6 +214,8 @@ pub enum Error {
 pub struct RedisAdapter {
     conn: Arc<Connection>,
     config: RedisConfig,
+    /// The stream readers, by stream, in streams mode.
+    hubs: Arc<Mutex<HashMap<String, Arc<streams::Hub>>>>,
 }
 
 impl RedisAdapter {
@@ -165,7 +230,26 @@ impl RedisAdapter {
     /// Dropping the future abandons the connection.
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, Error> {
         let conn = Connection::open(url).await?;
-        Ok(Self { conn, config })
+        let mut hubs = HashMap::new();
+        if config.mode == Mode::Streams {
+            // As the reference: a reader for each stream from the start.
+            let (name, count) = (&config.stream_name, config.stream_count);
+            let names: Vec<String> = if count == 1 {
+                vec![name.clone()]
+            } else {
+                (0..count).map(|i| format!("{name}-{i}")).collect()
+            };
+            for name in names {
+                let (hub, started) = streams::Hub::start(&conn, name.clone());
+                let _ = started.await;
+                hubs.insert(name, hub);
+            }
+        }
+        Ok(Self {
+            conn,
+            config,
+            hubs: Arc::new(Mutex::new(hubs)),
+        })
     }
 
     /// The adapter of namespace `ns`, for
@@ -174,9 +258,23 @@ impl RedisAdapter {
     pub fn adapter(&self, ns: Weak<Namespace>) -> Arc<dyn Adapter> {
         let (key, timeout) = (&self.config.key, self.config.requests_timeout);
         match self.config.mode {
-            Mode::Classic => classic::ClassicAdapter::new(ns, self.conn.clone(), key, timeout)
-                as Arc<dyn Adapter>,
+            Mode::Classic => classic::ClassicAdapter::new(ns, self.conn.clone(), key, timeout),
             Mode::Sharded => sharded::ShardedAdapter::new(ns, self.conn.clone(), key, timeout),
+            Mode::Streams => streams::StreamsAdapter::new(
+                ns,
+                self.conn.clone(),
+                streams::Streams {
+                    hubs: self.hubs.clone(),
+                    name: self.config.stream_name.clone(),
+                    count: self.config.stream_count,
+                },
+                key,
+                timeout,
+                self.config
+                    .recovery
+                    .as_ref()
+                    .map(ConnectionStateRecovery::get_max_disconnection_duration),
+            ),
         }
     }
 
@@ -284,10 +382,11 @@ mod tests {
     fn modes_by_name() {
         assert_eq!("classic".parse::<Mode>(), Ok(Mode::Classic));
         assert_eq!("sharded".parse::<Mode>(), Ok(Mode::Sharded));
+        assert_eq!("streams".parse::<Mode>(), Ok(Mode::Streams));
         let err = "ring".parse::<Mode>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown redis mode \"ring\" (expected classic or sharded)"
+            "unknown redis mode \"ring\" (expected classic, sharded or streams)"
         );
     }
 

@@ -188,6 +188,52 @@ async fn three_rally_nodes_sharded() {
     three_nodes(Mode::Sharded).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_rally_nodes_streams() {
+    three_nodes(Mode::Streams).await;
+}
+
+/// Each namespace's broadcasts reach that namespace only, on every node
+/// (in streams mode, with three streams: `/` on `socket.io-2`, `/chat` on
+/// `socket.io-1`, as the reference spreads them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_are_kept_apart_streams() {
+    let redis = RedisServer::start().await;
+    let config = || RedisConfig::new().mode(Mode::Streams).stream_count(3);
+    let a = RallyNode::start_with(&redis.url(), config()).await;
+    let b = RallyNode::start_with(&redis.url(), config()).await;
+    let (chat_a, chat_b) = (a.io.of("/chat"), b.io.of("/chat"));
+    a.wait_for_nodes(2).await;
+    eventually("two nodes on /chat", || async {
+        chat_a.adapter().server_count().await == 2
+    })
+    .await;
+    let mut clients = Driver::start(&redis.url()).await;
+    clients.client("root", &a.url(), &[]).await;
+    clients
+        .client("chat", &format!("{}/chat", a.url()), &[])
+        .await;
+    chat_b.emit("in-chat", &1).unwrap();
+    b.io.emit("in-root", &2).unwrap();
+    assert_eq!(clients.event("chat", "in-chat").await, json!([1]));
+    assert_eq!(clients.event("root", "in-root").await, json!([2]));
+    let fetched = chat_b.broadcast().fetch_sockets().await.unwrap();
+    assert_eq!(fetched.len(), 1);
+    let lines: Vec<_> = clients
+        .seen_events()
+        .into_iter()
+        .filter(|l| {
+            l["client"] == "root" && l["event"] == "in-chat"
+                || l["client"] == "chat" && l["event"] == "in-root"
+        })
+        .collect();
+    assert!(lines.is_empty(), "crossed namespaces: {lines:?}");
+    let len = |stream: &'static str| async move {
+        support::recovery::redis_int(redis.port, &["XLEN", stream]).await
+    };
+    assert_eq!((len("socket.io-1").await, len("socket.io-2").await), (1, 1));
+}
+
 /// A raw connection that subscribes to `channel` and never answers: a node
 /// that hangs.
 async fn silent_subscriber(port: u16, command: &str, channel: &str) -> tokio::net::TcpStream {
@@ -259,6 +305,11 @@ async fn requests_time_out_saying_what_is_missing_sharded() {
     requests_time_out(Mode::Sharded, "SSUBSCRIBE", "socket.io#/#").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_time_out_saying_what_is_missing_streams() {
+    requests_time_out(Mode::Streams, "SUBSCRIBE", "socket.io#/#").await;
+}
+
 /// Sends one command on a fresh raw connection and reads its reply.
 async fn raw_command(port: u16, args: &[&[u8]]) {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -282,6 +333,16 @@ async fn garbage_is_ignored(mode: Mode, publish: &str, channels: &[&str]) {
     let a = RallyNode::start(&redis.url(), mode).await;
     let b = RallyNode::start(&redis.url(), mode).await;
     a.wait_for_nodes(2).await;
+    garbage_is_ignored_by(&redis, &a, &b, publish, channels).await;
+}
+
+async fn garbage_is_ignored_by(
+    redis: &RedisServer,
+    a: &RallyNode,
+    b: &RallyNode,
+    publish: &str,
+    channels: &[&str],
+) {
     let garbage: [&[u8]; 8] = [
         b"",
         b"{",
@@ -318,6 +379,50 @@ async fn garbage_on_the_channels_is_ignored_classic() {
         "socket.io-response#/#",
     ];
     garbage_is_ignored(Mode::Classic, "PUBLISH", &channels).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_channels_is_ignored_streams() {
+    let redis = RedisServer::start().await;
+    let a = RallyNode::start(&redis.url(), Mode::Streams).await;
+    // Malformed entries on the stream, before node b starts and after.
+    let entries: [&[&[u8]]; 7] = [
+        &[b"uid", b"x"],
+        &[b"nsp", b"/", b"type", b"3"],
+        &[b"uid", b"x", b"nsp", b"/", b"type", b"3", b"data", b"{"],
+        &[b"uid", b"x", b"nsp", b"/", b"type", b"3", b"data", b"%%%"],
+        &[b"uid", b"x", b"nsp", b"/", b"type", b"3", b"data", b"kw=="],
+        &[b"uid", b"x", b"nsp", b"/", b"type", b"zz", b"data", b"{}"],
+        &[
+            b"uid",
+            b"x",
+            b"nsp",
+            b"/",
+            b"type",
+            b"4",
+            b"data",
+            b"{\"rooms\":7}",
+        ],
+    ];
+    let xadd = |fields: &[&[u8]]| {
+        let mut args: Vec<&[u8]> = vec![b"XADD", b"socket.io", b"*"];
+        args.extend_from_slice(fields);
+        args.iter().map(|a| a.to_vec()).collect::<Vec<_>>()
+    };
+    for fields in entries {
+        let args = xadd(fields);
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        raw_command(redis.port, &args).await;
+    }
+    let b = RallyNode::start(&redis.url(), Mode::Streams).await;
+    a.wait_for_nodes(2).await;
+    for fields in entries {
+        let args = xadd(fields);
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        raw_command(redis.port, &args).await;
+    }
+    // And on the pub/sub channels.
+    garbage_is_ignored_by(&redis, &a, &b, "PUBLISH", &["socket.io#/#"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

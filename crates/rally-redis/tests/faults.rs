@@ -66,3 +66,8 @@ async fn redis_restart_classic() {
 async fn redis_restart_sharded() {
     restart(Mode::Sharded).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_streams() {
+    restart(Mode::Streams).await;
+}

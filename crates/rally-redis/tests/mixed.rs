@@ -1,13 +1,14 @@
 //! A mixed cluster: one Rally node and one Node.js socket.io 4.8.4 node with
-//! @socket.io/redis-adapter 8.3.0 on one Redis, in both modes. Every
-//! operation is started from either side, with official clients on both.
+//! @socket.io/redis-adapter 8.3.0 (or @socket.io/redis-streams-adapter
+//! 0.3.1) on one Redis, in every mode. Every operation is started from
+//! either side, with official clients on both.
 
 mod support;
 
 use std::time::Duration;
 
 use rally::Args;
-use rally_redis::Mode;
+use rally_redis::{Mode, RedisConfig};
 use serde_json::{Value, json};
 use support::{DEADLINE, Driver, RallyNode, RedisServer};
 
@@ -226,4 +227,55 @@ async fn rally_and_node_classic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rally_and_node_sharded() {
     mixed(Mode::Sharded, "sharded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rally_and_node_streams() {
+    mixed(Mode::Streams, "streams").await;
+}
+
+/// With `streamCount` 3 on both sides, the main namespace's stream is
+/// `socket.io-2` (as the reference picks it), and broadcasts cross both
+/// ways through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rally_and_node_streams_with_three_streams() {
+    let redis = RedisServer::start().await;
+    let config = RedisConfig::new().mode(Mode::Streams).stream_count(3);
+    let rally = RallyNode::start_with(&redis.url(), config).await;
+    let mut node = Driver::start(&redis.url()).await;
+    node.send(json!({"cmd": "serve", "port": 0, "mode": "streams", "streamCount": 3}))
+        .await;
+    let line = node
+        .expect("the node.js node", |l| l["ok"] == "serve")
+        .await;
+    let node_url = format!("http://127.0.0.1:{}", line["port"]);
+    rally.wait_for_nodes(2).await;
+    node.client("r1", &rally.url(), &["room1"]).await;
+    node.client("n1", &node_url, &["room1"]).await;
+
+    rally.io.to("room1").emit("from-rally", &1).unwrap();
+    node.op(json!({"op": "emit", "rooms": ["room1"], "ev": "from-node", "args": [2]}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for st in [
+        "socket.io",
+        "socket.io-0",
+        "socket.io-1",
+        "socket.io-2",
+        "socket.io--1",
+    ] {
+        eprintln!(
+            "DEBUG {st} {}",
+            support::recovery::redis_int(redis.port, &["XLEN", st]).await
+        );
+    }
+    for name in ["r1", "n1"] {
+        assert_eq!(node.event(name, "from-rally").await, json!([1]));
+        assert_eq!(node.event(name, "from-node").await, json!([2]));
+    }
+    let len = |stream: &'static str| async move {
+        support::recovery::redis_int(redis.port, &["XLEN", stream]).await
+    };
+    assert_eq!(len("socket.io-2").await, 2);
+    assert_eq!(len("socket.io").await, 0);
 }

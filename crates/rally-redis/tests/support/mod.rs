@@ -6,6 +6,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod recovery;
+
 use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
 
 use rally::Server;
@@ -287,6 +289,14 @@ impl Driver {
         }
         let got: Vec<_> = self.seen.iter().filter(|l| l["event"] == event).collect();
         assert!(got.is_empty(), "unexpected {event}: {got:?}");
+    }
+
+    /// Every line seen so far (and not taken).
+    pub fn seen_events(&mut self) -> Vec<Value> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.clone()
     }
 
     /// Starts the Node.js node; its URL.
