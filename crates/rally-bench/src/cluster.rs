@@ -1,12 +1,14 @@
 //! `rally-bench cluster`: broadcasts across two Rally nodes through Redis.
 //!
 //! A `redis-server` of its own (a free port, no persistence), two Rally nodes
-//! with the Redis adapter, each with `--clients` clients in room "room". A
-//! broadcaster on node A emits to the room with at most `--inflight`
-//! broadcasts not yet delivered to every client of the slower node; each
-//! broadcast carries its send time. The figures, per mode: deliveries per
-//! second and delivery latency (p50, p99) on node B's clients (through Redis)
-//! and on node A's (local).
+//! with the Redis adapter, each with `--clients` clients (500) in room
+//! "room". A broadcaster on node A emits to the room with at most `--inflight`
+//! broadcasts (8, then 32) not yet delivered to every client of the slower
+//! node; each broadcast carries its send time. The figures, per mode
+//! (`--modes classic,sharded`) and in-flight bound: deliveries per second and
+//! delivery latency (p50, p99) on node B's clients (through Redis) and on
+//! node A's (local). Printed as Markdown and written to
+//! `bench/results/cluster.md`.
 //!
 //! Redis, both nodes and the broadcaster run on the server CPU (the nodes on
 //! runtimes of their own, one thread each), the clients on this thread,
@@ -40,8 +42,8 @@ use crate::{
 struct Options {
     /// Clients per node.
     clients: usize,
-    /// Broadcasts in flight at most.
-    inflight: u64,
+    /// Broadcasts in flight at most, one set of runs per value.
+    inflight: Vec<u64>,
     /// Warm-up before the measured windows.
     warmup: Duration,
     /// Length of one measured window.
@@ -56,7 +58,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             clients: 500,
-            inflight: 8,
+            inflight: vec![8, 32],
             warmup: Duration::from_secs(2),
             window: Duration::from_secs(3),
             runs: 3,
@@ -73,12 +75,17 @@ fn parse(args: &[String]) -> Result<Options, String> {
         let mut value = |name: &str| -> Result<&String, String> {
             it.next().ok_or(format!("{name} needs a value"))
         };
-        let number = |name: &str, v: &String| -> Result<u64, String> {
+        let number = |name: &str, v: &str| -> Result<u64, String> {
             v.parse().map_err(|_| format!("{name}: not a number"))
         };
         match a.as_str() {
             "--clients" => o.clients = number(a, value(a)?)?.max(1) as usize,
-            "--inflight" => o.inflight = number(a, value(a)?)?.max(1),
+            "--inflight" => {
+                o.inflight = value(a)?
+                    .split(',')
+                    .map(|v| number(a, v).map(|n| n.max(1)))
+                    .collect::<Result<_, _>>()?;
+            }
             "--warmup" => o.warmup = Duration::from_secs(number(a, value(a)?)?),
             "--seconds" => o.window = Duration::from_secs(number(a, value(a)?)?.max(1)),
             "--runs" => o.runs = number(a, value(a)?)?.max(1) as usize,
@@ -119,35 +126,37 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
     let load_before = load_average();
     let redis = Redis::start()?;
     eprintln!(
-        "redis-server on port {}; {} clients per node, {} in flight",
-        redis.port, o.clients, o.inflight
+        "redis-server on port {}; {} clients per node",
+        redis.port, o.clients
     );
     let mut rows = Vec::new();
     for &mode in &o.modes {
-        eprintln!("mode {}", mode_name(mode));
-        let m = local.block_on(&rt, run_mode(&o, &redis.url(), mode))?;
-        rows.push((mode, m));
+        for &inflight in &o.inflight {
+            eprintln!("mode {}, {inflight} in flight", mode_name(mode));
+            let m = local.block_on(&rt, run_mode(&o, &redis.url(), mode, inflight))?;
+            rows.push((mode, inflight, m));
+        }
     }
     drop(redis);
     let load_after = load_average();
     let mut lines = vec![
         format!(
-            "Two Rally nodes on one Redis, {} clients per node in one room, {} broadcasts in flight, \
-             32-byte events; median of {} windows of {} s after {} s of warm-up.",
+            "Two Rally nodes on one Redis, {} clients per node in one room; a broadcaster on node A \
+             keeps at most `in flight` broadcasts not yet delivered to every client of the slower node; \
+             each event carries its send time; median of {} windows of {} s after {} s of warm-up.",
             o.clients,
-            o.inflight,
             o.runs,
             o.window.as_secs(),
             o.warmup.as_secs()
         ),
         String::new(),
-        "| mode | node B, through Redis: deliveries/s | p50 | p99 | node A, local: deliveries/s | p50 | p99 | broadcasts/s | lost |"
+        "| mode | in flight | node B, through Redis: deliveries/s | p50 | p99 | node A, local: deliveries/s | p50 | p99 | broadcasts/s | lost |"
             .into(),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |".into(),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |".into(),
     ];
-    for (mode, m) in &rows {
+    for (mode, inflight, m) in &rows {
         lines.push(format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {inflight} | {} | {} | {} | {} | {} | {} | {} | {} |",
             mode_name(*mode),
             si(m.remote.rate),
             us(m.remote.p50_us),
@@ -174,6 +183,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         "cargo run --release -p rally-bench -- cluster {}",
         args.join(" ")
     );
+    let command = command.trim_end();
     std::fs::write(
         &file,
         format!("# Cluster: broadcasts through Redis\n\n`{command}`\n\n{table}\n"),
@@ -383,7 +393,7 @@ impl Drop for Tasks {
     }
 }
 
-async fn run_mode(o: &Options, url: &str, mode: Mode) -> Result<Measured, String> {
+async fn run_mode(o: &Options, url: &str, mode: Mode, inflight: u64) -> Result<Measured, String> {
     let a = Node::start(url, mode)?;
     let b = Node::start(url, mode)?;
     let base = Instant::now();
@@ -425,7 +435,7 @@ async fn run_mode(o: &Options, url: &str, mode: Mode) -> Result<Measured, String
         let io = a.io.clone();
         let (stop, sent, notify) = (stop.clone(), sent.clone(), notify.clone());
         let (dl, dr) = (local.delivered.clone(), remote.delivered.clone());
-        let (n, window) = (o.clients as u64, o.inflight);
+        let (n, window) = (o.clients as u64, inflight);
         a.handle.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 // In flight: not yet delivered to every client of the slower node.
@@ -535,14 +545,24 @@ mod tests {
 
     #[test]
     fn flags() {
-        let args: Vec<String> = ["--clients", "50", "--modes", "sharded", "--seconds", "2"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+        let args: Vec<String> = [
+            "--clients",
+            "50",
+            "--modes",
+            "sharded",
+            "--seconds",
+            "2",
+            "--inflight",
+            "1,16",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
         let o = parse(&args).unwrap();
         assert_eq!(o.clients, 50);
         assert_eq!(o.modes, vec![Mode::Sharded]);
         assert_eq!(o.window, Duration::from_secs(2));
+        assert_eq!(o.inflight, vec![1, 16]);
         assert!(parse(&["--modes".to_owned(), "ring".to_owned()]).is_err());
         assert!(parse(&["--bogus".to_owned()]).is_err());
     }

@@ -260,7 +260,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 const USAGE: &str = "usage: rally-bench [--quick] [--peers rally,socketioxide,node,bare-ws] \
 [--scenarios ID-PREFIX,...] [--runs N] [--out DIR] [--update-doc]
        rally-bench recovery [--clients N] [--rate N] [--seconds N] [--fanout-clients N] [--fanout-broadcasts N]
-       rally-bench cluster [--clients N] [--inflight N] [--modes classic,sharded] [--seconds N] [--runs N] [--warmup N] [--out DIR]
+       rally-bench cluster [--clients N] [--inflight N,...] [--modes classic,sharded] [--seconds N] [--runs N] [--warmup N] [--out DIR]
        rally-bench soak|storm|slow-mix [--clients N] [--duration S] ... (see hardening.rs)
        rally-bench serve-rally PORT | serve-ws PORT";
 
