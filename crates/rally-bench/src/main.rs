@@ -6,11 +6,13 @@
 //! cargo run --release -p rally-bench -- --update-doc       # every scenario, BENCHMARKS.md
 //! cargo run --release -p rally-bench -- --peers rally,node --scenarios ack
 //! cargo run --release -p rally-bench -- soak|storm|slow-mix [flags]   # hardening.rs
+//! cargo run --release -p rally-bench -- cluster [flags]   # cluster.rs, two nodes on Redis
 //! ```
 //!
 //! The server under test is pinned to CPU 0, this load generator (one
 //! thread) to CPU 1. Results go to `bench/results/` (Markdown, JSON, SVG).
 
+mod cluster;
 mod hardening;
 mod http;
 mod peer;
@@ -258,6 +260,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 const USAGE: &str = "usage: rally-bench [--quick] [--peers rally,socketioxide,node,bare-ws] \
 [--scenarios ID-PREFIX,...] [--runs N] [--out DIR] [--update-doc]
        rally-bench recovery [--clients N] [--rate N] [--seconds N] [--fanout-clients N] [--fanout-broadcasts N]
+       rally-bench cluster [--clients N] [--inflight N,...] [--modes classic,sharded] [--seconds N] [--runs N] [--warmup N] [--out DIR]
        rally-bench soak|storm|slow-mix [--clients N] [--duration S] ... (see hardening.rs)
        rally-bench serve-rally PORT | serve-ws PORT";
 
@@ -275,6 +278,13 @@ fn main() {
         Some("recovery") => {
             if let Err(e) = recovery::main(&args[1..]) {
                 eprintln!("rally-bench recovery: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
+        Some("cluster") => {
+            if let Err(e) = cluster::main(&args[1..]) {
+                eprintln!("rally-bench cluster: {e}");
                 std::process::exit(1);
             }
             return;
