@@ -57,13 +57,13 @@ impl Query {
             sid: None,
         };
         for (key, value) in crate::handshake::query_pairs(query.unwrap_or_default()) {
-            let slot = match key.as_str() {
+            let slot = match &*key {
                 "EIO" => &mut parsed.eio,
                 "transport" => &mut parsed.transport,
                 "sid" => &mut parsed.sid,
                 _ => continue,
             };
-            slot.get_or_insert(value);
+            slot.get_or_insert_with(|| value.into_owned());
         }
         parsed
     }

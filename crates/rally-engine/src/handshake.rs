@@ -1,4 +1,4 @@
-use std::{net::SocketAddr, time::SystemTime};
+use std::{borrow::Cow, net::SocketAddr, time::SystemTime};
 
 use bytes::BytesMut;
 use http::{HeaderMap, HeaderValue, Uri};
@@ -50,7 +50,9 @@ impl Handshake {
     /// Every query parameter, percent-decoded, in order.
     #[must_use]
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        query_pairs(self.uri.query().unwrap_or_default()).collect()
+        query_pairs(self.uri.query().unwrap_or_default())
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect()
     }
 
     /// The first value of the query parameter `name`, percent-decoded.
@@ -58,7 +60,7 @@ impl Handshake {
     pub fn query(&self, name: &str) -> Option<String> {
         query_pairs(self.uri.query().unwrap_or_default())
             .find(|(key, _)| key == name)
-            .map(|(_, value)| value)
+            .map(|(_, value)| value.into_owned())
     }
 }
 
@@ -91,8 +93,9 @@ pub(crate) fn detach_uri(uri: &Uri) -> Uri {
     Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
 }
 
-/// The decoded `key=value` pairs of a query string.
-pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+/// The decoded `key=value` pairs of a query string (borrowed when there is
+/// nothing to decode).
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
     query
         .split('&')
         .filter(|pair| !pair.is_empty())
@@ -103,7 +106,10 @@ pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)>
 }
 
 /// Decodes `%XX` escapes and `+` as a space; invalid escapes stay as they are.
-pub(crate) fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains(['%', '+']) {
+        return Cow::Borrowed(s);
+    }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -121,7 +127,7 @@ pub(crate) fn percent_decode(s: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -169,14 +175,12 @@ mod tests {
     fn decodes_queries() {
         assert_eq!(percent_decode("a%20b+c%zz%4"), "a b c%zz%4");
         assert_eq!(percent_decode("%C3%A9"), "é");
+        assert!(matches!(percent_decode("plain"), Cow::Borrowed("plain")));
         let pairs: Vec<_> = query_pairs("EIO=4&&transport=polling&flag").collect();
         assert_eq!(
             pairs,
-            vec![
-                ("EIO".into(), "4".into()),
-                ("transport".into(), "polling".into()),
-                ("flag".into(), String::new())
-            ]
+            [("EIO", "4"), ("transport", "polling"), ("flag", "")]
+                .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
         );
     }
 }

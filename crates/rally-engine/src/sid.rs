@@ -17,14 +17,14 @@ pub struct Sid([u8; 20]);
 
 impl Sid {
     /// A fresh random id from the operating system's generator.
+    ///
+    /// The bytes come from a per-thread pool filled by the generator 64 ids
+    /// at a time (as the reference's `base64id` pools `randomBytes`), so a
+    /// connection costs no system call for its ids; each id's bytes are
+    /// wiped from the pool as they are taken.
     #[must_use]
     pub fn random() -> Self {
-        let mut raw = [0u8; 15];
-        // The OS generator only fails on platforms without one; fall back to
-        // the clock and a counter rather than refuse service.
-        if getrandom::fill(&mut raw).is_err() {
-            fallback_fill(&mut raw);
-        }
+        let raw = POOL.with_borrow_mut(Pool::take);
         let mut out = [0u8; 20];
         // 15 bytes encode to exactly 20 characters.
         let _ = URL_SAFE_NO_PAD.encode_slice(raw, &mut out);
@@ -46,6 +46,43 @@ impl Sid {
     pub fn as_str(&self) -> &str {
         // base64url characters are ASCII.
         std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// Random bytes for 64 ids, handed out 15 at a time.
+struct Pool {
+    bytes: [u8; 15 * 64],
+    taken: usize,
+}
+
+thread_local! {
+    static POOL: std::cell::RefCell<Pool> = const {
+        std::cell::RefCell::new(Pool { bytes: [0; 15 * 64], taken: 15 * 64 })
+    };
+}
+
+impl Pool {
+    fn take(&mut self) -> [u8; 15] {
+        if self.taken == self.bytes.len() {
+            // The OS generator only fails on platforms without one; fall
+            // back to the clock and a counter rather than refuse service.
+            if getrandom::fill(&mut self.bytes).is_err() {
+                for chunk in self.bytes.chunks_mut(15) {
+                    let mut raw = [0u8; 15];
+                    fallback_fill(&mut raw);
+                    chunk.copy_from_slice(&raw);
+                }
+            }
+            self.taken = 0;
+        }
+        let mut raw = [0u8; 15];
+        let end = self.taken + 15;
+        if let Some(bytes) = self.bytes.get_mut(self.taken..end) {
+            raw.copy_from_slice(bytes);
+            bytes.fill(0);
+        }
+        self.taken = end;
+        raw
     }
 }
 
@@ -94,6 +131,13 @@ mod tests {
         assert_eq!(Sid::parse(&sid), Some(sid));
         assert_eq!(Sid::parse("short"), None);
         assert_eq!(Sid::parse("aaaaaaaaaaaaaaaaaaa="), None);
+    }
+
+    #[test]
+    fn pooled_ids_are_distinct_across_refills() {
+        let ids: std::collections::HashSet<Sid> = (0..1000).map(|_| Sid::random()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| Sid::parse(id).is_some()));
     }
 
     #[test]
