@@ -213,12 +213,10 @@ impl ClassicAdapter {
                     return;
                 };
                 let Some(me) = self.me.upgrade() else { return };
-                self.conn.runtime.spawn(async move {
-                    let sockets = me.local.fetch_sockets(opts).await.unwrap_or_default();
-                    let sockets: Vec<Value> = sockets.iter().map(wire::socket_json).collect();
+                serve::fetch_sockets(&self.local, opts, move |sockets| {
                     me.respond(wire::json_text(&Mp::map([
                         ("requestId", Mp::from(id)),
-                        ("sockets", wire::mp(&Value::Array(sockets))),
+                        ("sockets", sockets),
                     ])));
                 });
             }

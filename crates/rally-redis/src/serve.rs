@@ -5,6 +5,7 @@ use rally::{
     AckReply, Namespace, ServerEvent,
     adapter::{AckEvent, Adapter, BroadcastOptions, LocalAdapter},
 };
+use rally_proto::msgpack;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -33,6 +34,22 @@ pub(crate) fn server_event(
         }
     });
     ns.dispatch_server_event(event);
+}
+
+/// Describes this node's sockets that `opts` reaches to another node:
+/// `answer` gets them as the reference's `sockets` list.
+pub(crate) fn fetch_sockets(
+    local: &LocalAdapter,
+    opts: BroadcastOptions,
+    answer: impl FnOnce(msgpack::Value) + Send + 'static,
+) {
+    let sockets = local.fetch_sockets(opts);
+    tokio::spawn(async move {
+        let sockets = sockets.await.unwrap_or_default();
+        answer(wire::mp(&Value::Array(
+            sockets.iter().map(wire::socket_json).collect(),
+        )));
+    });
 }
 
 /// Delivers another node's broadcast with acks to this node's sockets,

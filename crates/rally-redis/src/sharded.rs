@@ -28,24 +28,10 @@ use crate::{
     connection::{Connection, Route, Sub},
     pending::Pending,
     serve,
-    wire::{self, Incoming},
+    wire::{self, Incoming, cluster_kind as kind},
 };
 
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
-
-/// The message types of the cluster protocol.
-mod kind {
-    pub(super) const BROADCAST: i64 = 3;
-    pub(super) const SOCKETS_JOIN: i64 = 4;
-    pub(super) const SOCKETS_LEAVE: i64 = 5;
-    pub(super) const DISCONNECT_SOCKETS: i64 = 6;
-    pub(super) const FETCH_SOCKETS: i64 = 7;
-    pub(super) const FETCH_SOCKETS_RESPONSE: i64 = 8;
-    pub(super) const SERVER_SIDE_EMIT: i64 = 9;
-    pub(super) const SERVER_SIDE_EMIT_RESPONSE: i64 = 10;
-    pub(super) const BROADCAST_CLIENT_COUNT: i64 = 11;
-    pub(super) const BROADCAST_ACK: i64 = 12;
-}
 
 /// The adapter of one namespace in sharded mode.
 pub(crate) struct ShardedAdapter {
@@ -191,16 +177,11 @@ impl ShardedAdapter {
                 let (Some(id), Some(me)) = (request_id, self.me.upgrade()) else {
                     return;
                 };
-                tokio::spawn(async move {
-                    let sockets = me.local.fetch_sockets(opts).await.unwrap_or_default();
-                    let sockets: Vec<Value> = sockets.iter().map(wire::socket_json).collect();
+                serve::fetch_sockets(&self.local, opts, move |sockets| {
                     me.respond(
                         &from,
                         kind::FETCH_SOCKETS_RESPONSE,
-                        Mp::map([
-                            ("requestId", Mp::from(id)),
-                            ("sockets", wire::mp(&Value::Array(sockets))),
-                        ]),
+                        Mp::map([("requestId", Mp::from(id)), ("sockets", sockets)]),
                     );
                 });
             }

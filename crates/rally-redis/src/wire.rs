@@ -122,6 +122,21 @@ pub(crate) fn room_of(value: &Value) -> Option<Room> {
     }
 }
 
+/// The message types of the cluster protocol (@socket.io/cluster-adapter's),
+/// which the sharded and streams modes speak.
+pub(crate) mod cluster_kind {
+    pub(crate) const BROADCAST: i64 = 3;
+    pub(crate) const SOCKETS_JOIN: i64 = 4;
+    pub(crate) const SOCKETS_LEAVE: i64 = 5;
+    pub(crate) const DISCONNECT_SOCKETS: i64 = 6;
+    pub(crate) const FETCH_SOCKETS: i64 = 7;
+    pub(crate) const FETCH_SOCKETS_RESPONSE: i64 = 8;
+    pub(crate) const SERVER_SIDE_EMIT: i64 = 9;
+    pub(crate) const SERVER_SIDE_EMIT_RESPONSE: i64 = 10;
+    pub(crate) const BROADCAST_CLIENT_COUNT: i64 = 11;
+    pub(crate) const BROADCAST_ACK: i64 = 12;
+}
+
 /// A list of room names.
 pub(crate) fn rooms_from(value: Option<&Value>) -> Vec<Room> {
     value

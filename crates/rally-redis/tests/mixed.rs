@@ -256,19 +256,6 @@ async fn rally_and_node_streams_with_three_streams() {
     rally.io.to("room1").emit("from-rally", &1).unwrap();
     node.op(json!({"op": "emit", "rooms": ["room1"], "ev": "from-node", "args": [2]}))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for st in [
-        "socket.io",
-        "socket.io-0",
-        "socket.io-1",
-        "socket.io-2",
-        "socket.io--1",
-    ] {
-        eprintln!(
-            "DEBUG {st} {}",
-            support::recovery::redis_int(redis.port, &["XLEN", st]).await
-        );
-    }
     for name in ["r1", "n1"] {
         assert_eq!(node.event(name, "from-rally").await, json!([1]));
         assert_eq!(node.event(name, "from-node").await, json!([2]));
