@@ -7,7 +7,11 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, sync::watch, task::JoinSet};
+use tokio::{
+    net::TcpListener,
+    sync::watch,
+    task::{JoinHandle, JoinSet},
+};
 use tower_service::Service;
 
 use crate::{RemoteAddr, engine::BoxError};
@@ -69,12 +73,52 @@ where
     F: Future<Output = ()>,
 {
     let (stop, stopping) = watch::channel(false);
+    // The accept loop runs as a task of its own, on the runtime's workers:
+    // awaited in `main` (as `#[tokio::main]` does), it would otherwise run on
+    // the thread blocked in `block_on`, and every accepted connection would
+    // cost a wake-up of one thread by another.
+    let mut accepting = AbortOnDrop(tokio::spawn(accept(listener, service, stopping)));
+    tokio::select! {
+        () = shutdown => {
+            let _ = stop.send(true);
+            (&mut accepting.0).await
+        }
+        ended = &mut accepting.0 => ended,
+    }
+    .map_err(io::Error::other)
+}
+
+/// Aborts the task when the future awaiting it is dropped, so that dropping
+/// [`serve`] still ends the accept loop and every connection.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Accepts connections until `stopping` changes, then lets each one finish
+/// the request it is serving.
+async fn accept<S, B>(listener: TcpListener, service: S, stopping: watch::Receiver<bool>)
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     let mut connections = JoinSet::new();
-    let mut shutdown = pin!(shutdown);
+    let mut stop = pin!({
+        let mut stopping = stopping.clone();
+        async move {
+            let _ = stopping.changed().await;
+        }
+    });
     loop {
         let (stream, addr) = tokio::select! {
-            () = &mut shutdown => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            () = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -84,6 +128,9 @@ where
                 }
             },
         };
+        // Ended connections are collected here, without a wake-up of this
+        // loop for each one.
+        while connections.try_join_next().is_some() {}
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(service.clone());
         let mut stopping = stopping.clone();
@@ -110,7 +157,5 @@ where
         });
     }
     drop(listener);
-    let _ = stop.send(true);
     while connections.join_next().await.is_some() {}
-    Ok(())
 }

@@ -84,3 +84,44 @@ async fn serve_with_shutdown_stops_accepting_and_finishes_held_polls() {
         "still accepting after shutdown"
     );
 }
+
+#[tokio::test]
+async fn dropping_serve_ends_its_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let engine = EngineIo::new(quiet_config(), Quiet);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let served = tokio::spawn(rally_engine::serve(listener, engine));
+    let open = Http { addr }
+        .get("/engine.io/?EIO=4&transport=polling")
+        .await;
+    let sid = open_sid(open.text());
+    // A connection the server is serving (a POST answered on it), then a
+    // long poll on it that the server holds (the ping is 20 s away).
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let target = polling_target(&sid);
+    let post = format!("POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n4x");
+    stream.write_all(post.as_bytes()).await.expect("write");
+    let mut buf = vec![0; 4096];
+    let n = stream.read(&mut buf).await.expect("the POST reply");
+    assert!(
+        buf[..n].ends_with(b"ok"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let get = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+    stream.write_all(get.as_bytes()).await.expect("write");
+    settle().await;
+
+    served.abort();
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+    assert!(
+        matches!(ended, Ok(Ok(0) | Err(_))),
+        "the held poll outlived the dropped serve future: {ended:?}"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still accepting"
+    );
+}
