@@ -142,12 +142,16 @@ impl Client {
 
     fn on_text(self: &Arc<Self>, text: Str) -> Result<(), &'static str> {
         let decoder = Decoder::new().max_attachments(self.server.config.max_attachments);
-        let packet = decoder.decode(text).map_err(|_| "undecodable packet")?;
+        // The items of an event's or ack's array come out of the one pass
+        // that validates it.
+        let (packet, items) = decoder
+            .decode_split(text)
+            .map_err(|_| "undecodable packet")?;
         let complete = self
             .lock(&self.assembler)
             .push(packet)
             .map_err(|_| "bad binary packet")?;
-        complete.map_or(Ok(()), |packet| self.on_packet(packet))
+        complete.map_or(Ok(()), |packet| self.on_packet(packet, items))
     }
 
     fn on_binary(self: &Arc<Self>, bytes: Bytes) -> Result<(), &'static str> {
@@ -155,10 +159,16 @@ impl Client {
             .lock(&self.assembler)
             .push_binary(bytes)
             .map_err(|_| "unexpected attachment")?;
-        complete.map_or(Ok(()), |packet| self.on_packet(packet))
+        complete.map_or(Ok(()), |packet| self.on_packet(packet, None))
     }
 
-    fn on_packet(self: &Arc<Self>, complete: BinaryPacket) -> Result<(), &'static str> {
+    /// A complete packet; `items`: its payload's array items when the
+    /// decoder found them already (else they are read from the payload).
+    fn on_packet(
+        self: &Arc<Self>,
+        complete: BinaryPacket,
+        items: Option<Vec<Str>>,
+    ) -> Result<(), &'static str> {
         let BinaryPacket {
             packet,
             attachments,
@@ -185,7 +195,10 @@ impl Client {
                 let (name, args) = match &packet.data {
                     Some(data) => {
                         let name = event_name(data).map_err(|_| "bad event name")?;
-                        let mut args = split_array(data).map_err(|_| "bad event")?;
+                        let mut args = match items {
+                            Some(items) => items,
+                            None => split_array(data).map_err(|_| "bad event")?,
+                        };
                         if !args.is_empty() {
                             args.remove(0);
                         }
@@ -209,13 +222,11 @@ impl Client {
             }
             PacketType::Ack | PacketType::BinaryAck => {
                 if let Some(id) = packet.id {
-                    let args = packet
-                        .data
-                        .as_ref()
-                        .map(split_array)
-                        .transpose()
-                        .map_err(|_| "bad ack")?
-                        .unwrap_or_default();
+                    let args = match (items, &packet.data) {
+                        (Some(items), _) => items,
+                        (None, Some(data)) => split_array(data).map_err(|_| "bad ack")?,
+                        (None, None) => Vec::new(),
+                    };
                     socket.on_ack(id, AckReply { args, attachments });
                 }
                 Ok(())

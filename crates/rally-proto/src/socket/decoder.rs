@@ -85,6 +85,40 @@ impl Decoder {
     /// assert!(Decoder::new().decode(r#"2["disconnect"]"#.into()).is_err());
     /// ```
     pub fn decode(&self, text: Str) -> Result<Packet, DecodeError> {
+        self.decode_into(text, None)
+    }
+
+    /// As [`decode`](Self::decode), and for an EVENT or ACK packet (not the
+    /// binary kinds) the items of its payload array too, found in the same
+    /// pass over the JSON: what [`split_array`](super::split_array) would
+    /// return, without reading the payload a second time.
+    ///
+    /// ```
+    /// use rally_proto::socket::Decoder;
+    ///
+    /// let (packet, items) = Decoder::new().decode_split(r#"21["echo",{"a":1}]"#.into()).unwrap();
+    /// assert_eq!(packet.id, Some(1));
+    /// assert_eq!(items.unwrap(), ["\"echo\"", r#"{"a":1}"#]);
+    /// let (_, items) = Decoder::new().decode_split(r#"0{"token":"x"}"#.into()).unwrap();
+    /// assert!(items.is_none());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`decode`](Self::decode).
+    pub fn decode_split(&self, text: Str) -> Result<(Packet, Option<Vec<Str>>), DecodeError> {
+        let mut items = None;
+        let packet = self.decode_into(text, Some(&mut items))?;
+        Ok((packet, items))
+    }
+
+    /// Decodes `text`; when `items` is given and the packet is an EVENT or an
+    /// ACK with a payload, fills it with the payload's items.
+    fn decode_into(
+        &self,
+        text: Str,
+        items: Option<&mut Option<Vec<Str>>>,
+    ) -> Result<Packet, DecodeError> {
         let s = text.as_str();
         let bytes = s.as_bytes();
 
@@ -134,7 +168,8 @@ impl Decoder {
 
         // Payload: whatever is left.
         let data = if pos < bytes.len() {
-            Some(payload::parse(kind, &text, pos)?)
+            let items = items.filter(|_| matches!(kind, PacketType::Event | PacketType::Ack));
+            Some(payload::parse(kind, &text, pos, items)?)
         } else {
             None
         };
@@ -591,6 +626,47 @@ mod tests {
                 .map(|_| ALPHABET[pick(next(), ALPHABET.len())])
                 .collect();
             check(&garbage);
+        }
+    }
+
+    /// `decode_split` gives the packet `decode` gives, and for events and
+    /// acks the items `split_array` finds; nothing for other kinds.
+    #[test]
+    fn decode_split_agrees_with_decode_and_split_array() {
+        let texts = [
+            r#"2["echo"]"#,
+            r#"21["echo","a",{"b":[1,2,{"c":"]"}]},null,-1.5e3,true]"#,
+            r#"2/admin,7[ "x" , "\"q\"" ,[ ] ]"#,
+            r#"3/admin,7["ok",{"n":1}]"#,
+            "31[]",
+            r#"0{"token":"x"}"#,
+            r#"4"nope""#,
+            r#"451-["file",{"_placeholder":true,"num":0}]"#,
+            r#"61-[{"_placeholder":true,"num":0}]"#,
+            "2",
+            "1",
+            r#"2["a",]"#,
+            r#"2["disconnect"]"#,
+            r#"3{"not":"an array"}"#,
+        ];
+        let decoder = Decoder::new();
+        for text in texts {
+            let plain = decoder.decode(Str::from(text));
+            let split = decoder.decode_split(Str::from(text));
+            match (plain, split) {
+                (Ok(plain), Ok((packet, items))) => {
+                    assert_eq!(plain, packet, "{text}");
+                    let expected = match (packet.kind, &packet.data) {
+                        (PacketType::Event | PacketType::Ack, Some(data)) => {
+                            Some(super::super::split_array(data).expect("an array"))
+                        }
+                        _ => None,
+                    };
+                    assert_eq!(items, expected, "{text}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b, "{text}"),
+                (a, b) => panic!("{text}: {a:?} against {b:?}"),
+            }
         }
     }
 }
