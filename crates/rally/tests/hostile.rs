@@ -260,6 +260,11 @@ async fn connect_disconnect_cycles_leave_nothing_behind() {
         socket.join(["room-a", "room-b"]);
     });
     let server = TestServer::start(io).await;
+    // One client first, so that the server's own tasks (the accept loop)
+    // are all up before the count is taken.
+    let (client, _) = server.joined("/").await;
+    client.close().await;
+    server.wait_no_connections().await;
     let metrics = tokio::runtime::Handle::current().metrics();
     let baseline = metrics.num_alive_tasks();
     for i in 0..500 {
