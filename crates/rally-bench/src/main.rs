@@ -434,9 +434,10 @@ async fn run_cell(
 /// One progress line per measured run.
 pub(crate) fn progress_sample(i: usize, n: usize, s: &Sample) {
     eprintln!(
-        "    run {i}/{n}: {} /s  other {:.2} cores  p50 {} p99 {}  server {:.0}% ({:.3} ms CPU per 1k)  loadgen {:.0}%{}{}",
+        "    run {i}/{n}: {} /s  other {:.2} cores  steal {:.2}  p50 {} p99 {}  server {:.0}% ({:.3} ms CPU per 1k)  loadgen {:.0}%{}{}",
         report::si(s.rate),
         s.other_cpu,
+        s.steal_cpu,
         report::us(s.p50_us),
         report::us(s.p99_us),
         s.server_cpu * 100.0,

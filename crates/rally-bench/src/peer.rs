@@ -221,6 +221,20 @@ pub(crate) fn machine_cpu_seconds() -> f64 {
     busy as f64 / clock_ticks()
 }
 
+/// CPU seconds the hypervisor gave to others while this machine's CPUs had
+/// work (steal time, from `/proc/stat`): a virtual machine's share of a
+/// busy host, invisible in any process's own CPU time.
+pub(crate) fn machine_steal_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let steal = stat
+        .lines()
+        .next()
+        .and_then(|line| line.split_whitespace().nth(8))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    steal as f64 / clock_ticks()
+}
+
 /// Resident set size in bytes.
 pub(crate) fn rss_bytes(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -180,11 +180,7 @@ impl Report {
         if c.saturated() {
             return format!("≥{text} ⚠");
         }
-        let text = if m.other_cpu > crate::scenario::NOISY {
-            format!("{text}~")
-        } else {
-            text
-        };
+        let text = if m.noisy() { format!("{text}~") } else { text };
         let rally = self
             .cell(s, Peer::Rally)
             .filter(|c| c.error.is_none() && !c.saturated())
@@ -277,16 +273,20 @@ impl Report {
             "⚠ the load generator saturated its core in that run: a lower bound, not a result.  \n",
         );
         out.push_str("n/a: the bare WebSocket server has no rooms and no polling.  \n");
-        let other = self
-            .cells
-            .iter()
-            .filter_map(Cell::median)
-            .map(|m| m.other_cpu)
-            .fold(0.0, f64::max);
+        let most = |f: fn(&crate::Sample) -> f64| {
+            self.cells
+                .iter()
+                .filter_map(Cell::median)
+                .map(f)
+                .fold(0.0, f64::max)
+        };
+        let (other, steal) = (most(|m| m.other_cpu), most(|m| m.steal_cpu));
         let _ = writeln!(
             out,
-            "Other processes on the machine used at most {other:.2} cores during a reported run \
-             (a run above {:.2} is measured again, a bounded number of times; ~ marks a median run above it).  ",
+            "Other processes on the machine used at most {other:.2} cores during a reported run, and the \
+             hypervisor took at most {steal:.2} (steal time: this is a virtual machine on a shared host) \
+             (a run above {:.2} of either is measured again, a bounded number of times; ~ marks a median \
+             run above it).  ",
             crate::scenario::NOISY
         );
         let notes: Vec<String> = self
@@ -470,6 +470,6 @@ fn sample_json(s: &crate::Sample) -> serde_json::Value {
     json!({
         "rate": s.rate, "p50_us": s.p50_us, "p99_us": s.p99_us,
         "server_cpu_ms_per_1k": s.cpu_ms_per_1k, "server_cpu": s.server_cpu,
-        "loadgen_cpu": s.gen_cpu, "other_processes_cpu": s.other_cpu, "bytes_per_client": s.bytes_per_client, "errors": s.errors,
+        "loadgen_cpu": s.gen_cpu, "other_processes_cpu": s.other_cpu, "steal_cpu": s.steal_cpu, "bytes_per_client": s.bytes_per_client, "errors": s.errors,
     })
 }

@@ -15,7 +15,7 @@ use tokio::{sync::Notify, task::JoinHandle, time::sleep};
 
 use crate::{
     http::{Http, parse_sid},
-    peer::{cpu_seconds, machine_cpu_seconds, rss_bytes},
+    peer::{cpu_seconds, machine_cpu_seconds, machine_steal_seconds, rss_bytes},
     ws::{CLOSE, PING, TEXT, Ws, parse_num, sio_connect, text_frame},
 };
 
@@ -54,10 +54,21 @@ pub(crate) struct Sample {
     pub(crate) errors: u64,
     /// CPU used meanwhile by other processes on the machine, in cores.
     pub(crate) other_cpu: f64,
+    /// CPU time the hypervisor took from this machine meanwhile, in cores.
+    pub(crate) steal_cpu: f64,
 }
 
-/// Other processes using more than this many cores make a run noisy: it is
-/// measured again (a bounded number of times).
+impl Sample {
+    /// Whether other processes or the hypervisor took enough of the machine
+    /// to make this run noisy.
+    pub(crate) fn noisy(&self) -> bool {
+        self.other_cpu > NOISY || self.steal_cpu > NOISY
+    }
+}
+
+/// Other processes, or the hypervisor (steal time), using more than this
+/// many cores make a run noisy: it is measured again (a bounded number of
+/// times).
 pub(crate) const NOISY: f64 = 0.25;
 
 struct Shared {
@@ -106,12 +117,14 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
         let s0 = cpu_seconds(Some(target.pid));
         let g0 = cpu_seconds(None);
         let m0 = machine_cpu_seconds();
+        let st0 = machine_steal_seconds();
         let t0 = Instant::now();
         sleep(target.timing.run).await;
         let elapsed = t0.elapsed().as_secs_f64();
         let server = cpu_seconds(Some(target.pid)) - s0;
         let gen_cpu = cpu_seconds(None) - g0;
         let other = (machine_cpu_seconds() - m0 - server - gen_cpu).max(0.0) / elapsed;
+        let steal = (machine_steal_seconds() - st0).max(0.0) / elapsed;
         let ops = sh.ops.get() - ops0;
         let sample = {
             let h = sh.hist.borrow();
@@ -129,14 +142,14 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
                 bytes_per_client: None,
                 errors: sh.errors.get() - err0,
                 other_cpu: other,
+                steal_cpu: steal,
             }
         };
         crate::progress_sample(out.len() + 1, target.timing.runs, &sample);
-        if sample.other_cpu > NOISY && retries > 0 {
+        if sample.noisy() && retries > 0 {
             retries -= 1;
             eprintln!(
-                "    noisy machine (other processes used {:.2} cores): measuring again",
-                other
+                "    noisy machine (other processes used {other:.2} cores, the hypervisor {steal:.2}): measuring again"
             );
             continue;
         }
