@@ -45,6 +45,19 @@ impl Pending {
             let _ = tx.send(answer);
         }
     }
+
+    /// Hands a response of the cluster protocol (its request id in
+    /// `data.requestId`) to the request waiting for it, if any.
+    pub(crate) fn answer_response(&self, response: Incoming) {
+        let id = response
+            .get("data")
+            .and_then(|d| d.get("requestId"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        if let Some(id) = id {
+            self.answer(&id, response);
+        }
+    }
 }
 
 /// A request waiting for answers.

@@ -117,10 +117,6 @@ impl ShardedAdapter {
         self.conn.publish(true, channel, payload);
     }
 
-    fn respond(&self, to: &str, kind: i64, data: Mp) {
-        self.publish_to(format!("{}{to}#", self.channel), kind, data);
-    }
-
     async fn nodes(conn: Arc<Connection>, channel: String) -> usize {
         crate::numsub(&conn, "SHARDNUMSUB", &channel).await
     }
@@ -174,41 +170,23 @@ impl ShardedAdapter {
                 self.local.disconnect_sockets(&opts, close);
             }
             Some(kind::FETCH_SOCKETS) => {
-                let (Some(id), Some(me)) = (request_id, self.me.upgrade()) else {
-                    return;
-                };
-                serve::fetch_sockets(&self.local, opts, move |sockets| {
-                    me.respond(
-                        &from,
-                        kind::FETCH_SOCKETS_RESPONSE,
-                        Mp::map([("requestId", Mp::from(id)), ("sockets", sockets)]),
-                    );
-                });
+                if let (Some(id), Some(me)) = (request_id, self.me.upgrade()) {
+                    serve::answer_fetch_sockets(me, &self.local, opts, from, id);
+                }
             }
             Some(kind::SERVER_SIDE_EMIT) => {
-                let (Some(ns), Some(me)) = (self.ns.upgrade(), self.me.upgrade()) else {
-                    return;
-                };
-                let Some(Value::Array(packet)) = data.get("packet") else {
-                    return;
-                };
-                let answer = request_id.map(|id| {
-                    move |value: Value| {
-                        me.respond(
-                            &from,
-                            kind::SERVER_SIDE_EMIT_RESPONSE,
-                            Mp::map([("requestId", Mp::from(id)), ("packet", wire::mp(&value))]),
-                        );
-                    }
-                });
-                serve::server_event(&ns, packet.clone(), answer);
+                if let (Some(ns), Some(me), Some(Value::Array(packet))) =
+                    (self.ns.upgrade(), self.me.upgrade(), data.get("packet"))
+                {
+                    serve::answer_server_event(me, &ns, packet.clone(), from, request_id);
+                }
             }
             Some(
                 kind::FETCH_SOCKETS_RESPONSE
                 | kind::SERVER_SIDE_EMIT_RESPONSE
                 | kind::BROADCAST_CLIENT_COUNT
                 | kind::BROADCAST_ACK,
-            ) => self.on_response(message),
+            ) => self.pending.answer_response(message),
             _ => {}
         }
     }
@@ -224,47 +202,17 @@ impl ShardedAdapter {
         let (Some(ns), Some(me)) = (self.ns.upgrade(), self.me.upgrade()) else {
             return;
         };
-        let (counter, acker, from, ack_id) =
-            (me.clone(), from.to_owned(), from.to_owned(), id.clone());
-        serve::broadcast_with_ack(
+        serve::answer_broadcast_with_ack(
+            me,
             &self.local,
             &ns,
             packet,
             &self.nsp,
             &message.attachments,
             opts,
-            move |n| {
-                counter.respond(
-                    &from,
-                    kind::BROADCAST_CLIENT_COUNT,
-                    Mp::map([
-                        ("requestId", Mp::from(id.as_str())),
-                        ("clientCount", Mp::Int(n as i64)),
-                    ]),
-                );
-            },
-            move |reply| {
-                me.respond(
-                    &acker,
-                    kind::BROADCAST_ACK,
-                    Mp::map([
-                        ("requestId", Mp::from(ack_id.as_str())),
-                        ("packet", wire::ack_value(reply)),
-                    ]),
-                );
-            },
+            from.to_owned(),
+            id,
         );
-    }
-
-    fn on_response(&self, response: Incoming) {
-        let id = response
-            .get("data")
-            .and_then(|d| d.get("requestId"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        if let Some(id) = id {
-            self.pending.answer(&id, response);
-        }
     }
 
     /// Sends a request every other node answers, and gathers the answers.
@@ -326,6 +274,12 @@ impl Drop for ShardedAdapter {
     }
 }
 
+impl serve::Responder for ShardedAdapter {
+    fn respond(&self, to: &str, kind: i64, data: Mp) {
+        self.publish_to(format!("{}{to}#", self.channel), kind, data);
+    }
+}
+
 impl Route for ShardedAdapter {
     fn owns(&self, channel: &str) -> bool {
         channel.starts_with(&self.channel)
@@ -336,7 +290,7 @@ impl Route for ShardedAdapter {
             return;
         };
         if channel == self.response_channel {
-            self.on_response(message);
+            self.pending.answer_response(message);
         } else {
             ShardedAdapter::on_message(self, message);
         }

@@ -249,10 +249,6 @@ impl StreamsAdapter {
         self.conn.publish(false, channel, msgpack::encode(&message));
     }
 
-    fn respond(&self, to: &str, kind: i64, data: Mp) {
-        self.publish_to(format!("{}{to}#", self.names().channel), kind, data);
-    }
-
     /// The packet as the cluster adapter sends it: `{type, data}`.
     fn packet_value(packet: &BroadcastPacket) -> Mp {
         wire::packet_value(packet, false)
@@ -471,42 +467,24 @@ impl StreamsAdapter {
                 self.on_broadcast_with_ack(&from, id, packet, &message, &opts);
             }
             Some(kind::FETCH_SOCKETS) => {
-                let (Some(id), Some(me)) = (request_id, self.me.upgrade()) else {
-                    return;
-                };
-                let opts = wire::opts_from(data.get("opts"));
-                serve::fetch_sockets(&self.local, opts, move |sockets| {
-                    me.respond(
-                        &from,
-                        kind::FETCH_SOCKETS_RESPONSE,
-                        Mp::map([("requestId", Mp::from(id)), ("sockets", sockets)]),
-                    );
-                });
+                if let (Some(id), Some(me)) = (request_id, self.me.upgrade()) {
+                    let opts = wire::opts_from(data.get("opts"));
+                    serve::answer_fetch_sockets(me, &self.local, opts, from, id);
+                }
             }
             Some(kind::SERVER_SIDE_EMIT) => {
-                let (Some(ns), Some(me)) = (self.ns.upgrade(), self.me.upgrade()) else {
-                    return;
-                };
-                let Some(Value::Array(packet)) = data.get("packet") else {
-                    return;
-                };
-                let answer = request_id.map(|id| {
-                    move |value: Value| {
-                        me.respond(
-                            &from,
-                            kind::SERVER_SIDE_EMIT_RESPONSE,
-                            Mp::map([("requestId", Mp::from(id)), ("packet", wire::mp(&value))]),
-                        );
-                    }
-                });
-                serve::server_event(&ns, packet.clone(), answer);
+                if let (Some(ns), Some(me), Some(Value::Array(packet))) =
+                    (self.ns.upgrade(), self.me.upgrade(), data.get("packet"))
+                {
+                    serve::answer_server_event(me, &ns, packet.clone(), from, request_id);
+                }
             }
             Some(
                 kind::FETCH_SOCKETS_RESPONSE
                 | kind::SERVER_SIDE_EMIT_RESPONSE
                 | kind::BROADCAST_CLIENT_COUNT
                 | kind::BROADCAST_ACK,
-            ) => self.on_response(message),
+            ) => self.pending.answer_response(message),
             _ => {}
         }
     }
@@ -526,47 +504,17 @@ impl StreamsAdapter {
         if let Some(object) = packet.as_object_mut() {
             object.insert("nsp".to_owned(), Value::from(self.names().nsp.as_str()));
         }
-        let (counter, acker, from, ack_id) =
-            (me.clone(), from.to_owned(), from.to_owned(), id.clone());
-        serve::broadcast_with_ack(
+        serve::answer_broadcast_with_ack(
+            me,
             &self.local,
             &ns,
             &packet,
             ns.name(),
             &message.attachments,
             opts,
-            move |n| {
-                counter.respond(
-                    &from,
-                    kind::BROADCAST_CLIENT_COUNT,
-                    Mp::map([
-                        ("requestId", Mp::from(id.as_str())),
-                        ("clientCount", Mp::Int(n as i64)),
-                    ]),
-                );
-            },
-            move |reply| {
-                me.respond(
-                    &acker,
-                    kind::BROADCAST_ACK,
-                    Mp::map([
-                        ("requestId", Mp::from(ack_id.as_str())),
-                        ("packet", wire::ack_value(reply)),
-                    ]),
-                );
-            },
+            from.to_owned(),
+            id,
         );
-    }
-
-    fn on_response(&self, response: Incoming) {
-        let id = response
-            .get("data")
-            .and_then(|d| d.get("requestId"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        if let Some(id) = id {
-            self.pending.answer(&id, response);
-        }
     }
 
     async fn nodes(conn: Arc<Connection>, channel: String) -> usize {
@@ -619,6 +567,12 @@ fn decode_session(raw: &str) -> Option<SessionState> {
     ))
 }
 
+impl serve::Responder for StreamsAdapter {
+    fn respond(&self, to: &str, kind: i64, data: Mp) {
+        self.publish_to(format!("{}{to}#", self.names().channel), kind, data);
+    }
+}
+
 impl Route for StreamsAdapter {
     fn owns(&self, channel: &str) -> bool {
         channel == self.names().channel || channel == self.names().response_channel
@@ -629,7 +583,7 @@ impl Route for StreamsAdapter {
             return;
         };
         if channel == self.names().response_channel {
-            self.on_response(message);
+            self.pending.answer_response(message);
         } else {
             StreamsAdapter::on_message(self, message);
         }
