@@ -85,7 +85,7 @@ impl Decoder {
     /// assert!(Decoder::new().decode(r#"2["disconnect"]"#.into()).is_err());
     /// ```
     pub fn decode(&self, text: Str) -> Result<Packet, DecodeError> {
-        self.decode_into(text, None)
+        self.decode_into(text, false).map(|(packet, _)| packet)
     }
 
     /// As [`decode`](Self::decode), and for an EVENT or ACK packet (not the
@@ -107,18 +107,16 @@ impl Decoder {
     ///
     /// As for [`decode`](Self::decode).
     pub fn decode_split(&self, text: Str) -> Result<(Packet, Option<Vec<Str>>), DecodeError> {
-        let mut items = None;
-        let packet = self.decode_into(text, Some(&mut items))?;
-        Ok((packet, items))
+        self.decode_into(text, true)
     }
 
-    /// Decodes `text`; when `items` is given and the packet is an EVENT or an
-    /// ACK with a payload, fills it with the payload's items.
+    /// Decodes `text`; with `split`, also the items of an EVENT's or ACK's
+    /// payload.
     fn decode_into(
         &self,
         text: Str,
-        items: Option<&mut Option<Vec<Str>>>,
-    ) -> Result<Packet, DecodeError> {
+        split: bool,
+    ) -> Result<(Packet, Option<Vec<Str>>), DecodeError> {
         let s = text.as_str();
         let bytes = s.as_bytes();
 
@@ -167,20 +165,22 @@ impl Decoder {
         pos += id_len;
 
         // Payload: whatever is left.
-        let data = if pos < bytes.len() {
-            let items = items.filter(|_| matches!(kind, PacketType::Event | PacketType::Ack));
-            Some(payload::parse(kind, &text, pos, items)?)
+        let (data, items) = if pos < bytes.len() {
+            let split = split && matches!(kind, PacketType::Event | PacketType::Ack);
+            let (data, items) = payload::parse(kind, &text, pos, split)?;
+            (Some(data), items)
         } else {
-            None
+            (None, None)
         };
 
-        Ok(Packet {
+        let packet = Packet {
             kind,
             nsp,
             id,
             attachments,
             data,
-        })
+        };
+        Ok((packet, items))
     }
 
     /// The attachment count before the `-`: `Number(count)`, an integer from

@@ -30,43 +30,38 @@ pub fn is_reserved_event(name: &str) -> bool {
 
 /// Validates the payload `text[pos..]` of a packet of type `kind` and returns
 /// the JSON value, without the white space around it, as a slice of `text`.
-/// With `items`, the items of an array payload are kept there (slices of
-/// `text`, found in the same pass).
+/// With `split`, also the items of an array payload (slices of `text`, found
+/// in the same pass).
 pub(crate) fn parse(
     kind: PacketType,
     text: &Str,
     pos: usize,
-    items: Option<&mut Option<Vec<Str>>>,
-) -> Result<Str, DecodeError> {
+    split: bool,
+) -> Result<(Str, Option<Vec<Str>>), DecodeError> {
     if kind == PacketType::Disconnect {
         // The reference wants `undefined`, which no JSON text parses to.
         return Err(DecodeError::InvalidPayload);
     }
     let rest = text.get(pos..).ok_or(DecodeError::InvalidJson)?;
     // One pass over the whole payload; no tree, no copy.
-    let range = match items {
-        None => json::validate(rest, |_| {}),
-        Some(items) => {
-            let mut found = Vec::new();
-            let mut sliced = true;
-            let range = json::validate(rest, |r| {
-                match text.slice(pos + r.start, pos + r.end) {
-                    Some(item) => found.push(item),
-                    // Items start and end next to ASCII bytes: never happens.
-                    None => sliced = false,
-                }
-            });
-            if !sliced {
-                return Err(DecodeError::InvalidJson);
+    let mut items = split.then(Vec::new);
+    let mut sliced = true;
+    let range = json::validate(rest, |r| {
+        if let Some(items) = &mut items {
+            match text.slice(pos + r.start, pos + r.end) {
+                Some(item) => items.push(item),
+                // Items start and end next to ASCII bytes: never happens.
+                None => sliced = false,
             }
-            *items = Some(found);
-            range
         }
-    }
+    })
+    .filter(|_| sliced)
     .ok_or(DecodeError::InvalidJson)?;
     check_shape(kind, rest.get(range.clone()).unwrap_or_default())?;
-    text.slice(pos + range.start, pos + range.end)
-        .ok_or(DecodeError::InvalidJson)
+    let data = text
+        .slice(pos + range.start, pos + range.end)
+        .ok_or(DecodeError::InvalidJson)?;
+    Ok((data, items))
 }
 
 /// The reference's `isPayloadValid`, for a valid JSON value.
