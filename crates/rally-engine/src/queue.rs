@@ -4,15 +4,21 @@
 //! the session at a time takes them out in batches. A plain locked
 //! `VecDeque` costs nothing until the first frame (an idle client holds no
 //! buffer, where a channel allocates a block of slots up front) and hands
-//! over a whole batch under one lock.
+//! over a whole batch under one lock. The transport waits with one
+//! registered waker, kept across its loop (no wait list to join and leave
+//! on every turn), which the first frame into an empty queue wakes, as
+//! does the session's close.
 
 use std::{
     collections::VecDeque,
+    future::poll_fn,
     sync::{Mutex, MutexGuard},
+    task::{Poll, Waker},
 };
 
+use futures_util::task::AtomicWaker;
 use rally_proto::engine::Frame;
-use tokio::sync::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard, Notify};
+use tokio::sync::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard};
 
 /// Past this many slots, a queue that empties gives its memory back.
 const KEEP_CAPACITY: usize = 64;
@@ -20,8 +26,9 @@ const KEEP_CAPACITY: usize = 64;
 /// Bounded frames, and the right to take them out.
 pub(crate) struct Queue {
     frames: Mutex<VecDeque<Frame>>,
-    /// Woken when a frame arrives in an empty queue.
-    ready: Notify,
+    /// The waiting transport: woken when a frame arrives in an empty queue
+    /// (and when the session closes).
+    waker: AtomicWaker,
     capacity: usize,
     /// Held by the transport taking frames out, so that two never do.
     taker: AsyncMutex<()>,
@@ -38,7 +45,7 @@ impl Queue {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             frames: Mutex::new(VecDeque::new()),
-            ready: Notify::new(),
+            waker: AtomicWaker::new(),
             capacity,
             taker: AsyncMutex::new(()),
         }
@@ -60,9 +67,14 @@ impl Queue {
         frames.push_back(frame);
         drop(frames);
         if was_empty {
-            self.ready.notify_one();
+            self.waker.wake();
         }
         Ok(())
+    }
+
+    /// Wakes the transport waiting on the queue, if any.
+    pub(crate) fn wake(&self) {
+        self.waker.wake();
     }
 
     /// Waits for the right to take frames out.
@@ -99,15 +111,40 @@ impl Receiver<'_> {
     /// Waits until there is a frame, then moves up to `max` of them to
     /// `out`. Cancel-safe: nothing is taken unless it returns.
     pub(crate) async fn recv_many(&mut self, out: &mut Vec<Frame>, max: usize) -> usize {
-        loop {
-            // A frame pushed between the check and the wait leaves a permit
-            // in `ready`, so the wait cannot miss it.
+        // The waker goes when the wait ends, so that later frames wake no
+        // one until the next wait.
+        struct Unregister<'a>(&'a Queue);
+        impl Drop for Unregister<'_> {
+            fn drop(&mut self) {
+                self.0.waker.take();
+            }
+        }
+        let _unregister = Unregister(self.queue);
+        poll_fn(|cx| {
+            // Registered before looking: a frame pushed after the look
+            // wakes this waker.
+            self.register(cx.waker());
             let n = self.drain(out, max);
             if n > 0 || max <= out.len() {
-                return n;
+                Poll::Ready(n)
+            } else {
+                Poll::Pending
             }
-            self.queue.ready.notified().await;
-        }
+        })
+        .await
+    }
+
+    /// Registers the waker that the next frame into an empty queue (or the
+    /// session's close) wakes; it replaces the one registered before.
+    /// Register before looking at the queue, so that nothing is missed.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.queue.waker.register(waker);
+    }
+
+    /// Forgets the registered waker, so that frames pushed from now on wake
+    /// no one (such as those the transport's own task is about to push).
+    pub(crate) fn unregister(&self) {
+        self.queue.waker.take();
     }
 
     /// Whether nothing is queued.

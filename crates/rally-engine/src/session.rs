@@ -221,6 +221,7 @@ impl Session {
         };
         tracing::debug!(sid = %self.sid, %reason, "session closed");
         self.closed.notify_waiters();
+        self.queue.wake();
         self.heartbeat_changed.notify_one();
         // A polling client learns of the close from its next poll (after
         // what is still queued), as the reference's orderly close; one

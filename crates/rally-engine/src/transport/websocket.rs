@@ -1,6 +1,6 @@
 //! WebSocket: a direct session, or the upgrade of a polling one.
 
-use std::{pin::pin, sync::Arc, time::Duration};
+use std::{future::poll_fn, pin::pin, sync::Arc, task::Poll, time::Duration};
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use bytes::Bytes;
@@ -208,7 +208,23 @@ async fn probe(session: &Session, ws: &mut Ws) -> bool {
     }
 }
 
+/// What the WebSocket loop does next.
+enum Next {
+    /// The session closed.
+    Closed,
+    /// Frames were taken from the queue (into the batch) to write.
+    Write,
+    /// The client sent something (or went away).
+    Read(Option<Result<WsMessage, tokio_websockets::Error>>),
+    /// The heartbeat deadline passed.
+    Beat,
+}
+
 /// Serves a session on its WebSocket until either side ends it.
+///
+/// One task, waiting on four things at once in one `poll_fn`: the session's
+/// close, its queue (both through the queue's one registered waker, kept
+/// from turn to turn), the socket and the heartbeat timer.
 async fn run<H: Handler>(
     engine: &Engine<H>,
     session: &Arc<Session>,
@@ -225,32 +241,54 @@ async fn run<H: Handler>(
         if heartbeat.deadline() != deadline {
             heartbeat.as_mut().reset(deadline);
         }
-        tokio::select! {
-            biased;
-            () = session.closed() => break None,
-            _ = rx.recv_many(&mut batch, MAX_BATCH) => {
+        let next = poll_fn(|cx| {
+            // Registered before looking at the close and the queue, so that
+            // a close or a frame after the look wakes this task.
+            rx.register(cx.waker());
+            if session.is_closed() {
+                Poll::Ready(Next::Closed)
+            } else if rx.drain(&mut batch, MAX_BATCH) > 0 {
+                Poll::Ready(Next::Write)
+            } else if let Poll::Ready(message) = ws.poll_next_unpin(cx) {
+                Poll::Ready(Next::Read(message))
+            } else if heartbeat.as_mut().poll(cx).is_ready() {
+                Poll::Ready(Next::Beat)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        match next {
+            Next::Closed => break None,
+            Next::Write => {
                 let mut written = pin!(tokio::time::timeout(
                     write_timeout,
                     write(&mut ws, batch.drain(..))
                 ));
-                let written = tokio::select! {
-                    written = &mut written => written,
-                    // A write stuck on a client that does not read ends
-                    // when the session is dropped (its queue overflowed),
-                    // not at the timeout; a close that flushes waits.
-                    () = session.closed() => {
-                        if !session.close_reason().is_some_and(CloseReason::flushes) {
-                            break None;
-                        }
-                        written.await
+                // A write stuck on a client that does not read ends when the
+                // session is dropped (its queue overflowed), not at the
+                // timeout; a close that flushes waits for it.
+                let written = poll_fn(|cx| {
+                    if let Poll::Ready(written) = written.as_mut().poll(cx) {
+                        return Poll::Ready(Some(written));
                     }
-                };
+                    rx.register(cx.waker());
+                    match session.close_reason() {
+                        Some(reason) if !reason.flushes() => Poll::Ready(None),
+                        _ => Poll::Pending,
+                    }
+                })
+                .await;
                 match written {
-                    Ok(Ok(())) => {}
-                    _ => break Some(CloseReason::TransportError),
+                    Some(Ok(Ok(()))) => {}
+                    None => break None,
+                    Some(_) => break Some(CloseReason::TransportError),
                 }
             }
-            message = ws.next() => {
+            Next::Read(message) => {
+                // The answers this task queues itself need no wake-up: the
+                // loop looks at the queue before it waits again.
+                rx.unregister();
                 // Take every message already read before writing anything:
                 // the answers to a batch of requests then go out in one write.
                 let mut message = message;
@@ -272,7 +310,7 @@ async fn run<H: Handler>(
                     break failure;
                 }
             }
-            () = &mut heartbeat => match session.heartbeat_beat(Instant::now(), config.ping_timeout) {
+            Next::Beat => match session.heartbeat_beat(Instant::now(), config.ping_timeout) {
                 Beat::Wait => {}
                 Beat::Ping => {
                     if write(&mut ws, vec![PING]).await.is_err() {
@@ -283,6 +321,7 @@ async fn run<H: Handler>(
             },
         }
     };
+    rx.unregister();
     if let Some(reason) = failure {
         session.close_with(reason);
     }
