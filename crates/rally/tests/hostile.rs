@@ -1,7 +1,8 @@
 //! Hostile clients against a running server, the rows of the bad-input
 //! matrix (SECURITY.md) that `bad_input.rs` and `limits.rs` do not cover:
 //! wrong ACK payloads, attachments announced and never sent, deep JSON
-//! nesting, a client that answers pings but never reads. Each expectation
+//! nesting, a client that answers pings but never reads, a write blocked on
+//! a client that stopped reading. Each expectation
 //! is the reference's (socket.io 4.8.4), checked by running it.
 
 mod support;
@@ -249,6 +250,39 @@ async fn a_dropped_slow_client_loses_its_connection_at_once() {
         }
     })
     .await;
+}
+
+/// A client that stops reading while what the server writes fits its
+/// queue (so the queue bound never trips) still cannot hold its session:
+/// the blocked write gives up after pingInterval + pingTimeout (2 s here),
+/// and the session ends with `transport error` (the heartbeat waits behind
+/// the write, so the client's silence cannot end it sooner).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_blocked_on_a_client_that_stops_reading_times_out() {
+    const CHUNK: usize = 2 * 1024 * 1024;
+    let io = Server::builder()
+        .ping_interval(Duration::from_secs(1))
+        .ping_timeout(Duration::from_secs(1))
+        .build();
+    let (io, mut left) = reporting_server(io);
+    let server = TestServer::start(io).await;
+    let (_slow, slow_id) = server.joined("/").await;
+    let socket = server.socket("/", slow_id);
+    let big = "x".repeat(CHUNK);
+    let started = Instant::now();
+    // 8 MiB: more than the socket buffers of both ends take.
+    for i in 0..4 {
+        socket.emit("big", Args::new().arg(&i).arg(&big)).unwrap();
+    }
+    assert_eq!(
+        support::within("the blocked write to time out", left.recv()).await,
+        (slow_id, DisconnectReason::TransportError)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "ended by the write timeout, not before it ({:?})",
+        started.elapsed()
+    );
 }
 
 /// Clients that join, get a room, owe an ack and go away (closed or just
