@@ -342,23 +342,57 @@ fn run(opts: Options) -> Result<(), String> {
     let mut cells = Vec::new();
     let total: usize = list
         .iter()
-        .map(|s| opts.peers.iter().filter(|p| s.applies_to(**p)).count())
+        .map(|s| rounds(s, timing) * opts.peers.iter().filter(|p| s.applies_to(**p)).count())
         .sum();
+    let mut done = 0;
     for s in &list {
-        for &p in opts.peers.iter().filter(|p| s.applies_to(**p)) {
-            eprintln!(
-                "[{}/{total}] {} · {} ({:.0} s)",
-                cells.len() + 1,
-                s.title,
-                p.title(),
-                started.elapsed().as_secs_f64()
-            );
-            let cell = local.block_on(&rt, run_cell(&programs, s, p, timing, nofile));
-            if let Some(e) = &cell.error {
-                eprintln!("    error: {e}");
+        let peers: Vec<Peer> = opts
+            .peers
+            .iter()
+            .copied()
+            .filter(|p| s.applies_to(*p))
+            .collect();
+        let mut row: Vec<Cell> = peers
+            .iter()
+            .map(|&peer| Cell {
+                scenario: s.id.clone(),
+                peer,
+                samples: Vec::new(),
+                error: None,
+            })
+            .collect();
+        // The runs of a scenario are split into rounds, every other round
+        // in reverse peer order (A B C D, then D C B A): a machine whose
+        // speed drifts over the minutes a scenario takes favours no peer.
+        let rounds = rounds(s, timing);
+        for round in 0..rounds {
+            let runs = timing.runs / rounds + usize::from(round < timing.runs % rounds);
+            let order: Vec<usize> = if round % 2 == 0 {
+                (0..row.len()).collect()
+            } else {
+                (0..row.len()).rev().collect()
+            };
+            for i in order {
+                done += 1;
+                if row[i].error.is_some() {
+                    continue;
+                }
+                eprintln!(
+                    "[{done}/{total}] {} · {} ({:.0} s)",
+                    s.title,
+                    peers[i].title(),
+                    started.elapsed().as_secs_f64()
+                );
+                let timing = Timing { runs, ..timing };
+                let part = local.block_on(&rt, run_cell(&programs, s, peers[i], timing, nofile));
+                if let Some(e) = &part.error {
+                    eprintln!("    error: {e}");
+                }
+                row[i].samples.extend(part.samples);
+                row[i].error = part.error;
             }
-            cells.push(cell);
         }
+        cells.extend(row);
     }
     eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
     let doc = report::Report {
@@ -371,6 +405,17 @@ fn run(opts: Options) -> Result<(), String> {
     doc.write(&opts.out, opts.update_doc)?;
     println!("{}", doc.markdown());
     Ok(())
+}
+
+/// How many rounds a scenario's runs are split into: two (in opposite
+/// peer orders) when there are runs enough, one for idle density (a single
+/// measurement per peer).
+fn rounds(s: &Scenario, timing: Timing) -> usize {
+    if matches!(s.kind, Kind::Idle { .. }) || timing.runs < 2 {
+        1
+    } else {
+        2
+    }
 }
 
 async fn run_cell(
