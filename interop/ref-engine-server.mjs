@@ -5,7 +5,7 @@
 // tests start, so engine-client.mjs can be developed and compared against the
 // reference implementation:
 //
-//   path /engine.io/, pingInterval 300 ms, pingTimeout 200 ms,
+//   path /engine.io/, pingInterval 1000 ms, pingTimeout 1000 ms,
 //   maxHttpBufferSize 1,000,000 bytes; every message is echoed unchanged
 //   (text as text, binary as binary).
 //
@@ -28,8 +28,8 @@ const httpServer = http.createServer((req, res) => {
 });
 
 const engine = new Server({
-  pingInterval: 300,
-  pingTimeout: 200,
+  pingInterval: 1000,
+  pingTimeout: 1000,
   maxHttpBufferSize: 1e6,
 });
 engine.attach(httpServer, { path: '/engine.io/' });

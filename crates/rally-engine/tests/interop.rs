@@ -19,8 +19,8 @@ fn interop_dir() -> PathBuf {
 fn interop_config() -> Config {
     Config::default()
         .path("/engine.io/")
-        .ping_interval(Duration::from_millis(300))
-        .ping_timeout(Duration::from_millis(200))
+        .ping_interval(Duration::from_millis(1000))
+        .ping_timeout(Duration::from_millis(1000))
         .max_http_buffer_size(1_000_000)
 }
 
