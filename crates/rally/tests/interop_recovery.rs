@@ -29,7 +29,7 @@ use tokio::{
     task::AbortHandle,
 };
 
-const DEADLINE: Duration = Duration::from_secs(10);
+const DEADLINE: Duration = Duration::from_secs(20);
 
 async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
     tokio::time::timeout(DEADLINE, fut)

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
 /// How long any single wait in a test may take.
-pub const DEADLINE: Duration = Duration::from_secs(5);
+pub const DEADLINE: Duration = Duration::from_secs(10);
 
 /// Which server a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use tokio::{
 use tokio_websockets::{ClientBuilder, MaybeTlsStream, Message as WsMessage, WebSocketStream};
 
 /// How long any single expected step may take.
-pub(crate) const DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
 
 /// The target of a polling handshake under the default path.
 pub(crate) const HANDSHAKE: &str = "/engine.io/?EIO=4&transport=polling";

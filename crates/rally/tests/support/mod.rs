@@ -25,7 +25,7 @@ use tokio::{
 use tokio_websockets::{ClientBuilder, MaybeTlsStream, Message as WsMessage, WebSocketStream};
 
 /// How long any single expected step may take.
-pub const DEADLINE: Duration = Duration::from_secs(5);
+pub const DEADLINE: Duration = Duration::from_secs(10);
 
 /// The namespace the barrier connects to; no test may accept it.
 pub const SYNC_NSP: &str = "/__sync";
