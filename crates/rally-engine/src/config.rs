@@ -214,15 +214,15 @@ impl Config {
         self
     }
 
-    /// The JSON of the open packet for a session `sid`.
-    pub(crate) fn handshake_json(&self, sid: &str, upgrades: bool) -> String {
-        let upgrades = if upgrades && self.allow_upgrades && self.allows(Transport::WebSocket) {
-            r#"["websocket"]"#
-        } else {
-            "[]"
-        };
+    /// What follows the sid in the open packet of a session on `transport`
+    /// (`","upgrades":[...],...}`): the same for every session, so built once.
+    pub(crate) fn open_packet_tail(&self, transport: Transport) -> String {
+        let upgrades = transport == Transport::Polling
+            && self.allow_upgrades
+            && self.allows(Transport::WebSocket);
+        let upgrades = if upgrades { r#"["websocket"]"# } else { "[]" };
         format!(
-            r#"{{"sid":"{sid}","upgrades":{upgrades},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
+            r#"","upgrades":{upgrades},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
             self.ping_interval.as_millis(),
             self.ping_timeout.as_millis(),
             self.max_http_buffer_size

@@ -1,5 +1,4 @@
 use std::{
-    collections::HashMap,
     convert::Infallible,
     fmt,
     future::Future,
@@ -11,10 +10,11 @@ use std::{
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
 use http_body::Body;
+use rally_proto::Str;
 use tower_service::Service;
 
 use crate::{
-    CloseReason, Config, Handler, Handshake, RemoteAddr, Session, Sid, Transport,
+    CloseReason, Config, Handler, Handshake, RemoteAddr, Session, Sid, SidMap, Transport,
     error::ErrorCode,
     rate::HandshakeRate,
     response::{self, EngineBody},
@@ -30,9 +30,11 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) struct Engine<H> {
     pub(crate) config: Config,
     pub(crate) handler: H,
-    sessions: Mutex<HashMap<Sid, Arc<Session>>>,
+    sessions: Mutex<SidMap<Arc<Session>>>,
     counters: Arc<Counters>,
     handshake_rate: Option<HandshakeRate>,
+    /// [`Config::open_packet_tail`] for polling, then for WebSocket.
+    open_tails: [String; 2],
 }
 
 impl<H: Handler> Owner for Engine<H> {
@@ -44,34 +46,48 @@ impl<H: Handler> Owner for Engine<H> {
 
 /// The query parameters the engine reads.
 struct Query {
-    eio: Option<String>,
-    transport: Option<String>,
-    sid: Option<String>,
+    /// Whether `EIO` names protocol revision 4.
+    eio4: bool,
+    /// `transport`, when it names one.
+    transport: Option<Transport>,
+    /// `sid` when present: `Some(None)` for one that cannot be an id.
+    sid: Option<Option<Sid>>,
 }
 
 impl Query {
+    /// Reads the first `EIO`, `transport` and `sid`, copying nothing.
     fn parse(query: Option<&str>) -> Self {
-        let mut parsed = Self {
-            eio: None,
-            transport: None,
-            sid: None,
-        };
+        let (mut eio, mut transport, mut sid) = (None, None, None);
         for (key, value) in crate::handshake::query_pairs(query.unwrap_or_default()) {
-            let slot = match &*key {
-                "EIO" => &mut parsed.eio,
-                "transport" => &mut parsed.transport,
-                "sid" => &mut parsed.sid,
-                _ => continue,
-            };
-            slot.get_or_insert_with(|| value.into_owned());
+            match &*key {
+                "EIO" => _ = eio.get_or_insert_with(|| value == "4"),
+                "transport" => _ = transport.get_or_insert_with(|| Transport::from_name(&value)),
+                "sid" => _ = sid.get_or_insert_with(|| Sid::parse(&value)),
+                _ => {}
+            }
         }
-        parsed
+        Self {
+            eio4: eio.unwrap_or(false),
+            transport: transport.flatten(),
+            sid,
+        }
     }
 }
 
 impl<H: Handler> Engine<H> {
-    fn sessions(&self) -> MutexGuard<'_, HashMap<Sid, Arc<Session>>> {
+    fn sessions(&self) -> MutexGuard<'_, SidMap<Arc<Session>>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The open packet (`0{"sid":...}`) of a session opened on `transport`.
+    pub(crate) fn open_packet(&self, sid: &str, transport: Transport) -> Str {
+        const HEAD: &str = r#"0{"sid":""#;
+        let tail = &self.open_tails[usize::from(transport == Transport::WebSocket)];
+        let mut open = String::with_capacity(HEAD.len() + sid.len() + tail.len());
+        open.push_str(HEAD);
+        open.push_str(sid);
+        open.push_str(tail);
+        Str::from(open)
     }
 
     /// Whether this engine answers requests for `path`.
@@ -89,9 +105,13 @@ impl<H: Handler> Engine<H> {
         if req.method() == Method::OPTIONS && self.config.cors.is_some() {
             return response::preflight(&self.config, req.headers());
         }
-        let request_headers = req.headers().clone();
+        // Only the origin outlives the request, and only when CORS needs it.
+        let origin = match &self.config.cors {
+            Some(_) => req.headers().get(header::ORIGIN).cloned(),
+            None => None,
+        };
         let mut response = self.route(req).await;
-        response::add_cors(&self.config, &request_headers, response.headers_mut());
+        response::add_cors(&self.config, origin.as_ref(), response.headers_mut());
         response
     }
 
@@ -111,16 +131,15 @@ impl<H: Handler> Engine<H> {
                 response::error(code)
             }
         };
-        let transport = query.transport.as_deref().and_then(Transport::from_name);
-        let Some(transport) = transport.filter(|t| self.config.allows(*t)) else {
+        let Some(transport) = query.transport.filter(|t| self.config.allows(*t)) else {
             return fail(ErrorCode::TransportUnknown);
         };
         if wants_upgrade && transport == Transport::Polling {
             return websocket::refuse(req);
         }
 
-        if let Some(sid) = &query.sid {
-            let session = Sid::parse(sid).and_then(|sid| self.sessions().get(&sid).cloned());
+        if let Some(sid) = query.sid {
+            let session = sid.and_then(|sid| self.sessions().get(&sid).cloned());
             let Some(session) = session else {
                 return fail(ErrorCode::UnknownSid);
             };
@@ -129,7 +148,7 @@ impl<H: Handler> Engine<H> {
             }
             // A session speaks one protocol revision; anything else asking
             // for it is a mismatch, as is the wrong transport.
-            if transport != session.transport() || query.eio.as_deref() != Some("4") {
+            if transport != session.transport() || !query.eio4 {
                 return response::error(ErrorCode::BadRequest);
             }
             return match *req.method() {
@@ -161,7 +180,7 @@ impl<H: Handler> Engine<H> {
                 };
             }
         }
-        if query.eio.as_deref() != Some("4") {
+        if !query.eio4 {
             return fail(ErrorCode::UnsupportedProtocolVersion);
         }
         if let (Some(rate), Some(addr)) =
@@ -181,7 +200,8 @@ impl<H: Handler> Engine<H> {
         };
         match transport {
             Transport::Polling => {
-                let mut response = polling::handshake(&self.config, &session, &parts);
+                let open = self.open_packet(&session.sid(), transport);
+                let mut response = polling::handshake(open, &session, &parts);
                 if let Some(cookie) = &self.config.cookie {
                     if let Ok(value) = HeaderValue::from_str(&cookie.header_value(&session.sid())) {
                         response.headers_mut().append(header::SET_COOKIE, value);
@@ -269,6 +289,10 @@ impl<H: Handler> EngineIo<H> {
                 handshake_rate: config
                     .handshake_rate
                     .map(|(max, window)| HandshakeRate::new(max, window)),
+                open_tails: [
+                    config.open_packet_tail(Transport::Polling),
+                    config.open_packet_tail(Transport::WebSocket),
+                ],
                 config,
             }),
         }

@@ -107,7 +107,7 @@ pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Co
 
 /// Decodes `%XX` escapes and `+` as a space; invalid escapes stay as they are.
 pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
-    if !s.contains(['%', '+']) {
+    if !s.bytes().any(|b| b == b'%' || b == b'+') {
         return Cow::Borrowed(s);
     }
     let bytes = s.as_bytes();

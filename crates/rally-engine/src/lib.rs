@@ -58,6 +58,6 @@ pub use rally_proto::engine::{Frame, Message};
 pub use response::EngineBody;
 pub use serve::{serve, serve_with_shutdown};
 pub use session::Session;
-pub use sid::Sid;
+pub use sid::{Sid, SidHash, SidHasher, SidMap, SidSet};
 pub use stats::Stats;
 pub use transport::Transport;

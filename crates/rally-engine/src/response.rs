@@ -110,20 +110,19 @@ pub(crate) fn status(status: StatusCode) -> Response<EngineBody> {
 }
 
 /// Adds the CORS headers that `config` asks for to a reply to a request
-/// with `request_headers`.
-pub(crate) fn add_cors(config: &Config, request_headers: &HeaderMap, headers: &mut HeaderMap) {
-    add_cors_with_vary(config, request_headers, headers, None);
+/// from `origin` (its `Origin` header).
+pub(crate) fn add_cors(config: &Config, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+    add_cors_with_vary(config, origin, headers, None);
 }
 
 /// As [`add_cors`], with `extra_vary` appended to the `Vary` header.
 fn add_cors_with_vary(
     config: &Config,
-    request_headers: &HeaderMap,
+    origin: Option<&HeaderValue>,
     headers: &mut HeaderMap,
     extra_vary: Option<&str>,
 ) {
     let Some(cors) = &config.cors else { return };
-    let origin = request_headers.get(header::ORIGIN);
     let allowed = match &cors.origin {
         AllowOrigin::Any => Some(HeaderValue::from_static("*")),
         AllowOrigin::Mirror => origin.cloned(),
@@ -158,7 +157,7 @@ pub(crate) fn preflight(config: &Config, request_headers: &HeaderMap) -> Respons
     let headers = response.headers_mut();
     add_cors_with_vary(
         config,
-        request_headers,
+        request_headers.get(header::ORIGIN),
         headers,
         Some("Access-Control-Request-Headers"),
     );

@@ -39,6 +39,9 @@ pub struct Session {
     pub(crate) noop: Notify,
     /// Woken when the heartbeat deadline or the transport changes.
     pub(crate) heartbeat_changed: Notify,
+    /// Set when an expiry comes before the heartbeat deadline, for the
+    /// WebSocket task (woken through the queue) to set its timer again.
+    deadline_moved: AtomicBool,
     owner: Weak<dyn Owner>,
     attachment: OnceLock<Box<dyn Any + Send + Sync>>,
     /// Whether the engine has been told the session ended.
@@ -52,6 +55,8 @@ struct State {
     posting: bool,
     close: Option<CloseReason>,
     heartbeat: Heartbeat,
+    /// When the session is closed unless told otherwise ([`Session::expire_after`]).
+    expiry: Option<Instant>,
 }
 
 /// Where the server-driven heartbeat stands.
@@ -72,6 +77,8 @@ pub(crate) enum Beat {
     Ping,
     /// The pong is late: close the session.
     TimedOut,
+    /// The session's expiry passed: close it ([`CloseReason::ForcedClose`]).
+    Expired,
 }
 
 impl Session {
@@ -91,6 +98,7 @@ impl Session {
                 posting: false,
                 close: None,
                 heartbeat: Heartbeat::Idle(Instant::now() + ping_interval),
+                expiry: None,
             }),
             handshake,
             is_closed: AtomicBool::new(false),
@@ -98,6 +106,7 @@ impl Session {
             closed: Notify::new(),
             noop: Notify::new(),
             heartbeat_changed: Notify::new(),
+            deadline_moved: AtomicBool::new(false),
             owner,
             attachment: OnceLock::new(),
             finalized: AtomicBool::new(false),
@@ -299,16 +308,64 @@ impl Session {
         self.state().posting = false;
     }
 
-    /// The instant the heartbeat needs attention next.
-    pub(crate) fn heartbeat_deadline(&self) -> Instant {
-        match self.state().heartbeat {
-            Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) => at,
+    /// Closes the session with [`CloseReason::ForcedClose`] once `timeout`
+    /// has passed, unless [`cancel_expiry`](Self::cancel_expiry) comes first
+    /// (a later call sets a new deadline).
+    ///
+    /// The transport's heartbeat timer watches the deadline, so it costs no
+    /// task and no timer of its own: Socket.IO's connect timeout is one.
+    ///
+    /// ```
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use rally_engine::Session;
+    /// fn on_open(session: &Arc<Session>) {
+    ///     // Let the client go unless it proves itself within five seconds.
+    ///     session.expire_after(Duration::from_secs(5));
+    /// }
+    /// ```
+    pub fn expire_after(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state();
+        let earlier = match state.heartbeat {
+            Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) => deadline < at,
+        };
+        state.expiry = Some(deadline);
+        drop(state);
+        if earlier {
+            // The transport's timer waits for the heartbeat: wake it to
+            // wait for the expiry instead.
+            self.deadline_moved.store(true, Ordering::Release);
+            self.heartbeat_changed.notify_one();
+            self.queue.wake();
         }
+    }
+
+    /// Whether the heartbeat deadline moved earlier since the last call.
+    pub(crate) fn take_deadline_moved(&self) -> bool {
+        self.deadline_moved.load(Ordering::Relaxed)
+            && self.deadline_moved.swap(false, Ordering::AcqRel)
+    }
+
+    /// Lifts the expiry set by [`expire_after`](Self::expire_after).
+    pub fn cancel_expiry(&self) {
+        self.state().expiry = None;
+    }
+
+    /// The instant the heartbeat (or the expiry) needs attention next.
+    pub(crate) fn heartbeat_deadline(&self) -> Instant {
+        let state = self.state();
+        let at = match state.heartbeat {
+            Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) => at,
+        };
+        state.expiry.map_or(at, |expiry| expiry.min(at))
     }
 
     /// Advances the heartbeat at `now`.
     pub(crate) fn heartbeat_beat(&self, now: Instant, ping_timeout: Duration) -> Beat {
         let mut state = self.state();
+        if state.expiry.is_some_and(|expiry| now >= expiry) {
+            return Beat::Expired;
+        }
         match state.heartbeat {
             Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) if now < at => Beat::Wait,
             Heartbeat::Idle(_) => {

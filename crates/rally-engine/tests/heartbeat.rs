@@ -133,3 +133,56 @@ async fn upgraded_session_keeps_the_heartbeat_and_times_out_on_websocket() {
     assert_eq!(ws_close_after_pings(&mut ws).await, (1005, String::new()));
     assert_eq!(server.expect_close().await, CloseReason::PingTimeout);
 }
+
+/// `Session::expire_after` shorter than the heartbeat interval: the
+/// heartbeat timer wakes for it and closes the session (`forced close`).
+#[tokio::test]
+async fn an_expiry_closes_a_websocket_session_before_its_first_ping() {
+    let mut server = TestServer::start(Config::default()).await;
+    let (mut ws, session, _) = server.open_websocket().await;
+    let set = Instant::now();
+    session.expire_after(Duration::from_millis(100));
+    assert_eq!(server.expect_close().await, CloseReason::ForcedClose);
+    assert!(
+        set.elapsed() >= Duration::from_millis(100) - SLACK,
+        "closed after {:?}",
+        set.elapsed()
+    );
+    assert_eq!(ws_expect_close(&mut ws).await.0, 1005);
+}
+
+#[tokio::test]
+async fn an_expiry_closes_a_polling_session_and_ends_its_pending_poll() {
+    let mut server = TestServer::start(Config::default()).await;
+    let polling = server.open_polling().await;
+    let set = Instant::now();
+    polling.session.expire_after(Duration::from_millis(100));
+    assert_eq!(polling.poll().await.assert_poll(), "1");
+    assert!(
+        set.elapsed() >= Duration::from_millis(100) - SLACK,
+        "closed after {:?}",
+        set.elapsed()
+    );
+    assert_eq!(server.expect_close().await, CloseReason::ForcedClose);
+}
+
+/// A cancelled expiry never fires: the session outlives it and keeps its
+/// heartbeat (the pings are the clock of this test).
+#[tokio::test]
+async fn a_cancelled_expiry_leaves_the_session_open() {
+    let mut server = TestServer::start(heartbeat_config()).await;
+    let (mut ws, session, _) = server.open_websocket().await;
+    session.expire_after(Duration::from_millis(20));
+    session.cancel_expiry();
+    let polling = server.open_polling().await;
+    polling.session.expire_after(Duration::from_millis(20));
+    polling.session.cancel_expiry();
+    for n in 0..2 {
+        assert_eq!(ws_expect_text(&mut ws).await, "2", "ping #{n}");
+        ws_send_text(&mut ws, "3").await;
+        assert_eq!(polling.poll().await.assert_poll(), "2", "ping #{n}");
+        polling.post_ok(b"3").await;
+    }
+    assert!(!session.is_closed() && !polling.session.is_closed());
+    server.assert_no_event();
+}

@@ -11,7 +11,6 @@ use rally_proto::{
     Str,
     socket::{Assembler, BinaryPacket, Decoder, Packet, PacketType, event_name, split_array},
 };
-use tokio::task::AbortHandle;
 
 use crate::{
     AckReply, ConnectError, DisconnectReason, EmitError, Event, Socket, adapter::RestoredSession,
@@ -28,7 +27,6 @@ pub(crate) struct Client {
     /// CONNECTs still in the namespaces' middlewares.
     connecting: AtomicUsize,
     assembler: Mutex<Assembler>,
-    connect_timer: Mutex<Option<AbortHandle>>,
 }
 
 impl Client {
@@ -39,22 +37,11 @@ impl Client {
             sockets: Mutex::default(),
             connecting: AtomicUsize::new(0),
             assembler: Mutex::new(Assembler::new().max_attachments(server.config.max_attachments)),
-            connect_timer: Mutex::default(),
             server,
         });
-        // A client that joins no namespace in time is let go.
-        let timeout = client.server.config.connect_timeout;
-        let session = session.clone();
-        let timer = tokio::spawn(async move {
-            tokio::select! {
-                () = tokio::time::sleep(timeout) => {
-                    tracing::debug!(sid = %session.sid(), "no namespace joined in time");
-                    session.close_with(CloseReason::ForcedClose);
-                }
-                () = session.closed() => {}
-            }
-        });
-        *client.lock(&client.connect_timer) = Some(timer.abort_handle());
+        // A client that joins no namespace in time is let go (by the
+        // session's heartbeat timer: no task of its own).
+        session.expire_after(client.server.config.connect_timeout);
         client
     }
 
@@ -340,14 +327,12 @@ impl Client {
         name: &str,
         restored: Option<RestoredSession>,
     ) {
-        if self.session().is_none_or(|s| s.is_closed()) {
+        let Some(session) = self.session().filter(|s| !s.is_closed()) else {
             socket.mark_refused();
             return;
-        }
+        };
         // Joined: the connect timeout no longer applies.
-        if let Some(timer) = self.lock(&self.connect_timer).take() {
-            timer.abort();
-        }
+        session.cancel_expiry();
         self.lock(&self.sockets).push(socket.clone());
         socket.mark_connected();
         // As the reference: the missed packets go out before the CONNECT
@@ -359,8 +344,8 @@ impl Client {
             restored.session.rooms
         });
         let reply = match socket.pid() {
-            Some(pid) => format!(r#"{{"sid":"{}","pid":"{pid}"}}"#, socket.id()),
-            None => format!(r#"{{"sid":"{}"}}"#, socket.id()),
+            Some(pid) => [r#"{"sid":""#, &socket.id(), r#"","pid":""#, pid, r#""}"#].concat(),
+            None => [r#"{"sid":""#, &socket.id(), r#""}"#].concat(),
         };
         let _ = self.send(
             Encoded::control(PacketType::Connect, name, Some(&reply)).frames(),
@@ -384,9 +369,6 @@ impl Client {
 
     /// The Engine.IO session ended: every socket leaves with its reason.
     pub(crate) fn on_close(&self, reason: CloseReason) {
-        if let Some(timer) = self.lock(&self.connect_timer).take() {
-            timer.abort();
-        }
         for socket in self.take_sockets() {
             socket.leave_namespace(DisconnectReason::from(reason), false);
         }

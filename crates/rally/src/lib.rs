@@ -55,7 +55,8 @@ pub use event::{AckReply, AckSender, Event};
 pub use namespace::Namespace;
 pub use operators::{AckResponses, BroadcastOperator};
 pub use rally_engine::{
-    CloseReason, Cookie, Cors, RemoteAddr, Sid, Stats, Transport, serve, serve_with_shutdown,
+    CloseReason, Cookie, Cors, RemoteAddr, Sid, SidHasher, SidMap, SidSet, Stats, Transport, serve,
+    serve_with_shutdown,
 };
 pub use rally_proto::{Args, Binary};
 pub use reason::DisconnectReason;

@@ -9,7 +9,7 @@ use std::{
     },
 };
 
-use rally_engine::Sid;
+use rally_engine::{Sid, SidMap};
 
 use crate::{
     AdapterError, Args, BroadcastOperator, ConnectError, DisconnectReason, Event, IntoRooms,
@@ -64,7 +64,7 @@ pub struct Namespace {
     name: String,
     /// Shared with the dynamic children of a parent namespace.
     handlers: Arc<RwLock<Handlers>>,
-    sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
+    sockets: RwLock<SidMap<Arc<Socket>>>,
     adapter: OnceLock<Arc<dyn Adapter>>,
     ack_ids: AtomicU64,
     children: RwLock<Vec<Weak<Namespace>>>,

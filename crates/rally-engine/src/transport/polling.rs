@@ -13,7 +13,7 @@ use rally_proto::{
 use tokio::time::Instant;
 
 use crate::{
-    CloseReason, Config, Handler, Session, Transport,
+    CloseReason, Handler, Session, Transport,
     engine::{BoxError, Engine},
     response::{self, EngineBody, TEXT_HTML, TEXT_PLAIN},
     session::Beat,
@@ -28,13 +28,8 @@ const CLOSE: Frame = Frame::Text(Str::from_static("1"));
 
 /// The reply to a polling handshake: the open packet, then whatever the
 /// handler queued when the session opened.
-pub(crate) fn handshake(
-    config: &Config,
-    session: &Arc<Session>,
-    parts: &Parts,
-) -> Response<EngineBody> {
-    let open = format!("0{}", config.handshake_json(&session.sid(), true));
-    let mut frames = vec![Frame::Text(Str::from(open))];
+pub(crate) fn handshake(open: Str, session: &Arc<Session>, parts: &Parts) -> Response<EngineBody> {
+    let mut frames = vec![Frame::Text(open)];
     if let Some(mut rx) = session.try_receiver() {
         rx.drain(&mut frames, MAX_BATCH);
     }
@@ -214,6 +209,7 @@ pub(crate) fn spawn_heartbeat(
                 // A full queue cannot take the ping: the pong will be late.
                 Beat::Ping => drop(session.send_frame(PING)),
                 Beat::TimedOut => session.close_with(CloseReason::PingTimeout),
+                Beat::Expired => session.close_with(CloseReason::ForcedClose),
             }
         }
     });

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_websockets::{Limits, Message as WsMessage, ServerBuilder, WebSocketStream};
 
 use crate::{
-    CloseReason, Handler, Session,
+    CloseReason, Handler, Session, Transport,
     engine::Engine,
     error::ErrorCode,
     queue::Receiver,
@@ -123,11 +123,8 @@ pub(crate) fn open<H: Handler, B>(
             session.close_with(CloseReason::TransportError);
             return;
         };
-        let open = format!("0{}", engine.config.handshake_json(&session.sid(), false));
-        if write(&mut ws, vec![Frame::Text(Str::from(open))])
-            .await
-            .is_err()
-        {
+        let open = engine.open_packet(&session.sid(), Transport::WebSocket);
+        if write(&mut ws, vec![Frame::Text(open)]).await.is_err() {
             session.close_with(CloseReason::TransportError);
             return;
         }
@@ -216,7 +213,7 @@ enum Next {
     Write,
     /// The client sent something (or went away).
     Read(Option<Result<WsMessage, tokio_websockets::Error>>),
-    /// The heartbeat deadline passed.
+    /// The heartbeat deadline passed or moved earlier.
     Beat,
 }
 
@@ -251,7 +248,7 @@ async fn run<H: Handler>(
                 Poll::Ready(Next::Write)
             } else if let Poll::Ready(message) = ws.poll_next_unpin(cx) {
                 Poll::Ready(Next::Read(message))
-            } else if heartbeat.as_mut().poll(cx).is_ready() {
+            } else if heartbeat.as_mut().poll(cx).is_ready() || session.take_deadline_moved() {
                 Poll::Ready(Next::Beat)
             } else {
                 Poll::Pending
@@ -318,6 +315,7 @@ async fn run<H: Handler>(
                     }
                 }
                 Beat::TimedOut => break Some(CloseReason::PingTimeout),
+                Beat::Expired => break Some(CloseReason::ForcedClose),
             },
         }
     };

@@ -27,7 +27,7 @@ use std::{
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use bytes::Bytes;
 use rally::{
-    AdapterError, Namespace, Room, Sid,
+    AdapterError, Namespace, Room, Sid, SidMap,
     adapter::{
         AckEvent, AckStream, Adapter, BroadcastOptions, BroadcastPacket, LocalAdapter,
         MissedPacket, RestoredSession, RoomEvent, SessionState, SocketInfo,
@@ -133,7 +133,7 @@ pub(crate) struct StreamsAdapter {
     timeout: Duration,
     /// `maxDisconnectionDuration` when connection state recovery is on.
     recovery: Option<Duration>,
-    restoring: Mutex<HashMap<Sid, Restoring>>,
+    restoring: Mutex<SidMap<Restoring>>,
 }
 
 impl StreamsAdapter {
@@ -209,7 +209,7 @@ impl StreamsAdapter {
         })
     }
 
-    fn restoring(&self) -> MutexGuard<'_, HashMap<Sid, Restoring>> {
+    fn restoring(&self) -> MutexGuard<'_, SidMap<Restoring>> {
         self.restoring.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -7,7 +7,7 @@ use std::{
     },
 };
 
-use rally_engine::Sid;
+use rally_engine::{Sid, SidMap, SidSet};
 
 use super::{
     AckEvent, AckStream, Adapter, AdapterError, BroadcastOptions, BroadcastPacket, RestoredSession,
@@ -22,8 +22,8 @@ type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
 
 #[derive(Default)]
 struct Rooms {
-    members: HashMap<Room, HashSet<Sid>>,
-    by_socket: HashMap<Sid, HashSet<Room>>,
+    members: HashMap<Room, SidSet>,
+    by_socket: SidMap<HashSet<Room>>,
 }
 
 /// The in-memory adapter: rooms of one process.
@@ -146,7 +146,7 @@ impl LocalAdapter {
             for room in rooms {
                 let members = state.members.entry(room.clone()).or_insert_with(|| {
                     events.push(RoomEvent::CreateRoom(room.clone()));
-                    HashSet::new()
+                    SidSet::default()
                 });
                 if members.insert(id) {
                     events.push(RoomEvent::JoinRoom(room.clone(), id));
@@ -269,7 +269,7 @@ impl Adapter for LocalAdapter {
 
     fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
         let state = self.read();
-        let excluded: HashSet<Sid> = opts
+        let excluded: SidSet = opts
             .except
             .iter()
             .filter_map(|room| state.members.get(room))

@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rally_engine::Sid;
+use rally_engine::{Sid, SidMap};
 
 use super::{BroadcastOptions, MissedPacket, RestoredSession, SessionState};
 use crate::{ConnectionStateRecovery, RecoveryLogSize, Room, encode::Encoded};
@@ -64,7 +64,7 @@ pub(crate) struct State {
     /// Every sequence number up to this one has left the log.
     dropped_through: u64,
     sessions: HashMap<Arc<str>, Kept>,
-    held: HashMap<Sid, Held>,
+    held: SidMap<Held>,
     bytes: usize,
 }
 
