@@ -90,6 +90,14 @@ pub(crate) fn detach_headers(headers: &HeaderMap) -> HeaderMap {
 /// A copy of `uri` that shares nothing with the request's buffer (see
 /// [`detach_headers`]).
 pub(crate) fn detach_uri(uri: &Uri) -> Uri {
+    // A request's target is a path and query: copied as they are, with no
+    // formatting on the way.
+    if let (None, Some(target)) = (uri.authority(), uri.path_and_query()) {
+        let copy = bytes::Bytes::copy_from_slice(target.as_str().as_bytes());
+        if let Ok(uri) = Uri::from_maybe_shared(copy) {
+            return uri;
+        }
+    }
     Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
 }
 

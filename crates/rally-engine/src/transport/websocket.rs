@@ -233,6 +233,10 @@ async fn run<H: Handler>(
     let write_timeout = config.ping_interval + config.ping_timeout;
     let mut batch = Vec::with_capacity(16);
     let mut heartbeat = pin!(tokio::time::sleep_until(session.heartbeat_deadline()));
+    // Whether the socket itself failed (reset by the peer, a write that
+    // failed or timed out): then it gets no close handshake, which could
+    // only fail or wait again.
+    let mut broken = false;
     let failure = loop {
         let deadline = session.heartbeat_deadline();
         if heartbeat.deadline() != deadline {
@@ -279,7 +283,10 @@ async fn run<H: Handler>(
                 match written {
                     Some(Ok(Ok(()))) => {}
                     None => break None,
-                    Some(_) => break Some(CloseReason::TransportError),
+                    Some(_) => {
+                        broken = true;
+                        break Some(CloseReason::TransportError);
+                    }
                 }
             }
             Next::Read(message) => {
@@ -291,6 +298,7 @@ async fn run<H: Handler>(
                 let mut message = message;
                 let mut taken = 0;
                 let failure = loop {
+                    broken = matches!(message, Some(Err(tokio_websockets::Error::Io(_))));
                     if let Err(reason) = receive(engine, session, message) {
                         break Some(reason);
                     }
@@ -311,6 +319,7 @@ async fn run<H: Handler>(
                 Beat::Wait => {}
                 Beat::Ping => {
                     if write(&mut ws, vec![PING]).await.is_err() {
+                        broken = true;
                         break Some(CloseReason::TransportError);
                     }
                 }
@@ -328,7 +337,9 @@ async fn run<H: Handler>(
         while rx.drain(&mut frames, usize::MAX) > 0 {}
         let _ = tokio::time::timeout(CLOSE_GRACE, write(&mut ws, frames)).await;
     }
-    close(&mut ws).await;
+    if !broken {
+        close(&mut ws).await;
+    }
 }
 
 /// Hands one read result to the session; the reason to close on failure.
