@@ -106,12 +106,32 @@ impl Drop for Tasks {
     }
 }
 
-/// Warm-up, then `runs` back-to-back windows.
+/// Steal time below this many cores over a second counts as a calm spell.
+const CALM: f64 = 0.1;
+
+/// Waits, the load still running, for a second in which the hypervisor took
+/// less than [`CALM`] cores, at most `limit`: on a shared host the steal
+/// comes in spells, and a window started in one is wasted.
+async fn wait_for_calm(limit: Duration) {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        let st0 = machine_steal_seconds();
+        sleep(Duration::from_secs(1)).await;
+        if machine_steal_seconds() - st0 < CALM {
+            return;
+        }
+    }
+}
+
+/// Warm-up, then `runs` windows, each started in a calm spell when one
+/// comes soon enough.
 async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
     sleep(target.timing.warmup).await;
     let mut out = Vec::new();
     let mut retries = target.timing.runs.div_ceil(2);
+    let mut patience = Duration::from_secs(5);
     while out.len() < target.timing.runs {
+        wait_for_calm(patience).await;
         sh.hist.borrow_mut().reset();
         let (ops0, err0) = (sh.ops.get(), sh.errors.get());
         let s0 = cpu_seconds(Some(target.pid));
@@ -148,6 +168,8 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
         crate::progress_sample(out.len() + 1, target.timing.runs, &sample);
         if sample.noisy() && retries > 0 {
             retries -= 1;
+            // A noisy window: the next one waits longer for calm.
+            patience = Duration::from_secs(30);
             eprintln!(
                 "    noisy machine (other processes used {other:.2} cores, the hypervisor {steal:.2}): measuring again"
             );
