@@ -33,8 +33,9 @@ pub(crate) struct Engine<H> {
     sessions: Mutex<SidMap<Arc<Session>>>,
     counters: Arc<Counters>,
     handshake_rate: Option<HandshakeRate>,
-    /// [`Config::open_packet_tail`] for polling, then for WebSocket.
-    open_tails: [String; 2],
+    /// [`Config::open_packet_tail`] of each transport, built once.
+    open_tail_polling: String,
+    open_tail_websocket: String,
 }
 
 impl<H: Handler> Owner for Engine<H> {
@@ -82,7 +83,10 @@ impl<H: Handler> Engine<H> {
     /// The open packet (`0{"sid":...}`) of a session opened on `transport`.
     pub(crate) fn open_packet(&self, sid: &str, transport: Transport) -> Str {
         const HEAD: &str = r#"0{"sid":""#;
-        let tail = &self.open_tails[usize::from(transport == Transport::WebSocket)];
+        let tail = match transport {
+            Transport::Polling => &self.open_tail_polling,
+            Transport::WebSocket => &self.open_tail_websocket,
+        };
         let mut open = String::with_capacity(HEAD.len() + sid.len() + tail.len());
         open.push_str(HEAD);
         open.push_str(sid);
@@ -106,10 +110,8 @@ impl<H: Handler> Engine<H> {
             return response::preflight(&self.config, req.headers());
         }
         // Only the origin outlives the request, and only when CORS needs it.
-        let origin = match &self.config.cors {
-            Some(_) => req.headers().get(header::ORIGIN).cloned(),
-            None => None,
-        };
+        let origin =
+            (self.config.cors.as_ref()).and_then(|_| req.headers().get(header::ORIGIN).cloned());
         let mut response = self.route(req).await;
         response::add_cors(&self.config, origin.as_ref(), response.headers_mut());
         response
@@ -289,10 +291,8 @@ impl<H: Handler> EngineIo<H> {
                 handshake_rate: config
                     .handshake_rate
                     .map(|(max, window)| HandshakeRate::new(max, window)),
-                open_tails: [
-                    config.open_packet_tail(Transport::Polling),
-                    config.open_packet_tail(Transport::WebSocket),
-                ],
+                open_tail_polling: config.open_packet_tail(Transport::Polling),
+                open_tail_websocket: config.open_packet_tail(Transport::WebSocket),
                 config,
             }),
         }
@@ -380,5 +380,29 @@ where
             }
             Ok(engine.handle(req).await)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_keeps_the_first_of_each_parameter_decoded() {
+        let sid = Sid::random();
+        let q = Query::parse(Some(&format!(
+            "EIO=4&transport=%70olling&sid={sid}&EIO=3&transport=websocket&sid=x&t=1"
+        )));
+        assert!(q.eio4);
+        assert_eq!(q.transport, Some(Transport::Polling));
+        assert_eq!(q.sid, Some(Some(sid)));
+
+        // Present but unusable is not the same as absent.
+        let q = Query::parse(Some("EIO=3&transport=carrier-pigeon&sid=nope"));
+        assert!(!q.eio4);
+        assert_eq!(q.transport, None);
+        assert_eq!(q.sid, Some(None));
+        let q = Query::parse(None);
+        assert!(!q.eio4 && q.transport.is_none() && q.sid.is_none());
     }
 }

@@ -177,6 +177,10 @@ mod tests {
         assert_eq!(uri_copy, uri);
         assert!(!inside(uri_copy.path().as_ptr()));
         assert_eq!(uri_copy.query(), Some("EIO=4&x=%20y"));
+
+        // An absolute target (as a proxy sends) keeps its scheme and host.
+        let absolute = Uri::from_static("http://example.com:8080/socket.io/?EIO=4");
+        assert_eq!(detach_uri(&absolute), absolute);
     }
 
     #[test]

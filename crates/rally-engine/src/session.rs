@@ -68,6 +68,15 @@ enum Heartbeat {
     AwaitingPong(Instant),
 }
 
+impl State {
+    /// When the transport's timer must fire next: the heartbeat's instant,
+    /// or the expiry when that comes first.
+    fn deadline(&self) -> Instant {
+        let (Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at)) = self.heartbeat;
+        self.expiry.map_or(at, |expiry| expiry.min(at))
+    }
+}
+
 /// What the heartbeat asks of the transport when its deadline passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Beat {
@@ -326,9 +335,7 @@ impl Session {
     pub fn expire_after(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         let mut state = self.state();
-        let earlier = match state.heartbeat {
-            Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) => deadline < at,
-        };
+        let earlier = deadline < state.deadline();
         state.expiry = Some(deadline);
         drop(state);
         if earlier {
@@ -353,11 +360,7 @@ impl Session {
 
     /// The instant the heartbeat (or the expiry) needs attention next.
     pub(crate) fn heartbeat_deadline(&self) -> Instant {
-        let state = self.state();
-        let at = match state.heartbeat {
-            Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) => at,
-        };
-        state.expiry.map_or(at, |expiry| expiry.min(at))
+        self.state().deadline()
     }
 
     /// Advances the heartbeat at `now`.

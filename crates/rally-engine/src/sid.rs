@@ -88,18 +88,13 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl Hasher for SidHash {
+    /// Any bytes, eight at a time (a [`Sid`] itself goes through
+    /// [`write_u64`](Hasher::write_u64)).
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
+        for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.0 = fold_mul(self.0 ^ u64::from_le_bytes(word), MULTIPLIER);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.0 = fold_mul(self.0 ^ u64::from_le_bytes(word), MULTIPLIER);
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
         }
     }
 
