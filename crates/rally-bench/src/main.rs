@@ -342,7 +342,7 @@ fn run(opts: Options) -> Result<(), String> {
     let mut cells = Vec::new();
     let total: usize = list
         .iter()
-        .map(|s| rounds(s, timing) * opts.peers.iter().filter(|p| s.applies_to(**p)).count())
+        .map(|s| rounds(s, timing, opts.quick) * opts.peers.iter().filter(|p| s.applies_to(**p)).count())
         .sum();
     let mut done = 0;
     for s in &list {
@@ -363,8 +363,8 @@ fn run(opts: Options) -> Result<(), String> {
             .collect();
         // The runs of a scenario are split into rounds, every other round
         // in reverse peer order (A B C D, then D C B A): a machine whose
-        // speed drifts over the minutes a scenario takes favours no peer.
-        let rounds = rounds(s, timing);
+        // speed drifts while a scenario runs favours no peer.
+        let rounds = rounds(s, timing, opts.quick);
         for round in 0..rounds {
             let runs = timing.runs / rounds + usize::from(round < timing.runs % rounds);
             let order: Vec<usize> = if round % 2 == 0 {
@@ -407,14 +407,18 @@ fn run(opts: Options) -> Result<(), String> {
     Ok(())
 }
 
-/// How many rounds a scenario's runs are split into: two (in opposite
-/// peer orders) when there are runs enough, one for idle density (a single
-/// measurement per peer).
-fn rounds(s: &Scenario, timing: Timing) -> usize {
-    if matches!(s.kind, Kind::Idle { .. }) || timing.runs < 2 {
+/// How many rounds a scenario's runs are split into: for the full run one
+/// per run, every other round in reverse peer order, so that each peer's
+/// runs sample the same spells of this shared machine's speed (which
+/// drifts over seconds, not only over minutes); `--quick`, which must stay
+/// short, takes two; idle density one (a single measurement per peer).
+fn rounds(s: &Scenario, timing: Timing, quick: bool) -> usize {
+    if matches!(s.kind, Kind::Idle { .. }) {
         1
+    } else if quick {
+        timing.runs.min(2)
     } else {
-        2
+        timing.runs.max(1)
     }
 }
 

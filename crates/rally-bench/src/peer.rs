@@ -181,26 +181,54 @@ fn clock_ticks() -> f64 {
     if t > 0 { t as f64 } else { 100.0 }
 }
 
-/// User plus system CPU seconds of a process (all its threads), or of this
-/// process when `pid` is `None`.
-pub(crate) fn cpu_seconds(pid: Option<u32>) -> f64 {
+/// CPU seconds of a process (all its threads), or of this process when
+/// `pid` is `None`, in user mode and in the kernel.
+pub(crate) fn cpu_times(pid: Option<u32>) -> CpuTimes {
     let path = match pid {
         Some(p) => format!("/proc/{p}/stat"),
         None => "/proc/self/stat".to_owned(),
     };
     let Ok(stat) = std::fs::read_to_string(path) else {
-        return 0.0;
+        return CpuTimes::default();
     };
     let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-        return 0.0;
+        return CpuTimes::default();
     };
     let fields: Vec<&str> = after.split_whitespace().collect();
     // Field 3 (state) is index 0: utime is field 14, stime field 15.
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-        .sum();
-    ticks as f64 / clock_ticks()
+    let seconds = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0.0, |t| t as f64 / clock_ticks())
+    };
+    CpuTimes {
+        user: seconds(11),
+        system: seconds(12),
+    }
+}
+
+/// A process's CPU seconds, split by mode.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CpuTimes {
+    pub(crate) user: f64,
+    pub(crate) system: f64,
+}
+
+impl CpuTimes {
+    pub(crate) fn total(self) -> f64 {
+        self.user + self.system
+    }
+}
+
+impl std::ops::Sub for CpuTimes {
+    type Output = Self;
+    fn sub(self, earlier: Self) -> Self {
+        Self {
+            user: self.user - earlier.user,
+            system: self.system - earlier.system,
+        }
+    }
 }
 
 /// CPU seconds spent by every process on the machine in user and system

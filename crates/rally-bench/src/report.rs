@@ -469,7 +469,7 @@ const END: &str = "<!-- rally-bench:end -->";
 fn sample_json(s: &crate::Sample) -> serde_json::Value {
     json!({
         "rate": s.rate, "p50_us": s.p50_us, "p99_us": s.p99_us,
-        "server_cpu_ms_per_1k": s.cpu_ms_per_1k, "server_cpu": s.server_cpu,
+        "server_cpu_ms_per_1k": s.cpu_ms_per_1k, "server_cpu": s.server_cpu, "server_kernel_share": s.kernel_share,
         "loadgen_cpu": s.gen_cpu, "other_processes_cpu": s.other_cpu, "steal_cpu": s.steal_cpu, "bytes_per_client": s.bytes_per_client, "errors": s.errors,
     })
 }

@@ -15,7 +15,7 @@ use tokio::{sync::Notify, task::JoinHandle, time::sleep};
 
 use crate::{
     http::{Http, parse_sid},
-    peer::{cpu_seconds, machine_cpu_seconds, machine_steal_seconds, rss_bytes},
+    peer::{cpu_times, machine_cpu_seconds, machine_steal_seconds, rss_bytes},
     ws::{CLOSE, PING, TEXT, Ws, parse_num, sio_connect, text_frame},
 };
 
@@ -47,6 +47,8 @@ pub(crate) struct Sample {
     pub(crate) cpu_ms_per_1k: f64,
     /// Server CPU use, in cores.
     pub(crate) server_cpu: f64,
+    /// The share of the server's CPU time spent in the kernel.
+    pub(crate) kernel_share: f64,
     /// Load generator CPU use, in cores (its one core saturates at 1.0).
     pub(crate) gen_cpu: f64,
     /// Idle density: server memory per client, bytes.
@@ -134,15 +136,16 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
         wait_for_calm(patience).await;
         sh.hist.borrow_mut().reset();
         let (ops0, err0) = (sh.ops.get(), sh.errors.get());
-        let s0 = cpu_seconds(Some(target.pid));
-        let g0 = cpu_seconds(None);
+        let s0 = cpu_times(Some(target.pid));
+        let g0 = cpu_times(None).total();
         let m0 = machine_cpu_seconds();
         let st0 = machine_steal_seconds();
         let t0 = Instant::now();
         sleep(target.timing.run).await;
         let elapsed = t0.elapsed().as_secs_f64();
-        let server = cpu_seconds(Some(target.pid)) - s0;
-        let gen_cpu = cpu_seconds(None) - g0;
+        let server_times = cpu_times(Some(target.pid)) - s0;
+        let server = server_times.total();
+        let gen_cpu = cpu_times(None).total() - g0;
         let other = (machine_cpu_seconds() - m0 - server - gen_cpu).max(0.0) / elapsed;
         let steal = (machine_steal_seconds() - st0).max(0.0) / elapsed;
         let ops = sh.ops.get() - ops0;
@@ -158,6 +161,11 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
                     0.0
                 },
                 server_cpu: server / elapsed,
+                kernel_share: if server > 0.0 {
+                    server_times.system / server
+                } else {
+                    0.0
+                },
                 gen_cpu: gen_cpu / elapsed,
                 bytes_per_client: None,
                 errors: sh.errors.get() - err0,
