@@ -342,7 +342,9 @@ fn run(opts: Options) -> Result<(), String> {
     let mut cells = Vec::new();
     let total: usize = list
         .iter()
-        .map(|s| rounds(s, timing, opts.quick) * opts.peers.iter().filter(|p| s.applies_to(**p)).count())
+        .map(|s| {
+            rounds(s, timing, opts.quick) * opts.peers.iter().filter(|p| s.applies_to(**p)).count()
+        })
         .sum();
     let mut done = 0;
     for s in &list {

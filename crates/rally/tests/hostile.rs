@@ -269,10 +269,13 @@ async fn a_write_blocked_on_a_client_that_stops_reading_times_out() {
     let (_slow, slow_id) = server.joined("/").await;
     let socket = server.socket("/", slow_id);
     let big = "x".repeat(CHUNK);
+    // 8 MiB: more than the socket buffers of both ends take. Encoded before
+    // the first goes out, so that a loaded machine cannot stretch the
+    // emits past the write timeout.
+    let chunks: Vec<Args> = (0..4).map(|i| Args::new().arg(&i).arg(&big)).collect();
     let started = Instant::now();
-    // 8 MiB: more than the socket buffers of both ends take.
-    for i in 0..4 {
-        socket.emit("big", Args::new().arg(&i).arg(&big)).unwrap();
+    for chunk in chunks {
+        socket.emit("big", chunk).unwrap();
     }
     assert_eq!(
         support::within("the blocked write to time out", left.recv()).await,
