@@ -198,9 +198,17 @@ pub(crate) struct Cell {
 }
 
 impl Cell {
-    /// The median run (by rate; for idle density, the only run).
+    /// The median run (by rate; for idle density, the only run) among the
+    /// calm ones: a run that stayed noisy after its re-measurement measured
+    /// the hypervisor more than the server. When every run was noisy, the
+    /// median of all (the table marks it ~).
     pub(crate) fn median(&self) -> Option<&Sample> {
-        let mut v: Vec<&Sample> = self.samples.iter().collect();
+        let calm = self.samples.iter().filter(|s| !s.noisy());
+        let mut v: Vec<&Sample> = if calm.clone().next().is_some() {
+            calm.collect()
+        } else {
+            self.samples.iter().collect()
+        };
         v.sort_by(|a, b| a.rate.total_cmp(&b.rate));
         v.get(v.len() / 2).copied()
     }
