@@ -203,12 +203,10 @@ impl Cell {
     /// the hypervisor more than the server. When every run was noisy, the
     /// median of all (the table marks it ~).
     pub(crate) fn median(&self) -> Option<&Sample> {
-        let calm = self.samples.iter().filter(|s| !s.noisy());
-        let mut v: Vec<&Sample> = if calm.clone().next().is_some() {
-            calm.collect()
-        } else {
-            self.samples.iter().collect()
-        };
+        let mut v: Vec<&Sample> = self.samples.iter().filter(|s| !s.noisy()).collect();
+        if v.is_empty() {
+            v = self.samples.iter().collect();
+        }
         v.sort_by(|a, b| a.rate.total_cmp(&b.rate));
         v.get(v.len() / 2).copied()
     }

@@ -86,8 +86,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Gathered<T> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        if bufs.len() < 2 || total > GATHER_MAX {
+        if bufs.len() < 2 || bufs.iter().map(|b| b.len()).sum::<usize>() > GATHER_MAX {
             return Pin::new(&mut self.0).poll_write_vectored(cx, bufs);
         }
         GATHER.with_borrow_mut(|gathered| {
