@@ -25,7 +25,7 @@ async fn polling_session_with_pongs_stays_open_across_intervals() {
     let polling = server.open_polling().await;
     let mut last = Instant::now();
     for n in 0..4 {
-        assert_eq!(polling.poll().await.assert_poll(), "2", "ping #{n}");
+        assert_eq!(polling.get().await.assert_poll(), "2", "ping #{n}");
         assert!(
             last.elapsed() >= INTERVAL - SLACK,
             "ping #{n} came {:?} after the previous one",
@@ -45,9 +45,9 @@ async fn polling_ping_timeout_answers_the_pending_poll_with_close() {
     let mut server = TestServer::start(heartbeat_config()).await;
     let opened = Instant::now();
     let polling = server.open_polling().await;
-    assert_eq!(polling.poll().await.assert_poll(), "2");
+    assert_eq!(polling.get().await.assert_poll(), "2");
     // No pong: the next poll is ended by the timeout.
-    let reply = polling.poll().await;
+    let reply = polling.get().await;
     assert_eq!(reply.assert_poll(), "1");
     assert!(
         opened.elapsed() >= INTERVAL + TIMEOUT - SLACK,
@@ -157,7 +157,7 @@ async fn an_expiry_closes_a_polling_session_and_ends_its_pending_poll() {
     let polling = server.open_polling().await;
     let set = Instant::now();
     polling.session.expire_after(Duration::from_millis(100));
-    assert_eq!(polling.poll().await.assert_poll(), "1");
+    assert_eq!(polling.get().await.assert_poll(), "1");
     assert!(
         set.elapsed() >= Duration::from_millis(100) - SLACK,
         "closed after {:?}",
@@ -180,7 +180,7 @@ async fn a_cancelled_expiry_leaves_the_session_open() {
     for n in 0..2 {
         assert_eq!(ws_expect_text(&mut ws).await, "2", "ping #{n}");
         ws_send_text(&mut ws, "3").await;
-        assert_eq!(polling.poll().await.assert_poll(), "2", "ping #{n}");
+        assert_eq!(polling.get().await.assert_poll(), "2", "ping #{n}");
         polling.post_ok(b"3").await;
     }
     assert!(!session.is_closed() && !polling.session.is_closed());

@@ -33,11 +33,11 @@ async fn handshakes_past_max_sessions_get_503_until_a_session_ends() {
     assert_eq!(refused.text(), "Too many sessions");
     // Requests of open sessions go on.
     first.session.send("still").unwrap();
-    assert_eq!(first.poll().await.assert_poll(), "4still");
+    assert_eq!(first.get().await.assert_poll(), "4still");
     assert_eq!(server.engine.session_count(), 2);
 
     first.session.close();
-    let last = first.poll().await.records();
+    let last = first.get().await.records();
     assert_eq!(last.last().map(String::as_str), Some("1"), "{last:?}");
     assert_eq!(server.expect_close().await, CloseReason::ForcedClose);
     let reply = server.http().get(HANDSHAKE).await;

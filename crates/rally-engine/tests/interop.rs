@@ -3,17 +3,10 @@
 
 mod common;
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::time::Duration;
 
 use common::TestServer;
 use rally_engine::Config;
-
-/// Longer than the script's own deadlines for any one scenario.
-const SCENARIO_DEADLINE: Duration = Duration::from_secs(60);
-
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop")
-}
 
 /// The settings `engine-client.mjs` expects of the server.
 fn interop_config() -> Config {
@@ -24,41 +17,15 @@ fn interop_config() -> Config {
         .max_http_buffer_size(1_000_000)
 }
 
+/// Runs one scenario of `engine-client.mjs` against a fresh server; it must
+/// exit 0 and say `ok <scenario>`.
 async fn run_scenario(scenario: &str) {
-    let dir = interop_dir();
-    assert!(
-        dir.join("node_modules/engine.io-client").is_dir(),
-        "the interop tests need the official JavaScript clients in {}: \
-         run `bash scripts/test.sh` (or `cd interop && npm ci`) first",
-        dir.join("node_modules").display()
-    );
     let server = TestServer::start(interop_config()).await;
     let base_url = format!("http://{}", server.addr);
-    let child = tokio::process::Command::new("node")
-        .arg(dir.join("engine-client.mjs"))
-        .arg(scenario)
-        .arg(&base_url)
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run node (is Node.js 20+ installed?): {e}"));
-    let output = tokio::time::timeout(SCENARIO_DEADLINE, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("scenario {scenario} did not finish in {SCENARIO_DEADLINE:?}"))
-        .expect("wait for node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "engine-client.mjs {scenario} {base_url} failed ({})\n--- stdout\n{stdout}--- stderr\n{stderr}",
-        output.status
-    );
+    let stdout = rally_testkit::node::run("engine-client.mjs", &[scenario, &base_url]).await;
     assert!(
         stdout.lines().any(|line| line == format!("ok {scenario}")),
-        "no `ok {scenario}` line\n--- stdout\n{stdout}--- stderr\n{stderr}"
+        "no `ok {scenario}` line\n--- stdout\n{stdout}"
     );
 }
 

@@ -488,12 +488,12 @@ async fn send_refuses_frames_past_max_buffered_frames() {
     session.send("a").unwrap();
     session.send("b").unwrap();
     assert_eq!(session.send("c"), Err(SendError::Full));
-    assert_eq!(polling.poll().await.assert_poll(), "4a\x1e4b");
+    assert_eq!(polling.get().await.assert_poll(), "4a\x1e4b");
     session.send("d").unwrap();
     session.close();
     assert_eq!(session.send("e"), Err(SendError::Closed));
     // What was queued before the close still goes out, then the close.
-    assert_eq!(polling.poll().await.assert_poll(), "4d\x1e1");
+    assert_eq!(polling.get().await.assert_poll(), "4d\x1e1");
     assert_eq!(server.expect_close().await, CloseReason::ForcedClose);
 }
 
@@ -501,7 +501,7 @@ async fn send_refuses_frames_past_max_buffered_frames() {
 async fn close_all_ends_every_session_with_its_reason() {
     let mut server = TestServer::start_silent(quiet_config()).await;
     let polling = server.open_polling().await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     let (mut ws, ws_session, _) = server.open_websocket().await;
     ws_session.send("last words").unwrap();
     server.engine.close_all(CloseReason::ServerShuttingDown);

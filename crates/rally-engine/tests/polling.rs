@@ -20,7 +20,7 @@ async fn first_poll_waits_for_the_ping() {
     let mut server = TestServer::start(probed_config()).await;
     let polling = server.open_polling().await;
     let started = Instant::now();
-    let reply = polling.poll().await;
+    let reply = polling.get().await;
     assert_eq!(reply.assert_poll(), "2");
     assert!(
         started.elapsed() >= Duration::from_millis(250),
@@ -50,14 +50,14 @@ async fn records_of_one_post_are_delivered_in_order() {
     server.expect_text("hello").await;
     server.expect_text("world").await;
     // The echoes come back in order, whatever polls carry them.
-    assert_eq!(polling.poll_records(2).await, ["4hello", "4world"]);
+    assert_eq!(polling.records(2).await, ["4hello", "4world"]);
 }
 
 #[tokio::test]
 async fn echo_completes_a_pending_poll() {
     let mut server = TestServer::start(quiet_config()).await;
     let polling = server.open_polling().await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     polling.post_ok(b"4hello").await;
     server.expect_text("hello").await;
     assert_eq!(finish(pending).await.assert_poll(), "4hello");
@@ -69,17 +69,17 @@ async fn binary_records_are_decoded_from_base64() {
     let polling = server.open_polling().await;
     polling.post_ok(b"bAQID").await;
     server.expect_binary(&[1, 2, 3]).await;
-    assert_eq!(polling.poll_records(1).await, ["bAQID"]);
+    assert_eq!(polling.records(1).await, ["bAQID"]);
 
     // Unpadded base64 is read; the echo is padded.
     polling.post_ok(b"bAQ").await;
     server.expect_binary(&[1]).await;
-    assert_eq!(polling.poll_records(1).await, ["bAQ=="]);
+    assert_eq!(polling.records(1).await, ["bAQ=="]);
 
     // Characters outside the alphabet are skipped: an empty buffer.
     polling.post_ok(b"b!!!").await;
     server.expect_binary(&[]).await;
-    assert_eq!(polling.poll_records(1).await, ["b"]);
+    assert_eq!(polling.records(1).await, ["b"]);
     assert!(!polling.session.is_closed());
 }
 
@@ -91,7 +91,7 @@ async fn server_messages_are_batched_into_one_poll() {
     session.send("text").unwrap();
     session.send(Message::from(vec![0xff, 0])).unwrap();
     session.send(Message::from(Vec::new())).unwrap();
-    let reply = polling.poll().await;
+    let reply = polling.get().await;
     assert_eq!(reply.assert_poll(), "bAQID\x1e4text\x1eb/wA=\x1eb");
 }
 
@@ -121,7 +121,7 @@ async fn noop_upgrade_open_and_pong_records_are_ignored() {
 /// closes with `parse error` and is then unknown.
 async fn assert_body_is_a_parse_error(body: &[u8]) {
     let (mut server, polling) = silent_session(quiet_config()).await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     polling.post_ok(body).await;
     assert_eq!(server.expect_close().await, CloseReason::ParseError);
     assert_eq!(finish(pending).await.assert_poll(), "1");
@@ -170,7 +170,7 @@ async fn records_after_a_bad_record_are_dropped() {
 async fn client_ping_is_a_transport_error() {
     for body in [&b"2"[..], b"2probe"] {
         let (mut server, polling) = silent_session(quiet_config()).await;
-        let pending = polling.pending_poll().await;
+        let pending = polling.pending_get().await;
         polling.post_ok(body).await;
         assert_eq!(server.expect_close().await, CloseReason::TransportError);
         assert_eq!(finish(pending).await.assert_poll(), "1");
@@ -181,7 +181,7 @@ async fn client_ping_is_a_transport_error() {
 #[tokio::test]
 async fn client_close_gives_the_pending_poll_a_noop() {
     let (mut server, polling) = silent_session(quiet_config()).await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     polling.post_ok(b"1").await;
     assert_eq!(server.expect_close().await, CloseReason::TransportClose);
     assert_eq!(finish(pending).await.assert_poll(), "6");
@@ -232,7 +232,7 @@ async fn body_over_max_http_buffer_size_is_refused_with_413_and_the_session_stay
 #[tokio::test]
 async fn octet_stream_post_is_refused_and_closes_the_session() {
     let (mut server, polling) = silent_session(quiet_config()).await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     let reply = polling
         .http
         .request(
@@ -252,8 +252,8 @@ async fn octet_stream_post_is_refused_and_closes_the_session() {
 #[tokio::test]
 async fn second_concurrent_poll_is_refused_and_closes_the_session() {
     let (mut server, polling) = silent_session(quiet_config()).await;
-    let first = polling.pending_poll().await;
-    let second = polling.poll().await;
+    let first = polling.pending_get().await;
+    let second = polling.get().await;
     second.assert_empty(400);
     assert_eq!(server.expect_close().await, CloseReason::TransportError);
     assert_eq!(finish(first).await.assert_poll(), "1");
@@ -280,7 +280,7 @@ async fn unfinished_post(polling: &Polling, sent: &[u8]) -> RawConn {
 #[tokio::test]
 async fn second_concurrent_post_is_refused_and_closes_the_session() {
     let (mut server, polling) = silent_session(quiet_config()).await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     let _first = unfinished_post(&polling, b"4hello").await;
     let second = polling.post(b"4second").await;
     second.assert_empty(400);
@@ -320,7 +320,7 @@ async fn aborted_poll_closes_the_session() {
 #[tokio::test]
 async fn post_shorter_than_its_content_length_then_aborted_closes_the_session() {
     let (mut server, polling) = silent_session(quiet_config()).await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     let conn = unfinished_post(&polling, b"4hello").await;
     drop(conn);
     assert_eq!(server.expect_close().await, CloseReason::TransportError);
@@ -332,7 +332,7 @@ async fn post_shorter_than_its_content_length_then_aborted_closes_the_session() 
 #[tokio::test]
 async fn server_close_answers_the_pending_poll_with_close() {
     let (mut server, polling) = silent_session(quiet_config()).await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     polling.session.close();
     assert_eq!(finish(pending).await.assert_poll(), "1");
     assert_eq!(server.expect_close().await, CloseReason::ForcedClose);
@@ -342,13 +342,13 @@ async fn server_close_answers_the_pending_poll_with_close() {
 #[tokio::test]
 async fn server_close_flushes_queued_messages_before_the_close_packet() {
     let (mut server, polling) = silent_session(quiet_config()).await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     polling.session.send("x").unwrap();
     polling.session.close();
     let mut records = finish(pending).await.records();
     if records == ["4x"] {
         // The message went out alone; the close follows on the next poll.
-        records.extend(polling.poll().await.records());
+        records.extend(polling.get().await.records());
     }
     records.retain(|r| r != "6");
     assert_eq!(records, ["4x", "1"]);
@@ -364,7 +364,7 @@ async fn server_close_without_pending_poll_waits_for_the_queue_to_drain() {
     // session is gone.
     let mut records = Vec::new();
     while !records.iter().any(|r| r == "1") {
-        let reply = polling.poll().await;
+        let reply = polling.get().await;
         assert_eq!(
             reply.status, 200,
             "poll after a server close, having read {records:?}: {reply:?}"

@@ -34,7 +34,7 @@ async fn assert_carried_by(server: &mut TestServer, ws: &mut Ws, polling: &Polli
 async fn assert_still_polling(server: &mut TestServer, polling: &Polling) {
     polling.post_ok(b"4still polling").await;
     server.expect_text("still polling").await;
-    assert_eq!(polling.poll_records(1).await, ["4still polling"]);
+    assert_eq!(polling.records(1).await, ["4still polling"]);
     assert_eq!(polling.session.transport(), Transport::Polling);
     assert!(!polling.session.is_closed());
 }
@@ -56,14 +56,14 @@ async fn probe_and_upgrade_move_the_session_to_websocket() {
 async fn pending_poll_gets_noops_while_the_upgrade_is_probed() {
     let mut server = TestServer::start(quiet_config()).await;
     let polling = server.open_polling().await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     let mut ws = upgrade_socket(&server, &polling).await;
     probe(&mut ws).await;
     assert_eq!(finish(pending).await.assert_poll(), "6");
     // Every poll re-issued while the upgrade is pending gets a noop soon.
     for _ in 0..3 {
         let started = Instant::now();
-        assert_eq!(polling.poll().await.assert_poll(), "6");
+        assert_eq!(polling.get().await.assert_poll(), "6");
         assert!(
             started.elapsed() < Duration::from_millis(500),
             "the noop took {:?}",
@@ -79,7 +79,7 @@ async fn messages_sent_during_the_probe_still_go_to_polling() {
     let mut ws = upgrade_socket(&server, &polling).await;
     probe(&mut ws).await;
     polling.session.send("queued during upgrade").unwrap();
-    assert_eq!(polling.poll_records(1).await, ["4queued during upgrade"]);
+    assert_eq!(polling.records(1).await, ["4queued during upgrade"]);
 }
 
 #[tokio::test]
@@ -97,7 +97,7 @@ async fn messages_queued_before_the_upgrade_packet_go_on_the_websocket() {
 async fn poll_pending_at_the_upgrade_gets_a_close_packet() {
     let mut server = TestServer::start(quiet_config()).await;
     let polling = server.open_polling().await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     let mut ws = upgrade_socket(&server, &polling).await;
     // `5` without `2probe` is taken too.
     ws_send_text(&mut ws, "5").await;
@@ -113,7 +113,7 @@ async fn polling_requests_after_the_upgrade_are_bad_requests() {
     probe(&mut ws).await;
     ws_send_text(&mut ws, "5").await;
     assert_carried_by(&mut server, &mut ws, &polling).await;
-    polling.poll().await.assert_error(400, 3, "Bad request");
+    polling.get().await.assert_error(400, 3, "Bad request");
     polling
         .post(b"4x")
         .await
@@ -204,7 +204,7 @@ async fn other_packet_on_the_probe_closes_it_and_polling_goes_on() {
 async fn server_close_during_the_upgrade_ends_poll_and_probe() {
     let mut server = TestServer::start_silent(quiet_config()).await;
     let polling = server.open_polling().await;
-    let pending = polling.pending_poll().await;
+    let pending = polling.pending_get().await;
     let mut ws = upgrade_socket(&server, &polling).await;
     settle().await;
     polling.session.close();

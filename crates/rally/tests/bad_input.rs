@@ -319,7 +319,7 @@ async fn a_second_connect_to_a_joined_namespace_closes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_packet_over_polling_closes_the_session() {
     let mut f = fixture().await;
-    let polling = f.server.http().open_polling().await;
+    let polling = f.server.http().open_polling("/socket.io/").await;
     polling.post_ok(b"40").await;
     let records = polling.records(1).await;
     let id = Sid::parse(&support::field(&records[0], "sid")).unwrap();

@@ -244,7 +244,7 @@ async fn binary_acks_to_the_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_over_polling() {
     let server = TestServer::start(relay_server()).await;
-    let polling = server.http().open_polling().await;
+    let polling = server.http().open_polling("/socket.io/").await;
     polling.post_ok(b"40").await;
     let connect = polling.records(1).await;
     assert!(connect[0].starts_with(r#"40{"sid":""#), "{connect:?}");

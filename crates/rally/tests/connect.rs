@@ -385,7 +385,7 @@ async fn connect_over_polling() {
         let _ = socket.emit("auth", Args::raw_json(socket.raw_auth()));
     });
     let server = TestServer::start(io).await;
-    let polling = server.http().open_polling().await;
+    let polling = server.http().open_polling("/socket.io/").await;
     polling.post_ok(br#"40{"t":2}"#).await;
     let records = polling.records(2).await;
     let reply = &records[0];
@@ -445,7 +445,7 @@ async fn a_socket_survives_the_upgrade_to_websocket() {
         let _ = socket.emit("message-back", event.to_args());
     });
     let server = TestServer::start(io).await;
-    let polling = server.http().open_polling().await;
+    let polling = server.http().open_polling("/socket.io/").await;
     polling.post_ok(b"40").await;
     let records = polling.records(1).await;
     let id = rally::Sid::parse(&support::field(&records[0], "sid")).unwrap();

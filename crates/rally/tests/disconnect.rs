@@ -506,7 +506,7 @@ async fn disconnecting_handlers_can_tell_the_rooms() {
 async fn a_forced_close_over_polling_reaches_the_next_poll() {
     let (io, mut rx) = recording(quiet().build());
     let server = TestServer::start(io).await;
-    let polling = server.http().open_polling().await;
+    let polling = server.http().open_polling("/socket.io/").await;
     polling.post_ok(b"40").await;
     let records = polling.records(1).await;
     let id = Sid::parse(&support::field(&records[0], "sid")).unwrap();
@@ -525,7 +525,7 @@ async fn a_forced_close_over_polling_reaches_the_next_poll() {
 async fn a_forced_close_over_polling_answers_the_pending_poll() {
     let (io, mut rx) = recording(quiet().build());
     let server = TestServer::start(io).await;
-    let polling = server.http().open_polling().await;
+    let polling = server.http().open_polling("/socket.io/").await;
     polling.post_ok(b"40").await;
     let records = polling.records(1).await;
     let id = Sid::parse(&support::field(&records[0], "sid")).unwrap();

@@ -432,7 +432,7 @@ async fn events_in_one_polling_payload_are_handled_in_order() {
         }
     });
     let server = TestServer::start(io).await;
-    let polling = server.http().open_polling().await;
+    let polling = server.http().open_polling("/socket.io/").await;
     polling
         .post_ok(b"40\x1e42[\"a\"]\x1e42[\"b\"]\x1e42[\"c\\u0064\"]")
         .await;

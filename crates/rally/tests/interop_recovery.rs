@@ -6,228 +6,18 @@
 //! its id, rooms and data intact. Past `maxDisconnectionDuration`, or when
 //! the log's byte cap dropped what it missed, it gets a fresh session.
 
-mod common;
-
 use std::{
-    net::SocketAddr,
-    path::PathBuf,
-    process::Stdio,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
 };
 
 use rally::{ConnectionStateRecovery, DisconnectReason, Server};
+use rally_testkit::{interop::RecoveryClient as NodeClient, proxy::Proxy, within};
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
-    net::{TcpListener, TcpStream},
-    process::{Child, ChildStdin, ChildStdout},
-    sync::{mpsc, watch},
-    task::AbortHandle,
-};
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
-    tokio::time::timeout(DEADLINE, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {DEADLINE:?} waiting for {what}"))
-}
-
-// ---------------------------------------------------------------------------
-// A TCP proxy that can cut, stall, and refuse connections
-
-/// Each connection's forwarding task, and the switch that stalls it.
-type Conns = Arc<Mutex<Vec<(AbortHandle, watch::Sender<bool>)>>>;
-
-struct Proxy {
-    addr: SocketAddr,
-    down: Arc<AtomicBool>,
-    conns: Conns,
-    accept: AbortHandle,
-}
-
-impl Proxy {
-    async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let down = Arc::new(AtomicBool::new(false));
-        let conns: Conns = Arc::default();
-        let (d, c) = (down.clone(), conns.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                if d.load(Ordering::SeqCst) {
-                    // Down: the connection is refused at once.
-                    drop(client);
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(target).await else {
-                    continue;
-                };
-                let _ = client.set_nodelay(true);
-                let _ = server.set_nodelay(true);
-                let (stall_tx, stall_rx) = watch::channel(false);
-                let task = tokio::spawn(forward(client, server, stall_rx));
-                c.lock().unwrap().push((task.abort_handle(), stall_tx));
-            }
-        })
-        .abort_handle();
-        Self {
-            addr,
-            down,
-            conns,
-            accept,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Refuses new connections (or takes them again).
-    fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-    }
-
-    /// Closes every connection it carries, both ways.
-    fn kill(&self) {
-        for (task, _) in self.conns.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    /// Stops forwarding on every connection it carries, keeping them open:
-    /// to both ends, the network went silent.
-    fn stall(&self) {
-        for (_, stall) in self.conns.lock().unwrap().iter() {
-            let _ = stall.send(true);
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.kill();
-    }
-}
-
-async fn forward(client: TcpStream, server: TcpStream, mut stall: watch::Receiver<bool>) {
-    let (mut cr, mut cw) = client.into_split();
-    let (mut sr, mut sw) = server.into_split();
-    let mut up = [0u8; 16 * 1024];
-    let mut down = [0u8; 16 * 1024];
-    loop {
-        if *stall.borrow() {
-            // Hold both sockets open and silent until killed.
-            std::future::pending::<()>().await;
-        }
-        tokio::select! {
-            n = tokio::io::AsyncReadExt::read(&mut cr, &mut up) => match n {
-                Ok(0) | Err(_) => return,
-                Ok(n) => if sw.write_all(&up[..n]).await.is_err() { return },
-            },
-            n = tokio::io::AsyncReadExt::read(&mut sr, &mut down) => match n {
-                Ok(0) | Err(_) => return,
-                Ok(n) => if cw.write_all(&down[..n]).await.is_err() { return },
-            },
-            _ = stall.changed() => {}
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The official client, one JSON line per happening
-
-struct NodeClient {
-    _child: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
-    seen: Vec<Value>,
-    next_ack: u64,
-}
-
-impl NodeClient {
-    fn start(url: &str, mode: &str) -> Self {
-        let interop = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop");
-        assert!(
-            interop.join("node_modules").is_dir(),
-            "interop/node_modules is missing: run `bash scripts/test.sh` (or `cd interop && npm ci`)"
-        );
-        let mut child = tokio::process::Command::new("node")
-            .arg(interop.join("recovery-client.mjs"))
-            .args([url, mode])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs");
-        let stdin = child.stdin.take().expect("stdin");
-        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        Self {
-            _child: child,
-            stdin,
-            lines,
-            seen: Vec::new(),
-            next_ack: 0,
-        }
-    }
-
-    /// The next line the client prints.
-    async fn next(&mut self) -> Value {
-        let line = within("the client's next line", self.lines.next_line())
-            .await
-            .expect("the client's output")
-            .unwrap_or_else(|| panic!("the client exited; it saw {:#?}", self.seen));
-        let value: Value = serde_json::from_str(&line).expect("a JSON line");
-        self.seen.push(value.clone());
-        value
-    }
-
-    /// Lines up to the first of type `kind`: (those before, that one).
-    async fn until(&mut self, kind: &str) -> (Vec<Value>, Value) {
-        let mut before = Vec::new();
-        loop {
-            let line = self.next().await;
-            if line["type"] == kind {
-                return (before, line);
-            }
-            before.push(line);
-        }
-    }
-
-    /// The next event `name` (skipping other lines).
-    async fn event(&mut self, name: &str) -> Vec<Value> {
-        loop {
-            let line = self.next().await;
-            if line["type"] == "event" && line["event"] == name {
-                return line["args"].as_array().cloned().unwrap_or_default();
-            }
-        }
-    }
-
-    async fn command(&mut self, command: Value) {
-        let line = format!("{command}\n");
-        self.stdin
-            .write_all(line.as_bytes())
-            .await
-            .expect("the client reads commands");
-    }
-
-    /// Emits with an ack and returns the answer (and the lines before it).
-    async fn ask(&mut self, event: &str, args: Value) -> (Vec<Value>, Vec<Value>) {
-        let id = self.next_ack;
-        self.next_ack += 1;
-        self.command(json!({"cmd": "emit", "event": event, "args": args, "id": id}))
-            .await;
-        let (before, ack) = self.until("ack").await;
-        assert_eq!(ack["id"], id, "{ack}");
-        (before, ack["args"].as_array().cloned().unwrap_or_default())
-    }
-}
+use tokio::{net::TcpListener, sync::mpsc};
 
 // ---------------------------------------------------------------------------
 // The server under test
@@ -611,7 +401,7 @@ async fn steady_broadcast(mode: &str) {
     setup.io.to("news").emit("end", ()).expect("emits");
     client.event("end").await;
     let ticks: Vec<i64> = client
-        .seen
+        .history
         .iter()
         .filter(|l| l["type"] == "event" && l["event"] == "tick")
         .map(|l| l["args"][0].as_i64().expect("a number"))

@@ -1,11 +1,11 @@
 //! The official `socket.io-client` 4.8.4 against Rally, in each transport
 //! mode (interop/socket-client.mjs).
 
-mod common;
+use rally_testkit::{interop, node};
 
 async fn scenario(name: &str, mode: &str) {
-    let (url, _io) = common::start().await;
-    common::run_node("socket-client.mjs", &[name, mode, &url]).await;
+    let (url, _io) = interop::start().await;
+    node::run("socket-client.mjs", &[name, mode, &url]).await;
 }
 
 macro_rules! interop {

@@ -86,7 +86,7 @@ async fn polling_bodies_over_max_http_buffer_size_get_413_and_the_session_stays(
         }
     });
     let server = TestServer::start(io).await;
-    let polling = server.http().open_polling().await;
+    let polling = server.http().open_polling("/socket.io/").await;
     polling.post_ok(b"40").await;
     let connect = polling.records(1).await;
     let id = rally::Sid::parse(&support::field(&connect[0], "sid")).unwrap();
@@ -150,7 +150,7 @@ async fn a_connection_that_joins_no_namespace_is_closed_after_connect_timeout() 
     server.wait_no_connections().await;
 
     // Over polling the pending GET gets `1` (FINDINGS 13).
-    let polling = server.http().open_polling().await;
+    let polling = server.http().open_polling("/socket.io/").await;
     let reply = polling.get().await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.text(), "1");
@@ -321,7 +321,7 @@ async fn the_queue_bound_applies_to_polling_clients() {
         }
     });
     let server = TestServer::start(io).await;
-    let polling = server.http().open_polling().await;
+    let polling = server.http().open_polling("/socket.io/").await;
     polling.post_ok(b"40").await;
     let connect = polling.records(1).await;
     let id = rally::Sid::parse(&support::field(&connect[0], "sid")).unwrap();

@@ -1,0 +1,119 @@
+//! A `redis-server` of the test's own (Debian's package, which
+//! `scripts/test.sh` installs): a free port, a temporary folder, no
+//! persistence, killed on drop.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    net::TcpStream,
+    process::{Child, Command},
+};
+
+use crate::{free_port, within};
+
+/// A running `redis-server`.
+#[derive(Debug)]
+pub struct RedisServer {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts one and waits until it answers `PING`.
+    pub async fn start() -> Self {
+        let port = free_port().await;
+        let dir = std::env::temp_dir().join(format!("rally-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a folder for redis-server");
+        let mut server = Self {
+            port,
+            dir,
+            child: None,
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server runs (apt-get install redis-server; scripts/test.sh does it)");
+        self.child = Some(child);
+        let port = self.port;
+        within("redis-server to answer PING", async move {
+            loop {
+                if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await {
+                    let _ = stream.write_all(b"PING\r\n").await;
+                    let mut buf = [0u8; 7];
+                    if stream.read_exact(&mut buf).await.is_ok() && &buf == b"+PONG\r\n" {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+    }
+
+    /// Kills it (connections drop at once).
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        self.spawn().await;
+    }
+
+    /// The integer reply of one command, on a fresh raw connection.
+    ///
+    /// # Panics
+    ///
+    /// When the reply is not an integer.
+    pub async fn int(&self, args: &[&str]) -> i64 {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect to redis-server");
+        let mut line = format!("*{}\r\n", args.len());
+        for arg in args {
+            line.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream
+            .write_all(line.as_bytes())
+            .await
+            .expect("write a command");
+        let mut reply = BufReader::new(stream);
+        let mut first = String::new();
+        within("a Redis reply", reply.read_line(&mut first))
+            .await
+            .expect("read a reply");
+        first
+            .trim_end()
+            .strip_prefix(':')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("an integer reply: {first:?}"))
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
