@@ -4,27 +4,15 @@
 
 mod support;
 
-#[path = "../../rally-redis/tests/support/mod.rs"]
-mod redis_support;
-
-use std::time::Duration;
-
-use redis_support::{DEADLINE, Driver, RedisServer};
+use rally_testkit::{cluster::Driver, eventually, redis::RedisServer};
 use serde_json::json;
 use support::Rally;
 
 async fn metric_becomes(rally: &Rally, sample: &str, want: impl Fn(u64) -> bool) {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if want(rally.get("/metrics").await.metric(sample)) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sample} never as wanted"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(&format!("{sample} as wanted"), || async {
+        want(rally.get("/metrics").await.metric(sample))
+    })
+    .await;
 }
 
 async fn two_servers(mode: &str) {

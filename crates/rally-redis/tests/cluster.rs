@@ -8,18 +8,8 @@ use std::time::Duration;
 use rally::{AdapterError, Args};
 use rally_redis::{Mode, RedisConfig};
 use serde_json::{Value, json};
-use support::{DEADLINE, Driver, RallyNode, RedisServer};
+use support::{Driver, RallyNode, RedisServer, eventually};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Polls `check` until it holds, with a deadline: a change made on one node
-/// reaches the others through Redis.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 async fn names(node: &RallyNode, room: Option<&str>) -> Vec<String> {
     let op = match room {
@@ -229,7 +219,7 @@ async fn namespaces_are_kept_apart_streams() {
         .collect();
     assert!(lines.is_empty(), "crossed namespaces: {lines:?}");
     let len = |stream: &'static str| async move {
-        support::recovery::redis_int(redis.port, &["XLEN", stream]).await
+        support::int_reply(redis.port, &["XLEN", stream]).await
     };
     assert_eq!((len("socket.io-1").await, len("socket.io-2").await), (1, 1));
 }

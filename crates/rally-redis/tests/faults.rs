@@ -4,19 +4,9 @@
 
 mod support;
 
-use std::time::Duration;
-
 use rally_redis::Mode;
 use serde_json::json;
-use support::{DEADLINE, Driver, RallyNode, RedisServer};
-
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use support::{Driver, RallyNode, RedisServer, eventually};
 
 async fn restart(mode: Mode) {
     let mut redis = RedisServer::start().await;
@@ -31,7 +21,7 @@ async fn restart(mode: Mode) {
 
     redis.kill().await;
     eventually("both nodes notice the outage", || {
-        a.redis.is_down() && b.redis.is_down()
+        std::future::ready(a.redis.is_down() && b.redis.is_down())
     })
     .await;
     // Local delivery goes on; what was meant for the other node is lost.
@@ -44,7 +34,7 @@ async fn restart(mode: Mode) {
 
     redis.restart().await;
     eventually("both nodes resubscribe", || {
-        !a.redis.is_down() && !b.redis.is_down()
+        std::future::ready(!a.redis.is_down() && !b.redis.is_down())
     })
     .await;
     a.wait_for_nodes(2).await;

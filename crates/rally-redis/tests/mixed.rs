@@ -10,16 +10,7 @@ use std::time::Duration;
 use rally::Args;
 use rally_redis::{Mode, RedisConfig};
 use serde_json::{Value, json};
-use support::{DEADLINE, Driver, RallyNode, RedisServer};
-
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl FnMut() -> F) {
-    let mut check = check;
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use support::{Driver, RallyNode, RedisServer, eventually};
 
 async fn rally_names(node: &RallyNode, room: Option<&str>) -> Vec<String> {
     let op = match room {
@@ -261,7 +252,7 @@ async fn rally_and_node_streams_with_three_streams() {
         assert_eq!(node.event(name, "from-node").await, json!([2]));
     }
     let len = |stream: &'static str| async move {
-        support::recovery::redis_int(redis.port, &["XLEN", stream]).await
+        support::int_reply(redis.port, &["XLEN", stream]).await
     };
     assert_eq!(len("socket.io-2").await, 2);
     assert_eq!(len("socket.io").await, 0);

@@ -13,15 +13,16 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use rally::ConnectionStateRecovery;
 use serde_json::json;
 use support::{
-    Driver, RedisServer,
-    recovery::{Proxy, RecoveryClient, RecoveryNode, redis_int, wait_for_entries, within},
+    Driver, RedisServer, int_reply,
+    recovery::{Proxy, RecoveryChecks, RecoveryClient, RecoveryNode, wait_for_entries},
+    within,
 };
 
 /// 50 ticks to "news", ten at a time from `a` then `b` and so on (each ten
 /// in the stream before the next: two nodes' broadcasts have no order but
 /// the stream's), and broadcasts the client must not get.
 async fn broadcast_50(port: u16, a: &RecoveryNode, b: &RecoveryNode) {
-    let mut entries = redis_int(port, &["XLEN", "socket.io"]).await;
+    let mut entries = int_reply(port, &["XLEN", "socket.io"]).await;
     for i in 0..50 {
         let node = if (i / 10) % 2 == 0 { a } else { b };
         node.io.to("news").emit("tick", &i).unwrap();
@@ -44,7 +45,7 @@ async fn a_client_recovers_on_another_rally_node() {
     let b = RecoveryNode::start(&redis.url(), recovery).await;
     a.wait_for_nodes(2).await;
     let proxy = Proxy::start(a.addr).await;
-    let mut client = RecoveryClient::start(&proxy.url());
+    let mut client = RecoveryClient::start(&proxy.url(), "websocket");
     let id = client.join_news().await;
 
     proxy.set_down(true);
@@ -63,7 +64,7 @@ async fn a_client_recovers_on_another_rally_node() {
     assert_eq!(b.io.recovery_stats().recovered, 1);
 
     // Live broadcasts from both nodes reach it once, in order, afterwards.
-    let before = redis_int(redis.port, &["XLEN", "socket.io"]).await;
+    let before = int_reply(redis.port, &["XLEN", "socket.io"]).await;
     a.io.to("news").emit("live", &1).unwrap();
     wait_for_entries(redis.port, before + 1).await;
     b.io.to("news").emit("live", &2).unwrap();
@@ -95,7 +96,7 @@ async fn broadcasts_during_the_middlewares_come_after_the_replay() {
     });
     a.wait_for_nodes(2).await;
     let proxy = Proxy::start(a.addr).await;
-    let mut client = RecoveryClient::start(&proxy.url());
+    let mut client = RecoveryClient::start(&proxy.url(), "websocket");
     let id = client.join_news().await;
 
     proxy.set_down(true);
@@ -106,7 +107,7 @@ async fn broadcasts_during_the_middlewares_come_after_the_replay() {
     proxy.set_down(false);
     within("the middleware", held.recv()).await.unwrap();
     // Restored, not admitted yet: ten more, from both nodes.
-    let mut entries = redis_int(redis.port, &["XLEN", "socket.io"]).await;
+    let mut entries = int_reply(redis.port, &["XLEN", "socket.io"]).await;
     for i in 50..60 {
         let node = if i % 2 == 0 { &a } else { &b };
         node.io.to("news").emit("tick", &i).unwrap();
@@ -128,7 +129,7 @@ async fn past_max_disconnection_duration_the_session_is_fresh() {
     let b = RecoveryNode::start(&redis.url(), recovery).await;
     a.wait_for_nodes(2).await;
     let proxy = Proxy::start(a.addr).await;
-    let mut client = RecoveryClient::start(&proxy.url());
+    let mut client = RecoveryClient::start(&proxy.url(), "websocket");
     let id = client.join_news().await;
 
     proxy.set_down(true);
@@ -138,7 +139,7 @@ async fn past_max_disconnection_duration_the_session_is_fresh() {
     // The session is in Redis (beside the stream), then expires.
     for (keys, what) in [(2, "the session kept"), (1, "the session expired")] {
         within(what, async {
-            while redis_int(redis.port, &["DBSIZE"]).await != keys {
+            while int_reply(redis.port, &["DBSIZE"]).await != keys {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
@@ -166,7 +167,7 @@ async fn node_node(node: &mut Driver) -> SocketAddr {
 /// The 50 ticks and the others, ten at a time from the Rally node then the
 /// Node.js node and so on.
 async fn broadcast_50_mixed(port: u16, rally: &RecoveryNode, node: &mut Driver) {
-    let mut entries = redis_int(port, &["XLEN", "socket.io"]).await;
+    let mut entries = int_reply(port, &["XLEN", "socket.io"]).await;
     for i in 0..50 {
         let from_rally = (i / 10) % 2 == 0;
         if from_rally {
@@ -207,7 +208,7 @@ async fn from_a_rally_node_onto_a_node_js_node() {
     let node_addr = node_node(&mut node).await;
     rally.wait_for_nodes(2).await;
     let proxy = Proxy::start(rally.addr).await;
-    let mut client = RecoveryClient::start(&proxy.url());
+    let mut client = RecoveryClient::start(&proxy.url(), "websocket");
     let id = client.join_news().await;
 
     proxy.set_down(true);
@@ -231,7 +232,7 @@ async fn from_a_node_js_node_onto_a_rally_node() {
     let node_addr = node_node(&mut node).await;
     rally.wait_for_nodes(2).await;
     let proxy = Proxy::start(node_addr).await;
-    let mut client = RecoveryClient::start(&proxy.url());
+    let mut client = RecoveryClient::start(&proxy.url(), "websocket");
     let id = client.join_news().await;
 
     proxy.set_down(true);
@@ -240,7 +241,7 @@ async fn from_a_node_js_node_onto_a_rally_node() {
     client.until("disconnect").await;
     // The Node.js node keeps the session.
     within("the session kept", async {
-        while redis_int(redis.port, &["DBSIZE"]).await != 2 {
+        while int_reply(redis.port, &["DBSIZE"]).await != 2 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })

@@ -82,33 +82,9 @@ impl RedisServer {
         self.spawn().await;
     }
 
-    /// The integer reply of one command, on a fresh raw connection.
-    ///
-    /// # Panics
-    ///
-    /// When the reply is not an integer.
+    /// The integer reply of one command (see [`int_reply`]).
     pub async fn int(&self, args: &[&str]) -> i64 {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .expect("connect to redis-server");
-        let mut line = format!("*{}\r\n", args.len());
-        for arg in args {
-            line.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
-        }
-        stream
-            .write_all(line.as_bytes())
-            .await
-            .expect("write a command");
-        let mut reply = BufReader::new(stream);
-        let mut first = String::new();
-        within("a Redis reply", reply.read_line(&mut first))
-            .await
-            .expect("read a reply");
-        first
-            .trim_end()
-            .strip_prefix(':')
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("an integer reply: {first:?}"))
+        int_reply(self.port, args).await
     }
 }
 
@@ -116,4 +92,34 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The integer reply of one command to the Redis on `port`, on a fresh raw
+/// connection.
+///
+/// # Panics
+///
+/// When the reply is not an integer.
+pub async fn int_reply(port: u16, args: &[&str]) -> i64 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect to redis-server");
+    let mut line = format!("*{}\r\n", args.len());
+    for arg in args {
+        line.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream
+        .write_all(line.as_bytes())
+        .await
+        .expect("write a command");
+    let mut reply = BufReader::new(stream);
+    let mut first = String::new();
+    within("a Redis reply", reply.read_line(&mut first))
+        .await
+        .expect("read a reply");
+    first
+        .trim_end()
+        .strip_prefix(':')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("an integer reply: {first:?}"))
 }

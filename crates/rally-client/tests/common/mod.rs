@@ -4,17 +4,24 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod fake;
-pub mod node;
-pub mod rally;
 
 use std::{collections::VecDeque, time::Duration};
 
 use rally_client::{DisconnectReason, Error, Manager, ManagerBuilder, Socket, Transport};
+use rally_testkit::{
+    interop::{self, ThreadServer},
+    node::NodeServer,
+};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
-/// How long any single wait in a test may take.
-pub const DEADLINE: Duration = Duration::from_secs(10);
+pub use rally_testkit::within;
+
+/// The interop server with the heartbeat the reference was probed with
+/// (pingInterval 300 ms, pingTimeout 200 ms).
+fn interop_server() -> rally::Server {
+    interop::server_with(Duration::from_millis(300), Duration::from_millis(200))
+}
 
 /// Which server a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +34,8 @@ pub enum Kind {
 pub struct TestServer {
     pub kind: Kind,
     pub port: u16,
-    rally: Option<rally::RallyServer>,
-    node: Option<node::NodeServer>,
+    rally: Option<ThreadServer>,
+    node: Option<NodeServer>,
 }
 
 impl TestServer {
@@ -42,7 +49,7 @@ impl TestServer {
         match kind {
             Kind::Rally => {
                 let server = tokio::task::spawn_blocking(|| {
-                    rally::RallyServer::start_with(0, rally::recovery_server)
+                    ThreadServer::start(0, interop::recovery_server)
                 })
                 .await
                 .expect("the server thread starts");
@@ -54,7 +61,7 @@ impl TestServer {
                 }
             }
             Kind::Node => {
-                let server = node::NodeServer::start("ref-recovery-server.mjs", 0).await;
+                let server = NodeServer::start("ref-recovery-server.mjs", 0).await;
                 Self {
                     kind,
                     port: server.port,
@@ -68,9 +75,10 @@ impl TestServer {
     pub async fn start_on(kind: Kind, port: u16) -> Self {
         match kind {
             Kind::Rally => {
-                let server = tokio::task::spawn_blocking(move || rally::RallyServer::start(port))
-                    .await
-                    .expect("the server thread starts");
+                let server =
+                    tokio::task::spawn_blocking(move || ThreadServer::start(port, interop_server))
+                        .await
+                        .expect("the server thread starts");
                 Self {
                     kind,
                     port: server.port,
@@ -79,7 +87,7 @@ impl TestServer {
                 }
             }
             Kind::Node => {
-                let server = node::NodeServer::start("ref-socket-server.mjs", port).await;
+                let server = NodeServer::start("ref-socket-server.mjs", port).await;
                 Self {
                     kind,
                     port: server.port,
@@ -205,14 +213,6 @@ impl Client {
             let _ = reconnects.changed().await;
         })
         .await;
-    }
-}
-
-/// Fails the test unless `future` completes within [`DEADLINE`].
-pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
-    match tokio::time::timeout(DEADLINE, future).await {
-        Ok(value) => value,
-        Err(_) => panic!("timed out waiting for {what}"),
     }
 }
 

@@ -3,206 +3,36 @@
 //! official client driven by `interop/recovery-client.mjs`, and Rally nodes
 //! in streams mode with connection state recovery.
 
-use std::{
-    net::SocketAddr,
-    process::Stdio,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{net::SocketAddr, time::Duration};
 
 use rally::{ConnectionStateRecovery, DisconnectReason, Server};
 use rally_redis::{Mode, RedisAdapter, RedisConfig};
+pub use rally_testkit::{interop::RecoveryClient, proxy::Proxy};
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines},
-    net::{TcpListener, TcpStream},
-    process::{Child, ChildStdin, ChildStdout},
-    sync::mpsc,
-    task::AbortHandle,
-};
+use tokio::{net::TcpListener, sync::mpsc};
 
-use super::{DEADLINE, repo_root};
+use super::{int_reply, within};
 
-pub async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
-    tokio::time::timeout(DEADLINE, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {DEADLINE:?} waiting for {what}"))
-}
-
-/// A TCP proxy to one node, then (after [`switch`](Self::switch)) another.
-pub struct Proxy {
-    pub addr: SocketAddr,
-    target: Arc<Mutex<SocketAddr>>,
-    down: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<AbortHandle>>>,
-    accept: AbortHandle,
-}
-
-impl Proxy {
-    pub async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let target = Arc::new(Mutex::new(target));
-        let down = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let (t, d, c) = (target.clone(), down.clone(), conns.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                if d.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let to = *t.lock().unwrap();
-                let Ok(server) = TcpStream::connect(to).await else {
-                    continue;
-                };
-                let _ = client.set_nodelay(true);
-                let _ = server.set_nodelay(true);
-                let task = tokio::spawn(forward(client, server));
-                c.lock().unwrap().push(task.abort_handle());
-            }
-        })
-        .abort_handle();
-        Self {
-            addr,
-            target,
-            down,
-            conns,
-            accept,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Refuses new connections (or takes them again).
-    pub fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-    }
-
-    /// New connections go to `target`.
-    pub fn switch(&self, target: SocketAddr) {
-        *self.target.lock().unwrap() = target;
-    }
-
-    /// Closes every connection it carries, both ways.
-    pub fn kill(&self) {
-        for task in self.conns.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.kill();
-    }
-}
-
-async fn forward(client: TcpStream, server: TcpStream) {
-    let (mut cr, mut cw) = client.into_split();
-    let (mut sr, mut sw) = server.into_split();
-    let mut up = [0u8; 16 * 1024];
-    let mut down = [0u8; 16 * 1024];
-    loop {
-        tokio::select! {
-            n = cr.read(&mut up) => match n {
-                Ok(0) | Err(_) => return,
-                Ok(n) => if sw.write_all(&up[..n]).await.is_err() { return },
-            },
-            n = sr.read(&mut down) => match n {
-                Ok(0) | Err(_) => return,
-                Ok(n) => if cw.write_all(&down[..n]).await.is_err() { return },
-            },
-        }
-    }
-}
-
-/// The official client that reconnects (`interop/recovery-client.mjs`), one
-/// JSON line per happening.
-pub struct RecoveryClient {
-    _child: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
-    pub seen: Vec<Value>,
-    next_ack: u64,
-}
-
-impl RecoveryClient {
-    pub fn start(url: &str) -> Self {
-        let mut child = tokio::process::Command::new("node")
-            .arg(repo_root().join("interop/recovery-client.mjs"))
-            .args([url, "websocket"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs");
-        let stdin = child.stdin.take().unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self {
-            _child: child,
-            stdin,
-            lines,
-            seen: Vec::new(),
-            next_ack: 0,
-        }
-    }
-
-    pub async fn next(&mut self) -> Value {
-        let line = within("the client's next line", self.lines.next_line())
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("the client exited; it saw {:#?}", self.seen));
-        let value: Value = serde_json::from_str(&line).unwrap();
-        self.seen.push(value.clone());
-        value
-    }
-
-    /// Lines up to the first of type `kind`: (those before, that one).
-    pub async fn until(&mut self, kind: &str) -> (Vec<Value>, Value) {
-        let mut before = Vec::new();
-        loop {
-            let line = self.next().await;
-            if line["type"] == kind {
-                return (before, line);
-            }
-            before.push(line);
-        }
-    }
-
-    /// The next event `name` (skipping other lines).
-    pub async fn event(&mut self, name: &str) -> Vec<Value> {
-        loop {
-            let line = self.next().await;
-            if line["type"] == "event" && line["event"] == name {
-                return line["args"].as_array().cloned().unwrap_or_default();
-            }
-        }
-    }
-
-    /// Emits with an ack; the answer and the lines before it.
-    pub async fn ask(&mut self, event: &str, args: Value) -> (Vec<Value>, Vec<Value>) {
-        let id = self.next_ack;
-        self.next_ack += 1;
-        let line = format!(
-            "{}\n",
-            json!({"cmd": "emit", "event": event, "args": args, "id": id})
-        );
-        self.stdin.write_all(line.as_bytes()).await.unwrap();
-        let (before, ack) = self.until("ack").await;
-        assert_eq!(ack["id"], id, "{ack}");
-        (before, ack["args"].as_array().cloned().unwrap_or_default())
-    }
-
+/// The checks of the recovery tests on the official client.
+pub trait RecoveryChecks {
     /// Connects (fresh), checks the welcome carries an offset, joins room
     /// "news" as "ada"; the socket id.
-    pub async fn join_news(&mut self) -> String {
+    async fn join_news(&mut self) -> String;
+
+    /// After a recovered reconnection: the 50 ticks came, in order, once
+    /// each, with their offsets; the id, rooms and data are back.
+    async fn check_recovered(&mut self, id: &str) {
+        self.check_recovered_ticks(id, 50).await;
+    }
+
+    /// The same with `ticks` ticks.
+    async fn check_recovered_ticks(&mut self, id: &str, ticks: i64);
+}
+
+impl RecoveryChecks for RecoveryClient {
+    /// Connects (fresh), checks the welcome carries an offset, joins room
+    /// "news" as "ada"; the socket id.
+    async fn join_news(&mut self) -> String {
         let (_, connect) = self.until("connect").await;
         assert_eq!(connect["recovered"], false, "{connect}");
         let id = connect["id"].as_str().unwrap().to_owned();
@@ -214,14 +44,8 @@ impl RecoveryClient {
         id
     }
 
-    /// After a recovered reconnection: the 50 ticks came, in order, once
-    /// each, with their offsets; the id, rooms and data are back.
-    pub async fn check_recovered(&mut self, id: &str) {
-        self.check_recovered_ticks(id, 50).await;
-    }
-
     /// The same with `ticks` ticks.
-    pub async fn check_recovered_ticks(&mut self, id: &str, ticks: i64) {
+    async fn check_recovered_ticks(&mut self, id: &str, ticks: i64) {
         let (before, connect) = self.until("connect").await;
         assert_eq!(connect["recovered"], true, "{connect}; before: {before:#?}");
         assert_eq!(connect["id"], id);
@@ -349,29 +173,11 @@ impl RecoveryNode {
     }
 }
 
-/// An integer reply of one command on a fresh raw connection.
-pub async fn redis_int(port: u16, args: &[&str]) -> i64 {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let mut line = format!("*{}\r\n", args.len());
-    for arg in args {
-        line.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
-    }
-    stream.write_all(line.as_bytes()).await.unwrap();
-    let mut reply = BufReader::new(stream);
-    let mut first = String::new();
-    reply.read_line(&mut first).await.unwrap();
-    first
-        .trim_end()
-        .strip_prefix(':')
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("an integer reply: {first:?}"))
-}
-
 /// Waits until the stream holds at least `n` entries (everything sent has
 /// reached Redis).
 pub async fn wait_for_entries(port: u16, n: i64) {
     within(&format!("{n} stream entries"), async {
-        while redis_int(port, &["XLEN", "socket.io"]).await < n {
+        while int_reply(port, &["XLEN", "socket.io"]).await < n {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
