@@ -11,22 +11,6 @@ use serde_json::{Value, json};
 use support::{Driver, RallyNode, RedisServer, eventually};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn names(node: &RallyNode, room: Option<&str>) -> Vec<String> {
-    let op = match room {
-        Some(room) => node.io.to(room),
-        None => node.io.broadcast(),
-    };
-    let mut names: Vec<String> = op
-        .fetch_sockets()
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|s| s.data::<Value>()?["name"].as_str().map(str::to_owned))
-        .collect();
-    names.sort();
-    names
-}
-
 async fn three_nodes(mode: Mode) {
     let redis = RedisServer::start().await;
     let nodes = [
@@ -42,7 +26,7 @@ async fn three_nodes(mode: Mode) {
     // Sharded mode subscribes per room: wait until every node sees them all.
     for node in &nodes {
         eventually("all sockets visible", || async {
-            names(node, None).await == ["a", "b", "c"]
+            node.names(None).await == ["a", "b", "c"]
         })
         .await;
     }
@@ -73,7 +57,7 @@ async fn three_nodes(mode: Mode) {
         assert!(socket.handshake()["headers"]["host"].is_string());
         assert!(socket.rooms().iter().any(|r| **r == *socket.id().as_str()));
     }
-    assert_eq!(names(&nodes[2], Some("room1")).await, ["a", "b"]);
+    assert_eq!(nodes[2].names(Some("room1")).await, ["a", "b"]);
 
     // A remote socket can be emitted to, made to join and leave.
     let a = all
@@ -84,19 +68,19 @@ async fn three_nodes(mode: Mode) {
     assert_eq!(clients.event("a", "direct").await, json!(["to a"]));
     a.join("room9");
     eventually("a joins room9", || async {
-        names(&nodes[1], Some("room9")).await == ["a"]
+        nodes[1].names(Some("room9")).await == ["a"]
     })
     .await;
     a.leave("room9");
     eventually("a leaves room9", || async {
-        names(&nodes[1], Some("room9")).await.is_empty()
+        nodes[1].names(Some("room9")).await.is_empty()
     })
     .await;
 
     // sockets_join / sockets_leave across nodes.
     nodes[0].io.to("room1").sockets_join("room2");
     eventually("room1 joins room2", || async {
-        names(&nodes[2], Some("room2")).await == ["a", "b"]
+        nodes[2].names(Some("room2")).await == ["a", "b"]
     })
     .await;
     let mut rooms = nodes[2].io.of("/").adapter().rooms().await.unwrap();
@@ -108,7 +92,7 @@ async fn three_nodes(mode: Mode) {
     clients.event("b", "in-room2").await;
     nodes[1].io.broadcast().sockets_leave("room2");
     eventually("everyone leaves room2", || async {
-        names(&nodes[0], Some("room2")).await.is_empty()
+        nodes[0].names(Some("room2")).await.is_empty()
     })
     .await;
 
@@ -154,7 +138,7 @@ async fn three_nodes(mode: Mode) {
         assert_eq!(line["reason"], "io server disconnect");
     }
     eventually("only c is left", || async {
-        names(&nodes[0], None).await == ["c"]
+        nodes[0].names(None).await == ["c"]
     })
     .await;
     // A remote socket can be disconnected.

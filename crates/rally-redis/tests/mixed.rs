@@ -12,22 +12,6 @@ use rally_redis::{Mode, RedisConfig};
 use serde_json::{Value, json};
 use support::{Driver, RallyNode, RedisServer, eventually};
 
-async fn rally_names(node: &RallyNode, room: Option<&str>) -> Vec<String> {
-    let op = match room {
-        Some(room) => node.io.to(room),
-        None => node.io.broadcast(),
-    };
-    let mut names: Vec<String> = op
-        .fetch_sockets()
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|s| s.data::<Value>()?["name"].as_str().map(str::to_owned))
-        .collect();
-    names.sort();
-    names
-}
-
 fn node_names(fetched: &Value) -> Vec<String> {
     fetched
         .as_array()
@@ -50,7 +34,7 @@ async fn mixed(mode: Mode, mode_name: &str) {
     node.client("n1", &node_url, &["room1"]).await;
     node.client("n2", &node_url, &[]).await;
     eventually("every socket seen from Rally", || async {
-        rally_names(&rally, None).await == ["n1", "n2", "r1", "r2"]
+        rally.names(None).await == ["n1", "n2", "r1", "r2"]
     })
     .await;
 
@@ -148,8 +132,8 @@ async fn mixed(mode: Mode, mode_name: &str) {
     node.op(json!({"op": "socketsJoin", "rooms": ["room1"], "join": "room3"}))
         .await;
     eventually("room1 joins room2 and room3", || async {
-        rally_names(&rally, Some("room2")).await == ["n1", "r1"]
-            && rally_names(&rally, Some("room3")).await == ["n1", "r1"]
+        rally.names(Some("room2")).await == ["n1", "r1"]
+            && rally.names(Some("room3")).await == ["n1", "r1"]
     })
     .await;
     let fetched = node.op(json!({"op": "fetch", "rooms": ["room2"]})).await;
@@ -158,8 +142,7 @@ async fn mixed(mode: Mode, mode_name: &str) {
         .await;
     rally.io.broadcast().sockets_leave("room3");
     eventually("everyone leaves room2 and room3", || async {
-        rally_names(&rally, Some("room2")).await.is_empty()
-            && rally_names(&rally, Some("room3")).await.is_empty()
+        rally.names(Some("room2")).await.is_empty() && rally.names(Some("room3")).await.is_empty()
     })
     .await;
 

@@ -75,6 +75,24 @@ impl RallyNode {
         format!("http://{}", self.addr)
     }
 
+    /// The `name`s (from their data) of the sockets of the whole cluster in
+    /// `room` (every socket when `None`), sorted.
+    pub async fn names(&self, room: Option<&str>) -> Vec<String> {
+        let op = match room {
+            Some(room) => self.io.to(room),
+            None => self.io.broadcast(),
+        };
+        let mut names: Vec<String> = op
+            .fetch_sockets()
+            .await
+            .expect("fetch_sockets answers")
+            .iter()
+            .filter_map(|s| s.data::<Value>()?["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Waits until the adapter counts `n` nodes on the main namespace.
     pub async fn wait_for_nodes(&self, n: usize) {
         let io = &self.io;

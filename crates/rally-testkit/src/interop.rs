@@ -169,8 +169,8 @@ pub async fn start() -> (String, Server) {
 }
 
 /// What `interop/ref-recovery-server.mjs` does on the official server, on
-/// Rally: recovery on (maxDisconnectionDuration 10 s), `welcome` with
-/// `{id, recovered}` on connection, `broadcast` to everyone, and
+/// Rally: recovery on (maxDisconnectionDuration 10 s), the
+/// [`recovery_handlers`], `broadcast` to everyone, and
 /// `drop-then-broadcast`: the connection closed, then, once the server has
 /// seen the socket go, a broadcast the client misses.
 pub fn recovery_server() -> Server {
@@ -184,12 +184,7 @@ pub fn recovery_server() -> Server {
         )
         .build();
     let root = io.of("/");
-    root.on_connection(|socket| async move {
-        let _ = socket.emit(
-            "welcome",
-            &json!({"id": socket.id().as_str(), "recovered": socket.recovered()}),
-        );
-    });
+    recovery_handlers(&root);
     let io2 = io.clone();
     root.on("broadcast", move |_socket, event| {
         let io = io2.clone();
@@ -226,6 +221,36 @@ pub fn recovery_server() -> Server {
         }
     });
     io
+}
+
+/// The handlers every recovery test's server has on `root`: `welcome` with
+/// `{id, recovered}` on connection; `join` (room, name): joins the room and
+/// keeps `{name}` as the socket's data, acked with the room; `whoami`: acked
+/// with `{id, rooms (sorted), data, recovered}`.
+pub fn recovery_handlers(root: &rally::Namespace) {
+    root.on_connection(|socket| async move {
+        let _ = socket.emit(
+            "welcome",
+            &json!({"id": socket.id().as_str(), "recovered": socket.recovered()}),
+        );
+    });
+    root.on("join", |socket, mut event| async move {
+        let room: String = event.arg(0).unwrap_or_default();
+        let name: String = event.arg(1).unwrap_or_default();
+        socket.join(room.as_str());
+        let _ = socket.set_data(&json!({ "name": name }));
+        let _ = event.ack(&room);
+    });
+    root.on("whoami", |socket, mut event| async move {
+        let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+        rooms.sort();
+        let _ = event.ack(&json!({
+            "id": socket.id().as_str(),
+            "rooms": rooms,
+            "data": socket.raw_data(),
+            "recovered": socket.recovered(),
+        }));
+    });
 }
 
 /// Argument `index` as a list of rooms (a string or an array of strings).

@@ -118,29 +118,7 @@ impl RecoveryNode {
             .adapter(redis.factory())
             .build();
         let root = io.of("/");
-        root.on_connection(|socket| async move {
-            let _ = socket.emit(
-                "welcome",
-                &json!({"id": socket.id().as_str(), "recovered": socket.recovered()}),
-            );
-        });
-        root.on("join", |socket, mut event| async move {
-            let room: String = event.arg(0).unwrap_or_default();
-            let name: String = event.arg(1).unwrap_or_default();
-            socket.join(room.as_str());
-            let _ = socket.set_data(&json!({ "name": name }));
-            let _ = event.ack(&room);
-        });
-        root.on("whoami", |socket, mut event| async move {
-            let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
-            rooms.sort();
-            let _ = event.ack(&json!({
-                "id": socket.id().as_str(),
-                "rooms": rooms,
-                "data": socket.raw_data(),
-                "recovered": socket.recovered(),
-            }));
-        });
+        rally_testkit::interop::recovery_handlers(&root);
         let (tx, disconnects) = mpsc::unbounded_channel();
         root.on_disconnect(move |_socket, reason| {
             let _ = tx.send(reason);
