@@ -285,7 +285,7 @@ mod tests {
         );
     }
 
-    /// FINDINGS 13: a binary emit over long-polling.
+    /// A binary emit over long-polling, as the reference server writes it.
     #[test]
     fn polling_body_like_the_reference() {
         let data = r#"["message-back",{"_placeholder":true,"num":0}]"#;
@@ -298,7 +298,7 @@ mod tests {
         );
     }
 
-    /// FINDINGS 13: what the reference sends for an emit with buffers.
+    /// What the reference server sends for an emit with buffers.
     #[test]
     fn frames_like_the_reference() {
         let data =
