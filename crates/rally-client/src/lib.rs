@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod ack;
 mod config;
@@ -43,3 +45,18 @@ pub use transport::Transport;
 pub fn io(url: &str) -> Result<Socket, Error> {
     Manager::builder(url).socket()
 }
+
+// The handles users share across tasks must stay `Send + Sync`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Manager>();
+    send_sync::<ManagerBuilder>();
+    send_sync::<Socket>();
+    send_sync::<Emitter<'static>>();
+    send_sync::<AckFuture>();
+    send_sync::<AckSender>();
+    send_sync::<AckReply>();
+    send_sync::<Error>();
+    send_sync::<EmitError>();
+    send_sync::<AckError>();
+};

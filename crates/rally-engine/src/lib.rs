@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod close;
 mod config;
@@ -31,3 +33,19 @@ pub use session::Session;
 pub use sid::{Sid, SidHash, SidHasher, SidMap, SidSet};
 pub use stats::Stats;
 pub use transport::Transport;
+
+// The handles users share across tasks must stay `Send + Sync`.
+const _: () = {
+    struct Nop;
+    impl Handler for Nop {
+        fn on_open(&self, _: &std::sync::Arc<Session>) {}
+        fn on_message(&self, _: &std::sync::Arc<Session>, _: Message) {}
+    }
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<EngineIo<Nop>>();
+    send_sync::<EngineIoLayer<Nop>>();
+    send_sync::<Session>();
+    send_sync::<Config>();
+    send_sync::<Stats>();
+    send_sync::<Sid>();
+};

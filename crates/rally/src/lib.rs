@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod adapter;
 mod client;
@@ -38,3 +40,20 @@ pub use socket::{Handshake, IntoRooms, Socket, TimedSocket};
 
 /// A room name.
 pub type Room = Arc<str>;
+
+// The handles users share across tasks must stay `Send + Sync`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Server>();
+    send_sync::<Namespace>();
+    send_sync::<Socket>();
+    send_sync::<Arc<Socket>>();
+    send_sync::<BroadcastOperator>();
+    send_sync::<RemoteSocket>();
+    send_sync::<AckSender>();
+    send_sync::<AckReply>();
+    send_sync::<AckResponses>();
+    send_sync::<Args>();
+    send_sync::<ConnectionStateRecovery>();
+    send_sync::<ServerBuilder>();
+};

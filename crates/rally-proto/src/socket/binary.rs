@@ -265,6 +265,10 @@ mod tests {
         }
         assert_eq!((depth, v), (10_000, &Value::Null));
         // Dropping a deep `Value` recurses; keep the test's stack safe.
+        #[expect(
+            clippy::mem_forget,
+            reason = "a 10,000-deep Value would overflow the stack when dropped"
+        )]
         std::mem::forget(value);
     }
 
