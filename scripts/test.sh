@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, installing what the tests need first,
-# then the fuzz targets' CI pass (scripts/fuzz.sh ci: build, replay every
-# corpus and saved crash input, fuzz each target briefly; about a minute of
-# fuzzing in all, FUZZ_CI_SECONDS per target).
+# checks that the API docs build without a warning, then runs the fuzz
+# targets' CI pass (scripts/fuzz.sh ci: build, replay every corpus and saved
+# crash input, fuzz each target briefly; about a minute of fuzzing in all,
+# FUZZ_CI_SECONDS per target).
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,8 @@ fi
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+# The API docs build without a warning (broken intra-doc links, bad HTML).
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 # Fuzzing: cargo-fuzz is installed when missing; its build lives in
 # fuzz/target (ignored by git) unless CARGO_TARGET_DIR says otherwise.

@@ -1,4 +1,4 @@
-//! The hardening scenarios (issue #9): a soak with churn, a reconnect
+//! The hardening scenarios: a soak with churn, a reconnect
 //! storm with the official client's backoff, and a slow-consumer mix. Each
 //! runs against the Rally peer (pinned to CPU 0, this load generator to
 //! CPU 1), prints its figures and writes `bench/results/<scenario>.{md,json,svg}`.

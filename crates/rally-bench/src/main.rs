@@ -11,6 +11,11 @@
 //!
 //! The server under test is pinned to CPU 0, this load generator (one
 //! thread) to CPU 1. Results go to `bench/results/` (Markdown, JSON, SVG).
+//!
+//! The crate needs a little unsafe code (calls into libc in `peer.rs`: CPU
+//! pinning, the open-files limit, signals to the servers it starts), so it
+//! keeps the workspace's `unsafe_code = "deny"` instead of forbidding it, and
+//! allows it at each call with a SAFETY comment.
 
 mod cluster;
 mod hardening;

@@ -157,9 +157,10 @@ pub(crate) struct Running {
 impl Drop for Running {
     fn drop(&mut self) {
         // SIGTERM (with the pid of the child we started), then SIGKILL.
-        // SAFETY-free: libc::kill with a pid we own.
         let pid = self.pid as i32;
         #[allow(unsafe_code)]
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours;
+        // the pid is the one of the child this value owns.
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }
@@ -177,6 +178,7 @@ impl Drop for Running {
 
 fn clock_ticks() -> f64 {
     #[allow(unsafe_code)]
+    // SAFETY: sysconf(3) reads a configuration value; it takes no pointer.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if t > 0 { t as f64 } else { 100.0 }
 }
@@ -277,6 +279,8 @@ pub(crate) fn rss_bytes(pid: u32) -> u64 {
 /// Pins this process (its threads to come) to one CPU.
 pub(crate) fn pin_self(cpu: usize) -> Result<(), String> {
     #[allow(unsafe_code)]
+    // SAFETY: `cpu_set_t` is plain data (all zeros is the empty set), and
+    // sched_setaffinity(2) reads exactly `size_of::<cpu_set_t>()` bytes of it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
@@ -294,6 +298,8 @@ pub(crate) fn pin_self(cpu: usize) -> Result<(), String> {
 /// returns the limit in force.
 pub(crate) fn raise_nofile() -> u64 {
     #[allow(unsafe_code)]
+    // SAFETY: `rlimit` is plain data, and getrlimit(2) / setrlimit(2) read or
+    // write exactly one `rlimit` through the pointer we pass.
     unsafe {
         let mut lim: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {

@@ -5,6 +5,8 @@
 //! rally connect <url> [--emit <event> <json-array>] [--expect <event>] ...
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod chat;
 mod config;
 mod connect;

@@ -1,42 +1,6 @@
-//! An async Socket.IO client: protocol 5 over Engine.IO 4, wire-compatible
-//! with the official JavaScript servers and with Rally.
-//!
-//! - long-polling, WebSocket, and the upgrade from one to the other
-//!   (polling first, then WebSocket, as the official client does);
-//! - several namespaces on one connection (a [`Manager`] shared by one
-//!   [`Socket`] per namespace), with auth as a value or an async function;
-//! - events with acknowledgements both ways, with timeouts, binary data
-//!   anywhere in the arguments ([`Binary`]), handlers and a catch-all;
-//! - reconnection with exponential backoff and jitter, emits buffered
-//!   while disconnected, connection state recovery;
-//! - the heartbeat the server drives, typed errors, a clean close.
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use rally_client::{Args, Manager};
-//!
-//! #[tokio::main]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let socket = Manager::new("http://127.0.0.1:3000")?.socket("/");
-//!     socket.set_auth(&serde_json::json!({"token": "secret"}))?;
-//!     socket.on("chat", |_socket, event| async move {
-//!         println!("chat: {:?}", event.arg::<String>(0));
-//!     });
-//!     socket.connect().await?;
-//!     socket.emit("chat", "hello")?;
-//!     let reply = socket
-//!         .timeout(Duration::from_secs(5))
-//!         .emit_with_ack("sum", Args::new().arg(&1).arg(&2))
-//!         .await?;
-//!     println!("sum: {}", reply.arg::<i64>(0)?);
-//!     socket.manager().close().await;
-//!     Ok(())
-//! }
-//! ```
-//!
-//! Each manager runs one task. Handlers run in the order events arrive;
-//! one that finishes without waiting costs no task, one that waits goes on
-//! in a task of its own. Plain TCP only (`http://`, `ws://`): no TLS.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod ack;
 mod config;
@@ -81,3 +45,18 @@ pub use transport::Transport;
 pub fn io(url: &str) -> Result<Socket, Error> {
     Manager::builder(url).socket()
 }
+
+// The handles users share across tasks must stay `Send + Sync`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Manager>();
+    send_sync::<ManagerBuilder>();
+    send_sync::<Socket>();
+    send_sync::<Emitter<'static>>();
+    send_sync::<AckFuture>();
+    send_sync::<AckSender>();
+    send_sync::<AckReply>();
+    send_sync::<Error>();
+    send_sync::<EmitError>();
+    send_sync::<AckError>();
+};

@@ -317,8 +317,8 @@ impl Socket {
     ///
     /// # Errors
     ///
-    /// [`AckError::Disconnected`] when the socket disconnects after the
-    /// event went out and before the answer, [`AckError::Emit`] when the emit
+    /// [`AckError::Disconnected`](crate::AckError::Disconnected) when the socket disconnects after the
+    /// event went out and before the answer, [`AckError::Emit`](crate::AckError::Emit) when the emit
     /// fails (see [`emit`](Self::emit)).
     ///
     /// # Cancel safety
@@ -331,7 +331,7 @@ impl Socket {
 
     /// Emits with a time limit on the answer: past it,
     /// [`emit_with_ack`](Emitter::emit_with_ack) fails with
-    /// [`AckError::Timeout`] (and an event still buffered is dropped).
+    /// [`AckError::Timeout`](crate::AckError::Timeout) (and an event still buffered is dropped).
     ///
     /// ```
     /// # async fn run(socket: rally_client::Socket) {

@@ -1,34 +1,6 @@
-//! An Engine.IO server (protocol 4) as a tower [`Service`](tower_service::Service).
-//!
-//! `rally-engine` carries messages between a server and the official
-//! `engine.io-client` (or any Engine.IO 4 client) over HTTP long-polling and
-//! WebSocket, with the upgrade between them and the server-driven heartbeat.
-//! It knows nothing of Socket.IO namespaces: the `rally` crate builds those on
-//! top. It owns no runtime and no accept loop: serve it with [`serve`], nest
-//! it in an axum router, or wrap another service with [`EngineIoLayer`].
-//!
-//! ```no_run
-//! use std::sync::Arc;
-//! use rally_engine::{Config, EngineIo, Handler, Message, Session};
-//!
-//! struct Echo;
-//!
-//! impl Handler for Echo {
-//!     fn on_open(&self, session: &Arc<Session>) {
-//!         println!("{} opened over {}", session.sid(), session.transport());
-//!     }
-//!     fn on_message(&self, session: &Arc<Session>, message: Message) {
-//!         let _ = session.send(message);
-//!     }
-//! }
-//!
-//! #[tokio::main]
-//! async fn main() -> std::io::Result<()> {
-//!     let engine = EngineIo::new(Config::default(), Echo);
-//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//!     rally_engine::serve(listener, engine).await
-//! }
-//! ```
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod close;
 mod config;
@@ -61,3 +33,19 @@ pub use session::Session;
 pub use sid::{Sid, SidHash, SidHasher, SidMap, SidSet};
 pub use stats::Stats;
 pub use transport::Transport;
+
+// The handles users share across tasks must stay `Send + Sync`.
+const _: () = {
+    struct Nop;
+    impl Handler for Nop {
+        fn on_open(&self, _: &std::sync::Arc<Session>) {}
+        fn on_message(&self, _: &std::sync::Arc<Session>, _: Message) {}
+    }
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<EngineIo<Nop>>();
+    send_sync::<EngineIoLayer<Nop>>();
+    send_sync::<Session>();
+    send_sync::<Config>();
+    send_sync::<Stats>();
+    send_sync::<Sid>();
+};

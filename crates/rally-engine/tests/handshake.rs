@@ -1,4 +1,4 @@
-//! Opening sessions, and every request the engine refuses (FINDINGS §1).
+//! Opening sessions, and every request the engine refuses (with the reference's codes).
 
 mod common;
 

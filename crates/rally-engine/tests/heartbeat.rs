@@ -1,4 +1,4 @@
-//! The server-driven heartbeat (FINDINGS §5): pings every pingInterval, a
+//! The server-driven heartbeat: pings every pingInterval, a
 //! close with `ping timeout` when a pong is late.
 
 mod common;

@@ -1,5 +1,5 @@
 //! Server options: transports, allowUpgrades, cors, cookie, allowRequest,
-//! and what the application learns of the handshake (FINDINGS §1, §8).
+//! and what the application learns of the handshake.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! HTTP long-polling: held GETs, POSTed records, bad bodies, overlapping and
-//! aborted requests, closes (FINDINGS §2–§4).
+//! aborted requests, closes, each answered as the reference (engine.io 6.6) answers it.
 
 mod common;
 

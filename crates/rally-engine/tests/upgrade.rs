@@ -1,4 +1,4 @@
-//! The upgrade of a polling session to WebSocket (FINDINGS §6).
+//! The upgrade of a polling session to WebSocket, step by step as the reference does it.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Sessions that start on WebSocket (FINDINGS §1, §5, §7, §9).
+//! Sessions that start on WebSocket, answered as the reference (engine.io 6.6) answers them.
 
 mod common;
 

@@ -1,17 +1,8 @@
-//! Wire formats of Engine.IO (protocol 4, [`engine`]) and Socket.IO (protocol 5,
-//! [`socket`]).
-//!
-//! This crate does no I/O: it turns bytes into packets and packets into bytes.
-//! Every decoder returns a typed [`DecodeError`] instead of panicking, whatever
-//! the input, so it is safe to feed it anything a client sends.
-//!
-//! ```
-//! use rally_proto::engine::{Packet, Message};
-//! use rally_proto::Str;
-//!
-//! let packet = Packet::decode_text(Str::from("4hello")).unwrap();
-//! assert_eq!(packet, Packet::Message(Message::Text(Str::from("hello"))));
-//! ```
+#![doc = include_str!("../README.md")]
+// `unsafe_code` stays denied (workspace lints) rather than forbidden: `Str::as_str`
+// skips a second UTF-8 check on bytes every constructor has already checked
+// (see its SAFETY comment), on the path of every packet.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod args;
 mod binary;
@@ -25,3 +16,15 @@ pub use args::Args;
 pub use binary::{Binary, collect_attachments, read_attachments};
 pub use error::DecodeError;
 pub use str::Str;
+
+// Values the server and the client hand between tasks must stay `Send + Sync`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Str>();
+    send_sync::<Args>();
+    send_sync::<Binary>();
+    send_sync::<DecodeError>();
+    send_sync::<engine::Packet>();
+    send_sync::<socket::Packet>();
+    send_sync::<socket::Decoder>();
+};

@@ -427,7 +427,8 @@ mod tests {
     use super::*;
 
     /// The broadcast of `a.to("room1").emit("ev", "hi", 1, Buffer.from([1, 2]))`
-    /// by a Node.js node, classic mode (shared/wire/redis-adapter-classic.txt).
+    /// by a Node.js node, classic mode (recorded with `redis-cli MONITOR` from
+    /// socket.io 4.8.4 and @socket.io/redis-adapter 8.3.0).
     const CLASSIC_BROADCAST: &[u8] = b"\x93\xa6qeVisn\x83\xa4type\x02\xa4data\x94\xa2ev\xa2hi\x01\xc4\x02\x01\x02\xa3nsp\xa1/\x83\xa5rooms\x91\xa5room1\xa6except\x90\xa5flags\x80";
     /// A broadcast with acks request, classic mode.
     const CLASSIC_ACK_REQUEST: &[u8] = b"\x85\xa3uid\xa6qeVisn\xa9requestId\xa6_M2s4S\xa4type\x07\xa6packet\x83\xa4type\x02\xa4data\x91\xa7needack\xa3nsp\xa1/\xa4opts\x83\xa5rooms\x90\xa6except\x90\xa5flags\x81\xa7timeout\xcd\x07\xd0";

@@ -567,7 +567,7 @@ mod tests {
     use super::*;
 
     /// JSON requests in the reference's key order
-    /// (shared/wire/redis-adapter-classic.txt).
+    /// (recorded from @socket.io/redis-adapter 8.3.0 with `redis-cli MONITOR`).
     #[test]
     fn requests_as_the_reference_writes_them() {
         let request = Mp::map([
@@ -586,7 +586,8 @@ mod tests {
         );
     }
 
-    /// The broadcast a Node.js node sent (shared/wire/redis-adapter-classic.txt),
+    /// The broadcast a Node.js node sent (socket.io 4.8.4 with
+    /// @socket.io/redis-adapter 8.3.0, recorded with `redis-cli MONITOR`),
     /// made the same way here.
     #[test]
     fn broadcasts_as_the_reference_writes_them() {

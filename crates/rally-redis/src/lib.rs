@@ -1,55 +1,6 @@
-//! Multi-node Rally: a Redis adapter wire-compatible with
-//! [@socket.io/redis-adapter] 8.3, so Rally nodes and Node.js socket.io
-//! nodes share one cluster.
-//!
-//! Every node connects to the same Redis; each namespace's adapter carries
-//! broadcasts, room changes, `fetch_sockets`, disconnections and
-//! server-side events to the other nodes, in the reference's messages.
-//! Three modes, as the reference's: [`Mode::Classic`] (PUBLISH /
-//! PSUBSCRIBE, `createAdapter`), [`Mode::Sharded`] (SPUBLISH / SSUBSCRIBE,
-//! Redis 7, `createShardedAdapter`) and [`Mode::Streams`] (XADD / XREAD, as
-//! @socket.io/redis-streams-adapter, with connection state recovery across
-//! nodes).
-//!
-//! ```no_run
-//! use rally_redis::{RedisAdapter, RedisConfig};
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let redis = RedisAdapter::connect("redis://127.0.0.1:6379", RedisConfig::new()).await?;
-//! let io = rally::Server::builder().adapter(redis.factory()).build();
-//! io.of("/").on_connection(|socket| async move {
-//!     socket.join("lobby");
-//! });
-//! // Reaches the sockets in "lobby" on every node.
-//! io.to("lobby").emit("hello", &"everyone")?;
-//! # Ok(()) }
-//! ```
-//!
-//! In streams mode, a client that drops on one node recovers on any other
-//! (give the adapter the server's recovery settings too):
-//!
-//! ```no_run
-//! use rally::ConnectionStateRecovery;
-//! use rally_redis::{Mode, RedisAdapter, RedisConfig};
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let recovery = ConnectionStateRecovery::default();
-//! let config = RedisConfig::new()
-//!     .mode(Mode::Streams)
-//!     .connection_state_recovery(recovery.clone());
-//! let redis = RedisAdapter::connect("redis://127.0.0.1:6379", config).await?;
-//! let io = rally::Server::builder()
-//!     .connection_state_recovery(recovery)
-//!     .adapter(redis.factory())
-//!     .build();
-//! # Ok(()) }
-//! ```
-//!
-//! When the connection to Redis drops, local delivery goes on; the
-//! connection comes back by itself and its subscriptions are made again.
-//! Outages are counted ([`RedisAdapter::outages`]) and logged.
-//!
-//! [@socket.io/redis-adapter]: https://socket.io/docs/v4/redis-adapter/
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod classic;
 mod connection;
@@ -210,6 +161,29 @@ pub enum Error {
 
 /// A node's link to the cluster: one Redis connection, shared by the
 /// adapters of all its namespaces.
+///
+/// Connect once per node, then give the server its
+/// [`factory`](Self::factory): every namespace gets an adapter on the same
+/// connection. Cloning it is cheap, and clones share the connection.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use rally_redis::{Mode, RedisAdapter, RedisConfig};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = RedisConfig::new()
+///     .mode(Mode::Sharded)
+///     .requests_timeout(Duration::from_secs(2));
+/// let redis = RedisAdapter::connect("redis://127.0.0.1:6379", config).await?;
+/// let io = rally::Server::builder().adapter(redis.factory()).build();
+/// io.of("/").on_server_event("reload", |mut event| async move {
+///     event.ack(&"done"); // answers another node's server_side_emit_with_ack
+/// });
+/// // The sockets of every node, wherever they are connected.
+/// let everyone = io.broadcast().fetch_sockets().await?;
+/// println!("{} sockets in the cluster, Redis down: {}", everyone.len(), redis.is_down());
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct RedisAdapter {
     conn: Arc<Connection>,

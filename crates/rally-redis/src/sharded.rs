@@ -512,7 +512,8 @@ mod tests {
 
     use super::*;
 
-    /// The messages a Node.js node sent (shared/wire/redis-adapter-sharded.txt),
+    /// The messages a Node.js node sent (socket.io 4.8.4 with
+    /// @socket.io/redis-adapter 8.3.0, recorded with `redis-cli MONITOR`),
     /// made the same way here.
     #[test]
     fn messages_as_the_reference_writes_them() {

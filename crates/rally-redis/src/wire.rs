@@ -339,7 +339,7 @@ mod tests {
             ("uid", msgpack::Value::from("3ca0fb5ec292809d")),
             ("nsp", msgpack::Value::from("/")),
         ]);
-        // As recorded from a Node.js node (shared/wire/redis-adapter-sharded.txt).
+        // As recorded from a Node.js node (@socket.io/redis-adapter 8.3.0, sharded).
         assert_eq!(
             String::from_utf8(json_text(&value)).unwrap(),
             r#"{"type":7,"data":{"opts":{"rooms":[],"except":[],"flags":{}},"requestId":"3505edcf95b13f46"},"uid":"3ca0fb5ec292809d","nsp":"/"}"#

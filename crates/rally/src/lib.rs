@@ -1,34 +1,6 @@
-//! Socket.IO in Rust: the server library.
-//!
-//! Rally speaks the Socket.IO protocol (5, over Engine.IO 4) byte for byte
-//! like the official JavaScript server, so the official `socket.io-client`
-//! in a browser or in Node talks to it unchanged: namespaces, rooms,
-//! events with acknowledgements, binary data, broadcasting, middlewares.
-//!
-//! ```no_run
-//! use rally::Server;
-//!
-//! #[tokio::main]
-//! async fn main() -> std::io::Result<()> {
-//!     let io = Server::new();
-//!     io.of("/").on_connection(|socket| async move {
-//!         let _ = socket.emit("welcome", &"hello");
-//!     });
-//!     io.of("/").on("chat", |socket, event| async move {
-//!         if let Ok(text) = event.arg::<String>(0) {
-//!             let _ = socket.broadcast().emit("chat", &text);
-//!         }
-//!     });
-//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//!     rally::serve(listener, io).await
-//! }
-//! ```
-//!
-//! Handlers live on namespaces and apply to every socket that joins. They
-//! run in the order packets arrive; one that finishes without waiting costs
-//! no task. Per-socket outgoing queues are bounded: when a client reads too
-//! slowly, volatile packets to it are dropped and, for any other packet, it
-//! is disconnected (`transport error`) rather than buffered without limit.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod adapter;
 mod client;
@@ -68,3 +40,20 @@ pub use socket::{Handshake, IntoRooms, Socket, TimedSocket};
 
 /// A room name.
 pub type Room = Arc<str>;
+
+// The handles users share across tasks must stay `Send + Sync`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Server>();
+    send_sync::<Namespace>();
+    send_sync::<Socket>();
+    send_sync::<Arc<Socket>>();
+    send_sync::<BroadcastOperator>();
+    send_sync::<RemoteSocket>();
+    send_sync::<AckSender>();
+    send_sync::<AckReply>();
+    send_sync::<AckResponses>();
+    send_sync::<Args>();
+    send_sync::<ConnectionStateRecovery>();
+    send_sync::<ServerBuilder>();
+};

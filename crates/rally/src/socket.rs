@@ -35,7 +35,27 @@ type PendingAck = oneshot::Sender<Result<AckReply, AckError>>;
 /// A client's membership of one namespace.
 ///
 /// Handlers receive an `Arc<Socket>`; it stays usable after the client
-/// leaves, but emits then fail with [`EmitError::Disconnected`].
+/// leaves, but emits then fail with [`EmitError::Disconnected`]. Keep it
+/// (or clone the `Arc`) to reach the client later, from any task.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # fn setup(io: &rally::Server) {
+/// io.of("/").on_connection(|socket| async move {
+///     let name = socket.auth::<String>().unwrap_or_else(|_| "anonymous".into());
+///     let _ = socket.set_data(&name);
+///     socket.join(["lobby", "news"]);
+///     let _ = socket.emit("welcome", &name);
+///     // Everyone in the lobby but this socket.
+///     let _ = socket.to("lobby").emit("arrived", &name);
+///     // Ask the client and wait for its acknowledgement.
+///     if let Ok(reply) = socket.timeout(Duration::from_secs(5)).emit_with_ack("ready?", ()).await {
+///         let _ = reply.arg::<bool>(0);
+///     }
+/// });
+/// # }
+/// ```
 pub struct Socket {
     id: Sid,
     ns: Arc<Namespace>,

@@ -1,4 +1,4 @@
-//! Acknowledgements both ways (FINDINGS 13, PROTOCOL §2 "Acks").
+//! Acknowledgements both ways, in the reference's frames.
 
 mod support;
 
@@ -252,7 +252,7 @@ async fn pending_requests_fail_when_the_socket_disconnects() {
 async fn unknown_ack_ids_are_ignored() {
     let server = TestServer::start(quiet().build()).await;
     let (mut client, id) = server.joined("/").await;
-    // FINDINGS 12: `43`, `43[]`, `437["x"]` are ignored.
+    // As in the reference: `43`, `43[]`, `437["x"]` are ignored.
     client.send("43").await;
     client.send("43[]").await;
     client.send(r#"437["x"]"#).await;

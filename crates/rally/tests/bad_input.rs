@@ -1,4 +1,4 @@
-//! Invalid input (FINDINGS 11 and 12): each closes the connection with an
+//! Invalid input, as the reference treats it: each closes the connection with an
 //! empty close frame and nothing else, every socket on it leaves with
 //! `forced close`, the server never panics and other clients go on.
 //! What the reference accepts is accepted.
@@ -208,7 +208,7 @@ async fn packets_for_a_namespace_not_joined_close_the_connection() {
     ] {
         f.closes(&[Text(bad)]).await;
     }
-    // Before any CONNECT (FINDINGS 12: the very first packet).
+    // Before any CONNECT (the reference closes on the very first packet).
     for bad in [r#"42["a"]"#, "41", "430[]", r#"42/custom,["a"]"#] {
         f.closes_before_connect(&[Text(bad)]).await;
     }
@@ -218,7 +218,7 @@ async fn packets_for_a_namespace_not_joined_close_the_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_connect_payloads_close_the_connection() {
     let mut f = fixture().await;
-    // FINDINGS 11.
+    // CONNECT payloads the reference refuses.
     for bad in [
         r#"40"str""#,
         "40[1]",
@@ -258,7 +258,7 @@ async fn binary_protocol_violations_close_the_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_reference_accepts_is_accepted() {
     let mut f = fixture().await;
-    // FINDINGS 12 "accepted" rows; `42` alone is an event without a name.
+    // Packets the reference's parser accepts; `42` alone is an event without a name.
     f.stays_open(&[Text("42")]).await;
     assert_eq!(f.events.recv().await, "/:");
     f.stays_open(&[Text("42[1]")]).await;
@@ -290,7 +290,7 @@ async fn what_the_reference_accepts_is_accepted() {
     f.stays_open(&input).await;
     assert_eq!(f.events.recv().await, "/:ten");
     // Engine-level: `6` (noop) and `3` (unsolicited pong) are ignored, and
-    // so is `1` over WebSocket (FINDINGS 5).
+    // so is `1` over WebSocket (the reference ignores all three).
     f.stays_open(&[Text("6"), Text("3"), Text("1")]).await;
     f.finish().await;
 }
@@ -324,7 +324,7 @@ async fn an_invalid_packet_over_polling_closes_the_session() {
     let records = polling.records(1).await;
     let id = Sid::parse(&support::field(&records[0], "sid")).unwrap();
     let pending = polling.pending_get().await;
-    // FINDINGS 12: POST still `200 ok`, the pending GET gets `1`.
+    // As in the reference: POST still `200 ok`, the pending GET gets `1`.
     polling.post_ok(b"42{}").await;
     let reply = support::finish(pending).await;
     assert_eq!(reply.status, 200, "{reply:?}");

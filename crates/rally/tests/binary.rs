@@ -1,4 +1,4 @@
-//! Binary attachments both ways (FINDINGS 12 and 13, PROTOCOL §2 "Binary").
+//! Binary attachments both ways, in the reference's frames.
 
 mod support;
 
@@ -128,7 +128,7 @@ async fn server_binary_emits_match_the_reference() {
     let (mut client, id) = server.joined("/").await;
     let socket = server.socket("/", id);
 
-    // FINDINGS 13: emit('y', Buffer[9], 'str', Uint8Array[7,8]).
+    // The reference's frames for emit('y', Buffer[9], 'str', Uint8Array[7,8]).
     socket
         .emit(
             "y",
@@ -141,7 +141,7 @@ async fn server_binary_emits_match_the_reference() {
     client.expect_binary(&[9]).await;
     client.expect_binary(&[7, 8]).await;
 
-    // FINDINGS 13: emit('x', {a: Buffer[1,2], b: [Buffer[3]]}).
+    // The reference's frames for emit('x', {a: Buffer[1,2], b: [Buffer[3]]}).
     socket
         .emit(
             "x",
@@ -198,7 +198,7 @@ async fn binary_acks_from_the_client() {
             .await
     });
     client.expect(r#"420["q",{"want":"bytes"}]"#).await;
-    // FINDINGS 13: `461-5[…]` + BIN.
+    // A binary ack as the official client sends it: `461-5[…]` + BIN.
     client.send(&format!("461-0[{P0},\"s\"]")).await;
     client.send_binary(&[5, 6]).await;
     let reply = support::within("the ack", pending)
@@ -248,7 +248,7 @@ async fn binary_over_polling() {
     polling.post_ok(b"40").await;
     let connect = polling.records(1).await;
     assert!(connect[0].starts_with(r#"40{"sid":""#), "{connect:?}");
-    // FINDINGS 13: `451-["message-back",{placeholder}]\x1ebAQI=`.
+    // The official client's binary emit over polling: `451-["message-back",{placeholder}]\x1ebAQI=`.
     polling
         .post_ok(format!("451-[\"message\",{P0}]\x1ebAQI=").as_bytes())
         .await;

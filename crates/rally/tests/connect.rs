@@ -1,4 +1,4 @@
-//! Namespace CONNECT (FINDINGS 11, PROTOCOL §2 "Namespace connect"):
+//! Namespace CONNECT, as the reference answers it:
 //! replies, socket ids, auth, middlewares, the handshake.
 
 mod support;
@@ -21,7 +21,7 @@ async fn connect_replies_with_a_fresh_socket_id_in_its_own_room() {
         async move {
             let rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
             let _ = tx.send((socket.id(), rooms, socket.ns().name().to_owned()));
-            // FINDINGS 11: the app's emit comes after the CONNECT reply.
+            // As in the reference: the app's emit comes after the CONNECT reply.
             let _ = socket.emit("auth", Args::raw_json(socket.raw_auth()));
         }
     });
@@ -397,7 +397,7 @@ async fn connect_over_polling() {
     assert_eq!(records[1], r#"42["auth",{"t":2}]"#);
 }
 
-/// FINDINGS 11: two `40` sent before the first finished connecting (an
+/// Two `40` sent before the first finished connecting (an
 /// async middleware) create two sockets. Both belong to the connection:
 /// when it closes, both must leave (none may linger in the namespace).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

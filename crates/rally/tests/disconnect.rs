@@ -1,5 +1,5 @@
 //! Leaving: `disconnecting` then `disconnect`, and every reason the server
-//! can report (FINDINGS 12, 13, PROTOCOL §2 "Disconnect reasons").
+//! can report (the reference's disconnect reasons).
 
 mod support;
 
@@ -112,7 +112,7 @@ async fn client_namespace_disconnect() {
         &[],
     )
     .await;
-    // FINDINGS 13: the engine connection stays open with no namespace left.
+    // As in the reference: the engine connection stays open with no namespace left.
     client.sync().await;
     assert_eq!(server.io.connection_count(), 1);
     client.connect("/").await;
@@ -203,7 +203,7 @@ async fn disconnect_with_close_leaves_every_namespace_then_closes() {
     bystander.expect(r#"42["after"]"#).await;
 }
 
-/// FINDINGS 13: `socket.disconnect(true)` sends `41` for every namespace in
+/// `socket.disconnect(true)` sends `41` for every namespace in
 /// the order the client joined them (`41` then `41/custom,`): the
 /// reference keeps its sockets in a `Map` (insertion order).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -512,15 +512,15 @@ async fn a_forced_close_over_polling_reaches_the_next_poll() {
     let id = Sid::parse(&support::field(&records[0], "sid")).unwrap();
     // No GET pending, nothing queued.
     server.socket("/", id).session().unwrap().close();
-    // The reference's next GET: a noop to carry the close (FINDINGS 4
-    // shows the same `6\x1e1` after a drained buffer).
+    // The reference's next GET: a noop to carry the close (it sends the
+    // same `6\x1e1` after a drained buffer).
     let reply = polling.get().await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.text(), "6\x1e1");
     expect_left(&mut rx, id, "/", DisconnectReason::ForcedClose, &[]).await;
 }
 
-/// The same close with a GET pending answers that GET with `1` (FINDINGS 4).
+/// The same close with a GET pending answers that GET with `1`, as the reference does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_close_over_polling_answers_the_pending_poll() {
     let (io, mut rx) = recording(quiet().build());

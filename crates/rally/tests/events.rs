@@ -1,5 +1,5 @@
 //! Events both ways: typed arguments, catch-alls, event middlewares,
-//! reserved names, ordering (FINDINGS 12 "accepted" rows, 13).
+//! reserved names, ordering, and the packets the reference's parser accepts.
 
 mod support;
 
@@ -80,7 +80,7 @@ async fn handlers_get_typed_arguments() {
             true
         )
     );
-    // FINDINGS 12: `42/,[…]` is `/`.
+    // The reference's parser reads `42/,[…]` as namespace `/`.
     client.send(r#"42/,["pair","b",3]"#).await;
     assert_eq!(rx.recv().await.2, Some("b".to_owned()));
     client.sync().await;
@@ -127,7 +127,7 @@ async fn server_emits_encode_like_the_reference() {
         )
         .unwrap();
     client.expect(r#"42["d","s",1.5,null,{"u":[1]}]"#).await;
-    // FINDINGS 13: a placeholder-shaped object without binary is plain JSON.
+    // As in the reference: a placeholder-shaped object without binary is plain JSON.
     socket
         .emit("z", &json!({"_placeholder": true, "num": 0}))
         .unwrap();
@@ -199,7 +199,7 @@ async fn on_any_sees_every_event_before_its_handler() {
     client.send(r#"424["other",1,2]"#).await;
     assert_eq!(rx.recv().await, ("any", "other".into(), 2, true));
     client.expect(r#"434["from on_any"]"#).await;
-    // FINDINGS 12: a number is a name; `42` alone is an event without a name.
+    // As in the reference: a number is a name; `42` alone is an event without a name.
     client.send(r#"42[1,"x"]"#).await;
     assert_eq!(rx.recv().await, ("any", "1".into(), 1, false));
     client.send("42").await;

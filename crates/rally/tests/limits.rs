@@ -1,5 +1,5 @@
-//! Limits: message size (FINDINGS 2 and 7), attachments, the connect
-//! timeout (FINDINGS 13), the per-socket outgoing queue bound (slow
+//! Limits: message size, attachments, the connect
+//! timeout, the per-socket outgoing queue bound (slow
 //! consumers), namespaces per connection, pending acks and rooms per
 //! socket (SECURITY.md).
 
@@ -62,9 +62,9 @@ async fn websocket_messages_over_max_http_buffer_size_close_with_1009() {
     rx.assert_empty();
 }
 
-/// FINDINGS 7: the 1009 close frame has an empty reason.
+/// The reference's 1009 close frame has an empty reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "tokio-websockets sends its own 1009 with a reason text; the reference sends none (noted in the README)"]
+#[ignore = "tokio-websockets sends its own 1009 with a reason text; the reference sends none (noted in docs/behaviour.md)"]
 async fn the_1009_close_frame_has_an_empty_reason() {
     let server = TestServer::start(quiet().max_http_buffer_size(1000).build()).await;
     let (mut client, _) = server.joined("/").await;
@@ -96,7 +96,7 @@ async fn polling_bodies_over_max_http_buffer_size_get_413_and_the_session_stays(
     let reply = polling.post(event_of_len(1001).as_bytes()).await;
     assert_eq!(reply.status, 413, "{reply:?}");
     assert!(reply.body.is_empty(), "{reply:?}");
-    // FINDINGS 2: the session stays open.
+    // As in the reference: the session stays open.
     polling.post_ok(event_of_len(20).as_bytes()).await;
     assert_eq!(rx.recv().await, 20 - r#"42["x",""]"#.len());
     assert!(server.socket("/", id).connected());
@@ -149,7 +149,7 @@ async fn a_connection_that_joins_no_namespace_is_closed_after_connect_timeout() 
     );
     server.wait_no_connections().await;
 
-    // Over polling the pending GET gets `1` (FINDINGS 13).
+    // Over polling the pending GET gets `1` (as in the reference).
     let polling = server.http().open_polling("/socket.io/").await;
     let reply = polling.get().await;
     assert_eq!(reply.status, 200, "{reply:?}");
@@ -161,7 +161,7 @@ async fn joining_a_namespace_cancels_the_connect_timeout_for_good() {
     let io = quiet().connect_timeout(Duration::from_millis(200)).build();
     let server = TestServer::start(io).await;
     let (mut stays, _) = server.joined("/").await;
-    // FINDINGS 12: after `41` the timeout is not re-armed.
+    // As in the reference: after `41` the timeout is not re-armed.
     let (mut left, _) = server.joined("/").await;
     left.send("41").await;
     left.sync().await;

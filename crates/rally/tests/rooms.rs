@@ -248,7 +248,7 @@ async fn disconnect_sockets_without_and_with_close() {
     let (mut b, b_id) = server.joined("/").await;
     server.socket("/", a_id).join("r");
 
-    // Without close: `41`, the connection stays (FINDINGS 13).
+    // Without close: `41`, the connection stays (as in the reference).
     server.io.to("r").disconnect_sockets(false);
     a.expect("41").await;
     assert_eq!(

@@ -266,7 +266,7 @@ mod tests {
         (PacketType::Event, nsp.into(), id, 0, data.map(Into::into))
     }
 
-    /// FINDINGS 11: CONNECT packets a client sends.
+    /// CONNECT packets the official client sends.
     #[test]
     fn connect() {
         let connect = |nsp: &str, data: Option<&str>| {
@@ -299,7 +299,7 @@ mod tests {
         }
     }
 
-    /// FINDINGS 12: packets the reference's parser accepts.
+    /// Packets the reference's parser (socket.io-parser 4.2) accepts.
     #[test]
     fn accepted_like_the_reference() {
         assert_eq!(parts("2"), event("/", None, None));
@@ -366,7 +366,7 @@ mod tests {
         assert_eq!(parts(r#"61-5[{"_placeholder":true,"num":0}]"#), bin_ack);
     }
 
-    /// FINDINGS 12: packets the reference's parser rejects.
+    /// Packets the reference's parser (socket.io-parser 4.2) rejects.
     #[test]
     fn rejected_like_the_reference() {
         use DecodeError::*;

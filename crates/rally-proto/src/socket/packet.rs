@@ -374,7 +374,7 @@ mod tests {
         assert_eq!(event("/").encode(), "2");
     }
 
-    /// FINDINGS 11, 13 and 14: what the reference server sends, as frames.
+    /// What the reference server (socket.io 4.8.4) sends, as Engine.IO frames.
     #[test]
     fn engine_frames_like_the_reference() {
         let frame = |p: Packet| p.to_engine_frame();

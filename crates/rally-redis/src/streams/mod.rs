@@ -857,7 +857,7 @@ mod tests {
 
     #[test]
     fn sessions_as_the_reference_keeps_them() {
-        // Recorded from a Node.js node (shared/wire/redis-adapter-streams.txt).
+        // Recorded from a Node.js node (@socket.io/redis-streams-adapter 0.3.1).
         let raw = "hKNzaWS0X1cxWHdySmRCUGRLakhSY0FBQUGjcGlktFJudGJfZE1KR0JIa0RtbEFBQUFCpXJvb21zk7RfVzFYd3JKZEJQZEtqSFJjQUFBQaVyb29tMaVyb29tMqRkYXRhgaR1c2VypXUzMTAx";
         let session = decode_session(raw).unwrap();
         assert_eq!(session.sid.as_str(), "_W1XwrJdBPdKjHRcAAAA");
@@ -879,7 +879,7 @@ mod tests {
             ("packet", StreamsAdapter::packet_value(&packet)),
             ("opts", wire::opts_value(&opts, true)),
         ]);
-        // As recorded (shared/wire/redis-adapter-streams.txt).
+        // As recorded from @socket.io/redis-streams-adapter 0.3.1.
         assert_eq!(
             BASE64.encode(msgpack::encode(&data)),
             "gqZwYWNrZXSCpHR5cGUCpGRhdGGUomV2omhpAcQCAQKkb3B0c4Olcm9vbXORpXJvb20xpmV4Y2VwdJClZmxhZ3OA"
