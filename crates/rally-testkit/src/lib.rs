@@ -22,6 +22,8 @@
 //! # }
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod cluster;
 pub mod http;
 pub mod interop;
