@@ -25,8 +25,8 @@
 //! ack or the expected event does not come in time; 2 for a usage error.
 //! Diagnostics go to stderr, JSON lines to stdout.
 //!
-//! This file is the whole subcommand; `crates/rally-client/tests/cli.rs`
-//! includes it too, to run it in-process against Rally and Node.
+//! `tests/connect_args.rs` runs it in-process against Rally and Node
+//! through [`parse`] and [`run_with`].
 
 use std::{io::Write, process::ExitCode, time::Duration};
 
@@ -41,16 +41,16 @@ use tokio::{
 };
 
 /// The usage text.
-pub(crate) const USAGE: &str = "usage: rally connect <url> [--namespace <nsp>] [--auth <json-object>] \
+pub const USAGE: &str = "usage: rally connect <url> [--namespace <nsp>] [--auth <json-object>] \
 [--transport polling|websocket] [--emit <event> <json-array>]... [--ack] [--expect <event>] \
 [--timeout <ms>]";
 
 /// The default `--timeout`, in milliseconds.
-pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
 /// The options of `rally connect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ConnectArgs {
+pub struct ConnectArgs {
     /// The server's URL (`http://host:port`, its path naming a namespace).
     pub url: String,
     /// `--namespace`: the namespace; default the URL's path, else `/`.
@@ -77,7 +77,7 @@ pub(crate) struct ConnectArgs {
 /// A message (starting with the usage line for `--help`) when the arguments
 /// are wrong: an unknown option, a missing value, JSON that does not parse
 /// or has the wrong shape, an unknown transport.
-pub(crate) fn parse(args: &[String]) -> Result<ConnectArgs, String> {
+pub fn parse(args: &[String]) -> Result<ConnectArgs, String> {
     let mut url = None;
     let mut parsed = ConnectArgs {
         url: String::new(),
@@ -151,7 +151,7 @@ pub(crate) fn parse(args: &[String]) -> Result<ConnectArgs, String> {
 }
 
 /// Runs the command on the process's stdin, stdout and stderr.
-pub(crate) async fn run(args: ConnectArgs) -> ExitCode {
+pub async fn run(args: ConnectArgs) -> ExitCode {
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     run_with(args, stdin, &mut std::io::stdout(), &mut std::io::stderr()).await
 }
@@ -164,12 +164,7 @@ enum Output {
 }
 
 /// Runs the command with the given input and outputs (the tests' entry).
-pub(crate) async fn run_with<R, O, E>(
-    args: ConnectArgs,
-    input: R,
-    out: &mut O,
-    err: &mut E,
-) -> ExitCode
+pub async fn run_with<R, O, E>(args: ConnectArgs, input: R, out: &mut O, err: &mut E) -> ExitCode
 where
     R: AsyncBufRead + Unpin,
     O: Write,

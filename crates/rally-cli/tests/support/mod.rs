@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod interop;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},

@@ -1,16 +1,13 @@
-//! The `rally connect` subcommand (crates/rally-cli/src/connect.rs, run
-//! in-process): the same output against Rally and against the official
-//! Node.js server.
+//! The `rally connect` subcommand run in-process (the library's
+//! [`connect::parse`] and [`connect::run_with`]): the same output against
+//! Rally and against the official Node.js server.
 
-mod common;
-
-#[allow(dead_code)]
-#[path = "../../rally-cli/src/connect.rs"]
-mod connect;
+mod support;
 
 use std::process::ExitCode;
 
-use common::{Kind, TestServer, within};
+use rally_cli::connect;
+use support::interop::{Kind, TestServer, within};
 
 /// What one run printed and how it ended.
 #[derive(Debug, PartialEq)]
