@@ -1,81 +1,120 @@
 //! The `rally` command as a library: `rally serve` (a standalone Socket.IO
-//! server with a chat demo, `/metrics` and graceful shutdown) and
-//! `rally connect` (a command-line Socket.IO client).
+//! server with a chat demo, `/metrics` and graceful shutdown), `rally
+//! connect` (a command-line Socket.IO client) and `rally completions` (shell
+//! completion scripts).
 //!
-//! The binary is [`run`] on the process's arguments; tests call the same
-//! functions in-process:
-//!
-//! - [`connect`]: the client subcommand, its arguments and its run on any
-//!   input and outputs.
+//! The binary is [`run`] on the process's arguments. Tests call the same
+//! code in-process: [`connect`] parses and runs the client on any input and
+//! outputs, [`config`] names the settings `rally serve` accepts.
 //!
 //! ```text
-//! rally serve [--port 3000] [--config rally.toml] ...
+//! rally serve [--port 3000] [--config rally.toml] [--log-format json] ...
 //! rally connect <url> [--emit <event> <json-array>] [--expect <event>] ...
+//! rally completions bash > /etc/bash_completion.d/rally
 //! ```
 
 mod chat;
-mod config;
+pub mod config;
 pub mod connect;
 mod files;
 mod metrics;
 mod serve;
 
-use std::process::ExitCode;
+use std::{ffi::OsString, process::ExitCode};
 
-const USAGE: &str = "\
-rally: Socket.IO in Rust
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand, error::ErrorKind};
 
-Usage:
-  rally serve [options]     run a standalone Socket.IO server (with a chat demo at /)
-  rally connect <url> [...] a command-line Socket.IO client
-  rally --version           print the version
-  rally --help              print this help
+/// The command line: a subcommand, `--help` or `--version`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rally",
+    version,
+    about = "Socket.IO in Rust",
+    allow_external_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-Run `rally serve --help` or `rally connect --help` for their options.
-";
+#[derive(Debug, Subcommand)]
+enum Command {
+    Serve(config::ServeArgs),
+    Connect(connect::ConnectFlags),
+    /// print a completion script for a shell (bash, zsh, fish, elvish, powershell)
+    Completions {
+        /// the shell
+        shell: clap_complete::Shell,
+    },
+    #[command(external_subcommand)]
+    Unknown(Vec<String>),
+}
 
-/// `rally connect`: parses its arguments, then runs it on a runtime.
-fn connect_main(args: &[String]) -> ExitCode {
-    let args = match connect::parse(args) {
-        Ok(args) => args,
-        Err(usage) if usage == connect::USAGE => {
-            println!("{usage}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("rally connect: {e}\n{}", connect::USAGE);
-            return ExitCode::from(2);
-        }
+/// The whole command line of `rally`, as clap describes it (for help and
+/// completion scripts).
+#[must_use]
+pub fn command() -> clap::Command {
+    Cli::command().mut_subcommand("serve", config::annotate)
+}
+
+/// Runs the `rally` command on `args` (the program name first), as the
+/// binary does on its own arguments; the process's environment gives the
+/// `RALLY_*` settings.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut command = command();
+    let matches = match command.try_get_matches_from_mut(args) {
+        Ok(matches) => matches,
+        Err(e) => return report(&e),
     };
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime.block_on(connect::run(args)),
-        Err(e) => {
-            eprintln!("rally connect: cannot start the runtime: {e}");
-            ExitCode::FAILURE
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return report(&e),
+    };
+    match cli.command {
+        None => {
+            let _ = command.print_help();
+            ExitCode::SUCCESS
+        }
+        Some(Command::Serve(_)) => {
+            let matches = matches.subcommand_matches("serve").unwrap_or(&matches);
+            match config::from_matches(matches, |name| std::env::var(name).ok()) {
+                Ok(config) => serve::main(config),
+                Err(e) => report(&sub_error(&mut command, "serve", e)),
+            }
+        }
+        Some(Command::Connect(flags)) => match flags.into_args() {
+            Ok(args) => connect::main(args),
+            Err(e) => report(&sub_error(&mut command, "connect", e)),
+        },
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut command, "rally", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Unknown(args)) => {
+            let name = args.first().map_or("", String::as_str);
+            report(&command.error(
+                ErrorKind::InvalidSubcommand,
+                format!("unknown command `{name}`"),
+            ))
         }
     }
 }
 
-/// Runs the `rally` command on `args` (the program name left out), as the
-/// binary does on its own arguments.
-pub fn run(args: &[String]) -> ExitCode {
-    match args.first().map(String::as_str) {
-        Some("serve") => serve::main(&args[1..]),
-        Some("connect") => connect_main(&args[1..]),
-        Some("--version" | "-V") => {
-            println!("rally {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Some("--help" | "-h" | "help") | None => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("rally: unknown command `{other}`\n\n{USAGE}");
-            ExitCode::from(2)
-        }
+/// A usage error of the subcommand `name`, with its usage line.
+fn sub_error(command: &mut clap::Command, name: &str, message: String) -> clap::Error {
+    match command.find_subcommand_mut(name) {
+        Some(sub) => sub.error(ErrorKind::ValueValidation, message),
+        None => command.error(ErrorKind::ValueValidation, message),
     }
+}
+
+/// Prints a clap error (the help and the version go to stdout, errors to
+/// stderr) and gives its exit code: 0 for the help, 2 for a usage error.
+fn report(error: &clap::Error) -> ExitCode {
+    let _ = error.print();
+    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
 }

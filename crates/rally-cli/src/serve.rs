@@ -21,28 +21,21 @@ use tracing_subscriber::EnvFilter;
 
 use crate::{
     chat,
-    config::{self, Command, ServeConfig},
+    config::{LogFormat, ServeConfig},
     files, metrics,
 };
 
-pub(crate) fn main(args: &[String]) -> ExitCode {
-    let config = match config::parse(args, |name| std::env::var(name).ok()) {
-        Ok(Command::Serve(config)) => *config,
-        Ok(Command::Help) => {
-            print!("{}", config::HELP);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("rally serve: {e}\nRun `rally serve --help` for the options.");
-            return ExitCode::from(2);
-        }
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+/// Runs the server `config` describes until SIGINT or SIGTERM, with its
+/// logs on stderr.
+pub(crate) fn main(config: ServeConfig) -> ExitCode {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
