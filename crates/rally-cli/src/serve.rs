@@ -22,7 +22,8 @@ use tracing_subscriber::EnvFilter;
 use crate::{
     chat,
     config::{LogFormat, ServeConfig},
-    files, metrics,
+    files,
+    metrics::Metrics,
 };
 
 /// Runs the server `config` describes until SIGINT or SIGTERM, with its
@@ -151,7 +152,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let app = App {
         io: io.clone(),
         config: Arc::new(config.clone()),
-        redis,
+        metrics: Metrics::new(io.clone(), redis),
     };
     if !files::has_client() {
         tracing::warn!(
@@ -215,7 +216,7 @@ async fn shutdown_signal() {
 struct App {
     io: Server,
     config: Arc<ServeConfig>,
-    redis: Option<RedisAdapter>,
+    metrics: Metrics,
 }
 
 type AppFuture = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
@@ -248,9 +249,8 @@ where
             let reply = match (req.method(), path.as_str()) {
                 (&Method::GET, "/healthz") => files::status(StatusCode::OK, "ok"),
                 (&Method::GET, "/metrics") => {
-                    let mut reply = Response::new(Full::new(Bytes::from(
-                        metrics::render(&app.io, app.redis.as_ref()).await,
-                    )));
+                    let mut reply =
+                        Response::new(Full::new(Bytes::from(app.metrics.render().await)));
                     reply.headers_mut().insert(
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
