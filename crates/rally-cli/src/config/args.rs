@@ -7,7 +7,8 @@ use std::marker::PhantomData;
 use serde::{Deserialize, Deserializer};
 
 /// `rally serve`'s options. Flags and variables are read by clap; a TOML
-/// file has the same keys, each of the type given to [`Given`].
+/// file has the same keys (the fields' names), each of the type given to
+/// [`Toml`].
 #[derive(Debug, Default, clap::Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[command(
@@ -25,13 +26,13 @@ pub(crate) struct ServeArgs {
     config: Option<String>,
     /// address to listen on (default ::, all)
     #[arg(long, env = "RALLY_HOST", value_name = "ADDR")]
-    host: Option<Given<String>>,
+    host: Option<Toml<String>>,
     /// port (default 3000)
     #[arg(long, env = "RALLY_PORT", value_name = "N")]
-    port: Option<Given<u16>>,
+    port: Option<Toml<u16>>,
     /// Socket.IO path (default /socket.io/)
     #[arg(long, env = "RALLY_PATH")]
-    path: Option<Given<String>>,
+    path: Option<Toml<String>>,
     /// allowed browser origin, repeatable or comma separated, or *
     #[arg(
         long = "cors-origin",
@@ -42,28 +43,28 @@ pub(crate) struct ServeArgs {
     cors_origins: Option<Vec<String>>,
     /// heartbeat interval in milliseconds (default 25000)
     #[arg(long, env = "RALLY_PING_INTERVAL", value_name = "MS")]
-    ping_interval: Option<Given<u64>>,
+    ping_interval: Option<Toml<u64>>,
     /// heartbeat timeout in milliseconds (default 20000)
     #[arg(long, env = "RALLY_PING_TIMEOUT", value_name = "MS")]
-    ping_timeout: Option<Given<u64>>,
+    ping_timeout: Option<Toml<u64>>,
     /// largest message accepted, in bytes (default 1000000)
     #[arg(long, env = "RALLY_MAX_PAYLOAD", value_name = "BYTES")]
-    max_payload: Option<Given<usize>>,
+    max_payload: Option<Toml<usize>>,
     /// polling,websocket (default both)
     #[arg(long, env = "RALLY_TRANSPORTS", value_name = "LIST")]
     transports: Option<Vec<String>>,
     /// serve this directory at / instead of the chat demo
     #[arg(long, env = "RALLY_STATIC_DIR", value_name = "DIR")]
-    static_dir: Option<Given<String>>,
+    static_dir: Option<Toml<String>>,
     /// how long a shutdown may drain, in milliseconds (default 10000)
     #[arg(long, env = "RALLY_SHUTDOWN_TIMEOUT", value_name = "MS")]
-    shutdown_timeout: Option<Given<u64>>,
+    shutdown_timeout: Option<Toml<u64>>,
     /// join a cluster through Redis, redis://host:port
     #[arg(long, env = "RALLY_REDIS", value_name = "URL")]
-    redis: Option<Given<String>>,
+    redis: Option<Toml<String>>,
     /// classic (PUBLISH), sharded (SPUBLISH, Redis 7) or streams (XADD/XREAD, recovery across nodes)
     #[arg(long, env = "RALLY_REDIS_MODE", value_name = "MODE")]
-    redis_mode: Option<Given<String>>,
+    redis_mode: Option<Toml<String>>,
     /// connection state recovery, true or false (default off; the flag alone turns it on)
     #[arg(
         long,
@@ -73,31 +74,31 @@ pub(crate) struct ServeArgs {
         require_equals = true,
         default_missing_value = "true"
     )]
-    recovery: Option<Given<bool>>,
+    recovery: Option<Toml<bool>>,
     /// how long a disconnected session is kept, in milliseconds (default 120000)
     #[arg(long, env = "RALLY_RECOVERY_MAX_DISCONNECTION", value_name = "MS")]
-    recovery_max_disconnection: Option<Given<u64>>,
+    recovery_max_disconnection: Option<Toml<u64>>,
     /// memory cap of the recovery log, per namespace (default 67108864)
     #[arg(long, env = "RALLY_RECOVERY_MAX_BYTES", value_name = "BYTES")]
-    recovery_max_bytes: Option<Given<usize>>,
+    recovery_max_bytes: Option<Toml<usize>>,
     /// log lines as text or json (one JSON object a line)
     #[arg(long, env = "RALLY_LOG_FORMAT", value_name = "FORMAT")]
-    log_format: Option<Given<String>>,
+    log_format: Option<Toml<String>>,
     /// open sessions (default 100000)
     #[arg(long, env = "RALLY_MAX_SESSIONS", value_name = "N", help_heading = LIMITS)]
-    max_sessions: Option<Given<usize>>,
+    max_sessions: Option<Toml<usize>>,
     /// namespaces per connection (default 64)
     #[arg(long, env = "RALLY_MAX_NAMESPACES", value_name = "N", help_heading = LIMITS)]
-    max_namespaces: Option<Given<usize>>,
+    max_namespaces: Option<Toml<usize>>,
     /// acks a socket may owe (default 1024)
     #[arg(long, env = "RALLY_MAX_PENDING_ACKS", value_name = "N", help_heading = LIMITS)]
-    max_pending_acks: Option<Given<usize>>,
+    max_pending_acks: Option<Toml<usize>>,
     /// rooms per socket (default 1024)
     #[arg(long, env = "RALLY_MAX_ROOMS", value_name = "N", help_heading = LIMITS)]
-    max_rooms: Option<Given<usize>>,
+    max_rooms: Option<Toml<usize>>,
     /// outgoing queue per connection, in frames (default 4096)
     #[arg(long, env = "RALLY_MAX_BUFFERED_FRAMES", value_name = "N", help_heading = LIMITS)]
-    max_buffered_frames: Option<Given<usize>>,
+    max_buffered_frames: Option<Toml<usize>>,
     /// handshakes per minute from one IP address (default no limit)
     #[arg(
         long,
@@ -105,26 +106,26 @@ pub(crate) struct ServeArgs {
         value_name = "N",
         help_heading = LIMITS
     )]
-    max_handshakes_per_minute: Option<Given<usize>>,
+    max_handshakes_per_minute: Option<Toml<usize>>,
 }
 
 /// The heading of the resource limits in `--help`.
 const LIMITS: &str = "Limits (SECURITY.md says what happens past each)";
 
-/// A setting as this struct holds it: only the check that a TOML file
-/// gives it as a `T`. Its text is read by name, from clap's matches and
-/// from the TOML table (layers.rs), so that an error can say where the
-/// value came from.
+/// A setting's type in a config file: reading a file into [`ServeArgs`]
+/// checks that the value is a `T`, and keeps nothing. The value itself is
+/// read as text, by name, from clap's matches and from the TOML table
+/// (layers.rs), so that an error can say where it came from.
 #[derive(Debug, Clone)]
-pub(crate) struct Given<T>(PhantomData<fn() -> T>);
+pub(crate) struct Toml<T>(PhantomData<fn() -> T>);
 
-impl<T> From<String> for Given<T> {
+impl<T> From<String> for Toml<T> {
     fn from(_: String) -> Self {
         Self(PhantomData)
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Given<T> {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Toml<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         T::deserialize(deserializer).map(|_| Self(PhantomData))
     }

@@ -37,7 +37,9 @@ pub(super) fn resolve(
 }
 
 /// The values of `arg` on the command line, else in its environment
-/// variable; with the flag or variable they came from.
+/// variable; with the flag or variable they came from. (clap reads the
+/// variables too, for its help and checks; they are looked up again through
+/// `env` so that tests can give their own environment.)
 fn given(
     arg: &Arg,
     matches: &ArgMatches,
