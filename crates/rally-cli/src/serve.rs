@@ -159,6 +159,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
             "the browser client is not built in (run `bash scripts/run.sh`): /socket.io/socket.io.js answers 404"
         );
     }
+    let stop = shutdown_signal();
     tracing::info!(%addr, path = %config.path, "rally listening; chat demo on http://localhost:{}/", addr.port());
     println!(
         "rally listening on http://localhost:{}/ ({addr})",
@@ -169,7 +170,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let served = tokio::spawn(rally::serve_with_shutdown(listener, app, async move {
         let _ = stopped_rx.await;
     }));
-    shutdown_signal().await;
+    stop.await;
     tracing::info!(connections = io.connection_count(), "shutting down");
     io.close_all(CloseReason::ServerShuttingDown);
     let _ = stopped_tx.send(());
@@ -190,24 +191,32 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM, listened for from this call on (so that
+/// a signal sent as soon as the server says it listens is not missed).
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn recv(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+        let interrupt = recv(signal(SignalKind::interrupt()).ok());
+        let terminate = recv(signal(SignalKind::terminate()).ok());
+        async move {
+            tokio::select! {
+                () = interrupt => {}
+                () = terminate => {}
+            }
+        }
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
