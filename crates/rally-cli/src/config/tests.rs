@@ -255,6 +255,7 @@ fn every_key_is_a_documented_setting() {
             .get_arguments()
             .find(|arg| arg.get_id() == *key)
             .unwrap_or_else(|| panic!("no flag for the key {key}"));
+        assert!(arg.get_long().is_some(), "{key} has no --flag");
         assert!(arg.get_env().is_some(), "{key} has no RALLY_* variable");
         let mut config = ServeConfig::default();
         let err = settings::apply(&mut config, key, &["?".into()]).err();
