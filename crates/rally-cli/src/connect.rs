@@ -25,12 +25,13 @@
 //! ack or the expected event does not come in time; 2 for a usage error.
 //! Diagnostics go to stderr, JSON lines to stdout.
 //!
-//! This file is the whole subcommand; `crates/rally-client/tests/cli.rs`
-//! includes it too, to run it in-process against Rally and Node.
+//! `tests/connect_args.rs` runs it in-process against Rally and Node
+//! through [`parse`] and [`run_with`].
 
 use std::{io::Write, process::ExitCode, time::Duration};
 
 use base64::Engine as _;
+use clap::{Args as _, FromArgMatches as _};
 use rally_client::{AckReply, Args, Binary, Error, Event, Manager, Socket, Transport};
 use serde::Serialize;
 use serde_json::Value;
@@ -40,17 +41,48 @@ use tokio::{
     time::Instant,
 };
 
-/// The usage text.
-pub(crate) const USAGE: &str = "usage: rally connect <url> [--namespace <nsp>] [--auth <json-object>] \
-[--transport polling|websocket] [--emit <event> <json-array>]... [--ack] [--expect <event>] \
-[--timeout <ms>]";
-
 /// The default `--timeout`, in milliseconds.
-pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+/// `rally connect`'s command line, as clap reads it.
+#[derive(Debug, clap::Args)]
+#[command(about = "a command-line Socket.IO client")]
+pub(crate) struct ConnectFlags {
+    /// the server's URL, http://host:port (its path names the namespace)
+    url: String,
+    /// the namespace (default: the URL's path, else /)
+    #[arg(long, value_name = "NSP", allow_hyphen_values = true, value_parser = namespace)]
+    namespace: Option<String>,
+    /// the CONNECT payload, a JSON object
+    #[arg(long, value_name = "JSON", allow_hyphen_values = true, value_parser = json_object)]
+    auth: Option<String>,
+    /// only this transport (default: polling, then the upgrade to WebSocket)
+    #[arg(long, value_parser = ["polling", "websocket"])]
+    transport: Option<String>,
+    /// emit EVENT with the arguments in JSON-ARRAY (repeatable: in order);
+    /// without it, each stdin line `<event> <json-array>` is emitted
+    #[arg(
+        long,
+        num_args = 2,
+        value_names = ["EVENT", "JSON-ARRAY"],
+        allow_hyphen_values = true,
+        action = clap::ArgAction::Append
+    )]
+    emit: Vec<String>,
+    /// wait for each emit's acknowledgement and print it
+    #[arg(long)]
+    ack: bool,
+    /// succeed once this event arrives (and print it)
+    #[arg(long, value_name = "EVENT", allow_hyphen_values = true)]
+    expect: Option<String>,
+    /// the time allowed for connecting, each ack and --expect, counted from the start
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = millis)]
+    timeout: u64,
+}
 
 /// The options of `rally connect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ConnectArgs {
+pub struct ConnectArgs {
     /// The server's URL (`http://host:port`, its path naming a namespace).
     pub url: String,
     /// `--namespace`: the namespace; default the URL's path, else `/`.
@@ -70,88 +102,96 @@ pub(crate) struct ConnectArgs {
     pub timeout_ms: u64,
 }
 
+impl ConnectFlags {
+    /// The options, once each `--emit`'s arguments are checked.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the `--emit` whose JSON does not parse or is not an
+    /// array.
+    pub(crate) fn into_args(self) -> Result<ConnectArgs, String> {
+        let mut emits = Vec::with_capacity(self.emit.len() / 2);
+        for pair in self.emit.chunks_exact(2) {
+            let (event, json) = (pair[0].clone(), pair[1].clone());
+            emit_args(&json).map_err(|e| format!("--emit {event}: {e}"))?;
+            emits.push((event, json));
+        }
+        Ok(ConnectArgs {
+            url: self.url,
+            namespace: self.namespace,
+            auth: self.auth,
+            transport: self.transport,
+            emits,
+            ack: self.ack,
+            expect: self.expect,
+            timeout_ms: self.timeout,
+        })
+    }
+}
+
+/// `rally connect`'s command line.
+pub(crate) fn command() -> clap::Command {
+    ConnectFlags::augment_args(clap::Command::new("connect"))
+}
+
 /// Parses the arguments that follow `connect`.
 ///
 /// # Errors
 ///
-/// A message (starting with the usage line for `--help`) when the arguments
-/// are wrong: an unknown option, a missing value, JSON that does not parse
-/// or has the wrong shape, an unknown transport.
-pub(crate) fn parse(args: &[String]) -> Result<ConnectArgs, String> {
-    let mut url = None;
-    let mut parsed = ConnectArgs {
-        url: String::new(),
-        namespace: None,
-        auth: None,
-        transport: None,
-        emits: Vec::new(),
-        ack: false,
-        expect: None,
-        timeout_ms: DEFAULT_TIMEOUT_MS,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
-        match arg.as_str() {
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            "--namespace" => {
-                let nsp = value("--namespace")?;
-                parsed.namespace = Some(if nsp.starts_with('/') {
-                    nsp
-                } else {
-                    format!("/{nsp}")
-                });
-            }
-            "--auth" => {
-                let auth = value("--auth")?;
-                match serde_json::from_str::<Value>(&auth) {
-                    Ok(Value::Object(_)) => parsed.auth = Some(auth),
-                    _ => return Err(format!("--auth: not a JSON object: {auth}")),
-                }
-            }
-            "--transport" => {
-                let transport = value("--transport")?;
-                if Transport::from_name(&transport).is_none() {
-                    return Err(format!(
-                        "--transport: expected polling or websocket, got {transport}"
-                    ));
-                }
-                parsed.transport = Some(transport);
-            }
-            "--emit" => {
-                let event = value("--emit")?;
-                let json = it
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| format!("--emit needs an event and a JSON array\n{USAGE}"))?;
-                emit_args(&json).map_err(|e| format!("--emit {event}: {e}"))?;
-                parsed.emits.push((event, json));
-            }
-            "--ack" => parsed.ack = true,
-            "--expect" => parsed.expect = Some(value("--expect")?),
-            "--timeout" => {
-                let ms = value("--timeout")?;
-                parsed.timeout_ms = ms
-                    .parse()
-                    .map_err(|_| format!("--timeout: not a number of milliseconds: {ms}"))?;
-            }
-            other if other.starts_with("--") => {
-                return Err(format!("unknown option {other}\n{USAGE}"));
-            }
-            other if url.is_none() => url = Some(other.to_owned()),
-            other => return Err(format!("unexpected argument {other}\n{USAGE}")),
+/// clap's error when the arguments are wrong (an unknown option, a missing
+/// value, JSON that does not parse or has the wrong shape, an unknown
+/// transport), or asks for the help (`ErrorKind::DisplayHelp`).
+pub fn parse<I, T>(args: I) -> Result<ConnectArgs, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = command().no_binary_name(true);
+    let matches = command.try_get_matches_from_mut(args)?;
+    ConnectFlags::from_arg_matches(&matches)?
+        .into_args()
+        .map_err(|e| command.error(clap::error::ErrorKind::ValueValidation, e))
+}
+
+/// `--namespace`'s value, with its leading `/`.
+fn namespace(nsp: &str) -> Result<String, String> {
+    Ok(if nsp.starts_with('/') {
+        nsp.to_owned()
+    } else {
+        format!("/{nsp}")
+    })
+}
+
+/// `--auth`'s value, when it is a JSON object.
+fn json_object(auth: &str) -> Result<String, String> {
+    match serde_json::from_str::<Value>(auth) {
+        Ok(Value::Object(_)) => Ok(auth.to_owned()),
+        _ => Err(format!("not a JSON object: {auth}")),
+    }
+}
+
+fn millis(ms: &str) -> Result<u64, String> {
+    ms.parse()
+        .map_err(|_| format!("not a number of milliseconds: {ms}"))
+}
+
+/// Runs the command on a runtime of its own, on the process's stdin,
+/// stdout and stderr.
+pub(crate) fn main(args: ConnectArgs) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run(args)),
+        Err(e) => {
+            eprintln!("rally connect: cannot start the runtime: {e}");
+            ExitCode::FAILURE
         }
     }
-    parsed.url = url.ok_or_else(|| format!("missing <url>\n{USAGE}"))?;
-    Ok(parsed)
 }
 
 /// Runs the command on the process's stdin, stdout and stderr.
-pub(crate) async fn run(args: ConnectArgs) -> ExitCode {
+pub async fn run(args: ConnectArgs) -> ExitCode {
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     run_with(args, stdin, &mut std::io::stdout(), &mut std::io::stderr()).await
 }
@@ -164,12 +204,7 @@ enum Output {
 }
 
 /// Runs the command with the given input and outputs (the tests' entry).
-pub(crate) async fn run_with<R, O, E>(
-    args: ConnectArgs,
-    input: R,
-    out: &mut O,
-    err: &mut E,
-) -> ExitCode
+pub async fn run_with<R, O, E>(args: ConnectArgs, input: R, out: &mut O, err: &mut E) -> ExitCode
 where
     R: AsyncBufRead + Unpin,
     O: Write,

@@ -1,74 +1,10 @@
-//! `rally`: the standalone Rally server and its command-line tools.
-//!
-//! ```text
-//! rally serve [--port 3000] [--config rally.toml] ...
-//! rally connect <url> [--emit <event> <json-array>] [--expect <event>] ...
-//! ```
+//! `rally`: the standalone Rally server and its command-line tools (the
+//! `rally-cli` library does the work).
 
 #![forbid(unsafe_code)]
 
-mod chat;
-mod config;
-mod connect;
-mod files;
-mod metrics;
-mod serve;
-
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-rally: Socket.IO in Rust
-
-Usage:
-  rally serve [options]     run a standalone Socket.IO server (with a chat demo at /)
-  rally connect <url> [...] a command-line Socket.IO client
-  rally --version           print the version
-  rally --help              print this help
-
-Run `rally serve --help` or `rally connect --help` for their options.
-";
-
-/// `rally connect`: parses its arguments, then runs it on a runtime.
-fn connect_main(args: &[String]) -> ExitCode {
-    let args = match connect::parse(args) {
-        Ok(args) => args,
-        Err(usage) if usage == connect::USAGE => {
-            println!("{usage}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("rally connect: {e}\n{}", connect::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime.block_on(connect::run(args)),
-        Err(e) => {
-            eprintln!("rally connect: cannot start the runtime: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("serve") => serve::main(&args[1..]),
-        Some("connect") => connect_main(&args[1..]),
-        Some("--version" | "-V") => {
-            println!("rally {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Some("--help" | "-h" | "help") | None => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("rally: unknown command `{other}`\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    rally_cli::run(std::env::args_os())
 }

@@ -21,28 +21,22 @@ use tracing_subscriber::EnvFilter;
 
 use crate::{
     chat,
-    config::{self, Command, ServeConfig},
-    files, metrics,
+    config::{LogFormat, ServeConfig},
+    files,
+    metrics::Metrics,
 };
 
-pub(crate) fn main(args: &[String]) -> ExitCode {
-    let config = match config::parse(args, |name| std::env::var(name).ok()) {
-        Ok(Command::Serve(config)) => *config,
-        Ok(Command::Help) => {
-            print!("{}", config::HELP);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("rally serve: {e}\nRun `rally serve --help` for the options.");
-            return ExitCode::from(2);
-        }
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+/// Runs the server `config` describes until SIGINT or SIGTERM, with its
+/// logs on stderr.
+pub(crate) fn main(config: ServeConfig) -> ExitCode {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,13 +152,14 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let app = App {
         io: io.clone(),
         config: Arc::new(config.clone()),
-        redis,
+        metrics: Metrics::new(io.clone(), redis),
     };
     if !files::has_client() {
         tracing::warn!(
             "the browser client is not built in (run `bash scripts/run.sh`): /socket.io/socket.io.js answers 404"
         );
     }
+    let stop = shutdown_signal();
     tracing::info!(%addr, path = %config.path, "rally listening; chat demo on http://localhost:{}/", addr.port());
     println!(
         "rally listening on http://localhost:{}/ ({addr})",
@@ -175,7 +170,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let served = tokio::spawn(rally::serve_with_shutdown(listener, app, async move {
         let _ = stopped_rx.await;
     }));
-    shutdown_signal().await;
+    stop.await;
     tracing::info!(connections = io.connection_count(), "shutting down");
     io.close_all(CloseReason::ServerShuttingDown);
     let _ = stopped_tx.send(());
@@ -196,24 +191,32 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM, listened for from this call on (so that
+/// a signal sent as soon as the server says it listens is not missed).
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn recv(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+        let interrupt = recv(signal(SignalKind::interrupt()).ok());
+        let terminate = recv(signal(SignalKind::terminate()).ok());
+        async move {
+            tokio::select! {
+                () = interrupt => {}
+                () = terminate => {}
+            }
+        }
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -222,7 +225,7 @@ async fn shutdown_signal() {
 struct App {
     io: Server,
     config: Arc<ServeConfig>,
-    redis: Option<RedisAdapter>,
+    metrics: Metrics,
 }
 
 type AppFuture = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
@@ -255,9 +258,8 @@ where
             let reply = match (req.method(), path.as_str()) {
                 (&Method::GET, "/healthz") => files::status(StatusCode::OK, "ok"),
                 (&Method::GET, "/metrics") => {
-                    let mut reply = Response::new(Full::new(Bytes::from(
-                        metrics::render(&app.io, app.redis.as_ref()).await,
-                    )));
+                    let mut reply =
+                        Response::new(Full::new(Bytes::from(app.metrics.render().await)));
                     reply.headers_mut().insert(
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -3,12 +3,9 @@
 
 mod support;
 
-use std::{
-    io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-};
+use std::process::{Command, Stdio};
 
+use rally_testkit::node::NodeServer;
 use support::Rally;
 
 fn connect(args: &[&str]) -> std::process::Output {
@@ -18,41 +15,6 @@ fn connect(args: &[&str]) -> std::process::Output {
         .stdin(Stdio::null())
         .output()
         .expect("rally connect runs")
-}
-
-/// The official server, killed on drop.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn node_server() -> (Node, String) {
-    let interop = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop");
-    assert!(
-        interop.join("node_modules").is_dir(),
-        "run `bash scripts/test.sh` (interop/node_modules)"
-    );
-    let mut child = Command::new("node")
-        .arg(interop.join("ref-socket-server.mjs"))
-        .arg("0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("a line");
-    // Keep reading what it logs, so that it never writes to a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .expect("listening <port>")
-        .to_owned();
-    (Node(child), format!("http://127.0.0.1:{port}"))
 }
 
 #[test]
@@ -80,9 +42,10 @@ fn joins_a_chat_room_on_rally_serve() {
     assert!(stderr.contains("a name is required"), "{stderr}");
 }
 
-#[test]
-fn talks_to_the_official_server_too() {
-    let (_node, url) = node_server();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talks_to_the_official_server_too() {
+    let node = NodeServer::start("ref-socket-server.mjs", 0).await;
+    let url = node.url();
     for transport in ["polling", "websocket"] {
         let out = connect(&[
             &url,

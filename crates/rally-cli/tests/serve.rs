@@ -5,18 +5,13 @@ mod support;
 
 use std::{process::Command, time::Duration};
 
-use support::{Rally, Reply};
-
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use support::Rally;
 
 #[tokio::test]
 async fn healthz_and_the_chat_page_answer() {
     let rally = Rally::start(&[]);
     let health = rally.get("/healthz").await;
-    assert_eq!((health.status, health.body.as_str()), (200, "ok"));
+    assert_eq!((health.status, health.text()), (200, "ok"));
     let page = rally.get("/").await;
     assert_eq!(page.status, 200);
     assert_eq!(
@@ -24,7 +19,7 @@ async fn healthz_and_the_chat_page_answer() {
         Some("text/html; charset=utf-8")
     );
     assert!(
-        page.body.contains("/socket.io/socket.io.js"),
+        page.text().contains("/socket.io/socket.io.js"),
         "the page loads the client"
     );
     assert_eq!(rally.get("/nothing-here").await.status, 404);
@@ -50,14 +45,14 @@ async fn the_official_browser_client_is_served() {
         Some("application/javascript; charset=utf-8")
     );
     assert!(
-        js.body.contains("4.8.4"),
+        js.text().contains("4.8.4"),
         "the bundle of socket.io-client 4.8.4"
     );
     let cached = rally
         .request(
             "GET",
             "/socket.io/socket.io.js",
-            "If-None-Match: \"4.8.4\"\r\n",
+            &[("If-None-Match", "\"4.8.4\"")],
             "",
         )
         .await;
@@ -79,7 +74,7 @@ async fn metrics_follow_connections_packets_and_disconnections() {
     let open = rally.get("/socket.io/?EIO=4&transport=polling").await;
     assert_eq!(open.status, 200);
     let sid = open
-        .body
+        .text()
         .split("\"sid\":\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
@@ -91,19 +86,19 @@ async fn metrics_follow_connections_packets_and_disconnections() {
         .request(
             "POST",
             &target,
-            "Content-Type: text/plain;charset=UTF-8\r\n",
+            &[("Content-Type", "text/plain;charset=UTF-8")],
             r#"40{"name":"ada"}"#,
         )
         .await;
-    assert_eq!((post.status, post.body.as_str()), (200, "ok"));
+    assert_eq!((post.status, post.text()), (200, "ok"));
     let connected = rally.get(&target).await;
-    assert!(connected.body.starts_with("40{\"sid\":"), "{connected:?}");
+    assert!(connected.text().starts_with("40{\"sid\":"), "{connected:?}");
     let join = rally
-        .request("POST", &target, "", r#"420["join","lobby"]"#)
+        .request("POST", &target, &[], r#"420["join","lobby"]"#)
         .await;
     assert_eq!(join.status, 200);
     assert_eq!(
-        rally.get(&target).await.body,
+        rally.get(&target).await.text(),
         r#"430[{"room":"lobby","members":1}]"#
     );
 
@@ -119,7 +114,7 @@ async fn metrics_follow_connections_packets_and_disconnections() {
     assert!(during.metric("rally_bytes_total{direction=\"out\"}") > 0);
 
     // The client closes: the counters say so.
-    let close = rally.request("POST", &target, "", "1").await;
+    let close = rally.request("POST", &target, &[], "1").await;
     assert_eq!(close.status, 200);
     let after = rally.get("/metrics").await;
     assert_eq!(after.metric("rally_connections{transport=\"polling\"}"), 0);
@@ -135,26 +130,16 @@ async fn sigterm_drains_connections_and_exits_cleanly() {
     let rally = Rally::start(&["--ping-interval", "60000"]);
     let open = rally.get("/socket.io/?EIO=4&transport=polling").await;
     let sid = open
-        .body
+        .text()
         .split("\"sid\":\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
         .expect("a sid")
         .to_owned();
-    let port = rally.port;
     // A poll held open by the server until something happens.
-    let held = tokio::spawn(async move {
-        let mut stream = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
-        let head = format!(
-            "GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(head.as_bytes()).await.expect("write");
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw).await;
-        Reply::parse(&raw)
-    });
+    let http = rally.http();
+    let target = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let held = tokio::spawn(async move { http.get(&target).await });
     // Let the poll reach the server before the signal.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while rally
@@ -177,7 +162,7 @@ async fn sigterm_drains_connections_and_exits_cleanly() {
         .expect("the poll ended")
         .expect("task");
     assert_eq!(
-        (held.status, held.body.as_str()),
+        (held.status, held.text()),
         (200, "1"),
         "the held poll got the close"
     );
@@ -225,7 +210,7 @@ async fn a_static_directory_replaces_the_demo() {
     std::fs::write(dir.join("css/site.css"), "h1{}").expect("write");
     let rally = Rally::start(&["--static-dir", &dir.display().to_string()]);
     let index = rally.get("/").await;
-    assert_eq!((index.status, index.body.as_str()), (200, "<h1>mine</h1>"));
+    assert_eq!((index.status, index.text()), (200, "<h1>mine</h1>"));
     let css = rally.get("/css/site.css").await;
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     assert_eq!(rally.get("/../../etc/passwd").await.status, 404);
@@ -239,7 +224,7 @@ async fn open_polling(rally: &Rally) -> String {
     let open = rally.get("/socket.io/?EIO=4&transport=polling").await;
     format!(
         "/socket.io/?EIO=4&transport=polling&sid={}",
-        field(&open.body, "sid")
+        field(open.text(), "sid")
     )
 }
 
@@ -260,26 +245,26 @@ async fn recovery_restores_a_dropped_client_and_shows_in_metrics() {
     let rally = Rally::start(&["--recovery", "--ping-interval", "60000"]);
     let target = open_polling(&rally).await;
     rally
-        .request("POST", &target, "", r#"40{"name":"ada"}"#)
+        .request("POST", &target, &[], r#"40{"name":"ada"}"#)
         .await;
-    let connected = rally.get(&target).await.body;
+    let connected = rally.get(&target).await.text().to_owned();
     let (id, pid) = (field(&connected, "sid"), field(&connected, "pid"));
     assert_eq!(connected, format!(r#"40{{"sid":"{id}","pid":"{pid}"}}"#));
     rally
-        .request("POST", &target, "", r#"420["join","lobby"]"#)
+        .request("POST", &target, &[], r#"420["join","lobby"]"#)
         .await;
     rally.get(&target).await;
     rally
         .request(
             "POST",
             &target,
-            "",
+            &[],
             r#"421["chat message",{"text":"hi","room":"lobby"}]"#,
         )
         .await;
     let mut said = String::new();
     while !said.contains("42[\"chat message\"") {
-        said.push_str(&rally.get(&target).await.body);
+        said.push_str(rally.get(&target).await.text());
     }
     let message = said
         .split('\u{1e}')
@@ -289,7 +274,7 @@ async fn recovery_restores_a_dropped_client_and_shows_in_metrics() {
     let offset = args[2].as_str().expect("an offset ends the broadcast");
 
     // The client drops its connection.
-    rally.request("POST", &target, "", "1").await;
+    rally.request("POST", &target, &[], "1").await;
     let dropped = rally.get("/metrics").await;
     assert_eq!(dropped.metric("rally_recovery_sessions"), 1);
     assert!(dropped.metric("rally_recovery_log_packets") >= 1);
@@ -297,8 +282,8 @@ async fn recovery_restores_a_dropped_client_and_shows_in_metrics() {
 
     let target = open_polling(&rally).await;
     let auth = format!(r#"40{{"name":"ada","pid":"{pid}","offset":"{offset}"}}"#);
-    rally.request("POST", &target, "", &auth).await;
-    let back = rally.get(&target).await.body;
+    rally.request("POST", &target, &[], &auth).await;
+    let back = rally.get(&target).await.text().to_owned();
     assert_eq!(back, format!(r#"40{{"sid":"{id}","pid":"{pid}"}}"#));
     let after = rally.get("/metrics").await;
     assert_eq!(
@@ -319,5 +304,8 @@ async fn limit_flags_reach_the_server() {
     assert_eq!(first.status, 200, "{first:?}");
     let refused = rally.get("/socket.io/?EIO=4&transport=polling").await;
     assert_eq!(refused.status, 503, "{refused:?}");
-    assert_eq!(refused.body, r#"{"code":3,"message":"Too many sessions"}"#);
+    assert_eq!(
+        refused.text(),
+        r#"{"code":3,"message":"Too many sessions"}"#
+    );
 }

@@ -16,7 +16,7 @@ use rally::{Args, ConnectError, Server};
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot};
 
-use crate::node::JsonLines;
+use crate::node::{JsonLines, NodeServer};
 
 /// The interop server with a heartbeat lenient enough for a loaded machine
 /// (pingInterval 1000 ms, pingTimeout 2000 ms: the official client drops a
@@ -351,6 +351,118 @@ async fn bind(port: u16) -> TcpListener {
         }
     })
     .await
+}
+
+/// The interop server with the heartbeat the reference was probed with
+/// (pingInterval 300 ms, pingTimeout 200 ms), as [`InteropServer`] runs it.
+fn probed_server() -> Server {
+    server_with(Duration::from_millis(300), Duration::from_millis(200))
+}
+
+/// Which implementation serves the interop test protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Rally ([`server_with`] on a [`ThreadServer`]).
+    Rally,
+    /// The official Node.js server (`interop/ref-socket-server.mjs`).
+    Node,
+}
+
+/// A server speaking the interop test protocol, Rally or Node.js, that a
+/// test can stop and start again on the same port; stopped when dropped.
+#[derive(Debug)]
+pub struct InteropServer {
+    /// Which implementation it is.
+    pub kind: Kind,
+    /// The port it listens on.
+    pub port: u16,
+    rally: Option<ThreadServer>,
+    node: Option<NodeServer>,
+}
+
+impl InteropServer {
+    /// Starts a server of `kind` on a free port.
+    pub async fn start(kind: Kind) -> Self {
+        Self::start_on(kind, 0).await
+    }
+
+    /// The recovery server: interop/ref-recovery-server.mjs on Node, its
+    /// twin on Rally.
+    pub async fn start_recovery(kind: Kind) -> Self {
+        match kind {
+            Kind::Rally => {
+                let server =
+                    tokio::task::spawn_blocking(|| ThreadServer::start(0, recovery_server))
+                        .await
+                        .expect("the server thread starts");
+                Self {
+                    kind,
+                    port: server.port,
+                    rally: Some(server),
+                    node: None,
+                }
+            }
+            Kind::Node => {
+                let server = NodeServer::start("ref-recovery-server.mjs", 0).await;
+                Self {
+                    kind,
+                    port: server.port,
+                    rally: None,
+                    node: Some(server),
+                }
+            }
+        }
+    }
+
+    /// Starts a server of `kind` on `port` (0: a free one).
+    pub async fn start_on(kind: Kind, port: u16) -> Self {
+        match kind {
+            Kind::Rally => {
+                let server =
+                    tokio::task::spawn_blocking(move || ThreadServer::start(port, probed_server))
+                        .await
+                        .expect("the server thread starts");
+                Self {
+                    kind,
+                    port: server.port,
+                    rally: Some(server),
+                    node: None,
+                }
+            }
+            Kind::Node => {
+                let server = NodeServer::start("ref-socket-server.mjs", port).await;
+                Self {
+                    kind,
+                    port: server.port,
+                    rally: None,
+                    node: Some(server),
+                }
+            }
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server: every connection drops, nothing listens.
+    pub async fn stop(&mut self) {
+        if let Some(mut server) = self.rally.take() {
+            tokio::task::spawn_blocking(move || server.stop())
+                .await
+                .expect("the server thread stops");
+        }
+        if let Some(mut server) = self.node.take() {
+            server.stop().await;
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        *self = Self::start_on(self.kind, self.port).await;
+    }
 }
 
 /// The official client that reconnects (`interop/recovery-client.mjs`),

@@ -1,17 +1,16 @@
-//! A `rally serve` process for the tests, and a small HTTP client.
+//! A `rally serve` process for the tests, with `rally-testkit`'s raw HTTP
+//! client pointed at it.
 
 #![allow(dead_code)]
 
 use std::{
     io::{BufRead, BufReader},
+    net::SocketAddr,
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+pub(crate) use rally_testkit::http::{Http, RawResponse};
 
 /// A running `rally serve`.
 pub(crate) struct Rally {
@@ -47,32 +46,27 @@ impl Rally {
         Self { child, port }
     }
 
+    /// Where it listens, for raw requests.
+    pub(crate) fn http(&self) -> Http {
+        Http::new(SocketAddr::from(([127, 0, 0, 1], self.port)))
+    }
+
+    /// One request with extra `headers` on a connection of its own.
     pub(crate) async fn request(
         &self,
         method: &str,
         path: &str,
-        headers: &str,
+        headers: &[(&str, &str)],
         body: &str,
-    ) -> Reply {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))
+    ) -> RawResponse {
+        self.http()
+            .request(method, path, headers, body.as_bytes())
             .await
-            .expect("connect");
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).await.expect("write");
-        stream.write_all(body.as_bytes()).await.expect("write");
-        let mut raw = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw))
-            .await
-            .expect("a reply within 5 s")
-            .expect("read");
-        Reply::parse(&raw)
     }
 
-    pub(crate) async fn get(&self, path: &str) -> Reply {
-        self.request("GET", path, "", "").await
+    /// A GET of `path`.
+    pub(crate) async fn get(&self, path: &str) -> RawResponse {
+        self.http().get(path).await
     }
 
     /// Sends SIGTERM and waits for the exit status (at most `within`).
@@ -105,66 +99,4 @@ impl Drop for Rally {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) head: String,
-    pub(crate) body: String,
-}
-
-impl Reply {
-    pub(crate) fn parse(raw: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
-        Self {
-            status,
-            head: head.to_owned(),
-            body,
-        }
-    }
-
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.eq_ignore_ascii_case(name).then(|| value.trim())
-        })
-    }
-
-    /// The value of the Prometheus sample `name` (with its labels).
-    pub(crate) fn metric(&self, sample: &str) -> u64 {
-        self.body
-            .lines()
-            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no sample {sample} in\n{}", self.body))
-    }
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
 }

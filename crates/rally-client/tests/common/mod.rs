@@ -8,118 +8,13 @@ pub mod fake;
 use std::{collections::VecDeque, time::Duration};
 
 use rally_client::{DisconnectReason, Error, Manager, ManagerBuilder, Socket, Transport};
-use rally_testkit::{
-    interop::{self, ThreadServer},
-    node::NodeServer,
-};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
-pub use rally_testkit::within;
-
-/// The interop server with the heartbeat the reference was probed with
-/// (pingInterval 300 ms, pingTimeout 200 ms).
-fn interop_server() -> rally::Server {
-    interop::server_with(Duration::from_millis(300), Duration::from_millis(200))
-}
-
-/// Which server a test runs against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Rally,
-    Node,
-}
-
-/// A server speaking the interop test protocol.
-pub struct TestServer {
-    pub kind: Kind,
-    pub port: u16,
-    rally: Option<ThreadServer>,
-    node: Option<NodeServer>,
-}
-
-impl TestServer {
-    pub async fn start(kind: Kind) -> Self {
-        Self::start_on(kind, 0).await
-    }
-
-    /// The recovery server: interop/ref-recovery-server.mjs on Node, its
-    /// twin on Rally.
-    pub async fn start_recovery(kind: Kind) -> Self {
-        match kind {
-            Kind::Rally => {
-                let server = tokio::task::spawn_blocking(|| {
-                    ThreadServer::start(0, interop::recovery_server)
-                })
-                .await
-                .expect("the server thread starts");
-                Self {
-                    kind,
-                    port: server.port,
-                    rally: Some(server),
-                    node: None,
-                }
-            }
-            Kind::Node => {
-                let server = NodeServer::start("ref-recovery-server.mjs", 0).await;
-                Self {
-                    kind,
-                    port: server.port,
-                    rally: None,
-                    node: Some(server),
-                }
-            }
-        }
-    }
-
-    pub async fn start_on(kind: Kind, port: u16) -> Self {
-        match kind {
-            Kind::Rally => {
-                let server =
-                    tokio::task::spawn_blocking(move || ThreadServer::start(port, interop_server))
-                        .await
-                        .expect("the server thread starts");
-                Self {
-                    kind,
-                    port: server.port,
-                    rally: Some(server),
-                    node: None,
-                }
-            }
-            Kind::Node => {
-                let server = NodeServer::start("ref-socket-server.mjs", port).await;
-                Self {
-                    kind,
-                    port: server.port,
-                    rally: None,
-                    node: Some(server),
-                }
-            }
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Stops the server: every connection drops, nothing listens.
-    pub async fn stop(&mut self) {
-        if let Some(mut server) = self.rally.take() {
-            tokio::task::spawn_blocking(move || server.stop())
-                .await
-                .expect("the server thread stops");
-        }
-        if let Some(mut server) = self.node.take() {
-            server.stop().await;
-        }
-    }
-
-    /// Starts the server again on the same port.
-    pub async fn restart(&mut self) {
-        self.stop().await;
-        *self = Self::start_on(self.kind, self.port).await;
-    }
-}
+pub use rally_testkit::{
+    interop::{InteropServer as TestServer, Kind},
+    within,
+};
 
 /// The transports a client uses, as the interop scripts name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,16 +1,16 @@
-//! The `rally connect` subcommand (crates/rally-cli/src/connect.rs, run
-//! in-process): the same output against Rally and against the official
-//! Node.js server.
+//! The `rally connect` subcommand run in-process (the library's
+//! [`connect::parse`] and [`connect::run_with`]): the same output against
+//! Rally and against the official Node.js server.
 
-mod common;
-
-#[allow(dead_code)]
-#[path = "../../rally-cli/src/connect.rs"]
-mod connect;
+mod support;
 
 use std::process::ExitCode;
 
-use common::{Kind, TestServer, within};
+use rally_cli::connect;
+use rally_testkit::{
+    interop::{InteropServer as TestServer, Kind},
+    within,
+};
 
 /// What one run printed and how it ended.
 #[derive(Debug, PartialEq)]
@@ -223,7 +223,7 @@ async fn unreachable_server() {
 
 #[test]
 fn parses_arguments() {
-    let args = |a: &[&str]| connect::parse(&a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+    let args = |a: &[&str]| connect::parse(a);
     let parsed = args(&[
         "http://h:1/chat",
         "--auth",
@@ -282,5 +282,8 @@ fn parses_arguments() {
     ] {
         assert!(args(bad).is_err(), "{bad:?}");
     }
-    assert_eq!(args(&["--help"]), Err(connect::USAGE.to_owned()));
+    assert_eq!(
+        args(&["--help"]).map_err(|e| e.kind()),
+        Err(clap::error::ErrorKind::DisplayHelp)
+    );
 }

@@ -1,0 +1,186 @@
+//! Every setting of `rally serve`, declared once: the field's name is its
+//! TOML key, its attributes give its flag and `RALLY_*` variable, its doc
+//! comment its help.
+
+use std::marker::PhantomData;
+
+use serde::{Deserialize, Deserializer};
+
+/// `rally serve`'s options. Flags and variables are read by clap; a TOML
+/// file has the same keys (the fields' names), each of the type given to
+/// [`Toml`].
+#[derive(Debug, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[command(
+    about = "run a standalone Socket.IO server (with a chat demo at /)",
+    args_override_self = true,
+    after_help = "Flags win over environment variables, which win over the config file; \
+each option's key in that file is shown as [toml: key].\n\
+Logs go to stderr; RUST_LOG sets the level (default info).\n\
+Endpoints: /healthz, /metrics (Prometheus), /socket.io/socket.io.js (browser client)."
+)]
+pub(crate) struct ServeArgs {
+    /// TOML file with any of the settings below
+    #[arg(long, env = "RALLY_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    config: Option<String>,
+    /// address to listen on (default ::, all)
+    #[arg(long, env = "RALLY_HOST", value_name = "ADDR")]
+    host: Option<Toml<String>>,
+    /// port (default 3000)
+    #[arg(long, env = "RALLY_PORT", value_name = "N")]
+    port: Option<Toml<u16>>,
+    /// Socket.IO path (default /socket.io/)
+    #[arg(long, env = "RALLY_PATH")]
+    path: Option<Toml<String>>,
+    /// allowed browser origin, repeatable or comma separated, or *
+    #[arg(
+        long = "cors-origin",
+        visible_alias = "cors-origins",
+        env = "RALLY_CORS_ORIGINS",
+        value_name = "ORIGIN"
+    )]
+    cors_origins: Option<Vec<String>>,
+    /// heartbeat interval in milliseconds (default 25000)
+    #[arg(long, env = "RALLY_PING_INTERVAL", value_name = "MS")]
+    ping_interval: Option<Toml<u64>>,
+    /// heartbeat timeout in milliseconds (default 20000)
+    #[arg(long, env = "RALLY_PING_TIMEOUT", value_name = "MS")]
+    ping_timeout: Option<Toml<u64>>,
+    /// largest message accepted, in bytes (default 1000000)
+    #[arg(long, env = "RALLY_MAX_PAYLOAD", value_name = "BYTES")]
+    max_payload: Option<Toml<usize>>,
+    /// polling,websocket (default both)
+    #[arg(long, env = "RALLY_TRANSPORTS", value_name = "LIST")]
+    transports: Option<Vec<String>>,
+    /// serve this directory at / instead of the chat demo
+    #[arg(long, env = "RALLY_STATIC_DIR", value_name = "DIR")]
+    static_dir: Option<Toml<String>>,
+    /// how long a shutdown may drain, in milliseconds (default 10000)
+    #[arg(long, env = "RALLY_SHUTDOWN_TIMEOUT", value_name = "MS")]
+    shutdown_timeout: Option<Toml<u64>>,
+    /// join a cluster through Redis, redis://host:port
+    #[arg(long, env = "RALLY_REDIS", value_name = "URL")]
+    redis: Option<Toml<String>>,
+    /// classic (PUBLISH), sharded (SPUBLISH, Redis 7) or streams (XADD/XREAD, recovery across nodes)
+    #[arg(long, env = "RALLY_REDIS_MODE", value_name = "MODE")]
+    redis_mode: Option<Toml<String>>,
+    /// connection state recovery, true or false (default off; the flag alone turns it on)
+    #[arg(
+        long,
+        env = "RALLY_RECOVERY",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    recovery: Option<Toml<bool>>,
+    /// how long a disconnected session is kept, in milliseconds (default 120000)
+    #[arg(long, env = "RALLY_RECOVERY_MAX_DISCONNECTION", value_name = "MS")]
+    recovery_max_disconnection: Option<Toml<u64>>,
+    /// memory cap of the recovery log, per namespace (default 67108864)
+    #[arg(long, env = "RALLY_RECOVERY_MAX_BYTES", value_name = "BYTES")]
+    recovery_max_bytes: Option<Toml<usize>>,
+    /// log lines as text or json (one JSON object a line)
+    #[arg(long, env = "RALLY_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<Toml<String>>,
+    /// open sessions (default 100000)
+    #[arg(long, env = "RALLY_MAX_SESSIONS", value_name = "N", help_heading = LIMITS)]
+    max_sessions: Option<Toml<usize>>,
+    /// namespaces per connection (default 64)
+    #[arg(long, env = "RALLY_MAX_NAMESPACES", value_name = "N", help_heading = LIMITS)]
+    max_namespaces: Option<Toml<usize>>,
+    /// acks a socket may owe (default 1024)
+    #[arg(long, env = "RALLY_MAX_PENDING_ACKS", value_name = "N", help_heading = LIMITS)]
+    max_pending_acks: Option<Toml<usize>>,
+    /// rooms per socket (default 1024)
+    #[arg(long, env = "RALLY_MAX_ROOMS", value_name = "N", help_heading = LIMITS)]
+    max_rooms: Option<Toml<usize>>,
+    /// outgoing queue per connection, in frames (default 4096)
+    #[arg(long, env = "RALLY_MAX_BUFFERED_FRAMES", value_name = "N", help_heading = LIMITS)]
+    max_buffered_frames: Option<Toml<usize>>,
+    /// handshakes per minute from one IP address (default no limit)
+    #[arg(
+        long,
+        env = "RALLY_MAX_HANDSHAKES_PER_MINUTE",
+        value_name = "N",
+        help_heading = LIMITS
+    )]
+    max_handshakes_per_minute: Option<Toml<usize>>,
+}
+
+/// The heading of the resource limits in `--help`.
+const LIMITS: &str = "Limits (SECURITY.md says what happens past each)";
+
+/// A setting's type in a config file: reading a file into [`ServeArgs`]
+/// checks that the value is a `T`, and keeps nothing. The value itself is
+/// read as text, by name, from clap's matches and from the TOML table
+/// (layers.rs), so that an error can say where it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Toml<T>(PhantomData<fn() -> T>);
+
+impl<T> From<String> for Toml<T> {
+    fn from(_: String) -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Toml<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(|_| Self(PhantomData))
+    }
+}
+
+/// The keys a config file may have, as serde reads them (the fields of
+/// [`ServeArgs`] that are not skipped).
+pub(crate) fn file_keys() -> &'static [&'static str] {
+    use serde::de::{Error, Visitor};
+
+    /// A deserializer that only learns the names of a struct's fields.
+    struct Keys(Option<&'static [&'static str]>);
+
+    #[derive(Debug)]
+    struct Stop;
+
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("only the keys were wanted")
+        }
+    }
+
+    impl std::error::Error for Stop {}
+
+    impl Error for Stop {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Self
+        }
+    }
+
+    impl<'de> Deserializer<'de> for &mut Keys {
+        type Error = Stop;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = Some(fields);
+            Err(Stop)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut keys = Keys(None);
+    let _ = ServeArgs::deserialize(&mut keys);
+    keys.0.unwrap_or_default()
+}

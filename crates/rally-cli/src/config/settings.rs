@@ -1,0 +1,121 @@
+//! A setting's text, from any layer, checked and stored in a
+//! [`ServeConfig`].
+
+use std::{path::PathBuf, time::Duration};
+
+use rally::Transport;
+
+use super::{LogFormat, ServeConfig};
+
+/// Sets `key` (a TOML key) from `values` (several for the repeatable
+/// settings; the last one wins for the others).
+///
+/// # Errors
+///
+/// What is wrong with the value, without saying where it came from.
+pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> Result<(), String> {
+    let last = values.last().map(String::as_str).unwrap_or_default();
+    let limits = &mut config.limits;
+    match key {
+        "host" => config.host = last.to_owned(),
+        "port" => {
+            config.port = last
+                .parse()
+                .map_err(|_| format!("expected a port number, got `{last}`"))?;
+        }
+        "path" => config.path = normalize_path(last)?,
+        "cors_origins" => {
+            config.cors_origins = list(values)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        "ping_interval" => config.ping_interval = millis(last)?,
+        "ping_timeout" => config.ping_timeout = millis(last)?,
+        "max_payload" => config.max_payload = positive(last, " of bytes")?,
+        "transports" => config.transports = transports(list(values))?,
+        "static_dir" => config.static_dir = Some(PathBuf::from(last)),
+        "shutdown_timeout" => config.shutdown_timeout = millis(last)?,
+        "redis" => {
+            if !last.starts_with("redis://") && !last.starts_with("rediss://") {
+                return Err(format!("expected redis://host:port, got `{last}`"));
+            }
+            config.redis = Some(last.to_owned());
+        }
+        "redis_mode" => {
+            config.redis_mode = last
+                .parse()
+                .map_err(|_| format!("expected classic, sharded or streams, got `{last}`"))?;
+        }
+        "recovery" => config.recovery = switch(last)?,
+        "recovery_max_disconnection" => config.recovery_max_disconnection = millis(last)?,
+        "recovery_max_bytes" => config.recovery_max_bytes = positive(last, " of bytes")?,
+        "log_format" => config.log_format = LogFormat::from_name(last)?,
+        "max_sessions" => limits.max_sessions = Some(positive(last, "")?),
+        "max_namespaces" => limits.max_namespaces = Some(positive(last, "")?),
+        "max_pending_acks" => limits.max_pending_acks = Some(positive(last, "")?),
+        "max_rooms" => limits.max_rooms = Some(positive(last, "")?),
+        "max_buffered_frames" => limits.max_buffered_frames = Some(positive(last, "")?),
+        "max_handshakes_per_minute" => {
+            limits.max_handshakes_per_minute = Some(positive(last, "")?);
+        }
+        _ => return Err(format!("unknown setting {key}")),
+    }
+    Ok(())
+}
+
+/// The items of comma-separated lists, trimmed.
+fn list(values: &[String]) -> impl Iterator<Item = &str> {
+    values.iter().flat_map(|v| v.split(',')).map(str::trim)
+}
+
+fn millis(text: &str) -> Result<Duration, String> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("expected a positive number of milliseconds, got `{text}`"))
+}
+
+/// A number above zero; `unit` (" of bytes", or nothing) names it in the
+/// error.
+fn positive(text: &str, unit: &str) -> Result<usize, String> {
+    text.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("expected a positive number{unit}, got `{text}`"))
+}
+
+fn switch(text: &str) -> Result<bool, String> {
+    match text {
+        "true" | "1" | "on" => Ok(true),
+        "false" | "0" | "off" => Ok(false),
+        _ => Err(format!("expected true or false, got `{text}`")),
+    }
+}
+
+fn transports<'a>(names: impl Iterator<Item = &'a str>) -> Result<Vec<Transport>, String> {
+    let mut transports = Vec::new();
+    for name in names.filter(|n| !n.is_empty()) {
+        let transport = Transport::from_name(name)
+            .ok_or_else(|| format!("unknown transport `{name}` (expected polling or websocket)"))?;
+        if !transports.contains(&transport) {
+            transports.push(transport);
+        }
+    }
+    if transports.is_empty() {
+        return Err("at least one transport is needed".into());
+    }
+    Ok(transports)
+}
+
+fn normalize_path(path: &str) -> Result<String, String> {
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
+        return Err(format!("expected a path starting with /, got `{path}`"));
+    }
+    Ok(if path.ends_with('/') {
+        path.to_owned()
+    } else {
+        format!("{path}/")
+    })
+}

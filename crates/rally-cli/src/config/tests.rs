@@ -1,0 +1,267 @@
+//! The layers of `rally serve`'s settings, their errors, and the help.
+
+use std::time::Duration;
+
+use rally::Transport;
+use rally_redis::Mode;
+
+use clap::Args as _;
+
+use super::*;
+
+/// `rally serve`'s command line, with the TOML keys in its help.
+fn command() -> clap::Command {
+    annotate(ServeArgs::augment_args(clap::Command::new("serve")))
+}
+
+/// `rally serve <list>` with the environment `env`: the settings, or the
+/// error message (for an error of clap's, its kind).
+fn serve(list: &[&str], env: &[(&str, &str)]) -> Result<ServeConfig, String> {
+    let matches = command()
+        .no_binary_name(true)
+        .try_get_matches_from(list)
+        .map_err(|e| format!("{:?}", e.kind()))?;
+    from_matches(&matches, |k| {
+        env.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+}
+
+#[test]
+fn defaults_match_the_reference() {
+    let config = serve(&[], &[]).unwrap();
+    assert_eq!(config, ServeConfig::default());
+    assert_eq!(config.port, 3000);
+    assert_eq!(config.path, "/socket.io/");
+}
+
+#[test]
+fn flags_win_over_environment_over_file() {
+    let dir = std::env::temp_dir().join(format!("rally-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rally.toml");
+    std::fs::write(&file, "port = 4000\nping_interval = 1000\ntransports = [\"websocket\"]\ncors_origins = [\"http://a\"]\n").unwrap();
+    let file = file.display().to_string();
+    let config = serve(
+        &["--config", &file, "--port=5000"],
+        &[("RALLY_PORT", "4500"), ("RALLY_PING_TIMEOUT", "700")],
+    )
+    .unwrap();
+    assert_eq!(config.port, 5000);
+    assert_eq!(config.ping_interval, Duration::from_millis(1000));
+    assert_eq!(config.ping_timeout, Duration::from_millis(700));
+    assert_eq!(config.transports, vec![Transport::WebSocket]);
+    assert_eq!(config.cors_origins, vec!["http://a".to_owned()]);
+    let config = serve(
+        &[],
+        &[
+            ("RALLY_CONFIG", &file),
+            ("RALLY_CORS_ORIGINS", "http://b, http://c"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.port, 4000);
+    assert_eq!(
+        config.cors_origins,
+        vec!["http://b".to_owned(), "http://c".to_owned()]
+    );
+}
+
+#[test]
+fn bad_input_says_what_is_wrong() {
+    assert_eq!(
+        serve(&["--port", "x"], &[]).unwrap_err(),
+        "--port: expected a port number, got `x`"
+    );
+    assert_eq!(serve(&["--prot", "1"], &[]).unwrap_err(), "UnknownArgument");
+    assert_eq!(serve(&["--port"], &[]).unwrap_err(), "InvalidValue");
+    assert!(
+        serve(&["--transports", "carrier-pigeon"], &[])
+            .unwrap_err()
+            .contains("unknown transport")
+    );
+    assert!(
+        serve(&[], &[("RALLY_PING_INTERVAL", "0")])
+            .unwrap_err()
+            .starts_with("RALLY_PING_INTERVAL:")
+    );
+    assert!(
+        serve(&["--config", "/nonexistent/rally.toml"], &[])
+            .unwrap_err()
+            .starts_with("config file /nonexistent/rally.toml:")
+    );
+    assert_eq!(
+        serve(&["--path", "io"], &[]).unwrap_err(),
+        "--path: expected a path starting with /, got `io`"
+    );
+    assert_eq!(serve(&["--help"], &[]).unwrap_err(), "DisplayHelp");
+}
+
+#[test]
+fn redis_settings() {
+    let config = serve(&["--redis", "redis://127.0.0.1:6379"], &[]).unwrap();
+    assert_eq!(config.redis.as_deref(), Some("redis://127.0.0.1:6379"));
+    assert_eq!(config.redis_mode, Mode::Classic);
+    let config = serve(
+        &["--redis-mode=sharded"],
+        &[
+            ("RALLY_REDIS", "redis://h:1"),
+            ("RALLY_REDIS_MODE", "classic"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.redis.as_deref(), Some("redis://h:1"));
+    assert_eq!(config.redis_mode, Mode::Sharded);
+    let config = serve(&["--redis-mode", "streams"], &[]).unwrap();
+    assert_eq!(config.redis_mode, Mode::Streams);
+    let file = std::env::temp_dir().join(format!("rally-redis-{}.toml", std::process::id()));
+    std::fs::write(&file, "redis = \"redis://f:2\"\nredis_mode = \"sharded\"\n").unwrap();
+    let config = serve(&["--config", &file.display().to_string()], &[]).unwrap();
+    assert_eq!(config.redis.as_deref(), Some("redis://f:2"));
+    assert_eq!(config.redis_mode, Mode::Sharded);
+    assert_eq!(
+        serve(&["--redis-mode", "ring"], &[]).unwrap_err(),
+        "--redis-mode: expected classic, sharded or streams, got `ring`"
+    );
+    assert_eq!(
+        serve(&["--redis", "localhost"], &[]).unwrap_err(),
+        "--redis: expected redis://host:port, got `localhost`"
+    );
+}
+
+#[test]
+fn recovery_settings() {
+    assert_eq!(serve(&[], &[]).unwrap().recovery(), None);
+    let on = serve(&["--recovery", "--port", "1"], &[]).unwrap();
+    assert_eq!(
+        on.recovery(),
+        Some(rally::ConnectionStateRecovery::default())
+    );
+    assert_eq!(on.port, 1);
+    let tuned = serve(
+        &["--recovery-max-disconnection", "5000"],
+        &[
+            ("RALLY_RECOVERY", "true"),
+            ("RALLY_RECOVERY_MAX_BYTES", "1024"),
+        ],
+    )
+    .unwrap()
+    .recovery()
+    .expect("on");
+    assert_eq!(
+        tuned.get_max_disconnection_duration(),
+        Duration::from_millis(5000)
+    );
+    assert_eq!(tuned.get_max_log_bytes(), 1024);
+    let file = std::env::temp_dir().join(format!("rally-rec-{}.toml", std::process::id()));
+    std::fs::write(
+        &file,
+        "recovery = true
+recovery_max_disconnection = 300
+",
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let from_file = serve(&["--config", &file], &[])
+        .unwrap()
+        .recovery()
+        .expect("on");
+    assert_eq!(
+        from_file.get_max_disconnection_duration(),
+        Duration::from_millis(300)
+    );
+    // Flags win: off again.
+    let off = serve(&["--config", &file, "--recovery=false"], &[]).unwrap();
+    assert_eq!(off.recovery(), None);
+    assert_eq!(
+        serve(&["--recovery=maybe"], &[]).unwrap_err(),
+        "--recovery: expected true or false, got `maybe`"
+    );
+}
+
+#[test]
+fn limits_come_from_flags_environment_and_file() {
+    let file = std::env::temp_dir().join(format!("rally-limits-{}.toml", std::process::id()));
+    std::fs::write(&file, "max_sessions = 10\nmax_rooms = 20\n").unwrap();
+    let config = serve(
+        &[
+            "--config",
+            &file.display().to_string(),
+            "--max-namespaces",
+            "3",
+            "--max-rooms=30",
+        ],
+        &[("RALLY_MAX_PENDING_ACKS", "40")],
+    )
+    .unwrap();
+    let expected = Limits {
+        max_sessions: Some(10),
+        max_namespaces: Some(3),
+        max_pending_acks: Some(40),
+        max_rooms: Some(30),
+        max_buffered_frames: None,
+        max_handshakes_per_minute: None,
+    };
+    assert_eq!(*config.limits, expected);
+    assert_eq!(
+        serve(&["--max-buffered-frames", "0"], &[]).unwrap_err(),
+        "--max-buffered-frames: expected a positive number, got `0`"
+    );
+}
+
+#[test]
+fn unknown_file_keys_are_refused() {
+    let file = std::env::temp_dir().join(format!("rally-bad-{}.toml", std::process::id()));
+    std::fs::write(&file, "prot = 1\n").unwrap();
+    let err = serve(&["--config", &file.display().to_string()], &[]).unwrap_err();
+    assert!(err.contains("unknown field `prot`"), "{err}");
+}
+
+#[test]
+fn log_format_from_flag_variable_and_file() {
+    assert_eq!(serve(&[], &[]).unwrap().log_format, LogFormat::Text);
+    let json = serve(&["--log-format", "json"], &[]).unwrap();
+    assert_eq!(json.log_format, LogFormat::Json);
+    let json = serve(&[], &[("RALLY_LOG_FORMAT", "json")]).unwrap();
+    assert_eq!(json.log_format, LogFormat::Json);
+    let file = std::env::temp_dir().join(format!("rally-log-{}.toml", std::process::id()));
+    std::fs::write(&file, "log_format = \"json\"\n").unwrap();
+    let file = file.display().to_string();
+    let json = serve(&["--config", &file], &[]).unwrap();
+    assert_eq!(json.log_format, LogFormat::Json);
+    let text = serve(&["--config", &file, "--log-format=text"], &[]).unwrap();
+    assert_eq!(text.log_format, LogFormat::Text);
+    assert_eq!(
+        serve(&["--log-format", "xml"], &[]).unwrap_err(),
+        "--log-format: expected text or json, got `xml`"
+    );
+}
+
+#[test]
+fn every_key_is_a_documented_setting() {
+    let keys = file_keys();
+    assert!(
+        keys.contains(&"port") && keys.contains(&"log_format"),
+        "{keys:?}"
+    );
+    assert!(
+        !keys.contains(&"config"),
+        "the file does not name another file"
+    );
+    let command = command();
+    for key in keys {
+        let arg = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == *key)
+            .unwrap_or_else(|| panic!("no flag for the key {key}"));
+        assert!(arg.get_long().is_some(), "{key} has no --flag");
+        assert!(arg.get_env().is_some(), "{key} has no RALLY_* variable");
+        let mut config = ServeConfig::default();
+        let err = settings::apply(&mut config, key, &["?".into()]).err();
+        assert!(
+            !err.is_some_and(|e| e.starts_with("unknown setting")),
+            "{key} is not read"
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! `GET /metrics`: the server's figures in the Prometheus text format.
+//!
+//! A scrape reads local state only: the engine's counters, the namespaces
+//! and sockets of this node, the recovery log, the Redis connection's
+//! health. The cluster-wide figures (nodes, rooms on every node) are read
+//! from the cluster in the background (cluster.rs), and a scrape shows them
+//! as last read, with their age.
+
+mod cluster;
+mod text;
+
+use rally::{Server, Stats};
+use rally_redis::RedisAdapter;
+
+use self::{
+    cluster::ClusterGauges,
+    text::{Exposition, Kind},
+};
+
+/// What `/metrics` shows: this server's figures and, on a cluster, those of
+/// its Redis adapter.
+#[derive(Debug, Clone)]
+pub(crate) struct Metrics {
+    io: Server,
+    cluster: Option<(RedisAdapter, ClusterGauges)>,
+}
+
+impl Metrics {
+    /// The metrics of `io`; on the cluster of `redis`, the cluster-wide
+    /// figures start being read in the background (on the current runtime).
+    pub(crate) fn new(io: Server, redis: Option<RedisAdapter>) -> Self {
+        let cluster = redis.map(|redis| (redis, ClusterGauges::spawn(io.clone())));
+        Self { io, cluster }
+    }
+
+    /// The exposition text, from local state only.
+    pub(crate) async fn render(&self) -> String {
+        let mut text = Exposition::default();
+        let stats = self.io.engine_stats();
+        connections(&mut text, &stats);
+        self.sockets(&mut text).await;
+        traffic(&mut text, &stats);
+        if let Some((redis, gauges)) = &self.cluster {
+            cluster(&mut text, redis, gauges);
+        }
+        self.recovery(&mut text);
+        text.finish()
+    }
+
+    /// Namespaces, sockets and rooms. Without a cluster the rooms are this
+    /// node's, counted now (the in-memory adapter answers at once); on a
+    /// cluster they are every node's, as last read.
+    async fn sockets(&self, text: &mut Exposition) {
+        let namespaces = self.io.namespaces();
+        let sockets: usize = namespaces.iter().map(|ns| ns.sockets().len()).sum();
+        let rooms = match &self.cluster {
+            Some((_, gauges)) => gauges.snapshot().rooms,
+            None => {
+                let mut rooms = 0;
+                for ns in &namespaces {
+                    rooms += cluster::app_rooms(&ns.adapter().rooms().await.unwrap_or_default());
+                }
+                rooms
+            }
+        };
+        text.single(
+            "rally_namespaces",
+            Kind::Gauge,
+            "Namespaces.",
+            namespaces.len(),
+        );
+        text.single(
+            "rally_sockets",
+            Kind::Gauge,
+            "Sockets connected, over all namespaces.",
+            sockets,
+        );
+        text.single(
+            "rally_rooms",
+            Kind::Gauge,
+            "Rooms with at least one member, on every node of a cluster (sockets' own rooms left out).",
+            rooms,
+        );
+    }
+
+    /// Connection state recovery.
+    fn recovery(&self, text: &mut Exposition) {
+        let recovery = self.io.recovery_stats();
+        text.family(
+            "rally_reconnections_total",
+            Kind::Counter,
+            "Reconnections asking for connection state recovery, by outcome.",
+            [
+                ("recovered=\"true\"", recovery.recovered),
+                ("recovered=\"false\"", recovery.unrecovered),
+            ],
+        );
+        text.single(
+            "rally_recovery_log_packets",
+            Kind::Gauge,
+            "Packets kept for connection state recovery.",
+            recovery.log_entries,
+        );
+        text.single(
+            "rally_recovery_sessions",
+            Kind::Gauge,
+            "Disconnected sessions kept for connection state recovery.",
+            recovery.sessions,
+        );
+        text.single(
+            "rally_recovery_log_bytes",
+            Kind::Gauge,
+            "Bytes kept for connection state recovery (packets and sessions).",
+            recovery.log_bytes,
+        );
+    }
+}
+
+/// The cluster: its nodes as last read, and the Redis connection's health.
+fn cluster(text: &mut Exposition, redis: &RedisAdapter, gauges: &ClusterGauges) {
+    let last = gauges.snapshot();
+    text.single(
+        "rally_cluster_nodes",
+        Kind::Gauge,
+        "Nodes of the cluster (this one included), as Redis counts them.",
+        last.nodes,
+    );
+    text.single(
+        "rally_cluster_read_age_seconds",
+        Kind::Gauge,
+        "Seconds since rally_cluster_nodes and rally_rooms were read from the cluster \
+         (read in the background every few seconds; since the start until the first read).",
+        format!("{:.3}", last.read_at.elapsed().as_secs_f64()),
+    );
+    text.single(
+        "rally_cluster_read_failures_total",
+        Kind::Counter,
+        "Background reads of the cluster-wide figures that failed or timed out.",
+        last.failures,
+    );
+    text.single(
+        "rally_adapter_up",
+        Kind::Gauge,
+        "Whether the connection to Redis is up.",
+        u8::from(!redis.is_down()),
+    );
+    text.single(
+        "rally_adapter_outages_total",
+        Kind::Counter,
+        "Times the connection to Redis was lost.",
+        redis.outages(),
+    );
+    text.single(
+        "rally_adapter_dropped_total",
+        Kind::Counter,
+        "Messages for other nodes lost while Redis was unreachable.",
+        redis.dropped(),
+    );
+}
+
+/// Connections, handshakes and upgrades.
+fn connections(text: &mut Exposition, stats: &Stats) {
+    text.family(
+        "rally_connections",
+        Kind::Gauge,
+        "Open connections by transport.",
+        [
+            ("transport=\"polling\"", stats.open_polling),
+            ("transport=\"websocket\"", stats.open_websocket),
+        ],
+    );
+    text.family(
+        "rally_handshakes_total",
+        Kind::Counter,
+        "Connections opened, by the transport they started on.",
+        [
+            ("transport=\"polling\"", stats.handshakes_polling),
+            ("transport=\"websocket\"", stats.handshakes_websocket),
+        ],
+    );
+    text.single(
+        "rally_upgrades_total",
+        Kind::Counter,
+        "Polling connections upgraded to WebSocket.",
+        stats.upgrades,
+    );
+}
+
+/// Packets, bytes and disconnections.
+fn traffic(text: &mut Exposition, stats: &Stats) {
+    text.family(
+        "rally_packets_total",
+        Kind::Counter,
+        "Engine.IO packets received from and queued for clients.",
+        [
+            ("direction=\"in\"", stats.packets_in),
+            ("direction=\"out\"", stats.packets_out),
+        ],
+    );
+    text.family(
+        "rally_bytes_total",
+        Kind::Counter,
+        "Bytes received from and queued for clients.",
+        [
+            ("direction=\"in\"", stats.bytes_in),
+            ("direction=\"out\"", stats.bytes_out),
+        ],
+    );
+    text.family(
+        "rally_disconnections_total",
+        Kind::Counter,
+        "Connections closed, by reason.",
+        stats
+            .closes
+            .iter()
+            .map(|(reason, n)| (format!("reason=\"{}\"", reason.as_str()), *n)),
+    );
+}
