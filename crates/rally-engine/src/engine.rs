@@ -75,6 +75,17 @@ impl Query {
     }
 }
 
+/// The refusal of a request: plain text for a WebSocket request, as the
+/// reference's, JSON otherwise.
+#[inline]
+fn refuse(code: ErrorCode, wants_upgrade: bool) -> Response<EngineBody> {
+    if wants_upgrade {
+        response::upgrade_error(code.message())
+    } else {
+        response::error(code)
+    }
+}
+
 impl<H: Handler> Engine<H> {
     fn sessions(&self) -> MutexGuard<'_, SidMap<Arc<Session>>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
@@ -125,73 +136,78 @@ impl<H: Handler> Engine<H> {
     {
         let query = Query::parse(req.uri().query());
         let wants_upgrade = websocket::is_upgrade_request(&req);
-        // Refusals of WebSocket requests are plain text, as the reference's.
-        let fail = |code: ErrorCode| {
-            if wants_upgrade {
-                response::upgrade_error(code.message())
-            } else {
-                response::error(code)
-            }
-        };
         let Some(transport) = query.transport.filter(|t| self.config.allows(*t)) else {
-            return fail(ErrorCode::TransportUnknown);
+            return refuse(ErrorCode::TransportUnknown, wants_upgrade);
         };
         if wants_upgrade && transport == Transport::Polling {
             return websocket::refuse(req);
         }
-
-        if let Some(sid) = query.sid {
-            let session = sid.and_then(|sid| self.sessions().get(&sid).cloned());
-            let Some(session) = session else {
-                return fail(ErrorCode::UnknownSid);
-            };
-            if wants_upgrade {
-                return websocket::upgrade(self.clone(), session, req);
+        match query.sid {
+            Some(sid) => {
+                self.to_session(req, sid, transport, query.eio4, wants_upgrade)
+                    .await
             }
-            // A session speaks one protocol revision; anything else asking
-            // for it is a mismatch, as is the wrong transport.
-            if transport != session.transport() || !query.eio4 {
-                return response::error(ErrorCode::BadRequest);
-            }
-            return match *req.method() {
-                Method::GET => polling::poll(session, req.into_parts().0.headers).await,
-                Method::POST => polling::post(self, session, req).await,
-                _ => response::status(StatusCode::INTERNAL_SERVER_ERROR),
-            };
+            None => self.handshake(req, transport, query.eio4, wants_upgrade),
         }
+    }
 
+    /// A request naming a session (`sid`, `None` when it cannot be one): a
+    /// poll, a POST or an upgrade.
+    async fn to_session<B>(
+        self: &Arc<Self>,
+        req: Request<B>,
+        sid: Option<Sid>,
+        transport: Transport,
+        eio4: bool,
+        wants_upgrade: bool,
+    ) -> Response<EngineBody>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let session = sid.and_then(|sid| self.sessions().get(&sid).cloned());
+        let Some(session) = session else {
+            return refuse(ErrorCode::UnknownSid, wants_upgrade);
+        };
+        if wants_upgrade {
+            return websocket::upgrade(self.clone(), session, req);
+        }
+        // A session speaks one protocol revision; anything else asking
+        // for it is a mismatch, as is the wrong transport.
+        if transport != session.transport() || !eio4 {
+            return response::error(ErrorCode::BadRequest);
+        }
+        match *req.method() {
+            Method::GET => polling::poll(session, req.into_parts().0.headers).await,
+            Method::POST => polling::post(self, session, req).await,
+            _ => response::status(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+
+    /// A handshake: a request naming no session, which opens one if the
+    /// checks let it.
+    fn handshake<B>(
+        self: &Arc<Self>,
+        req: Request<B>,
+        transport: Transport,
+        eio4: bool,
+        wants_upgrade: bool,
+    ) -> Response<EngineBody>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
         if req.method() != Method::GET {
-            return fail(ErrorCode::BadHandshakeMethod);
+            return refuse(ErrorCode::BadHandshakeMethod, wants_upgrade);
         }
         if transport == Transport::WebSocket && !wants_upgrade {
-            return fail(ErrorCode::BadRequest);
+            return refuse(ErrorCode::BadRequest, wants_upgrade);
         }
         let (mut parts, body) = req.into_parts();
-        if let Some(hook) = &self.config.allow_request {
-            if let Err(why) = hook(&parts) {
-                tracing::debug!(%why, "handshake refused by allow_request");
-                let message = if why.is_empty() {
-                    ErrorCode::Forbidden.message().to_owned()
-                } else {
-                    why
-                };
-                return if wants_upgrade {
-                    response::upgrade_error(&message)
-                } else {
-                    response::error_message(ErrorCode::Forbidden, &message)
-                };
-            }
-        }
-        if !query.eio4 {
-            return fail(ErrorCode::UnsupportedProtocolVersion);
-        }
-        if let (Some(rate), Some(addr)) =
-            (&self.handshake_rate, parts.extensions.get::<RemoteAddr>())
-        {
-            if !rate.allow(addr.0.ip(), std::time::Instant::now()) {
-                tracing::debug!(ip = %addr.0.ip(), "handshake refused: too many from this address");
-                return response::too_many_handshakes(wants_upgrade);
-            }
+        if let Some(refusal) = self.screen_handshake(&parts, eio4, wants_upgrade) {
+            return refusal;
         }
         let Some(session) = self.open(&parts, transport) else {
             tracing::warn!(
@@ -213,6 +229,44 @@ impl<H: Handler> Engine<H> {
             }
             Transport::WebSocket => websocket::open(self.clone(), session, &mut parts, body),
         }
+    }
+
+    /// The checks a handshake passes before its session opens, in order:
+    /// `allow_request`, the protocol revision, the handshake rate. The
+    /// refusal, when one fails.
+    fn screen_handshake(
+        &self,
+        parts: &Parts,
+        eio4: bool,
+        wants_upgrade: bool,
+    ) -> Option<Response<EngineBody>> {
+        if let Some(hook) = &self.config.allow_request {
+            if let Err(why) = hook(parts) {
+                tracing::debug!(%why, "handshake refused by allow_request");
+                let message = if why.is_empty() {
+                    ErrorCode::Forbidden.message().to_owned()
+                } else {
+                    why
+                };
+                return Some(if wants_upgrade {
+                    response::upgrade_error(&message)
+                } else {
+                    response::error_message(ErrorCode::Forbidden, &message)
+                });
+            }
+        }
+        if !eio4 {
+            return Some(refuse(ErrorCode::UnsupportedProtocolVersion, wants_upgrade));
+        }
+        if let (Some(rate), Some(addr)) =
+            (&self.handshake_rate, parts.extensions.get::<RemoteAddr>())
+        {
+            if !rate.allow(addr.0.ip(), std::time::Instant::now()) {
+                tracing::debug!(ip = %addr.0.ip(), "handshake refused: too many from this address");
+                return Some(response::too_many_handshakes(wants_upgrade));
+            }
+        }
+        None
     }
 
     /// Opens a session for a handshake request and tells the handler;

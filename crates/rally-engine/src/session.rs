@@ -1,3 +1,6 @@
+mod heartbeat;
+mod upgrade;
+
 use std::{
     any::Any,
     fmt,
@@ -286,112 +289,9 @@ impl Session {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts an upgrade; false when one is under way, done, or impossible.
-    pub(crate) fn begin_upgrade(&self) -> bool {
-        let mut state = self.state();
-        if state.upgrading || state.transport != Transport::Polling || state.close.is_some() {
-            return false;
-        }
-        state.upgrading = true;
-        true
-    }
-
-    /// Ends an upgrade, switching to WebSocket when it succeeded.
-    pub(crate) fn end_upgrade(&self, upgraded: bool) {
-        let mut state = self.state();
-        state.upgrading = false;
-        if upgraded {
-            state.transport = Transport::WebSocket;
-            self.counters.upgraded();
-        }
-        drop(state);
-        self.heartbeat_changed.notify_one();
-    }
-
-    /// Claims the one POST slot; false when another POST is in flight.
-    pub(crate) fn begin_post(&self) -> bool {
-        !std::mem::replace(&mut self.state().posting, true)
-    }
-
-    pub(crate) fn end_post(&self) {
-        self.state().posting = false;
-    }
-
-    /// Closes the session with [`CloseReason::ForcedClose`] once `timeout`
-    /// has passed, unless [`cancel_expiry`](Self::cancel_expiry) comes first
-    /// (a later call sets a new deadline).
-    ///
-    /// The transport's heartbeat timer watches the deadline, so it costs no
-    /// task and no timer of its own: Socket.IO's connect timeout is one.
-    ///
-    /// ```
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use rally_engine::Session;
-    /// fn on_open(session: &Arc<Session>) {
-    ///     // Let the client go unless it proves itself within five seconds.
-    ///     session.expire_after(Duration::from_secs(5));
-    /// }
-    /// ```
-    pub fn expire_after(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.state();
-        let earlier = deadline < state.deadline();
-        state.expiry = Some(deadline);
-        drop(state);
-        if earlier {
-            // The transport's timer waits for the heartbeat: wake it to
-            // wait for the expiry instead.
-            self.deadline_moved.store(true, Ordering::Release);
-            self.heartbeat_changed.notify_one();
-            self.queue.wake();
-        }
-    }
-
-    /// Whether the heartbeat deadline moved earlier since the last call.
-    pub(crate) fn take_deadline_moved(&self) -> bool {
-        self.deadline_moved.load(Ordering::Relaxed)
-            && self.deadline_moved.swap(false, Ordering::AcqRel)
-    }
-
-    /// Lifts the expiry set by [`expire_after`](Self::expire_after).
-    pub fn cancel_expiry(&self) {
-        self.state().expiry = None;
-    }
-
-    /// The instant the heartbeat (or the expiry) needs attention next.
-    pub(crate) fn heartbeat_deadline(&self) -> Instant {
-        self.state().deadline()
-    }
-
-    /// Advances the heartbeat at `now`.
-    pub(crate) fn heartbeat_beat(&self, now: Instant, ping_timeout: Duration) -> Beat {
-        let mut state = self.state();
-        if state.expiry.is_some_and(|expiry| now >= expiry) {
-            return Beat::Expired;
-        }
-        match state.heartbeat {
-            Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) if now < at => Beat::Wait,
-            Heartbeat::Idle(_) => {
-                state.heartbeat = Heartbeat::AwaitingPong(now + ping_timeout);
-                Beat::Ping
-            }
-            Heartbeat::AwaitingPong(_) => Beat::TimedOut,
-        }
-    }
-
     /// Counts a message received from the client.
     pub(crate) fn received(&self, bytes: usize) {
         self.counters.received(bytes);
-    }
-
-    /// Records a pong: the next ping goes out one interval from now.
-    pub(crate) fn heartbeat_pong(&self, ping_interval: Duration) {
-        let mut state = self.state();
-        if let Heartbeat::AwaitingPong(_) = state.heartbeat {
-            state.heartbeat = Heartbeat::Idle(Instant::now() + ping_interval);
-            drop(state);
-            self.heartbeat_changed.notify_one();
-        }
     }
 }
 

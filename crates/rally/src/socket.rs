@@ -1,3 +1,8 @@
+mod acks;
+mod emit;
+mod lifecycle;
+mod rooms;
+
 use std::{
     collections::HashMap,
     fmt,
@@ -11,18 +16,14 @@ use std::{
 
 use http::HeaderMap;
 use rally_engine::{SendError, Session, Sid, Transport};
-use rally_proto::{
-    Str,
-    socket::{PacketType, is_reserved_event},
-};
+use rally_proto::{Str, socket::is_reserved_event};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::oneshot;
 
+#[cfg(doc)]
+use crate::BroadcastOperator;
 use crate::{
-    AckError, AckReply, Args, BroadcastOperator, DisconnectReason, EmitError, Namespace, Room,
-    adapter::{BroadcastOptions, BroadcastPacket, SessionState},
-    client::Client,
-    encode::Encoded,
+    AckError, AckReply, Args, EmitError, Namespace, Room, adapter::SessionState, client::Client,
 };
 
 const CONNECTING: u8 = 0;
@@ -250,254 +251,6 @@ impl Socket {
 
     fn data_guard(&self) -> MutexGuard<'_, serde_json::Value> {
         self.data.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Sends an event to this client.
-    ///
-    /// ```
-    /// # fn f(socket: &rally::Socket) -> Result<(), rally::EmitError> {
-    /// socket.emit("hello", &"world")?;
-    /// socket.emit("pair", rally::Args::new().arg(&1).arg(&2))?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`EmitError::Reserved`] for a reserved name, [`EmitError::Serialize`]
-    /// for an argument that does not serialize, [`EmitError::Disconnected`]
-    /// when the socket is gone.
-    pub fn emit(&self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
-        let args = check(event, args.into())?;
-        if self.pid.is_some() && self.connected() {
-            // As the reference: with recovery on, an emit to one socket
-            // goes through the adapter, which gives it an offset and logs
-            // it for a reconnection.
-            let opts = BroadcastOptions {
-                rooms: vec![Room::from(self.id.as_str())],
-                ..BroadcastOptions::default()
-            };
-            let packet = BroadcastPacket::new(self.ns.name(), event, args, None);
-            self.ns.adapter().broadcast(&packet, &opts);
-            return Ok(());
-        }
-        self.ns.outgoing(self, event, &args);
-        self.send_encoded(&Encoded::event(self.ns.name(), None, event, &args), false)
-    }
-
-    /// Sends an event and waits for the client's acknowledgement, without a
-    /// time limit (see [`timeout`](Self::timeout)).
-    ///
-    /// # Errors
-    ///
-    /// [`AckError::Disconnected`] when the socket leaves first, or the
-    /// emit's own error.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future forgets the request; a late answer is ignored.
-    pub async fn emit_with_ack(
-        &self,
-        event: &str,
-        args: impl Into<Args>,
-    ) -> Result<AckReply, AckError> {
-        self.emit_with_ack_timeout(event, args.into(), None).await
-    }
-
-    /// A handle whose acknowledged emits fail with [`AckError::Timeout`]
-    /// after `timeout`.
-    #[must_use]
-    pub fn timeout(&self, timeout: Duration) -> TimedSocket<'_> {
-        TimedSocket {
-            socket: self,
-            timeout,
-        }
-    }
-
-    async fn emit_with_ack_timeout(
-        &self,
-        event: &str,
-        args: Args,
-        timeout: Option<Duration>,
-    ) -> Result<AckReply, AckError> {
-        let args = check(event, args)?;
-        let id = self.ns.next_ack_id();
-        let rx = self.register_ack(id)?;
-        self.ns.outgoing(self, event, &args);
-        if let Err(e) = self.send_encoded(
-            &Encoded::event(self.ns.name(), Some(id), event, &args),
-            false,
-        ) {
-            self.acks().remove(&id);
-            return Err(e.into());
-        }
-        let reply = match timeout {
-            Some(t) => match tokio::time::timeout(t, rx).await {
-                Ok(reply) => reply,
-                Err(_) => {
-                    self.acks().remove(&id);
-                    return Err(AckError::Timeout);
-                }
-            },
-            None => rx.await,
-        };
-        reply.unwrap_or(Err(AckError::Disconnected))
-    }
-
-    /// Waits for the ack `id`, unless `max_pending_acks` are due already.
-    pub(crate) fn register_ack(
-        &self,
-        id: u64,
-    ) -> Result<oneshot::Receiver<Result<AckReply, AckError>>, AckError> {
-        let mut acks = self.acks();
-        if acks.len() >= self.client.config().max_pending_acks {
-            return Err(AckError::TooManyPending);
-        }
-        let (tx, rx) = oneshot::channel();
-        acks.insert(id, tx);
-        Ok(rx)
-    }
-
-    pub(crate) fn forget_ack(&self, id: u64) {
-        self.acks().remove(&id);
-    }
-
-    /// Hands an ACK from the client to whoever waits for it; unknown or
-    /// repeated ids are ignored.
-    pub(crate) fn on_ack(&self, id: u64, reply: AckReply) {
-        if let Some(tx) = self.acks().remove(&id) {
-            let _ = tx.send(Ok(reply));
-        }
-    }
-
-    fn acks(&self) -> MutexGuard<'_, HashMap<u64, PendingAck>> {
-        self.acks.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Queues an encoded packet. A full queue drops a volatile packet and
-    /// disconnects a client too slow for any other.
-    pub(crate) fn send_encoded(&self, packet: &Encoded, volatile: bool) -> Result<(), EmitError> {
-        // Emits from a connect middleware go out before the CONNECT reply,
-        // as the reference's do.
-        if self.state.load(Ordering::Acquire) == DISCONNECTED {
-            return Err(EmitError::Disconnected);
-        }
-        self.client.send(packet.frames(), volatile)
-    }
-
-    /// Queues a logged packet without acting on a full queue: false when
-    /// the client is too slow (see [`Client::queue`]).
-    pub(crate) fn queue_encoded(&self, packet: &Encoded) -> bool {
-        self.state.load(Ordering::Acquire) == DISCONNECTED || self.client.queue(packet.frames())
-    }
-
-    /// Joins rooms, up to `max_rooms` besides its own (see
-    /// [`ServerBuilder::max_rooms`](crate::ServerBuilder::max_rooms)): rooms
-    /// past the limit are not joined.
-    pub fn join(&self, rooms: impl IntoRooms) {
-        let mut rooms = rooms.into_rooms();
-        let max = self.client.config().max_rooms;
-        let joined = self.ns.adapter().socket_rooms(self.id);
-        rooms.retain(|r| !joined.contains(r));
-        // Its own room is in `joined` and does not count.
-        let room_left = (max + 1).saturating_sub(joined.len().max(1));
-        if rooms.len() > room_left {
-            tracing::warn!(socket = %self.id, max, "too many rooms: not joining {}", rooms.len() - room_left);
-            rooms.truncate(room_left);
-        }
-        self.ns.adapter().add_all(self.id, &rooms);
-    }
-
-    /// Leaves a room.
-    pub fn leave(&self, room: &str) {
-        self.ns.adapter().del(self.id, room);
-    }
-
-    /// The rooms it is in (its own id's room included).
-    #[must_use]
-    pub fn rooms(&self) -> Vec<Room> {
-        self.ns.adapter().socket_rooms(self.id)
-    }
-
-    /// Targets the sockets in `rooms`, except this one.
-    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.broadcast().to(rooms)
-    }
-
-    /// Same as [`to`](Self::to).
-    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.to(rooms)
-    }
-
-    /// Targets every socket of the namespace except this one and those in `rooms`.
-    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.broadcast().except(rooms)
-    }
-
-    /// Targets every socket of the namespace except this one.
-    pub fn broadcast(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.ns.clone()).except_socket(self.id)
-    }
-
-    /// Leaves the namespace (`server namespace disconnect`); with `close`,
-    /// every namespace of the client is left and its connection closed.
-    pub fn disconnect(self: &Arc<Self>, close: bool) {
-        if close {
-            self.client.disconnect_all();
-        } else {
-            self.leave_namespace(DisconnectReason::ServerNamespaceDisconnect, true);
-        }
-    }
-
-    pub(crate) fn mark_connected(&self) {
-        let _ =
-            self.state
-                .compare_exchange(CONNECTING, CONNECTED, Ordering::AcqRel, Ordering::Acquire);
-    }
-
-    /// A socket refused by a middleware, or whose connection closed before
-    /// it was admitted, never connects.
-    pub(crate) fn mark_refused(&self) {
-        self.state.store(DISCONNECTED, Ordering::Release);
-    }
-
-    /// Leaves the namespace for `reason`: `disconnecting` (rooms still
-    /// filled), then the rooms emptied, pending acks failed, `disconnect`.
-    pub(crate) fn leave_namespace(self: &Arc<Self>, reason: DisconnectReason, notify: bool) {
-        if self
-            .state
-            .compare_exchange(
-                CONNECTED,
-                DISCONNECTING,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_err()
-        {
-            return;
-        }
-        if notify {
-            let _ = self.client.send(
-                Encoded::control(PacketType::Disconnect, self.ns.name(), None).frames(),
-                false,
-            );
-        }
-        self.ns.fire_disconnecting(self, reason);
-        if let Some(pid) = &self.pid {
-            if reason.is_recoverable() {
-                let session =
-                    SessionState::new(self.id, pid.clone(), self.rooms(), self.raw_data());
-                crate::run::run_detached(self.ns.adapter().persist_session(session));
-            }
-        }
-        self.state.store(DISCONNECTED, Ordering::Release);
-        self.ns.adapter().del_all(self.id);
-        self.ns.remove_socket(self.id);
-        self.client.remove_socket(self.id);
-        for (_, tx) in self.acks().drain() {
-            let _ = tx.send(Err(AckError::Disconnected));
-        }
-        self.ns.fire_disconnect(self, reason);
-        self.ns.remove_if_empty_child();
     }
 }
 

@@ -2,6 +2,8 @@
 //! the Engine.IO connection and every namespace's state, runs the
 //! reconnection policy, and calls the handlers.
 
+mod commands;
+mod connection;
 mod incoming;
 
 use std::{
@@ -15,8 +17,7 @@ use std::{
 
 use rally_proto::{
     Str,
-    engine::Message,
-    socket::{Assembler, BinaryPacket, Decoder, Packet, PacketType},
+    socket::{Assembler, BinaryPacket, Decoder},
 };
 use tokio::{
     sync::{mpsc, oneshot},
@@ -24,14 +25,14 @@ use tokio::{
 };
 
 use crate::{
-    AckError, DisconnectReason, Error, Socket, Transport, TransportError,
+    Error, Socket, Transport, TransportError,
     ack::AckTx,
     config::Config,
-    engine::{Closed, Engine, EngineEvent},
+    engine::{Engine, EngineEvent},
     manager::{ManagerShared, lock},
     nsp::Nsp,
     reconnect::Backoff,
-    socket::{Auth, SocketShared},
+    socket::SocketShared,
 };
 
 /// What the handles ask of the task.
@@ -221,334 +222,6 @@ impl Driver {
             Conn::Open(engine) => Some(engine),
             _ => None,
         }
-    }
-
-    fn command(&mut self, command: Command) {
-        match command {
-            Command::Connect(shared, done) => self.connect(&shared, done),
-            Command::Disconnect(shared) => {
-                if self.leave(&shared.nsp) {
-                    self.close_if_unused();
-                }
-            }
-            Command::Emit(emit) => self.emit(emit),
-            Command::Ack(packet) => {
-                let connected = self
-                    .nsps
-                    .get(&packet.packet.nsp)
-                    .is_some_and(|n| n.connected);
-                if let (true, Some(engine)) = (connected, self.engine()) {
-                    engine.send_all(packet.to_engine_frames());
-                }
-            }
-            Command::Close(_) => {}
-        }
-    }
-
-    fn connect(
-        &mut self,
-        shared: &Arc<SocketShared>,
-        done: Option<oneshot::Sender<Result<(), Error>>>,
-    ) {
-        let nsp = self.nsp_entry(shared);
-        if nsp.connected {
-            if let Some(done) = done {
-                let _ = done.send(Ok(()));
-            }
-            return;
-        }
-        let was_active = nsp.active;
-        nsp.set_active(true);
-        if let Some(done) = done {
-            nsp.add_waiter(done);
-        }
-        match self.conn {
-            Conn::Idle => self.open(),
-            Conn::Open(_) if !was_active => self.send_connect(&shared.nsp),
-            _ => {}
-        }
-    }
-
-    /// Makes a socket leave its namespace; true if it was active.
-    fn leave(&mut self, name: &Str) -> bool {
-        let Some(nsp) = self.nsps.get_mut(name) else {
-            return false;
-        };
-        let (was_active, was_connected) = (nsp.active, nsp.connected);
-        nsp.set_active(false);
-        nsp.resolve_waiters(&Err(Error::Closed));
-        if was_connected {
-            nsp.on_closed();
-            let packet = Packet::new(PacketType::Disconnect, name.clone());
-            let shared = nsp.shared.clone();
-            if let Some(engine) = self.engine() {
-                engine.send(packet.to_engine_frame());
-            }
-            self.on_disconnect(&shared, DisconnectReason::IoClientDisconnect);
-        }
-        was_active
-    }
-
-    fn leave_all(&mut self) {
-        let names: Vec<Str> = self.nsps.keys().cloned().collect();
-        for name in names {
-            self.leave(&name);
-        }
-    }
-
-    /// Closes the connection once no socket wants it.
-    fn close_if_unused(&mut self) {
-        if self.nsps.values().any(|n| n.active) {
-            return;
-        }
-        if let Some(engine) = self.stop() {
-            tokio::spawn(engine.close());
-        }
-    }
-
-    /// Stops connecting and reconnecting; gives the open engine, if any.
-    fn stop(&mut self) -> Option<Box<Engine>> {
-        self.reconnecting = false;
-        self.backoff.reset();
-        self.set_status(None);
-        match std::mem::replace(&mut self.conn, Conn::Idle) {
-            Conn::Open(engine) => Some(engine),
-            _ => None,
-        }
-    }
-
-    fn emit(&mut self, emit: Emit) {
-        let Emit {
-            socket,
-            mut packet,
-            ack,
-            volatile,
-        } = emit;
-        let open = matches!(self.conn, Conn::Open(_));
-        let nsp = self.nsp_entry(&socket);
-        let connected = open && nsp.connected;
-        if volatile && !connected {
-            if let Some((tx, _)) = ack {
-                let _ = tx.send(Err(AckError::Disconnected));
-            }
-            return;
-        }
-        let id = ack.map(|(tx, timeout)| nsp.acks.insert(tx, timeout.map(|t| Instant::now() + t)));
-        packet.packet.id = id;
-        if !connected {
-            nsp.buffer(id, packet);
-        } else if let Some(engine) = self.engine() {
-            engine.send_all(packet.to_engine_frames());
-        }
-    }
-
-    fn open(&mut self) {
-        let config = self.config.engine.clone();
-        let opening: Opening = Box::pin(async move { Engine::open(&config).await.map(Box::new) });
-        self.conn = Conn::Opening(opening, Instant::now() + self.config.timeout);
-    }
-
-    fn opened(&mut self, result: Result<Box<Engine>, Error>) {
-        match result {
-            Ok(engine) => {
-                self.epoch += 1;
-                self.assembler = Assembler::new();
-                self.set_status(Some((engine.transport(), engine.sid().to_owned())));
-                self.conn = Conn::Open(engine);
-                let active: Vec<Str> = self
-                    .nsps
-                    .iter()
-                    .filter(|(_, n)| n.active)
-                    .map(|(name, _)| name.clone())
-                    .collect();
-                for name in active {
-                    self.send_connect(&name);
-                }
-                if self.reconnecting {
-                    let attempts = self.backoff.attempts();
-                    self.reconnecting = false;
-                    self.backoff.reset();
-                    self.hooks(|h| h.reconnect.clone(), |hook| hook(attempts));
-                }
-            }
-            Err(error) => {
-                tracing::debug!(%error, "connection failed");
-                self.conn = Conn::Idle;
-                let failed: Vec<Arc<SocketShared>> = self
-                    .nsps
-                    .values_mut()
-                    .filter(|n| n.active && !n.connected)
-                    .map(|n| {
-                        n.resolve_waiters(&Err(error.clone()));
-                        n.shared.clone()
-                    })
-                    .collect();
-                for shared in failed {
-                    self.on_connect_error(&shared, &error);
-                }
-                self.schedule_reconnect();
-            }
-        }
-    }
-
-    fn schedule_reconnect(&mut self) {
-        self.conn = Conn::Idle;
-        if !self.config.reconnection || !self.nsps.values().any(|n| n.active) {
-            self.reconnecting = false;
-            return;
-        }
-        if self
-            .config
-            .reconnection_attempts
-            .is_some_and(|max| self.backoff.attempts() >= max)
-        {
-            self.backoff.reset();
-            self.reconnecting = false;
-            self.hooks(|h| h.reconnect_failed.clone(), |hook| hook());
-            return;
-        }
-        let delay = self.backoff.next_delay();
-        tracing::debug!(?delay, "reconnecting");
-        self.reconnecting = true;
-        self.conn = Conn::Waiting(Instant::now() + delay);
-    }
-
-    fn timer(&mut self) {
-        let now = Instant::now();
-        match self.conn {
-            Conn::Opening(_, at) if at <= now => self.opened(Err(Error::Timeout)),
-            Conn::Waiting(at) if at <= now => {
-                let attempt = self.backoff.attempts();
-                self.hooks(|h| h.reconnect_attempt.clone(), |hook| hook(attempt));
-                self.open();
-            }
-            _ => {}
-        }
-        for nsp in self.nsps.values_mut() {
-            nsp.expire(now);
-        }
-    }
-
-    fn send_connect(&mut self, name: &Str) {
-        let Some(nsp) = self.nsps.get(name) else {
-            return;
-        };
-        let auth = lock(&nsp.shared.auth).clone();
-        match auth {
-            Auth::None => self.send_connect_with(name, None),
-            Auth::Value(map) => self.send_connect_with(name, Some(map)),
-            Auth::With(auth) => {
-                let (tx, nsp, epoch) = (self.auth_tx.clone(), name.clone(), self.epoch);
-                tokio::spawn(async move {
-                    let auth = auth().await;
-                    let _ = tx.send(AuthReady { nsp, epoch, auth });
-                });
-            }
-        }
-    }
-
-    fn auth_ready(&mut self, ready: AuthReady) {
-        if ready.epoch != self.epoch {
-            return;
-        }
-        let auth = match ready.auth {
-            serde_json::Value::Object(map) => Some(map),
-            _ => None,
-        };
-        self.send_connect_with(&ready.nsp, auth);
-    }
-
-    fn send_connect_with(
-        &mut self,
-        name: &Str,
-        auth: Option<serde_json::Map<String, serde_json::Value>>,
-    ) {
-        let Some(nsp) = self.nsps.get_mut(name) else {
-            return;
-        };
-        if !nsp.active || nsp.connected {
-            return;
-        }
-        // A new connection: events held for an earlier one are stale.
-        drop(nsp.take_held());
-        let mut packet = Packet::new(PacketType::Connect, name.clone());
-        if let Some(payload) = nsp.connect_payload(auth) {
-            packet = packet.with_data(payload.into());
-        }
-        if let Some(engine) = self.engine() {
-            engine.send(packet.to_engine_frame());
-        }
-    }
-
-    fn engine_event(&mut self, event: EngineEvent) {
-        match event {
-            EngineEvent::Message(Message::Text(text)) => {
-                let packet = self
-                    .decoder
-                    .decode(text)
-                    .and_then(|p| self.assembler.push(p));
-                self.decoded(packet);
-            }
-            EngineEvent::Message(Message::Binary(bytes)) => {
-                let packet = self.assembler.push_binary(bytes);
-                self.decoded(packet);
-            }
-            EngineEvent::Upgraded => {
-                if let Some(engine) = self.engine() {
-                    let status = (engine.transport(), engine.sid().to_owned());
-                    self.set_status(Some(status));
-                }
-                let transport = Transport::WebSocket;
-                self.hooks(|h| h.upgrade.clone(), |hook| hook(transport));
-            }
-            EngineEvent::Closed(closed) => {
-                let reason = match closed {
-                    Closed::PingTimeout => DisconnectReason::PingTimeout,
-                    Closed::TransportClose => DisconnectReason::TransportClose,
-                    Closed::TransportError(error) => {
-                        tracing::debug!(%error, "transport error");
-                        DisconnectReason::TransportError
-                    }
-                };
-                self.lost(reason);
-            }
-        }
-    }
-
-    fn decoded(&mut self, packet: Result<Option<BinaryPacket>, rally_proto::DecodeError>) {
-        match packet {
-            Ok(Some(packet)) => self.packet(packet),
-            Ok(None) => {}
-            Err(error) => {
-                tracing::debug!(%error, "parse error");
-                if let Conn::Open(engine) = std::mem::replace(&mut self.conn, Conn::Idle) {
-                    tokio::spawn(engine.close());
-                }
-                self.lost(DisconnectReason::ParseError);
-            }
-        }
-    }
-
-    /// The connection is gone: every connected socket disconnects, and the
-    /// manager reconnects if it should.
-    fn lost(&mut self, reason: DisconnectReason) {
-        tracing::debug!(%reason, "connection lost");
-        self.conn = Conn::Idle;
-        self.set_status(None);
-        let lost: Vec<Arc<SocketShared>> = self
-            .nsps
-            .values_mut()
-            .filter(|n| n.connected)
-            .map(|n| {
-                n.on_closed();
-                n.shared.clone()
-            })
-            .collect();
-        for shared in lost {
-            self.on_disconnect(&shared, reason);
-        }
-        self.backoff.reset();
-        self.schedule_reconnect();
     }
 
     fn set_status(&self, open: Option<(Transport, String)>) {

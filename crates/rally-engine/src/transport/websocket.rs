@@ -22,7 +22,7 @@ use rally_proto::{
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    time::Instant,
+    time::{Instant, Sleep},
 };
 use tokio_websockets::{Limits, Message as WsMessage, ServerBuilder, WebSocketStream};
 
@@ -295,6 +295,18 @@ enum Next {
     Beat,
 }
 
+/// How the WebSocket loop goes on after a step.
+enum Flow {
+    /// It waits for the next thing.
+    Continue,
+    /// It ends, closing the session for the reason, if any.
+    Stop(Option<CloseReason>),
+    /// The socket itself failed (reset by the peer, a write that failed or
+    /// timed out): it ends with [`CloseReason::TransportError`], and the
+    /// socket gets no close handshake, which could only fail or wait again.
+    Broken,
+}
+
 /// Serves a session on its WebSocket until either side ends it.
 ///
 /// One task, waiting on four things at once in one `poll_fn`: the session's
@@ -311,101 +323,150 @@ async fn run<H: Handler>(
     let write_timeout = config.ping_interval + config.ping_timeout;
     let mut batch = Vec::with_capacity(16);
     let mut heartbeat = pin!(tokio::time::sleep_until(session.heartbeat_deadline()));
-    // Whether the socket itself failed (reset by the peer, a write that
-    // failed or timed out): then it gets no close handshake, which could
-    // only fail or wait again.
-    let mut broken = false;
-    let failure = loop {
+    let (failure, broken) = loop {
         let deadline = session.heartbeat_deadline();
         if heartbeat.deadline() != deadline {
             heartbeat.as_mut().reset(deadline);
         }
-        let next = poll_fn(|cx| {
-            // Registered before looking at the close and the queue, so that
-            // a close or a frame after the look wakes this task.
-            rx.register(cx.waker());
-            if session.is_closed() {
-                Poll::Ready(Next::Closed)
-            } else if rx.drain(&mut batch, MAX_BATCH) > 0 {
-                Poll::Ready(Next::Write)
-            } else if let Poll::Ready(message) = ws.poll_next_unpin(cx) {
-                Poll::Ready(Next::Read(message))
-            } else if heartbeat.as_mut().poll(cx).is_ready() || session.take_deadline_moved() {
-                Poll::Ready(Next::Beat)
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
-        match next {
-            Next::Closed => break None,
-            Next::Write => {
-                let mut written = pin!(tokio::time::timeout(
-                    write_timeout,
-                    write(&mut ws, batch.drain(..))
-                ));
-                // A write stuck on a client that does not read ends when the
-                // session is dropped (its queue overflowed), not at the
-                // timeout; a close that flushes waits for it.
-                let written = poll_fn(|cx| {
-                    if let Poll::Ready(written) = written.as_mut().poll(cx) {
-                        return Poll::Ready(Some(written));
-                    }
-                    rx.register(cx.waker());
-                    match session.close_reason() {
-                        Some(reason) if !reason.flushes() => Poll::Ready(None),
-                        _ => Poll::Pending,
-                    }
-                })
-                .await;
-                match written {
-                    Some(Ok(Ok(()))) => {}
-                    None => break None,
-                    Some(_) => {
-                        broken = true;
-                        break Some(CloseReason::TransportError);
-                    }
-                }
-            }
-            Next::Read(message) => {
-                // The answers this task queues itself need no wake-up: the
-                // loop looks at the queue before it waits again.
-                rx.unregister();
-                // Take every message already read before writing anything:
-                // the answers to a batch of requests then go out in one write.
-                let mut message = message;
-                let mut taken = 0;
-                let failure = loop {
-                    broken = matches!(message, Some(Err(tokio_websockets::Error::Io(_))));
-                    if let Err(reason) = receive(engine, session, message) {
-                        break Some(reason);
-                    }
-                    taken += 1;
-                    if taken == MAX_BATCH || session.is_closed() {
-                        break None;
-                    }
-                    match ws.next().now_or_never() {
-                        Some(next) => message = next,
-                        None => break None,
-                    }
-                };
-                if failure.is_some() {
-                    break failure;
-                }
-            }
-            Next::Beat => match session.heartbeat_beat(Instant::now(), config.ping_timeout) {
-                Beat::Wait => {}
-                Beat::Ping => {
-                    if write(&mut ws, vec![PING]).await.is_err() {
-                        broken = true;
-                        break Some(CloseReason::TransportError);
-                    }
-                }
-                Beat::TimedOut => break Some(CloseReason::PingTimeout),
-                Beat::Expired => break Some(CloseReason::ForcedClose),
-            },
+        let next =
+            poll_fn(|cx| poll_next(cx, session, rx, &mut batch, &mut ws, heartbeat.as_mut())).await;
+        let flow = match next {
+            Next::Closed => Flow::Stop(None),
+            Next::Write => write_batch(session, &mut ws, rx, &mut batch, write_timeout).await,
+            Next::Read(message) => read_batch(engine, session, &mut ws, rx, message),
+            Next::Beat => beat(session, &mut ws, config.ping_timeout).await,
+        };
+        match flow {
+            Flow::Continue => {}
+            Flow::Stop(failure) => break (failure, false),
+            Flow::Broken => break (Some(CloseReason::TransportError), true),
         }
     };
+    finish(session, &mut ws, rx, failure, broken).await;
+}
+
+/// The loop's wait: the session's close first, then the queue, the socket
+/// and the heartbeat timer, in that order.
+#[inline]
+fn poll_next(
+    cx: &mut Context<'_>,
+    session: &Session,
+    rx: &mut Receiver<'_>,
+    batch: &mut Vec<Frame>,
+    ws: &mut Ws,
+    heartbeat: Pin<&mut Sleep>,
+) -> Poll<Next> {
+    // Registered before looking at the close and the queue, so that a close
+    // or a frame after the look wakes this task.
+    rx.register(cx.waker());
+    if session.is_closed() {
+        Poll::Ready(Next::Closed)
+    } else if rx.drain(batch, MAX_BATCH) > 0 {
+        Poll::Ready(Next::Write)
+    } else if let Poll::Ready(message) = ws.poll_next_unpin(cx) {
+        Poll::Ready(Next::Read(message))
+    } else if heartbeat.poll(cx).is_ready() || session.take_deadline_moved() {
+        Poll::Ready(Next::Beat)
+    } else {
+        Poll::Pending
+    }
+}
+
+/// Writes the frames taken from the queue, and flushes once.
+async fn write_batch(
+    session: &Session,
+    ws: &mut Ws,
+    rx: &mut Receiver<'_>,
+    batch: &mut Vec<Frame>,
+    write_timeout: Duration,
+) -> Flow {
+    let mut written = pin!(tokio::time::timeout(
+        write_timeout,
+        write(ws, batch.drain(..))
+    ));
+    // A write stuck on a client that does not read ends when the session is
+    // dropped (its queue overflowed), not at the timeout; a close that
+    // flushes waits for it.
+    let written = poll_fn(|cx| {
+        if let Poll::Ready(written) = written.as_mut().poll(cx) {
+            return Poll::Ready(Some(written));
+        }
+        rx.register(cx.waker());
+        match session.close_reason() {
+            Some(reason) if !reason.flushes() => Poll::Ready(None),
+            _ => Poll::Pending,
+        }
+    })
+    .await;
+    match written {
+        Some(Ok(Ok(()))) => Flow::Continue,
+        None => Flow::Stop(None),
+        Some(_) => Flow::Broken,
+    }
+}
+
+/// Hands the client's message, and every one already read after it, to
+/// the session.
+fn read_batch<H: Handler>(
+    engine: &Engine<H>,
+    session: &Arc<Session>,
+    ws: &mut Ws,
+    rx: &mut Receiver<'_>,
+    mut message: Option<Result<WsMessage, tokio_websockets::Error>>,
+) -> Flow {
+    // The answers this task queues itself need no wake-up: the loop looks
+    // at the queue before it waits again.
+    rx.unregister();
+    // Take every message already read before writing anything: the answers
+    // to a batch of requests then go out in one write.
+    let mut taken = 0;
+    loop {
+        let broken = matches!(message, Some(Err(tokio_websockets::Error::Io(_))));
+        if let Err(reason) = receive(engine, session, message) {
+            // `receive` answers a failed socket with a transport error.
+            return if broken {
+                Flow::Broken
+            } else {
+                Flow::Stop(Some(reason))
+            };
+        }
+        taken += 1;
+        if taken == MAX_BATCH || session.is_closed() {
+            return Flow::Continue;
+        }
+        match ws.next().now_or_never() {
+            Some(next) => message = next,
+            None => return Flow::Continue,
+        }
+    }
+}
+
+/// Advances the heartbeat: a ping to send, or the session's end.
+async fn beat(session: &Session, ws: &mut Ws, ping_timeout: Duration) -> Flow {
+    match session.heartbeat_beat(Instant::now(), ping_timeout) {
+        Beat::Wait => Flow::Continue,
+        Beat::Ping => {
+            if write(ws, vec![PING]).await.is_err() {
+                Flow::Broken
+            } else {
+                Flow::Continue
+            }
+        }
+        Beat::TimedOut => Flow::Stop(Some(CloseReason::PingTimeout)),
+        Beat::Expired => Flow::Stop(Some(CloseReason::ForcedClose)),
+    }
+}
+
+/// Ends the connection: the session closed for `failure`, what a flushing
+/// close leaves queued sent, then the close handshake unless the socket is
+/// `broken`.
+async fn finish(
+    session: &Arc<Session>,
+    ws: &mut Ws,
+    rx: &mut Receiver<'_>,
+    failure: Option<CloseReason>,
+    broken: bool,
+) {
     rx.unregister();
     if let Some(reason) = failure {
         session.close_with(reason);
@@ -413,10 +474,10 @@ async fn run<H: Handler>(
     if session.close_reason().is_some_and(CloseReason::flushes) {
         let mut frames = Vec::new();
         while rx.drain(&mut frames, usize::MAX) > 0 {}
-        let _ = tokio::time::timeout(CLOSE_GRACE, write(&mut ws, frames)).await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, write(ws, frames)).await;
     }
     if !broken {
-        close(&mut ws).await;
+        close(ws).await;
     }
 }
 

@@ -30,16 +30,17 @@ use rally::{
     AdapterError, Namespace, Room, Sid, SidMap,
     adapter::{
         AckEvent, AckStream, Adapter, BroadcastOptions, BroadcastPacket, LocalAdapter,
-        MissedPacket, RestoredSession, RoomEvent, SessionState, SocketInfo,
+        RestoredSession, RoomEvent, SessionState, SocketInfo,
     },
 };
 use rally_proto::msgpack::{self, Value as Mp};
-use redis::Value as RedisValue;
 use serde_json::Value;
 
+mod incoming;
 mod reader;
+mod recovery;
 
-use reader::{Entry, EntryId, entries};
+use reader::EntryId;
 pub(crate) use reader::{Hub, stream_name};
 
 use crate::{
@@ -265,258 +266,6 @@ impl StreamsAdapter {
         wire::packet_from(&packet, attachments, nsp, nsp, None)
     }
 
-    fn on_entry(&self, entry: &Entry) {
-        let Some(from) = entry.field("uid") else {
-            return;
-        };
-        let kind = entry.field("type").and_then(|t| t.parse::<i64>().ok());
-        // This node's own broadcasts are delivered here too, in stream
-        // order; its other operations were done when they were made.
-        if from == self.uid && kind != Some(kind::BROADCAST) {
-            return;
-        }
-        let Some(message) = entry.data() else {
-            return;
-        };
-        let opts = wire::opts_from(message.get("opts"));
-        match kind {
-            Some(kind::BROADCAST) => {
-                let Some(raw) = message.get("packet") else {
-                    return;
-                };
-                let Some(mut packet) = self.packet_from(raw, &message.attachments) else {
-                    return;
-                };
-                let with_ack = raw.get("id").is_some_and(|id| !id.is_null());
-                let event = raw.get("type").and_then(Value::as_u64) == Some(2);
-                if self.recovery.is_some() && event && !with_ack && !opts.volatile {
-                    packet = packet.with_offset(&entry.id);
-                }
-                if let Some(id) = EntryId::parse(&entry.id) {
-                    self.deliver(id, &packet, opts);
-                }
-            }
-            Some(kind::SOCKETS_JOIN) => {
-                self.local
-                    .add_sockets(&opts, &wire::rooms_from(message.get("rooms")));
-            }
-            Some(kind::SOCKETS_LEAVE) => {
-                self.local
-                    .del_sockets(&opts, &wire::rooms_from(message.get("rooms")));
-            }
-            Some(kind::DISCONNECT_SOCKETS) => {
-                let close = message
-                    .get("close")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                self.local.disconnect_sockets(&opts, close);
-            }
-            _ => {}
-        }
-    }
-
-    /// Delivers entry `id` to this node's sockets; a restored socket gets
-    /// it from its replay, when it is admitted, or live, never twice.
-    fn deliver(&self, id: EntryId, packet: &BroadcastPacket, mut opts: BroadcastOptions) {
-        let mut restoring = self.restoring();
-        if !restoring.is_empty() {
-            let targeted = opts.clone();
-            restoring.retain(|sid, socket| {
-                if socket.upto.is_some_and(|upto| id <= upto) {
-                    // In its replay already.
-                    opts.except.push(Room::from(sid.as_str()));
-                    return true;
-                }
-                if socket.admitted {
-                    // The reader has passed its replay: it is like any other.
-                    return false;
-                }
-                if includes(&socket.rooms, &targeted) {
-                    if socket.held.len() < MAX_HELD {
-                        socket.held.push((id, packet.clone()));
-                    } else {
-                        socket.held.clear();
-                        socket.overflowed = true;
-                    }
-                }
-                opts.except.push(Room::from(sid.as_str()));
-                socket.at.elapsed() < RESTORE_WATCH
-            });
-        }
-        // Under the lock: an admission never slips between two entries.
-        self.local.broadcast(packet, &opts);
-    }
-
-    async fn restore(&self, pid: &str, offset: &str) -> Option<RestoredSession> {
-        self.recovery?;
-        let from = EntryId::parse(offset)?;
-        let mut manager = self.conn.manager();
-        let (raw, found): (Option<String>, RedisValue) = redis::pipe()
-            .cmd("GETDEL")
-            .arg(format!("{SESSION_PREFIX}{pid}"))
-            .cmd("XRANGE")
-            .arg(self.names().hub.stream())
-            .arg(offset)
-            .arg(offset)
-            .query_async(&mut manager)
-            .await
-            .map_err(|e| tracing::debug!(error = %e, "cannot restore a session"))
-            .ok()?;
-        if entries(found).is_empty() {
-            // The offset left the stream: something may be lost.
-            return None;
-        }
-        let session = decode_session(&raw?)?;
-        let sid = session.sid;
-        self.restoring().insert(
-            sid,
-            Restoring {
-                rooms: session.rooms.clone(),
-                at: Instant::now(),
-                upto: None,
-                admitted: false,
-                held: Vec::new(),
-                overflowed: false,
-            },
-        );
-        let replay = self.missed(&session.rooms, offset, from).await;
-        let mut restoring = self.restoring();
-        let Some((missed, upto)) = replay else {
-            restoring.remove(&sid);
-            return None;
-        };
-        if let Some(socket) = restoring.get_mut(&sid) {
-            socket.upto = Some(upto);
-            socket.held.retain(|(id, _)| *id > upto);
-        }
-        drop(restoring);
-        Some(RestoredSession::new(session, missed))
-    }
-
-    /// What a session in `rooms` missed after `offset`, in order, and the
-    /// last entry read.
-    async fn missed(
-        &self,
-        rooms: &[Room],
-        offset: &str,
-        mut last: EntryId,
-    ) -> Option<(Vec<MissedPacket>, EntryId)> {
-        let mut manager = self.conn.manager();
-        let mut cursor = offset.to_owned();
-        let mut missed = Vec::new();
-        for _ in 0..MAX_RANGES {
-            let reply: RedisValue = redis::cmd("XRANGE")
-                .arg(self.names().hub.stream())
-                .arg(format!("({cursor}"))
-                .arg("+")
-                .arg("COUNT")
-                .arg(RANGE_COUNT)
-                .query_async(&mut manager)
-                .await
-                .ok()?;
-            let batch = entries(reply);
-            if batch.is_empty() {
-                break;
-            }
-            for entry in batch {
-                last = EntryId::parse(&entry.id)?.max(last);
-                if entry.field("nsp") == Some(self.names().nsp.as_str())
-                    && entry.field("type") == Some("3")
-                {
-                    if let Some(packet) = self.missed_packet(&entry, rooms) {
-                        missed.push(packet);
-                    }
-                }
-                cursor = entry.id;
-            }
-        }
-        Some((missed, last))
-    }
-
-    fn missed_packet(&self, entry: &Entry, rooms: &[Room]) -> Option<MissedPacket> {
-        let message = entry.data()?;
-        let opts = wire::opts_from(message.get("opts"));
-        if !includes(rooms, &opts) {
-            return None;
-        }
-        let packet = self.packet_from(message.get("packet")?, &message.attachments)?;
-        Some(packet.with_offset(&entry.id).to_missed())
-    }
-
-    fn on_message(&self, message: Incoming) {
-        let Some(from) = message.str("uid").map(str::to_owned) else {
-            return;
-        };
-        if from == self.uid || message.str("nsp").unwrap_or("/") != self.names().nsp {
-            return;
-        }
-        let Some(data) = message.get("data") else {
-            return;
-        };
-        let request_id = data
-            .get("requestId")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let kind = message.kind().and_then(|k| i64::try_from(k).ok());
-        match kind {
-            Some(kind::BROADCAST) => {
-                let (Some(id), Some(packet)) = (request_id, data.get("packet")) else {
-                    return;
-                };
-                let opts = wire::opts_from(data.get("opts"));
-                self.on_broadcast_with_ack(&from, id, packet, &message, &opts);
-            }
-            Some(kind::FETCH_SOCKETS) => {
-                if let (Some(id), Some(me)) = (request_id, self.me.upgrade()) {
-                    let opts = wire::opts_from(data.get("opts"));
-                    serve::answer_fetch_sockets(me, &self.local, opts, from, id);
-                }
-            }
-            Some(kind::SERVER_SIDE_EMIT) => {
-                if let (Some(ns), Some(me), Some(Value::Array(packet))) =
-                    (self.ns.upgrade(), self.me.upgrade(), data.get("packet"))
-                {
-                    serve::answer_server_event(me, &ns, packet.clone(), from, request_id);
-                }
-            }
-            Some(
-                kind::FETCH_SOCKETS_RESPONSE
-                | kind::SERVER_SIDE_EMIT_RESPONSE
-                | kind::BROADCAST_CLIENT_COUNT
-                | kind::BROADCAST_ACK,
-            ) => self.pending.answer_response(message),
-            _ => {}
-        }
-    }
-
-    fn on_broadcast_with_ack(
-        &self,
-        from: &str,
-        id: String,
-        packet: &Value,
-        message: &Incoming,
-        opts: &BroadcastOptions,
-    ) {
-        let (Some(ns), Some(me)) = (self.ns.upgrade(), self.me.upgrade()) else {
-            return;
-        };
-        let mut packet = packet.clone();
-        if let Some(object) = packet.as_object_mut() {
-            object.insert("nsp".to_owned(), Value::from(self.names().nsp.as_str()));
-        }
-        serve::answer_broadcast_with_ack(
-            me,
-            &self.local,
-            &ns,
-            &packet,
-            ns.name(),
-            &message.attachments,
-            opts,
-            from.to_owned(),
-            id,
-        );
-    }
-
     async fn nodes(conn: Arc<Connection>, channel: String) -> usize {
         crate::numsub(&conn, "NUMSUB", &channel).await
     }
@@ -592,35 +341,8 @@ impl Route for StreamsAdapter {
 
 impl Adapter for StreamsAdapter {
     fn add_all(&self, id: Sid, rooms: &[Room]) {
-        let mut restoring = self.restoring();
-        let Some(socket) = restoring
-            .get_mut(&id)
-            .filter(|s| !s.admitted && s.upto.is_some())
-        else {
-            drop(restoring);
-            return self.local.add_all(id, rooms);
-        };
-        // A restored socket is admitted: it joins its rooms and gets what
-        // came since its replay, before the reader's next entry.
-        socket.admitted = true;
-        let held = std::mem::take(&mut socket.held);
-        let overflowed = socket.overflowed;
-        let session_rooms = socket.rooms.clone();
-        self.local.add_all(id, rooms);
-        self.local.add_all(id, &session_rooms);
-        if overflowed {
-            drop(restoring);
-            let socket = self.ns.upgrade().and_then(|ns| ns.get_socket(id));
-            if let Some(socket) = socket {
-                tracing::debug!(sid = %id.as_str(), "too much came before its admission");
-                socket.disconnect(true);
-            }
-            return;
-        }
-        let mut own = BroadcastOptions::default();
-        own.rooms = vec![Room::from(id.as_str())];
-        for (_, packet) in &held {
-            self.local.broadcast(packet, &own);
+        if !self.admit_restored(id, rooms) {
+            self.local.add_all(id, rooms);
         }
     }
 

@@ -1,0 +1,38 @@
+//! What the transports claim of a session: the upgrade to WebSocket, and
+//! one POST at a time.
+
+use super::Session;
+use crate::Transport;
+
+impl Session {
+    /// Starts an upgrade; false when one is under way, done, or impossible.
+    pub(crate) fn begin_upgrade(&self) -> bool {
+        let mut state = self.state();
+        if state.upgrading || state.transport != Transport::Polling || state.close.is_some() {
+            return false;
+        }
+        state.upgrading = true;
+        true
+    }
+
+    /// Ends an upgrade, switching to WebSocket when it succeeded.
+    pub(crate) fn end_upgrade(&self, upgraded: bool) {
+        let mut state = self.state();
+        state.upgrading = false;
+        if upgraded {
+            state.transport = Transport::WebSocket;
+            self.counters.upgraded();
+        }
+        drop(state);
+        self.heartbeat_changed.notify_one();
+    }
+
+    /// Claims the one POST slot; false when another POST is in flight.
+    pub(crate) fn begin_post(&self) -> bool {
+        !std::mem::replace(&mut self.state().posting, true)
+    }
+
+    pub(crate) fn end_post(&self) {
+        self.state().posting = false;
+    }
+}

@@ -1,0 +1,124 @@
+//! What the client sends: Engine.IO messages decoded into Socket.IO packets,
+//! and each packet handed to its namespace's socket.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rally_engine::{CloseReason, Message};
+use rally_proto::{
+    Str,
+    socket::{BinaryPacket, Decoder, PacketType, event_name, split_array},
+};
+
+use super::Client;
+use crate::{AckReply, DisconnectReason, Event, event::AckSender};
+
+impl Client {
+    /// A message from the Engine.IO session.
+    pub(crate) fn on_message(self: &Arc<Self>, message: Message) {
+        let result = match message {
+            Message::Text(text) => self.on_text(text),
+            Message::Binary(bytes) => self.on_binary(bytes),
+        };
+        if let Err(why) = result {
+            tracing::debug!(sid = %self.sid, why, "invalid packet: closing");
+            // The reference closes the connection (`forced close`).
+            self.close(CloseReason::ForcedClose);
+        }
+    }
+
+    fn on_text(self: &Arc<Self>, text: Str) -> Result<(), &'static str> {
+        let decoder = Decoder::new().max_attachments(self.server.config.max_attachments);
+        // The items of an event's or ack's array come out of the one pass
+        // that validates it.
+        let (packet, items) = decoder
+            .decode_split(text)
+            .map_err(|_| "undecodable packet")?;
+        let complete = self
+            .lock(&self.assembler)
+            .push(packet)
+            .map_err(|_| "bad binary packet")?;
+        complete.map_or(Ok(()), |packet| self.on_packet(packet, items))
+    }
+
+    fn on_binary(self: &Arc<Self>, bytes: Bytes) -> Result<(), &'static str> {
+        let complete = self
+            .lock(&self.assembler)
+            .push_binary(bytes)
+            .map_err(|_| "unexpected attachment")?;
+        complete.map_or(Ok(()), |packet| self.on_packet(packet, None))
+    }
+
+    /// A complete packet; `items`: its payload's array items when the
+    /// decoder found them already (else they are read from the payload).
+    fn on_packet(
+        self: &Arc<Self>,
+        complete: BinaryPacket,
+        items: Option<Vec<Str>>,
+    ) -> Result<(), &'static str> {
+        let BinaryPacket {
+            packet,
+            attachments,
+        } = complete;
+        let nsp = packet.nsp.as_str();
+        if packet.kind == PacketType::Connect {
+            return self.on_connect(packet);
+        }
+        let socket = self
+            .lock(&self.sockets)
+            .iter()
+            .rev()
+            .find(|s| s.ns().name() == nsp)
+            .cloned();
+        let Some(socket) = socket else {
+            return Err("packet for a namespace not joined");
+        };
+        match packet.kind {
+            PacketType::Disconnect => {
+                socket.leave_namespace(DisconnectReason::ClientNamespaceDisconnect, false);
+                Ok(())
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                let (name, args) = match &packet.data {
+                    Some(data) => {
+                        let name = event_name(data).map_err(|_| "bad event name")?;
+                        let mut args = match items {
+                            Some(items) => items,
+                            None => split_array(data).map_err(|_| "bad event")?,
+                        };
+                        if !args.is_empty() {
+                            args.remove(0);
+                        }
+                        (name, args)
+                    }
+                    // The reference takes `2` alone as an event without a name.
+                    None => (Str::default(), Vec::new()),
+                };
+                let ack = packet.id.map(|id| AckSender {
+                    socket: socket.clone(),
+                    id,
+                });
+                let event = Event {
+                    name,
+                    args,
+                    attachments,
+                    ack,
+                };
+                socket.ns().dispatch(&socket, event);
+                Ok(())
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                if let Some(id) = packet.id {
+                    let args = match (items, &packet.data) {
+                        (Some(items), _) => items,
+                        (None, Some(data)) => split_array(data).map_err(|_| "bad ack")?,
+                        (None, None) => Vec::new(),
+                    };
+                    socket.on_ack(id, AckReply { args, attachments });
+                }
+                Ok(())
+            }
+            _ => Err("unexpected packet type from a client"),
+        }
+    }
+}

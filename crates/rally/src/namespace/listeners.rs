@@ -1,0 +1,207 @@
+//! The namespace's handlers: registering them, and calling them for each
+//! connection, event, disconnection and server-side event.
+
+use std::{
+    future::Future,
+    sync::{Arc, RwLockReadGuard},
+};
+
+use super::{EventHandler, Handlers, Namespace, ServerEventHandler};
+use crate::{Args, ConnectError, DisconnectReason, Event, ServerEvent, Socket, run::run_detached};
+
+impl Namespace {
+    pub(super) fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
+        self.handlers.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut Handlers)) {
+        f(&mut self.handlers.write().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Runs `handler` for every socket that connects, after the middlewares
+    /// let it in.
+    pub fn on_connection<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Arc<Socket>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.edit(|h| h.connection.push(Arc::new(move |s| Box::pin(handler(s)))));
+    }
+
+    /// Adds a connect middleware: it sees the socket before it joins (its
+    /// auth, handshake, data) and may refuse it with a [`ConnectError`],
+    /// which the client receives as `connect_error`.
+    ///
+    /// ```
+    /// # fn setup(ns: &rally::Namespace) {
+    /// ns.use_middleware(|socket| async move {
+    ///     match socket.auth::<serde_json::Value>() {
+    ///         Ok(auth) if auth["token"] == "secret" => Ok(()),
+    ///         _ => Err(rally::ConnectError::new("not authorized")),
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Arc<Socket>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.edit(|h| {
+            h.middlewares
+                .push(Arc::new(move |s| Box::pin(middleware(s))))
+        });
+    }
+
+    /// Handles the event `event` from any socket of the namespace.
+    pub fn on<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: Fn(Arc<Socket>, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
+        self.edit(|h| {
+            h.events.insert(event.to_owned(), handler);
+        });
+    }
+
+    /// Sees every incoming event, before its own handler (the reference's
+    /// `onAny`). An event without a handler of its own is handed over
+    /// whole, acknowledgement included; otherwise this sees a copy
+    /// without it.
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Arc<Socket>, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.edit(|h| h.any = Some(Arc::new(move |s, e| Box::pin(handler(s, e)))));
+    }
+
+    /// Sees every event sent to a socket of the namespace, emitted to it
+    /// alone or broadcast (the reference's `onAnyOutgoing`).
+    pub fn on_any_outgoing<F>(&self, handler: F)
+    where
+        F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
+    {
+        self.edit(|h| h.any_outgoing = Some(Arc::new(handler)));
+    }
+
+    /// Adds an event middleware (the reference's `socket.use`): it sees
+    /// each incoming event first and may reject it; a rejected event is
+    /// dropped, and the rejection logged.
+    pub fn use_event_middleware<F>(&self, middleware: F)
+    where
+        F: Fn(&Arc<Socket>, &Event) -> Result<(), ConnectError> + Send + Sync + 'static,
+    {
+        self.edit(|h| h.event_middlewares.push(Arc::new(middleware)));
+    }
+
+    /// Runs `handler` when a socket is about to leave, its rooms still filled.
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Arc<Socket>, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.edit(|h| {
+            h.disconnecting
+                .push(Arc::new(move |s, r| Box::pin(handler(s, r))))
+        });
+    }
+
+    /// Runs `handler` once a socket has left.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Arc<Socket>, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.edit(|h| {
+            h.disconnect
+                .push(Arc::new(move |s, r| Box::pin(handler(s, r))))
+        });
+    }
+
+    /// Handles the server-side event `event` that other nodes of the
+    /// cluster send (the reference's `io.on("event", ...)` for
+    /// `serverSideEmit`).
+    #[doc(alias = "serverSideEmit")]
+    pub fn on_server_event<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: Fn(ServerEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: ServerEventHandler = Arc::new(move |e| Box::pin(handler(e)));
+        self.edit(|h| {
+            h.server_events.insert(event.to_owned(), handler);
+        });
+    }
+
+    /// Runs the handler of a server-side event from another node (called by
+    /// cluster adapters); an event without a handler is dropped, and its
+    /// ack never answered.
+    pub fn dispatch_server_event(&self, event: ServerEvent) {
+        let handler = self.handlers().server_events.get(event.name()).cloned();
+        if let Some(handler) = handler {
+            run_detached(handler(event));
+        }
+    }
+
+    /// Runs the connect middlewares in order.
+    pub(crate) async fn run_middlewares(&self, socket: &Arc<Socket>) -> Result<(), ConnectError> {
+        let middlewares = self.handlers().middlewares.clone();
+        for middleware in middlewares {
+            middleware(socket.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands an incoming event to the catch-all and to its handler.
+    pub(crate) fn dispatch(&self, socket: &Arc<Socket>, event: Event) {
+        let (handler, any) = {
+            let handlers = self.handlers();
+            for middleware in &handlers.event_middlewares {
+                if let Err(e) = middleware(socket, &event) {
+                    tracing::debug!(socket = %socket.id(), event = event.name(), error = %e, "event rejected by a middleware");
+                    return;
+                }
+            }
+            (
+                handlers.events.get(event.name()).cloned(),
+                handlers.any.clone(),
+            )
+        };
+        match (handler, any) {
+            (Some(handler), Some(any)) => {
+                run_detached(any(socket.clone(), event.without_ack()));
+                run_detached(handler(socket.clone(), event));
+            }
+            (Some(handler), None) | (None, Some(handler)) => {
+                run_detached(handler(socket.clone(), event))
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Whether an `on_any_outgoing` handler is registered.
+    pub(crate) fn watches_outgoing(&self) -> bool {
+        self.handlers().any_outgoing.is_some()
+    }
+
+    pub(crate) fn outgoing(&self, socket: &Socket, event: &str, args: &Args) {
+        let handler = self.handlers().any_outgoing.clone();
+        if let Some(handler) = handler {
+            handler(socket, event, args);
+        }
+    }
+
+    pub(crate) fn fire_disconnecting(&self, socket: &Arc<Socket>, reason: DisconnectReason) {
+        for handler in self.handlers().disconnecting.clone() {
+            run_detached(handler(socket.clone(), reason));
+        }
+    }
+
+    pub(crate) fn fire_disconnect(&self, socket: &Arc<Socket>, reason: DisconnectReason) {
+        for handler in self.handlers().disconnect.clone() {
+            run_detached(handler(socket.clone(), reason));
+        }
+    }
+}

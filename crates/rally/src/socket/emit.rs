@@ -1,0 +1,123 @@
+//! Emitting to one socket: events, events with an acknowledgement, and the
+//! queueing of encoded packets.
+
+use std::{sync::atomic::Ordering, time::Duration};
+
+use super::{DISCONNECTED, Socket, TimedSocket, check};
+#[cfg(doc)]
+use crate::client::Client;
+use crate::{
+    AckError, AckReply, Args, EmitError, Room,
+    adapter::{BroadcastOptions, BroadcastPacket},
+    encode::Encoded,
+};
+
+impl Socket {
+    /// Sends an event to this client.
+    ///
+    /// ```
+    /// # fn f(socket: &rally::Socket) -> Result<(), rally::EmitError> {
+    /// socket.emit("hello", &"world")?;
+    /// socket.emit("pair", rally::Args::new().arg(&1).arg(&2))?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError::Reserved`] for a reserved name, [`EmitError::Serialize`]
+    /// for an argument that does not serialize, [`EmitError::Disconnected`]
+    /// when the socket is gone.
+    pub fn emit(&self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
+        let args = check(event, args.into())?;
+        if self.pid.is_some() && self.connected() {
+            // As the reference: with recovery on, an emit to one socket
+            // goes through the adapter, which gives it an offset and logs
+            // it for a reconnection.
+            let opts = BroadcastOptions {
+                rooms: vec![Room::from(self.id.as_str())],
+                ..BroadcastOptions::default()
+            };
+            let packet = BroadcastPacket::new(self.ns.name(), event, args, None);
+            self.ns.adapter().broadcast(&packet, &opts);
+            return Ok(());
+        }
+        self.ns.outgoing(self, event, &args);
+        self.send_encoded(&Encoded::event(self.ns.name(), None, event, &args), false)
+    }
+
+    /// Sends an event and waits for the client's acknowledgement, without a
+    /// time limit (see [`timeout`](Self::timeout)).
+    ///
+    /// # Errors
+    ///
+    /// [`AckError::Disconnected`] when the socket leaves first, or the
+    /// emit's own error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future forgets the request; a late answer is ignored.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl Into<Args>,
+    ) -> Result<AckReply, AckError> {
+        self.emit_with_ack_timeout(event, args.into(), None).await
+    }
+
+    /// A handle whose acknowledged emits fail with [`AckError::Timeout`]
+    /// after `timeout`.
+    #[must_use]
+    pub fn timeout(&self, timeout: Duration) -> TimedSocket<'_> {
+        TimedSocket {
+            socket: self,
+            timeout,
+        }
+    }
+
+    pub(super) async fn emit_with_ack_timeout(
+        &self,
+        event: &str,
+        args: Args,
+        timeout: Option<Duration>,
+    ) -> Result<AckReply, AckError> {
+        let args = check(event, args)?;
+        let id = self.ns.next_ack_id();
+        let rx = self.register_ack(id)?;
+        self.ns.outgoing(self, event, &args);
+        if let Err(e) = self.send_encoded(
+            &Encoded::event(self.ns.name(), Some(id), event, &args),
+            false,
+        ) {
+            self.acks().remove(&id);
+            return Err(e.into());
+        }
+        let reply = match timeout {
+            Some(t) => match tokio::time::timeout(t, rx).await {
+                Ok(reply) => reply,
+                Err(_) => {
+                    self.acks().remove(&id);
+                    return Err(AckError::Timeout);
+                }
+            },
+            None => rx.await,
+        };
+        reply.unwrap_or(Err(AckError::Disconnected))
+    }
+
+    /// Queues an encoded packet. A full queue drops a volatile packet and
+    /// disconnects a client too slow for any other.
+    pub(crate) fn send_encoded(&self, packet: &Encoded, volatile: bool) -> Result<(), EmitError> {
+        // Emits from a connect middleware go out before the CONNECT reply,
+        // as the reference's do.
+        if self.state.load(Ordering::Acquire) == DISCONNECTED {
+            return Err(EmitError::Disconnected);
+        }
+        self.client.send(packet.frames(), volatile)
+    }
+
+    /// Queues a logged packet without acting on a full queue: false when
+    /// the client is too slow (see [`Client::queue`]).
+    pub(crate) fn queue_encoded(&self, packet: &Encoded) -> bool {
+        self.state.load(Ordering::Acquire) == DISCONNECTED || self.client.queue(packet.frames())
+    }
+}
