@@ -62,6 +62,12 @@ pub fn server_with(ping_interval: Duration, ping_timeout: Duration) -> Server {
                 .with_data(&serde_json::json!({"reason": "token"})))
         }
     });
+    root_handlers(&io);
+    io
+}
+
+/// The interop protocol's commands on `/` (see [`server_with`]).
+fn root_handlers(io: &Server) {
     let root = io.of("/");
     root.on("join", |socket, mut event| async move {
         let room: String = event.arg(0).unwrap_or_default();
@@ -153,8 +159,6 @@ pub fn server_with(ping_interval: Duration, ping_timeout: Duration) -> Server {
             session.close();
         }
     });
-
-    io
 }
 
 /// Serves [`server`] on a free port of 127.0.0.1; its base URL and the server.
