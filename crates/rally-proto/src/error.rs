@@ -49,4 +49,7 @@ pub enum DecodeError {
     /// The bytes are not well-formed MessagePack (or use extension types).
     #[error("invalid messagepack")]
     InvalidMsgpack,
+    /// The namespace of a MessagePack packet is not a string starting with `/`.
+    #[error("invalid namespace")]
+    InvalidNamespace,
 }

@@ -240,7 +240,7 @@ fn write(out: &mut Vec<u8>, value: &Value) {
 
 /// A length header: the fix form below `fix_max`, then 8 (when `has_8`),
 /// 16 and 32 bit forms.
-fn write_len(out: &mut Vec<u8>, len: usize, tags: [u8; 4], fix_max: usize, has_8: bool) {
+pub(crate) fn write_len(out: &mut Vec<u8>, len: usize, tags: [u8; 4], fix_max: usize, has_8: bool) {
     if len < fix_max {
         out.push(tags[0] | len as u8);
     } else if has_8 && len <= 0xff {
@@ -254,7 +254,7 @@ fn write_len(out: &mut Vec<u8>, len: usize, tags: [u8; 4], fix_max: usize, has_8
     }
 }
 
-fn write_uint(out: &mut Vec<u8>, u: u64) {
+pub(crate) fn write_uint(out: &mut Vec<u8>, u: u64) {
     if u < 0x80 {
         out.push(u as u8);
     } else if u <= 0xff {
@@ -271,7 +271,7 @@ fn write_uint(out: &mut Vec<u8>, u: u64) {
     }
 }
 
-fn write_int(out: &mut Vec<u8>, i: i64) {
+pub(crate) fn write_int(out: &mut Vec<u8>, i: i64) {
     if i >= 0 {
         write_uint(out, i as u64);
     } else if i >= -32 {

@@ -49,6 +49,7 @@ mod decoder;
 mod event;
 mod js;
 mod json;
+pub mod msgpack;
 mod packet;
 mod payload;
 
