@@ -7,13 +7,15 @@
 // Usage: node redis-cluster.mjs <redisUrl>
 //
 // A line protocol, one JSON object a line. Commands on stdin:
-//   {"cmd":"client","name":"c1","url":"http://127.0.0.1:3000","rooms":["r1"]}
-//       connects a client (websocket only) with auth {name, rooms};
+//   {"cmd":"client","name":"c1","url":"http://127.0.0.1:3000","rooms":["r1"],"parser":"msgpack"}
+//       connects a client (websocket only) with auth {name, rooms}, with
+//       socket.io-msgpack-parser when "parser" is "msgpack";
 //       answers {"ok":"client","name":"c1","id":"<socket id>"}
 //   {"cmd":"emit","client":"c1","ev":"join","args":["lobby"]}
 //       client c1 emits, asking for an ack: {"event":"ack","client":"c1","args":[...]}
-//   {"cmd":"serve","port":0,"mode":"classic"|"sharded"|"streams","recovery":false,"streamCount":1}
-//       starts the Node.js node; answers {"ok":"serve","port":<port>}. With
+//   {"cmd":"serve","port":0,"mode":"classic"|"sharded"|"streams","recovery":false,"streamCount":1,"parser":"msgpack"}
+//       starts the Node.js node (with socket.io-msgpack-parser when "parser"
+//       is "msgpack"); answers {"ok":"serve","port":<port>}. With
 //       "recovery" (streams mode), connection state recovery is on (ping
 //       every 300 ms, timeout 200 ms) and the node also serves the recovery
 //       tests' events: "welcome" {id, recovered} on connection, "join"
@@ -39,6 +41,7 @@ import { createInterface } from 'node:readline';
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { io as connect } from 'socket.io-client';
+import msgpackParser from 'socket.io-msgpack-parser';
 import { createClient } from 'redis';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
@@ -91,12 +94,13 @@ async function redisPair() {
   return [pub, sub];
 }
 
-function addClient({ name, url, rooms }) {
+function addClient({ name, url, rooms, parser }) {
   const socket = connect(url, {
     transports: ['websocket'],
     forceNew: true,
     auth: { name, rooms: rooms || [] },
     reconnection: false,
+    ...parserOption(parser),
   });
   clients.set(name, socket);
   socket.on('connect', () => out({ ok: 'client', name, id: socket.id }));
@@ -109,7 +113,12 @@ function addClient({ name, url, rooms }) {
   });
 }
 
-async function serve({ port, mode, recovery, streamCount }) {
+/** The client or server option for a parser name. */
+function parserOption(parser) {
+  return parser === 'msgpack' ? { parser: msgpackParser } : {};
+}
+
+async function serve({ port, mode, recovery, streamCount, parser }) {
   const [pub, sub] = await redisPair();
   let adapter;
   if (mode === 'streams') adapter = createStreamsAdapter(pub, { streamCount: streamCount || 1 });
@@ -117,8 +126,8 @@ async function serve({ port, mode, recovery, streamCount }) {
   else adapter = createAdapter(pub, sub);
   const http = createServer();
   const options = recovery
-    ? { adapter, pingInterval: 300, pingTimeout: 200, connectionStateRecovery: {} }
-    : { adapter };
+    ? { adapter, pingInterval: 300, pingTimeout: 200, connectionStateRecovery: {}, ...parserOption(parser) }
+    : { adapter, ...parserOption(parser) };
   node = new Server(http, options);
   for (const nsp of ['/', '/admin']) {
     node.of(nsp).on('connection', (socket) => {

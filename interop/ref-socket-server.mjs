@@ -17,16 +17,19 @@
 //   "/" only: join, leave, to, to-except, broadcast, volatile, request-ack,
 //   fetch, server-disconnect, drop-transport.
 //
-// Usage: node ref-socket-server.mjs <port>     (port 0 picks a free port)
+// Usage: node ref-socket-server.mjs <port> [json|msgpack]
+//   (port 0 picks a free port; msgpack: socket.io-msgpack-parser 3.0.2)
 // Prints "listening <port>" once it accepts connections, then one line per
 // engine connection, namespace connection and disconnection (with reasons).
 
 import http from 'node:http';
 import { Server } from 'socket.io';
+import msgpackParser from 'socket.io-msgpack-parser';
 
 const portArg = process.argv[2];
-if (portArg === undefined || !/^\d+$/.test(portArg)) {
-  console.error('usage: node ref-socket-server.mjs <port>');
+const parserArg = process.argv[3] ?? 'json';
+if (portArg === undefined || !/^\d+$/.test(portArg) || !['json', 'msgpack'].includes(parserArg)) {
+  console.error('usage: node ref-socket-server.mjs <port> [json|msgpack]');
   process.exit(2);
 }
 
@@ -39,6 +42,7 @@ const io = new Server(httpServer, {
   connectTimeout: 1000,
   maxHttpBufferSize: 1e6,
   serveClient: false,
+  ...(parserArg === 'msgpack' ? { parser: msgpackParser } : {}),
 });
 
 function logConnection(socket) {

@@ -5,13 +5,17 @@
 
 use std::{env, fs, path::PathBuf};
 
-const FILES: [&str; 6] = [
+/// The bundles the reference's `serveClient` answers (the MessagePack one
+/// is the client built with socket.io-msgpack-parser).
+const FILES: [&str; 8] = [
     "socket.io.js",
     "socket.io.js.map",
     "socket.io.min.js",
     "socket.io.min.js.map",
     "socket.io.esm.min.js",
     "socket.io.esm.min.js.map",
+    "socket.io.msgpack.min.js",
+    "socket.io.msgpack.min.js.map",
 ];
 
 fn main() {
@@ -20,16 +24,18 @@ fn main() {
     println!("cargo:rerun-if-changed={}", dist.display());
     println!("cargo:rerun-if-changed=build.rs");
     let mut code = String::from(
-        "/// The browser client's files, by name.\npub(crate) const CLIENT_FILES: &[(&str, &[u8])] = &[\n",
+        "/// The browser client's files, by name (`None`: not built in).\npub(crate) const CLIENT_FILES: &[(&str, Option<&[u8]>)] = &[\n",
     );
     for name in FILES {
         let path = dist.join(name);
         if path.is_file() {
             let path = path.canonicalize().expect("an existing file");
             code.push_str(&format!(
-                "    ({name:?}, include_bytes!({:?})),\n",
+                "    ({name:?}, Some(include_bytes!({:?}))),\n",
                 path.display().to_string()
             ));
+        } else {
+            code.push_str(&format!("    ({name:?}, None),\n"));
         }
     }
     code.push_str("];\n");

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! rally connect <url> [--namespace <nsp>] [--auth <json-object>]
-//!                     [--transport polling|websocket]
+//!                     [--transport polling|websocket] [--parser json|msgpack]
 //!                     [--emit <event> <json-array>]... [--ack]
 //!                     [--expect <event>] [--timeout <ms>]
 //! ```
@@ -32,7 +32,7 @@ use std::{io::Write, process::ExitCode, time::Duration};
 
 use base64::Engine as _;
 use clap::{Args as _, FromArgMatches as _};
-use rally_client::{AckReply, Args, Binary, Error, Event, Manager, Socket, Transport};
+use rally_client::{AckReply, Args, Binary, Error, Event, Manager, Parser, Socket, Transport};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::{
@@ -59,6 +59,9 @@ pub(crate) struct ConnectFlags {
     /// only this transport (default: polling, then the upgrade to WebSocket)
     #[arg(long, value_parser = ["polling", "websocket"])]
     transport: Option<String>,
+    /// the Socket.IO parser, the server's: json (the default parser) or msgpack (socket.io-msgpack-parser)
+    #[arg(long, value_name = "PARSER", default_value = "json", value_parser = parser)]
+    parser: Parser,
     /// emit EVENT with the arguments in JSON-ARRAY (repeatable: in order);
     /// without it, each stdin line `<event> <json-array>` is emitted
     #[arg(
@@ -92,6 +95,8 @@ pub struct ConnectArgs {
     /// `--transport`: `polling` or `websocket` only (default: polling, then
     /// the upgrade to WebSocket).
     pub transport: Option<String>,
+    /// `--parser`: the Socket.IO parser (default the default parser).
+    pub parser: Parser,
     /// `--emit <event> <json-array>`, in order.
     pub emits: Vec<(String, String)>,
     /// `--ack`: wait for and print each emit's acknowledgement.
@@ -121,6 +126,7 @@ impl ConnectFlags {
             namespace: self.namespace,
             auth: self.auth,
             transport: self.transport,
+            parser: self.parser,
             emits,
             ack: self.ack,
             expect: self.expect,
@@ -168,6 +174,12 @@ fn json_object(auth: &str) -> Result<String, String> {
         Ok(Value::Object(_)) => Ok(auth.to_owned()),
         _ => Err(format!("not a JSON object: {auth}")),
     }
+}
+
+/// `--parser`'s value.
+fn parser(name: &str) -> Result<Parser, String> {
+    name.parse()
+        .map_err(|e: rally_client::UnknownParser| e.to_string())
 }
 
 fn millis(ms: &str) -> Result<u64, String> {
@@ -235,7 +247,7 @@ struct Session {
 impl Session {
     async fn start<E: Write>(args: &ConnectArgs, err: &mut E) -> Result<Self, ExitCode> {
         let deadline = Instant::now() + Duration::from_millis(args.timeout_ms);
-        let mut builder = Manager::builder(&args.url);
+        let mut builder = Manager::builder(&args.url).parser(args.parser);
         if let Some(transport) = args.transport.as_deref().and_then(Transport::from_name) {
             builder = builder.transports([transport]);
         }

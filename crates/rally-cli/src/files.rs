@@ -18,25 +18,14 @@ pub(crate) type Reply = Response<Full<Bytes>>;
 
 /// Whether the browser client was embedded at build time.
 pub(crate) fn has_client() -> bool {
-    !CLIENT_FILES.is_empty()
+    CLIENT_FILES.iter().any(|(_, file)| file.is_some())
 }
 
 /// The browser client file `name` (such as `socket.io.min.js`), as the
 /// reference's `serveClient` answers it; `None` when it is not a client file.
 pub(crate) fn client(name: &str, request: &HeaderMap) -> Option<Reply> {
-    let known = matches!(
-        name,
-        "socket.io.js"
-            | "socket.io.js.map"
-            | "socket.io.min.js"
-            | "socket.io.min.js.map"
-            | "socket.io.esm.min.js"
-            | "socket.io.esm.min.js.map"
-    );
-    if !known {
-        return None;
-    }
-    let Some((_, bytes)) = CLIENT_FILES.iter().find(|(n, _)| *n == name) else {
+    let (_, file) = CLIENT_FILES.iter().find(|(n, _)| *n == name)?;
+    let Some(bytes) = file else {
         return Some(status(
             StatusCode::NOT_FOUND,
             "the browser client was not built in: run `bash scripts/run.sh`",

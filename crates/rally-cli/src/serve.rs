@@ -64,7 +64,8 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
         .max_http_buffer_size(config.max_payload)
-        .transports(config.transports.iter().copied());
+        .transports(config.transports.iter().copied())
+        .parser(config.parser);
     let limits = &config.limits;
     if let Some(n) = limits.max_sessions {
         builder = builder.max_sessions(n);

@@ -42,6 +42,37 @@ fn joins_a_chat_room_on_rally_serve() {
     assert!(stderr.contains("a name is required"), "{stderr}");
 }
 
+#[test]
+fn speaks_the_msgpack_parser_with_rally_serve() {
+    let rally = Rally::start(&["--parser", "msgpack"]);
+    let url = format!("http://127.0.0.1:{}", rally.port);
+    for transport in ["polling", "websocket"] {
+        let out = connect(&[
+            &url,
+            "--parser",
+            "msgpack",
+            "--transport",
+            transport,
+            "--auth",
+            r#"{"name":"cli"}"#,
+            "--emit",
+            "join",
+            r#"["lobby"]"#,
+            "--ack",
+        ]);
+        assert!(out.status.success(), "{transport}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "{\"ack\":\"join\",\"args\":[{\"room\":\"lobby\",\"members\":1}]}\n",
+            "{transport}"
+        );
+    }
+    // The default parser cannot talk to it: the server closes the
+    // connection at the first text packet.
+    let out = connect(&[&url, "--transport", "websocket", "--timeout", "2000"]);
+    assert!(!out.status.success(), "{out:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn talks_to_the_official_server_too() {
     let node = NodeServer::start("ref-socket-server.mjs", 0).await;

@@ -250,12 +250,18 @@ fn parses_arguments() {
             namespace: None,
             auth: Some(r#"{"a":1}"#.into()),
             transport: Some("websocket".into()),
+            parser: rally_client::Parser::Json,
             emits: vec![("e".into(), "[1]".into()), ("f".into(), "[]".into())],
             ack: true,
             expect: Some("g".into()),
             timeout_ms: 50,
         }
     );
+    assert_eq!(
+        args(&["u", "--parser", "msgpack"]).expect("valid").parser,
+        rally_client::Parser::MsgPack
+    );
+    assert!(args(&["u", "--parser", "xml"]).is_err());
     assert_eq!(
         args(&["u", "--namespace", "x"])
             .expect("valid")

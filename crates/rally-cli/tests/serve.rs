@@ -33,6 +33,8 @@ async fn the_official_browser_client_is_served() {
         "socket.io.min.js",
         "socket.io.esm.min.js",
         "socket.io.js.map",
+        "socket.io.msgpack.min.js",
+        "socket.io.msgpack.min.js.map",
     ] {
         let reply = rally.get(&format!("/socket.io/{name}")).await;
         assert_eq!(reply.status, 200, "{name}: {reply:?}");

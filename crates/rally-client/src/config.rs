@@ -3,6 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use http::{HeaderName, HeaderValue};
+use rally_proto::socket::Parser;
 
 use crate::{Error, Manager, Socket, Transport, engine::EngineConfig, url::ParsedUrl};
 
@@ -36,6 +37,7 @@ pub struct ManagerBuilder {
     reconnection_delay_max: Duration,
     randomization_factor: f64,
     timeout: Duration,
+    parser: Parser,
 }
 
 /// The options, checked.
@@ -48,6 +50,7 @@ pub(crate) struct Config {
     pub(crate) reconnection_delay_max: Duration,
     pub(crate) randomization_factor: f64,
     pub(crate) timeout: Duration,
+    pub(crate) parser: Parser,
 }
 
 impl ManagerBuilder {
@@ -65,6 +68,7 @@ impl ManagerBuilder {
             reconnection_delay_max: Duration::from_millis(5000),
             randomization_factor: 0.5,
             timeout: Duration::from_millis(20_000),
+            parser: Parser::Json,
         }
     }
 
@@ -206,6 +210,22 @@ impl ManagerBuilder {
         self
     }
 
+    /// The Socket.IO parser (the reference's `parser` option), which must be
+    /// the server's: [`Parser::Json`], the default, or [`Parser::MsgPack`]
+    /// for a server with `socket.io-msgpack-parser`.
+    ///
+    /// ```
+    /// use rally_client::{Manager, Parser};
+    ///
+    /// let manager = Manager::builder("http://127.0.0.1:3000").parser(Parser::MsgPack).build()?;
+    /// # drop(manager);
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
+        self
+    }
+
     /// The manager. It connects when a socket does.
     ///
     /// ```
@@ -279,6 +299,7 @@ impl ManagerBuilder {
             reconnection_delay_max: self.reconnection_delay_max.max(self.reconnection_delay),
             randomization_factor: self.randomization_factor,
             timeout: self.timeout,
+            parser: self.parser,
         };
         Ok((config, parsed.namespace))
     }

@@ -158,11 +158,6 @@ impl Engine {
         }
     }
 
-    /// Queues a frame; it goes out on the next poll.
-    pub(crate) fn send(&mut self, frame: Frame) {
-        self.out.push_back(frame);
-    }
-
     /// Queues frames; they go out on the next poll.
     pub(crate) fn send_all(&mut self, frames: impl IntoIterator<Item = Frame>) {
         self.out.extend(frames);

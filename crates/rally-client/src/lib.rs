@@ -24,7 +24,10 @@ pub use emitter::{AckFuture, Emitter};
 pub use error::{AckError, EmitError, Error, TransportError};
 pub use event::{AckReply, AckSender, Event};
 pub use manager::Manager;
-pub use rally_proto::{Args, Binary};
+pub use rally_proto::{
+    Args, Binary,
+    socket::{Parser, UnknownParser},
+};
 pub use reason::DisconnectReason;
 pub use socket::Socket;
 pub use transport::Transport;

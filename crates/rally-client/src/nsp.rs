@@ -6,7 +6,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rally_proto::{
     Str,
-    engine::Frame,
     socket::{BinaryPacket, Packet, event_name, split_array},
 };
 use serde::Deserialize;
@@ -101,7 +100,7 @@ impl Nsp {
 
     /// The namespace accepted us: records the ids and gives the frames of
     /// the buffered emits.
-    pub(crate) fn on_connected(&mut self, sid: String, pid: Option<String>) -> Vec<Frame> {
+    pub(crate) fn on_connected(&mut self, sid: String, pid: Option<String>) -> Vec<BinaryPacket> {
         let recovered = pid.is_some() && pid == self.pid;
         self.pid = pid;
         self.connected = true;
@@ -110,10 +109,7 @@ impl Nsp {
             s.connected = true;
             s.recovered = recovered;
         });
-        self.buffer
-            .drain(..)
-            .flat_map(|(_, packet)| packet.to_engine_frames())
-            .collect()
+        self.buffer.drain(..).map(|(_, packet)| packet).collect()
     }
 
     /// The connection to the namespace is lost: the acknowledgements of

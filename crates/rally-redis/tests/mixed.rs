@@ -1,13 +1,14 @@
 //! A mixed cluster: one Rally node and one Node.js socket.io 4.8.4 node with
 //! @socket.io/redis-adapter 8.3.0 (or @socket.io/redis-streams-adapter
 //! 0.3.1) on one Redis, in every mode. Every operation is started from
-//! either side, with official clients on both.
+//! either side, with official clients on both; with the default parser, and
+//! with socket.io-msgpack-parser on every client and both nodes.
 
 mod support;
 
 use std::time::Duration;
 
-use rally::Args;
+use rally::{Args, Parser};
 use rally_redis::{Mode, RedisConfig};
 use serde_json::{Value, json};
 use support::{Driver, RallyNode, RedisServer, eventually};
@@ -22,9 +23,15 @@ fn node_names(fetched: &Value) -> Vec<String> {
 }
 
 async fn mixed(mode: Mode, mode_name: &str) {
+    mixed_parsed(mode, mode_name, Parser::Json).await;
+}
+
+/// Every operation started from either side, the clients and both nodes
+/// using `parser`.
+async fn mixed_parsed(mode: Mode, mode_name: &str, parser: Parser) {
     let redis = RedisServer::start().await;
-    let rally = RallyNode::start(&redis.url(), mode).await;
-    let mut node = Driver::start(&redis.url()).await;
+    let rally = RallyNode::start_parsed(&redis.url(), RedisConfig::new().mode(mode), parser).await;
+    let mut node = Driver::start_parsed(&redis.url(), parser).await;
     let node_url = node.serve(mode_name).await;
     rally.wait_for_nodes(2).await;
     assert_eq!(node.op(json!({"op": "serverCount"})).await, json!(2));
@@ -196,6 +203,16 @@ async fn mixed(mode: Mode, mode_name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rally_and_node_classic() {
     mixed(Mode::Classic, "classic").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rally_and_node_classic_with_the_msgpack_parser() {
+    mixed_parsed(Mode::Classic, "classic", Parser::MsgPack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rally_and_node_streams_with_the_msgpack_parser() {
+    mixed_parsed(Mode::Streams, "streams", Parser::MsgPack).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use rally::Server;
+use rally::{Parser, Server};
 use rally_redis::{Mode, RedisAdapter, RedisConfig};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -33,10 +33,19 @@ impl RallyNode {
 
     /// A node on the Redis at `url` with the adapter configuration `config`.
     pub async fn start_with(url: &str, config: RedisConfig) -> Self {
+        Self::start_parsed(url, config, Parser::Json).await
+    }
+
+    /// A node on the Redis at `url` with the adapter configuration `config`
+    /// whose clients use `parser`.
+    pub async fn start_parsed(url: &str, config: RedisConfig, parser: Parser) -> Self {
         let redis = RedisAdapter::connect(url, config)
             .await
             .expect("the adapter connects");
-        let io = Server::builder().adapter(redis.factory()).build();
+        let io = Server::builder()
+            .adapter(redis.factory())
+            .parser(parser)
+            .build();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("a local address");
         let tag = format!("ack-from-{}", addr.port());
@@ -109,14 +118,22 @@ impl RallyNode {
 pub struct Driver {
     lines: JsonLines,
     next_id: u64,
+    parser: Parser,
 }
 
 impl Driver {
     /// Starts the driver on the Redis at `redis_url`.
     pub async fn start(redis_url: &str) -> Self {
+        Self::start_parsed(redis_url, Parser::Json).await
+    }
+
+    /// Starts the driver on the Redis at `redis_url`; its clients and its
+    /// Node.js node use `parser`.
+    pub async fn start_parsed(redis_url: &str, parser: Parser) -> Self {
         Self {
             lines: JsonLines::start("redis-cluster.mjs", &[redis_url]),
             next_id: 0,
+            parser,
         }
     }
 
@@ -132,8 +149,11 @@ impl Driver {
 
     /// Connects client `name` to `url`, in `rooms`; its socket id.
     pub async fn client(&mut self, name: &str, url: &str, rooms: &[&str]) -> String {
-        self.send(json!({"cmd": "client", "name": name, "url": url, "rooms": rooms}))
-            .await;
+        let parser = self.parser.as_str();
+        self.send(
+            json!({"cmd": "client", "name": name, "url": url, "rooms": rooms, "parser": parser}),
+        )
+        .await;
         let line = self
             .expect(&format!("client {name} connected"), |l| {
                 l["ok"] == "client" && l["name"] == name
@@ -170,7 +190,8 @@ impl Driver {
 
     /// Starts the Node.js node in adapter mode `mode`; its URL.
     pub async fn serve(&mut self, mode: &str) -> String {
-        self.send(json!({"cmd": "serve", "port": 0, "mode": mode}))
+        let parser = self.parser.as_str();
+        self.send(json!({"cmd": "serve", "port": 0, "mode": mode, "parser": parser}))
             .await;
         let line = self
             .expect("the node.js node", |l| l["ok"] == "serve")

@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use rally::{Args, ConnectError, Server};
+use rally::{Args, ConnectError, Parser, Server, ServerBuilder};
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot};
 
@@ -22,7 +22,16 @@ use crate::node::{JsonLines, NodeServer};
 /// (pingInterval 1000 ms, pingTimeout 2000 ms: the official client drops a
 /// connection whose pings stop for their sum).
 pub fn server() -> Server {
-    server_with(Duration::from_millis(1000), Duration::from_millis(2000))
+    serve_protocol(lenient())
+}
+
+/// The options of [`server`]: pingInterval 1000 ms, pingTimeout 2000 ms,
+/// connectTimeout 1000 ms.
+pub fn lenient() -> ServerBuilder {
+    Server::builder()
+        .ping_interval(Duration::from_millis(1000))
+        .ping_timeout(Duration::from_millis(2000))
+        .connect_timeout(Duration::from_millis(1000))
 }
 
 /// The interop server with the given heartbeat: namespaces `/`, `/custom`
@@ -32,11 +41,18 @@ pub fn server() -> Server {
 /// `volatile`, `request-ack`, `fetch`, `server-disconnect`,
 /// `drop-transport`.
 pub fn server_with(ping_interval: Duration, ping_timeout: Duration) -> Server {
-    let io = Server::builder()
-        .ping_interval(ping_interval)
-        .ping_timeout(ping_timeout)
-        .connect_timeout(Duration::from_millis(1000))
-        .build();
+    serve_protocol(
+        Server::builder()
+            .ping_interval(ping_interval)
+            .ping_timeout(ping_timeout)
+            .connect_timeout(Duration::from_millis(1000)),
+    )
+}
+
+/// A server built from `builder` with the interop protocol's handlers (see
+/// [`server_with`]).
+pub fn serve_protocol(builder: ServerBuilder) -> Server {
+    let io = builder.build();
     for name in ["/", "/custom", "/mw"] {
         io.of(name).on_connection(|socket| async move {
             let _ = socket.emit("auth", Args::raw_json(socket.raw_auth()));
@@ -163,7 +179,11 @@ fn root_handlers(io: &Server) {
 
 /// Serves [`server`] on a free port of 127.0.0.1; its base URL and the server.
 pub async fn start() -> (String, Server) {
-    let io = server();
+    start_server(server()).await
+}
+
+/// Serves `io` on a free port of 127.0.0.1; its base URL and the server.
+pub async fn start_server(io: Server) -> (String, Server) {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");
@@ -295,7 +315,7 @@ pub struct ThreadServer {
 impl ThreadServer {
     /// Serves the server `make` builds on `port` (0: a free one). Blocks
     /// until it listens: call it from `spawn_blocking` in an async test.
-    pub fn start(port: u16, make: fn() -> Server) -> Self {
+    pub fn start(port: u16, make: impl FnOnce() -> Server + Send + 'static) -> Self {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -357,16 +377,12 @@ async fn bind(port: u16) -> TcpListener {
     .await
 }
 
-/// The interop server with the heartbeat the reference was probed with
-/// (pingInterval 300 ms, pingTimeout 200 ms), as [`InteropServer`] runs it.
-fn probed_server() -> Server {
-    server_with(Duration::from_millis(300), Duration::from_millis(200))
-}
-
 /// Which implementation serves the interop test protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Rally ([`server_with`] on a [`ThreadServer`]).
+    /// Rally ([`serve_protocol`] on a [`ThreadServer`], with the heartbeat
+    /// the reference was probed with: pingInterval 300 ms, pingTimeout
+    /// 200 ms).
     Rally,
     /// The official Node.js server (`interop/ref-socket-server.mjs`).
     Node,
@@ -380,6 +396,8 @@ pub struct InteropServer {
     pub kind: Kind,
     /// The port it listens on.
     pub port: u16,
+    /// The parser its clients must use.
+    pub parser: Parser,
     rally: Option<ThreadServer>,
     node: Option<NodeServer>,
 }
@@ -402,6 +420,7 @@ impl InteropServer {
                 Self {
                     kind,
                     port: server.port,
+                    parser: Parser::Json,
                     rally: Some(server),
                     node: None,
                 }
@@ -411,6 +430,7 @@ impl InteropServer {
                 Self {
                     kind,
                     port: server.port,
+                    parser: Parser::Json,
                     rally: None,
                     node: Some(server),
                 }
@@ -420,28 +440,47 @@ impl InteropServer {
 
     /// Starts a server of `kind` on `port` (0: a free one).
     pub async fn start_on(kind: Kind, port: u16) -> Self {
-        match kind {
+        Self::start_parsed_on(kind, port, Parser::Json).await
+    }
+
+    /// Starts a server of `kind` whose clients use `parser`, on a free port.
+    pub async fn start_parsed(kind: Kind, parser: Parser) -> Self {
+        Self::start_parsed_on(kind, 0, parser).await
+    }
+
+    /// Starts a server of `kind` whose clients use `parser`, on `port` (0:
+    /// a free one).
+    pub async fn start_parsed_on(kind: Kind, port: u16, parser: Parser) -> Self {
+        let (rally, node, port) = match kind {
             Kind::Rally => {
-                let server =
-                    tokio::task::spawn_blocking(move || ThreadServer::start(port, probed_server))
-                        .await
-                        .expect("the server thread starts");
-                Self {
-                    kind,
-                    port: server.port,
-                    rally: Some(server),
-                    node: None,
-                }
+                let make = move || {
+                    serve_protocol(
+                        Server::builder()
+                            .ping_interval(Duration::from_millis(300))
+                            .ping_timeout(Duration::from_millis(200))
+                            .connect_timeout(Duration::from_millis(1000))
+                            .parser(parser),
+                    )
+                };
+                let server = tokio::task::spawn_blocking(move || ThreadServer::start(port, make))
+                    .await
+                    .expect("the server thread starts");
+                let port = server.port;
+                (Some(server), None, port)
             }
             Kind::Node => {
-                let server = NodeServer::start("ref-socket-server.mjs", port).await;
-                Self {
-                    kind,
-                    port: server.port,
-                    rally: None,
-                    node: Some(server),
-                }
+                let server =
+                    NodeServer::start_with("ref-socket-server.mjs", port, &[parser.as_str()]).await;
+                let port = server.port;
+                (None, Some(server), port)
             }
+        };
+        Self {
+            kind,
+            port,
+            parser,
+            rally,
+            node,
         }
     }
 
@@ -465,7 +504,7 @@ impl InteropServer {
     /// Starts the server again on the same port.
     pub async fn restart(&mut self) {
         self.stop().await;
-        *self = Self::start_on(self.kind, self.port).await;
+        *self = Self::start_parsed_on(self.kind, self.port, self.parser).await;
     }
 }
 

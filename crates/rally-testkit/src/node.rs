@@ -86,8 +86,14 @@ impl NodeServer {
     /// its `listening <port>` line; what it prints after that goes to the
     /// test's log.
     pub async fn start(script: &str, port: u16) -> Self {
+        Self::start_with(script, port, &[]).await
+    }
+
+    /// Runs `node interop/<script> <port> <args...>`, as [`start`](Self::start).
+    pub async fn start_with(script: &str, port: u16, args: &[&str]) -> Self {
         let mut child = command(script)
             .arg(port.to_string())
+            .args(args)
             .stderr(Stdio::inherit())
             .spawn()
             .expect("node runs");

@@ -1,7 +1,7 @@
 //! A Socket.IO server for conformance suites.
 //!
 //! ```text
-//! cargo run --release --example sio_conformance -- --port 3000
+//! cargo run --release --example sio_conformance -- --port 3000 [--parser msgpack]
 //! ```
 //!
 //! pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1000 ms,
@@ -9,34 +9,54 @@
 //! `/custom`, on `localhost` (IPv4 and IPv6). On connection it emits `auth`
 //! with the CONNECT auth payload (`{}` when none); in `/`, `message` comes
 //! back as `message-back` with the same arguments, and `message-with-ack` is
-//! acknowledged with them.
+//! acknowledged with them. In `/` and `/custom`, `emit-with-ack` makes the
+//! server emit `emit-with-ack` back with the same arguments and an ack, wait
+//! for the client's answer, then emit `emit-with-ack` with the answer's
+//! arguments (no ack asked).
+//!
+//! `--parser msgpack` speaks `socket.io-msgpack-parser` instead of the
+//! default parser.
 
 use std::{net::SocketAddr, time::Duration};
 
-use rally::{Args, Server};
+use rally::{Args, Parser, Server};
 use tokio::net::TcpListener;
 
-fn port() -> Result<u16, String> {
+struct Options {
+    port: u16,
+    parser: Parser,
+}
+
+fn options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
-    let mut port = 3000;
+    let mut options = Options {
+        port: 3000,
+        parser: Parser::Json,
+    };
     while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--port" => {
-                let value = args.next().ok_or("--port needs a value")?;
-                port = value
+                let value = value()?;
+                options.port = value
                     .parse()
                     .map_err(|_| format!("--port: not a port: {value}"))?;
+            }
+            "--parser" => {
+                options.parser = value()?.parse().map_err(|e| format!("--parser: {e}"))?;
             }
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    Ok(port)
+    Ok(options)
 }
 
 #[tokio::main]
 async fn main() {
-    let port = port().unwrap_or_else(|e| {
-        eprintln!("sio_conformance: {e}\nusage: sio_conformance [--port N]");
+    let Options { port, parser } = options().unwrap_or_else(|e| {
+        eprintln!(
+            "sio_conformance: {e}\nusage: sio_conformance [--port N] [--parser json|msgpack]"
+        );
         std::process::exit(2);
     });
     let io = Server::builder()
@@ -44,11 +64,19 @@ async fn main() {
         .ping_timeout(Duration::from_millis(200))
         .connect_timeout(Duration::from_millis(1000))
         .max_http_buffer_size(1_000_000)
+        .parser(parser)
         .build();
     for name in ["/", "/custom"] {
-        io.of(name).on_connection(|socket| async move {
+        let ns = io.of(name);
+        ns.on_connection(|socket| async move {
             let auth = Args::raw_json(socket.raw_auth());
             let _ = socket.emit("auth", auth);
+        });
+        ns.on("emit-with-ack", |socket, event| async move {
+            let reply = socket.emit_with_ack("emit-with-ack", event.to_args()).await;
+            if let Ok(reply) = reply {
+                let _ = socket.emit("emit-with-ack", reply.to_args());
+            }
         });
     }
     let root = io.of("/");

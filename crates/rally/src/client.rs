@@ -5,10 +5,10 @@ mod incoming;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak, atomic::AtomicUsize};
 
-use rally_engine::{CloseReason, Frame, SendError, Session, Sid};
+use rally_engine::{CloseReason, SendError, Session, Sid};
 use rally_proto::socket::Assembler;
 
-use crate::{DisconnectReason, EmitError, Socket, server::ServerInner};
+use crate::{DisconnectReason, EmitError, Socket, encode::Encoded, server::ServerInner};
 
 pub(crate) struct Client {
     /// Weak: the session holds the client (as its attachment).
@@ -58,17 +58,14 @@ impl Client {
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues frames; a full queue drops volatile packets and disconnects a
-    /// client too slow for the others.
-    pub(crate) fn send(
-        &self,
-        frames: impl Iterator<Item = Frame>,
-        volatile: bool,
-    ) -> Result<(), EmitError> {
+    /// Queues a packet's frames for this client's parser; a full queue
+    /// drops volatile packets and disconnects a client too slow for the
+    /// others.
+    pub(crate) fn send(&self, packet: &Encoded, volatile: bool) -> Result<(), EmitError> {
         let Some(session) = self.session() else {
             return Err(EmitError::Disconnected);
         };
-        for frame in frames {
+        for frame in packet.frames(self.server.config.parser) {
             match session.send_frame(frame) {
                 Ok(()) => {}
                 Err(SendError::Full) if volatile => return Ok(()),
@@ -87,11 +84,11 @@ impl Client {
     /// (the caller holds the recovery log's lock): false when the client is
     /// too slow, for the caller to [`disconnect_slow`](Self::disconnect_slow)
     /// once it has let the lock go.
-    pub(crate) fn queue(&self, frames: impl Iterator<Item = Frame>) -> bool {
+    pub(crate) fn queue(&self, packet: &Encoded) -> bool {
         let Some(session) = self.session() else {
             return true;
         };
-        for frame in frames {
+        for frame in packet.frames(self.server.config.parser) {
             match session.send_frame(frame) {
                 Ok(()) => {}
                 Err(SendError::Full) => return false,

@@ -5,6 +5,7 @@ use std::{
 };
 
 use rally_engine::{Cookie, Cors, Transport};
+use rally_proto::socket::Parser;
 
 use crate::{Namespace, adapter::Adapter, namespace::AdapterFactory};
 
@@ -32,6 +33,7 @@ pub struct ServerBuilder {
     pub(crate) max_rooms: usize,
     pub(crate) adapter: Option<AdapterFactory>,
     pub(crate) recovery: Option<crate::ConnectionStateRecovery>,
+    pub(crate) parser: Parser,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -49,6 +51,7 @@ impl fmt::Debug for ServerBuilder {
             .field("max_rooms", &self.max_rooms)
             .field("adapter", &self.adapter.is_some())
             .field("connection_state_recovery", &self.recovery)
+            .field("parser", &self.parser)
             .finish()
     }
 }
@@ -65,6 +68,7 @@ impl Default for ServerBuilder {
             max_rooms: 1024,
             adapter: None,
             recovery: None,
+            parser: Parser::Json,
         }
     }
 }
@@ -144,6 +148,24 @@ impl ServerBuilder {
     /// removed once its last socket leaves (default false).
     pub fn cleanup_empty_child_namespaces(mut self, cleanup: bool) -> Self {
         self.cleanup_empty_child_namespaces = cleanup;
+        self
+    }
+
+    /// Sets the Socket.IO parser every client must use (the reference's
+    /// `parser` option): [`Parser::Json`], the default parser, or
+    /// [`Parser::MsgPack`] for clients with `socket.io-msgpack-parser`.
+    ///
+    /// A packet is encoded once for the parser, whatever the number of
+    /// recipients.
+    ///
+    /// ```
+    /// use rally::{Parser, Server};
+    ///
+    /// let io = Server::builder().parser(Parser::MsgPack).build();
+    /// # drop(io);
+    /// ```
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
         self
     }
 

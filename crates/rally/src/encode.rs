@@ -1,19 +1,36 @@
 //! Outgoing Socket.IO packets, encoded once into Engine.IO frames.
+//!
+//! A packet is first written for the default parser (a text frame and its
+//! attachments): that is the form the recovery log keeps and measures. A
+//! server with the MessagePack parser sends the packet's MessagePack form
+//! instead, made from the first on first use and kept beside it, so that a
+//! broadcast is encoded once for its parser however many sockets get it.
+
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use rally_proto::{
+    Str,
     engine::Frame,
-    socket::{PacketType, event_array, frame_of},
+    socket::{Decoder, PacketType, Parser, event_array, frame_of, msgpack},
 };
 
 use crate::Args;
 
 /// A packet encoded once: its text frame and its binary attachments, each
-/// shared by reference with every recipient.
+/// shared by reference with every recipient, and (for the MessagePack
+/// parser) its MessagePack frame.
 #[derive(Debug, Clone)]
 pub(crate) struct Encoded {
     pub(crate) text: Frame,
     pub(crate) attachments: Vec<Bytes>,
+    /// The MessagePack form, made on first use; `None` inside when the
+    /// packet cannot be written in it (JSON nested deeper than the parser
+    /// allows).
+    packed: OnceLock<Option<Frame>>,
+    /// Which of the reference's code paths the MessagePack map's field
+    /// order follows.
+    layout: msgpack::Layout,
 }
 
 impl Encoded {
@@ -60,10 +77,7 @@ impl Encoded {
     /// A CONNECT, DISCONNECT or CONNECT_ERROR, with an optional JSON payload.
     pub(crate) fn control(kind: PacketType, nsp: &str, payload: Option<&str>) -> Self {
         let data = payload.as_slice();
-        Self {
-            text: frame_of(kind, nsp, None, 0, data),
-            attachments: Vec::new(),
-        }
+        Self::from_parts(frame_of(kind, nsp, None, 0, data), Vec::new())
     }
 
     /// The frames of a packet of `kind` whose data is the pieces `data`,
@@ -75,16 +89,76 @@ impl Encoded {
             (PacketType::Ack, false) => PacketType::BinaryAck,
             (kind, _) => kind,
         };
+        Self::from_parts(
+            frame_of(kind, nsp, id, attachments.len(), data),
+            attachments.to_vec(),
+        )
+    }
+
+    fn from_parts(text: Frame, attachments: Vec<Bytes>) -> Self {
         Self {
-            text: frame_of(kind, nsp, id, attachments.len(), data),
-            attachments: attachments.to_vec(),
+            text,
+            attachments,
+            packed: OnceLock::new(),
+            layout: msgpack::Layout::Server,
         }
     }
 
-    /// All the frames, text first.
-    pub(crate) fn frames(&self) -> impl Iterator<Item = Frame> + '_ {
-        std::iter::once(self.text.clone())
-            .chain(self.attachments.iter().map(|b| Frame::Binary(b.clone())))
+    /// The same packet sent as a broadcast (the reference's adapter writes
+    /// its MessagePack fields in another order than a socket does).
+    pub(crate) fn broadcast(mut self) -> Self {
+        self.layout = msgpack::Layout::Broadcast;
+        self
+    }
+
+    /// The same packet as the reference's refusal of an unknown namespace.
+    pub(crate) fn invalid_namespace(mut self) -> Self {
+        self.layout = msgpack::Layout::InvalidNamespace;
+        self
+    }
+
+    /// The frames a client of `parser` gets: for the default parser the
+    /// text frame then the attachments; for MessagePack one binary frame
+    /// (none when the packet cannot be written in MessagePack).
+    pub(crate) fn frames(&self, parser: Parser) -> impl Iterator<Item = Frame> + '_ {
+        let (first, attachments) = match parser {
+            Parser::MsgPack => (self.packed().cloned(), &[][..]),
+            _ => (Some(self.text.clone()), &self.attachments[..]),
+        };
+        first
+            .into_iter()
+            .chain(attachments.iter().map(|b| Frame::Binary(b.clone())))
+    }
+
+    /// The MessagePack frame, made once.
+    fn packed(&self) -> Option<&Frame> {
+        self.packed
+            .get_or_init(|| {
+                let packed = self.to_msgpack();
+                if packed.is_none() {
+                    tracing::warn!(
+                        "a packet too deeply nested for the MessagePack parser: dropped"
+                    );
+                }
+                packed
+            })
+            .as_ref()
+    }
+
+    /// Reads the packet back from its text frame (written by this module,
+    /// so it decodes) and writes it as `socket.io-msgpack-parser` would.
+    fn to_msgpack(&self) -> Option<Frame> {
+        let Frame::Text(text) = &self.text else {
+            return None;
+        };
+        // The Socket.IO packet follows the Engine.IO message digit.
+        let packet = Decoder::new()
+            .max_attachments(usize::MAX)
+            .decode(text.slice_from(1).unwrap_or_else(Str::default))
+            .ok()?;
+        msgpack::encode(&packet, &self.attachments, self.layout)
+            .ok()
+            .map(Frame::Binary)
     }
 }
 
@@ -118,7 +192,8 @@ mod tests {
         let bin = Args::new().arg(&"s").binary(vec![9]);
         let e = Encoded::event("/", None, "y", &bin);
         assert_eq!(text(&e), r#"451-["y","s",{"_placeholder":true,"num":0}]"#);
-        assert_eq!(e.frames().count(), 2);
+        assert_eq!(e.frames(Parser::Json).count(), 2);
+        assert_eq!(e.frames(Parser::MsgPack).count(), 1);
         assert_eq!(text(&Encoded::ack("/", 5, &Args::from(&1))), "435[1]");
         assert_eq!(
             text(&Encoded::ack("/custom", 3, &Args::from(&"c"))),

@@ -85,13 +85,7 @@ impl Event {
     /// again unchanged.
     #[must_use]
     pub fn to_args(&self) -> Args {
-        let json = self
-            .args
-            .iter()
-            .map(Str::as_str)
-            .collect::<Vec<_>>()
-            .join(",");
-        Args::raw_relay(&json, self.args.len(), self.attachments.clone())
+        relay(&self.args, &self.attachments)
     }
 
     /// Whether the client asked for an acknowledgement.
@@ -226,6 +220,18 @@ impl AckReply {
         &self.attachments
     }
 
+    /// The answer's arguments as they came, binary included, ready to be
+    /// emitted or acknowledged again unchanged.
+    ///
+    /// ```
+    /// let reply = rally::AckReply::from_values(&[serde_json::json!("ok"), serde_json::json!(2)], Vec::new());
+    /// assert_eq!(reply.to_args().json(), r#""ok",2"#);
+    /// ```
+    #[must_use]
+    pub fn to_args(&self) -> Args {
+        relay(&self.args, &self.attachments)
+    }
+
     /// An answer made of JSON values whose placeholders point into
     /// `attachments`: what a cluster adapter gets from another node.
     ///
@@ -240,6 +246,12 @@ impl AckReply {
             attachments,
         }
     }
+}
+
+/// Raw arguments and their attachments as [`Args`] to send again.
+fn relay(args: &[Str], attachments: &[Bytes]) -> Args {
+    let json = args.iter().map(Str::as_str).collect::<Vec<_>>().join(",");
+    Args::raw_relay(&json, args.len(), attachments.to_vec())
 }
 
 impl fmt::Debug for AckReply {

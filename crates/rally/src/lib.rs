@@ -30,7 +30,7 @@ pub use rally_engine::{
     CloseReason, Cookie, Cors, RemoteAddr, Sid, SidHasher, SidMap, SidSet, Stats, Transport, serve,
     serve_with_shutdown,
 };
-pub use rally_proto::{Args, Binary};
+pub use rally_proto::{Args, Binary, socket::Parser};
 pub use reason::DisconnectReason;
 pub use recovery::{ConnectionStateRecovery, RecoveryLogSize, RecoveryStats};
 pub use remote::RemoteSocket;

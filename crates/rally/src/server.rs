@@ -30,6 +30,7 @@ pub(crate) struct Config {
     pub(crate) max_namespaces: usize,
     pub(crate) max_pending_acks: usize,
     pub(crate) max_rooms: usize,
+    pub(crate) parser: rally_proto::socket::Parser,
 }
 
 pub(crate) struct ServerInner {
@@ -181,6 +182,7 @@ impl Server {
                 max_namespaces: builder.max_namespaces,
                 max_pending_acks: builder.max_pending_acks,
                 max_rooms: builder.max_rooms,
+                parser: builder.parser,
             },
             recoveries: crate::recovery::Counters::default(),
             adapter: builder.adapter.unwrap_or_else(|| match builder.recovery {

@@ -53,6 +53,9 @@ pub(crate) struct ServeArgs {
     /// polling,websocket (default both)
     #[arg(long, env = "RALLY_TRANSPORTS", value_name = "LIST")]
     transports: Option<Vec<String>>,
+    /// Socket.IO parser every client must use: json (the default parser) or msgpack (socket.io-msgpack-parser)
+    #[arg(long, env = "RALLY_PARSER", value_name = "PARSER")]
+    parser: Option<Toml<String>>,
     /// serve this directory at / instead of the chat demo
     #[arg(long, env = "RALLY_STATIC_DIR", value_name = "DIR")]
     static_dir: Option<Toml<String>>,

@@ -82,6 +82,7 @@ pub(crate) struct ServeConfig {
     pub(crate) ping_timeout: Duration,
     pub(crate) max_payload: usize,
     pub(crate) transports: Vec<Transport>,
+    pub(crate) parser: rally::Parser,
     pub(crate) static_dir: Option<PathBuf>,
     pub(crate) shutdown_timeout: Duration,
     /// The Redis of the cluster, if any.
@@ -130,6 +131,7 @@ impl Default for ServeConfig {
             ping_timeout: Duration::from_millis(20_000),
             max_payload: 1_000_000,
             transports: vec![Transport::Polling, Transport::WebSocket],
+            parser: rally::Parser::Json,
             static_dir: None,
             shutdown_timeout: Duration::from_millis(10_000),
             redis: None,

@@ -34,6 +34,11 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
         "ping_timeout" => config.ping_timeout = millis(last)?,
         "max_payload" => config.max_payload = positive(last, " of bytes")?,
         "transports" => config.transports = transports(list(values))?,
+        "parser" => {
+            config.parser = last
+                .parse()
+                .map_err(|_| format!("expected json or msgpack, got `{last}`"))?;
+        }
         "static_dir" => config.static_dir = Some(PathBuf::from(last)),
         "shutdown_timeout" => config.shutdown_timeout = millis(last)?,
         "redis" => {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rally_proto::{
     Str,
-    socket::{Packet, PacketType},
+    socket::{BinaryPacket, Packet, PacketType},
 };
 use tokio::{sync::oneshot, time::Instant};
 
@@ -31,8 +31,8 @@ impl Driver {
                     .nsps
                     .get(&packet.packet.nsp)
                     .is_some_and(|n| n.connected);
-                if let (true, Some(engine)) = (connected, self.engine()) {
-                    engine.send_all(packet.to_engine_frames());
+                if connected {
+                    self.send_packet(&packet);
                 }
             }
             Command::Close(_) => {}
@@ -75,9 +75,7 @@ impl Driver {
             nsp.on_closed();
             let packet = Packet::new(PacketType::Disconnect, name.clone());
             let shared = nsp.shared.clone();
-            if let Some(engine) = self.engine() {
-                engine.send(packet.to_engine_frame());
-            }
+            self.send_packet(&BinaryPacket::new(packet, Vec::new()));
             self.on_disconnect(&shared, DisconnectReason::IoClientDisconnect);
         }
         was_active
@@ -118,10 +116,10 @@ impl Driver {
         }
         let id = ack.map(|(tx, timeout)| nsp.acks.insert(tx, timeout.map(|t| Instant::now() + t)));
         packet.packet.id = id;
-        if !connected {
+        if connected {
+            self.send_packet(&packet);
+        } else {
             nsp.buffer(id, packet);
-        } else if let Some(engine) = self.engine() {
-            engine.send_all(packet.to_engine_frames());
         }
     }
 
@@ -171,8 +169,6 @@ impl Driver {
         if let Some(payload) = nsp.connect_payload(auth) {
             packet = packet.with_data(payload.into());
         }
-        if let Some(engine) = self.engine() {
-            engine.send(packet.to_engine_frame());
-        }
+        self.send_packet(&BinaryPacket::new(packet, Vec::new()));
     }
 }

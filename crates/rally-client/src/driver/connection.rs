@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use rally_proto::{
-    Str,
+    DecodeError, Str,
     engine::Message,
-    socket::{Assembler, BinaryPacket},
+    socket::{Assembler, BinaryPacket, Parser, msgpack},
 };
 use tokio::time::Instant;
 
@@ -118,15 +118,21 @@ impl Driver {
 
     pub(super) fn engine_event(&mut self, event: EngineEvent) {
         match event {
-            EngineEvent::Message(Message::Text(text)) => {
-                let packet = self
-                    .decoder
-                    .decode(text)
-                    .and_then(|p| self.assembler.push(p));
-                self.decoded(packet);
-            }
-            EngineEvent::Message(Message::Binary(bytes)) => {
-                let packet = self.assembler.push_binary(bytes);
+            EngineEvent::Message(message) => {
+                let packet = match (self.config.parser, message) {
+                    (Parser::MsgPack, Message::Binary(bytes)) => {
+                        msgpack::decode(&bytes, usize::MAX).map(|(packet, attachments)| {
+                            Some(BinaryPacket::new(packet, attachments))
+                        })
+                    }
+                    // The MessagePack parser reads binary messages only.
+                    (Parser::MsgPack, Message::Text(_)) => Err(DecodeError::InvalidMsgpack),
+                    (_, Message::Text(text)) => self
+                        .decoder
+                        .decode(text)
+                        .and_then(|p| self.assembler.push(p)),
+                    (_, Message::Binary(bytes)) => self.assembler.push_binary(bytes),
+                };
                 self.decoded(packet);
             }
             EngineEvent::Upgraded => {

@@ -81,14 +81,14 @@ impl Driver {
         let Some(nsp) = self.nsps.get_mut(&shared.nsp) else {
             return;
         };
-        let frames = nsp.on_connected(sid, pid);
+        let buffered = nsp.on_connected(sid, pid);
         let held = nsp.take_held();
         nsp.resolve_waiters(&Ok(()));
         for (packet, attachments) in held {
             self.event(shared, packet, attachments);
         }
-        if let Some(engine) = self.engine() {
-            engine.send_all(frames);
+        for packet in &buffered {
+            self.send_packet(packet);
         }
         if let Some(socket) = self.socket(shared) {
             let handlers = lock(&shared.handlers).connect.clone();

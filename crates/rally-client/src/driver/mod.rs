@@ -17,7 +17,8 @@ use std::{
 
 use rally_proto::{
     Str,
-    socket::{Assembler, BinaryPacket, Decoder},
+    engine::Frame,
+    socket::{Assembler, BinaryPacket, Decoder, Parser, msgpack},
 };
 use tokio::{
     sync::{mpsc, oneshot},
@@ -221,6 +222,29 @@ impl Driver {
         match &mut self.conn {
             Conn::Open(engine) => Some(engine),
             _ => None,
+        }
+    }
+
+    /// Sends `packet` in the form of the manager's parser: for the default
+    /// parser its text frame and its attachments, for MessagePack one
+    /// binary frame (a packet nested too deeply for it is dropped, and
+    /// logged).
+    fn send_packet(&mut self, packet: &BinaryPacket) {
+        let frames = match self.config.parser {
+            Parser::MsgPack => {
+                match msgpack::encode(&packet.packet, &packet.attachments, msgpack::Layout::Client)
+                {
+                    Ok(bytes) => vec![Frame::Binary(bytes)],
+                    Err(error) => {
+                        tracing::warn!(%error, "a packet the MessagePack parser cannot write: dropped");
+                        return;
+                    }
+                }
+            }
+            _ => packet.to_engine_frames(),
+        };
+        if let Some(engine) = self.engine() {
+            engine.send_all(frames);
         }
     }
 

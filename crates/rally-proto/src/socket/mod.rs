@@ -51,6 +51,7 @@ mod js;
 mod json;
 pub mod msgpack;
 mod packet;
+mod parser;
 mod payload;
 
 pub use assembler::Assembler;
@@ -58,6 +59,7 @@ pub use binary::{BinaryPacket, placeholder, replace_placeholders};
 pub use decoder::{DEFAULT_MAX_ATTACHMENTS, Decoder};
 pub use event::{event_array, event_name, split_array};
 pub use packet::{Packet, PacketType, frame_of};
+pub use parser::{Parser, UnknownParser};
 pub use payload::{RESERVED_EVENTS, is_reserved_event};
 
 /// The Socket.IO protocol revision this module speaks.

@@ -62,7 +62,7 @@ impl BroadcastPacket {
     /// A cluster adapter builds one from what another node sent.
     #[must_use]
     pub fn new(nsp: &str, event: &str, args: Args, ack_id: Option<u64>) -> Self {
-        let encoded = Encoded::event(nsp, ack_id, event, &args);
+        let encoded = Encoded::event(nsp, ack_id, event, &args).broadcast();
         Self {
             nsp: nsp.to_owned(),
             event: event.to_owned(),
@@ -134,7 +134,7 @@ impl MissedPacket {
     /// a cluster adapter rebuilds it from its log.
     #[must_use]
     pub fn event(nsp: &str, event: &str, args: &Args) -> Self {
-        Self(Encoded::event(nsp, None, event, args))
+        Self(Encoded::event(nsp, None, event, args).broadcast())
     }
 }
 

@@ -26,8 +26,7 @@ impl Client {
             tracing::debug!(sid = %self.sid, nsp = name, "too many namespaces");
             let refusal = ConnectError::new("Too many namespaces");
             let _ = self.send(
-                Encoded::control(PacketType::ConnectError, &name, Some(&refusal.payload()))
-                    .frames(),
+                &Encoded::control(PacketType::ConnectError, &name, Some(&refusal.payload())),
                 false,
             );
             return Ok(());
@@ -35,8 +34,8 @@ impl Client {
         let Some(ns) = self.server.namespace_for(&name, packet.data.as_ref()) else {
             let refusal = ConnectError::new("Invalid namespace");
             let _ = self.send(
-                Encoded::control(PacketType::ConnectError, &name, Some(&refusal.payload()))
-                    .frames(),
+                &Encoded::control(PacketType::ConnectError, &name, Some(&refusal.payload()))
+                    .invalid_namespace(),
                 false,
             );
             return Ok(());
@@ -69,8 +68,11 @@ impl Client {
                 Err(refusal) => {
                     socket.mark_refused();
                     let _ = client.send(
-                        Encoded::control(PacketType::ConnectError, &name, Some(&refusal.payload()))
-                            .frames(),
+                        &Encoded::control(
+                            PacketType::ConnectError,
+                            &name,
+                            Some(&refusal.payload()),
+                        ),
                         false,
                     );
                 }
@@ -129,7 +131,7 @@ impl Client {
         // reply (the official client holds them until it is connected).
         let rooms = restored.map(|restored| {
             for missed in &restored.missed {
-                let _ = self.send(missed.0.frames(), false);
+                let _ = self.send(&missed.0, false);
             }
             restored.session.rooms
         });
@@ -138,7 +140,7 @@ impl Client {
             None => [r#"{"sid":""#, &socket.id(), r#""}"#].concat(),
         };
         let _ = self.send(
-            Encoded::control(PacketType::Connect, name, Some(&reply)).frames(),
+            &Encoded::control(PacketType::Connect, name, Some(&reply)),
             false,
         );
         ns.connect(&socket, rooms.as_deref().unwrap_or_default());

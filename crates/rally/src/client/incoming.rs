@@ -7,7 +7,7 @@ use bytes::Bytes;
 use rally_engine::{CloseReason, Message};
 use rally_proto::{
     Str,
-    socket::{BinaryPacket, Decoder, PacketType, event_name, split_array},
+    socket::{BinaryPacket, Decoder, PacketType, Parser, event_name, msgpack, split_array},
 };
 
 use super::Client;
@@ -16,9 +16,12 @@ use crate::{AckReply, DisconnectReason, Event, event::AckSender};
 impl Client {
     /// A message from the Engine.IO session.
     pub(crate) fn on_message(self: &Arc<Self>, message: Message) {
-        let result = match message {
-            Message::Text(text) => self.on_text(text),
-            Message::Binary(bytes) => self.on_binary(bytes),
+        let result = match (self.server.config.parser, message) {
+            (Parser::MsgPack, Message::Binary(bytes)) => self.on_packed(&bytes),
+            // The reference's MessagePack decoder refuses text.
+            (Parser::MsgPack, Message::Text(_)) => Err("a text message for the MessagePack parser"),
+            (_, Message::Text(text)) => self.on_text(text),
+            (_, Message::Binary(bytes)) => self.on_binary(bytes),
         };
         if let Err(why) = result {
             tracing::debug!(sid = %self.sid, why, "invalid packet: closing");
@@ -47,6 +50,19 @@ impl Client {
             .push_binary(bytes)
             .map_err(|_| "unexpected attachment")?;
         complete.map_or(Ok(()), |packet| self.on_packet(packet, None))
+    }
+
+    /// A packet of the MessagePack parser: one message, binary inside.
+    fn on_packed(self: &Arc<Self>, bytes: &Bytes) -> Result<(), &'static str> {
+        let (packet, attachments) = msgpack::decode(bytes, self.server.config.max_attachments)
+            .map_err(|_| "undecodable MessagePack packet")?;
+        self.on_packet(
+            BinaryPacket {
+                packet,
+                attachments,
+            },
+            None,
+        )
     }
 
     /// A complete packet; `items`: its payload's array items when the

@@ -112,12 +112,12 @@ impl Socket {
         if self.state.load(Ordering::Acquire) == DISCONNECTED {
             return Err(EmitError::Disconnected);
         }
-        self.client.send(packet.frames(), volatile)
+        self.client.send(packet, volatile)
     }
 
     /// Queues a logged packet without acting on a full queue: false when
     /// the client is too slow (see [`Client::queue`]).
     pub(crate) fn queue_encoded(&self, packet: &Encoded) -> bool {
-        self.state.load(Ordering::Acquire) == DISCONNECTED || self.client.queue(packet.frames())
+        self.state.load(Ordering::Acquire) == DISCONNECTED || self.client.queue(packet)
     }
 }

@@ -47,7 +47,7 @@ impl Socket {
         }
         if notify {
             let _ = self.client.send(
-                Encoded::control(PacketType::Disconnect, self.ns.name(), None).frames(),
+                &Encoded::control(PacketType::Disconnect, self.ns.name(), None),
                 false,
             );
         }
