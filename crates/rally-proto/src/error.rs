@@ -49,4 +49,15 @@ pub enum DecodeError {
     /// The bytes are not well-formed MessagePack (or use extension types).
     #[error("invalid messagepack")]
     InvalidMsgpack,
+    /// A record of an Engine.IO protocol 3 polling payload has a missing,
+    /// malformed or wrong length, or no separator after it.
+    #[error("invalid payload record length")]
+    InvalidLength,
+    /// A record of an Engine.IO protocol 3 polling payload announces more
+    /// than the allowed length.
+    #[error("payload record too long (at most {max})")]
+    RecordTooLong {
+        /// The allowed maximum.
+        max: usize,
+    },
 }
