@@ -380,6 +380,15 @@ async fn bad_binary_framing_is_a_parse_error() {
 }
 
 #[tokio::test]
+async fn huge_declared_lengths_are_a_parse_error_without_allocating() {
+    assert_parse_error(b"99999999999999999999999:4x", false).await;
+    let mut digits = vec![0];
+    digits.extend_from_slice(&[9; 400]);
+    digits.extend_from_slice(&[0xff, b'4']);
+    assert_parse_error(&digits, true).await;
+}
+
+#[tokio::test]
 async fn records_before_a_bad_one_are_delivered() {
     let mut server = TestServer::start_silent(v3_config()).await;
     let polling = V3Polling::open(&server, "EIO=3&transport=polling").await;
@@ -466,6 +475,16 @@ async fn a_silent_websocket_session_times_out_without_a_server_ping() {
 }
 
 #[tokio::test]
+async fn a_close_record_ends_the_session_and_the_pending_poll() {
+    let mut server = TestServer::start_silent(v3_config()).await;
+    let polling = V3Polling::open(&server, "EIO=3&transport=polling").await;
+    let pending = polling.pending_get().await;
+    polling.post_ok(b"1:1").await;
+    assert_eq!(server.expect_close().await, CloseReason::TransportClose);
+    assert_eq!(finish(pending).await.assert_poll(), "1:6");
+}
+
+#[tokio::test]
 async fn a_client_pong_breaks_the_protocol() {
     let mut server = TestServer::start_silent(v3_config()).await;
     let polling = V3Polling::open(&server, "EIO=3&transport=polling").await;
@@ -532,6 +551,20 @@ async fn upgrade_probes_noops_the_pending_poll_then_moves_to_websocket() {
     assert_eq!(polling.session.transport(), Transport::WebSocket);
     ws_send_text(&mut ws, "2").await;
     assert_eq!(ws_expect_text(&mut ws).await, "3");
+}
+
+#[tokio::test]
+async fn an_upgrade_asking_b64_gets_binary_as_base64_text() {
+    let mut server = TestServer::start(v3_config()).await;
+    let polling = V3Polling::open(&server, "EIO=3&transport=polling").await;
+    let target = format!("EIO=3&transport=websocket&sid={}&b64=1", polling.sid);
+    let mut ws = ws_connect(server.addr, &target).await;
+    ws_send_text(&mut ws, "2probe").await;
+    assert_eq!(ws_expect_text(&mut ws).await, "3probe");
+    ws_send_text(&mut ws, "5").await;
+    ws_send_text(&mut ws, "b4AQID").await;
+    server.expect_binary(&[1, 2, 3]).await;
+    assert_eq!(ws_expect_text(&mut ws).await, "b4AQID");
 }
 
 #[tokio::test]
