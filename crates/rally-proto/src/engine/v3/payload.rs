@@ -170,7 +170,9 @@ pub fn decode_payload(
 ///
 /// Each item is a packet, or the error of the first faulty record, which
 /// ends the iteration: the reference delivers the packets before a faulty
-/// record and then closes the session with a parse error. Records are
+/// record and then closes the session with a parse error. The reference's
+/// server also stops at a [`Packet::Close`]: what follows it in the body is
+/// neither delivered nor checked, so a caller stops iterating there. Records are
 /// decoded lazily; text and binary data are slices of the body, except
 /// base64, which is decoded into a new buffer.
 #[derive(Debug)]
