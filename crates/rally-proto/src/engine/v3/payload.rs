@@ -18,6 +18,10 @@ pub const BINARY_CONTENT_TYPE: &str = "application/octet-stream";
 /// repeated), `None` when there is none. `b64=1`, or even `b64=0`, asks for
 /// base64; an empty `b64=` does not.
 ///
+/// Ask it of the request that opens a transport (the polling handshake, the
+/// WebSocket request) and keep the answer for that transport: a client
+/// sends no `b64` on the polls and POSTs that follow its handshake.
+///
 /// ```
 /// use rally_proto::engine::v3::supports_binary;
 ///
