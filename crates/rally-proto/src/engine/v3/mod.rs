@@ -30,7 +30,9 @@
 //! The server writes the binary form only when the packets include a binary
 //! one and the client takes binary ([`supports_binary`]: no non-empty `b64`
 //! query parameter); otherwise the text form, binary as base64
-//! ([`PayloadForm::choose`]). A client POSTs the binary form with the header
+//! ([`PayloadForm::choose`]). The client sends `b64` only on the request
+//! that opens a transport (the polling handshake, the WebSocket upgrade), so
+//! the choice is made once per transport, as the reference makes it. A client POSTs the binary form with the header
 //! `Content-Type: application/octet-stream` (compared as the whole value, as
 //! the reference does), anything else is the text form
 //! ([`PayloadForm::of_request`]). The reference answers a POST with `ok`

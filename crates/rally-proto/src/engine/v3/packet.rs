@@ -74,7 +74,8 @@ pub(super) fn decode_base64_packet(rest: &[u8]) -> Packet {
 pub fn decode_binary_frame(frame: Bytes) -> Packet {
     let kind = frame
         .first()
-        .and_then(|&b| PacketType::from_digit(b.wrapping_add(b'0')));
+        .filter(|&&b| b <= 6)
+        .and_then(|&b| PacketType::from_digit(b'0' + b));
     binary_packet(kind, frame.slice(frame.len().min(1)..))
 }
 

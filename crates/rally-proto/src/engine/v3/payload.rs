@@ -18,6 +18,10 @@ pub const BINARY_CONTENT_TYPE: &str = "application/octet-stream";
 /// repeated), `None` when there is none. `b64=1`, or even `b64=0`, asks for
 /// base64; an empty `b64=` does not.
 ///
+/// Ask it of the request that opens a transport (the polling handshake, the
+/// WebSocket request) and keep the answer for that transport: a client
+/// sends no `b64` on the polls and POSTs that follow its handshake.
+///
 /// ```
 /// use rally_proto::engine::v3::supports_binary;
 ///
@@ -170,7 +174,9 @@ pub fn decode_payload(
 ///
 /// Each item is a packet, or the error of the first faulty record, which
 /// ends the iteration: the reference delivers the packets before a faulty
-/// record and then closes the session with a parse error. Records are
+/// record and then closes the session with a parse error. The reference's
+/// server also stops at a [`Packet::Close`]: what follows it in the body is
+/// neither delivered nor checked, so a caller stops iterating there. Records are
 /// decoded lazily; text and binary data are slices of the body, except
 /// base64, which is decoded into a new buffer.
 #[derive(Debug)]

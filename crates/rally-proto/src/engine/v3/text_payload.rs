@@ -127,17 +127,18 @@ fn record_end(body: &Str, start: usize, units: u64, max: usize) -> Result<usize,
     if units > max {
         return Err(DecodeError::RecordTooLong { max });
     }
-    let mut counted = 0;
+    let (mut counted, mut end) = (0, start);
     for (at, c) in rest.char_indices() {
-        if counted == units {
-            return Ok(start + at);
+        if counted >= units {
+            break;
         }
         counted += c.len_utf16();
+        end = start + at + c.len_utf8();
     }
     if counted == units {
-        Ok(body.len())
+        Ok(end)
     } else {
-        // Past the end, or the last character straddles the end.
+        // Past the end, or a character straddles the end.
         Err(DecodeError::InvalidLength)
     }
 }
