@@ -68,7 +68,7 @@ impl Query {
         let mut jsonp = false;
         for (key, value) in crate::handshake::query_pairs(query.unwrap_or_default()) {
             match &*key {
-                "EIO" => _ = protocol.get_or_insert_with(|| Protocol::of_query(Some(&value))),
+                "EIO" => _ = protocol.get_or_insert_with(|| Protocol::from_eio(&value)),
                 "transport" => _ = transport.get_or_insert_with(|| Transport::from_name(&value)),
                 "sid" => _ = sid.get_or_insert_with(|| Sid::parse(&value)),
                 "b64" => _ = b64.get_or_insert_with(|| v3::supports_binary(Some(&value))),

@@ -31,10 +31,10 @@ pub enum Protocol {
 
 impl Protocol {
     /// The revision named by a request's `EIO` parameter: `4` is protocol 4,
-    /// anything else (no `EIO` at all included) protocol 3, as the
-    /// reference reads it.
-    pub(crate) fn of_query(eio: Option<&str>) -> Self {
-        if eio == Some("4") { Self::V4 } else { Self::V3 }
+    /// anything else protocol 3, as the reference reads it (a request with
+    /// no `EIO` at all is protocol 3 too).
+    pub(crate) fn from_eio(eio: &str) -> Self {
+        if eio == "4" { Self::V4 } else { Self::V3 }
     }
 
     /// The revision's number, as in `EIO=`.
