@@ -12,6 +12,7 @@ use rally_proto::{DecodeError, Str};
 
 mod decoders;
 mod msgpack;
+mod polling_v3;
 pub mod ws;
 
 pub use decoders::{
@@ -19,6 +20,7 @@ pub use decoders::{
     check_socket_packet,
 };
 pub use msgpack::check_msgpack;
+pub use polling_v3::check_polling_payload_v3;
 pub use ws::check_websocket_messages;
 
 /// One message of a message-sequence input (`socket_assembler`,

@@ -36,6 +36,11 @@ fn polling_payload() {
 }
 
 #[test]
+fn polling_payload_v3() {
+    replay("polling_payload_v3", rally_fuzz::check_polling_payload_v3);
+}
+
+#[test]
 fn socket_packet() {
     replay("socket_packet", rally_fuzz::check_socket_packet);
 }

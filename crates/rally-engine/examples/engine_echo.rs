@@ -2,11 +2,13 @@
 //! text and binary as binary.
 //!
 //! ```text
-//! cargo run --release --example engine_echo -- --port 3000 [--ping-interval 300] [--ping-timeout 200]
+//! cargo run --release --example engine_echo -- --port 3000 [--ping-interval 300] [--ping-timeout 200] [--allow-eio3]
 //! ```
 //!
 //! It answers under `/engine.io/` on `localhost` (IPv4 and IPv6) with
-//! `maxHttpBufferSize` 1,000,000.
+//! `maxHttpBufferSize` 1,000,000. It speaks Engine.IO protocol 4; with
+//! `--allow-eio3` protocol 3 as well (`allowEIO3`: `EIO=3`, or a request
+//! without `EIO`, opens a protocol 3 session, where the client pings).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -30,6 +32,7 @@ struct Args {
     port: u16,
     ping_interval: u64,
     ping_timeout: u64,
+    allow_eio3: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -37,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
         port: 3000,
         ping_interval: 300,
         ping_timeout: 200,
+        allow_eio3: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -54,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--ping-interval" => args.ping_interval = value("--ping-interval")?,
             "--ping-timeout" => args.ping_timeout = value("--ping-timeout")?,
+            "--allow-eio3" => args.allow_eio3 = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -66,7 +71,9 @@ async fn main() {
         Ok(args) => args,
         Err(e) => {
             eprintln!("engine_echo: {e}");
-            eprintln!("usage: engine_echo [--port N] [--ping-interval MS] [--ping-timeout MS]");
+            eprintln!(
+                "usage: engine_echo [--port N] [--ping-interval MS] [--ping-timeout MS] [--allow-eio3]"
+            );
             std::process::exit(2);
         }
     };
@@ -74,7 +81,8 @@ async fn main() {
         .path("/engine.io/")
         .ping_interval(Duration::from_millis(args.ping_interval))
         .ping_timeout(Duration::from_millis(args.ping_timeout))
-        .max_http_buffer_size(1_000_000);
+        .max_http_buffer_size(1_000_000)
+        .allow_eio3(args.allow_eio3);
     let engine = EngineIo::new(config, Echo);
 
     let mut servers = Vec::new();

@@ -59,6 +59,9 @@ pub struct Config {
     /// window. Default off. See
     /// [`max_handshakes_per_ip`](Config::max_handshakes_per_ip).
     pub handshake_rate: Option<(u32, Duration)>,
+    /// Whether Engine.IO protocol 3 clients (Socket.IO v2) may connect
+    /// (`allowEIO3`). Default false. See [`allow_eio3`](Config::allow_eio3).
+    pub allow_eio3: bool,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             max_buffered_frames: 4096,
             max_sessions: 100_000,
             handshake_rate: None,
+            allow_eio3: false,
         }
     }
 }
@@ -214,6 +218,36 @@ impl Config {
         self
     }
 
+    /// Sets `allowEIO3`: whether clients of Engine.IO protocol 3 (what
+    /// socket.io-client 2.x and the Socket.IO v2 clients of other languages
+    /// speak) may open sessions. Off by default, as in the reference.
+    ///
+    /// Off, a handshake with `EIO=3` (or with no `EIO` at all, which the
+    /// reference reads as protocol 3) is refused with HTTP 400 and
+    /// `{"code":5,"message":"Unsupported protocol version"}`. On, such a
+    /// handshake opens a protocol 3 session, beside protocol 4 ones: the
+    /// client pings and the server answers (a session that sends no ping for
+    /// `pingInterval + pingTimeout` closes with `ping timeout`), polling
+    /// bodies take the `<length>:<packet>` text form or the binary form, and
+    /// a binary WebSocket frame starts with its packet type. Every later
+    /// request of a session must name the revision it opened with
+    /// ([`Session::protocol`](crate::Session::protocol)), or it gets HTTP 400.
+    /// JSONP polling (a `j` parameter) is not served: such a handshake gets
+    /// HTTP 400, `{"code":3,"message":"Bad request"}`.
+    ///
+    /// ```
+    /// use rally_engine::Config;
+    ///
+    /// let config = Config::default().allow_eio3(true);
+    /// assert!(config.allow_eio3);
+    /// ```
+    #[doc(alias = "allowEIO3")]
+    #[must_use]
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.allow_eio3 = allow;
+        self
+    }
+
     /// What follows the sid in the open packet of a session on `transport`
     /// (`","upgrades":[...],...}`): the same for every session, so built once.
     pub(crate) fn open_packet_tail(&self, transport: Transport) -> String {
@@ -250,6 +284,7 @@ impl fmt::Debug for Config {
             .field("max_buffered_frames", &self.max_buffered_frames)
             .field("max_sessions", &self.max_sessions)
             .field("handshake_rate", &self.handshake_rate)
+            .field("allow_eio3", &self.allow_eio3)
             .finish()
     }
 }

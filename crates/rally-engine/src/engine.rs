@@ -10,11 +10,11 @@ use std::{
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
 use http_body::Body;
-use rally_proto::Str;
+use rally_proto::{Str, engine::v3};
 use tower_service::Service;
 
 use crate::{
-    CloseReason, Config, Handler, Handshake, RemoteAddr, Session, Sid, SidMap, Transport,
+    CloseReason, Config, Handler, Handshake, Protocol, RemoteAddr, Session, Sid, SidMap, Transport,
     error::ErrorCode,
     rate::HandshakeRate,
     response::{self, EngineBody},
@@ -47,30 +47,41 @@ impl<H: Handler> Owner for Engine<H> {
 
 /// The query parameters the engine reads.
 struct Query {
-    /// Whether `EIO` names protocol revision 4.
-    eio4: bool,
+    /// The protocol revision `EIO` names (protocol 3 unless it is `4`).
+    protocol: Protocol,
     /// `transport`, when it names one.
     transport: Option<Transport>,
     /// `sid` when present: `Some(None)` for one that cannot be an id.
     sid: Option<Option<Sid>>,
+    /// Whether a protocol 3 client takes binary: it asked no (non-empty)
+    /// `b64`.
+    binary: bool,
+    /// Whether `j` (JSONP polling) is present.
+    jsonp: bool,
 }
 
 impl Query {
-    /// Reads the first `EIO`, `transport` and `sid`, copying nothing.
+    /// Reads the first `EIO`, `transport`, `sid` and `b64`, and whether
+    /// there is a `j`, copying nothing.
     fn parse(query: Option<&str>) -> Self {
-        let (mut eio, mut transport, mut sid) = (None, None, None);
+        let (mut protocol, mut transport, mut sid, mut b64) = (None, None, None, None);
+        let mut jsonp = false;
         for (key, value) in crate::handshake::query_pairs(query.unwrap_or_default()) {
             match &*key {
-                "EIO" => _ = eio.get_or_insert_with(|| value == "4"),
+                "EIO" => _ = protocol.get_or_insert_with(|| Protocol::from_eio(&value)),
                 "transport" => _ = transport.get_or_insert_with(|| Transport::from_name(&value)),
                 "sid" => _ = sid.get_or_insert_with(|| Sid::parse(&value)),
+                "b64" => _ = b64.get_or_insert_with(|| v3::supports_binary(Some(&value))),
+                "j" => jsonp = true,
                 _ => {}
             }
         }
         Self {
-            eio4: eio.unwrap_or(false),
+            protocol: protocol.unwrap_or(Protocol::V3),
             transport: transport.flatten(),
             sid,
+            binary: b64.unwrap_or(true),
+            jsonp,
         }
     }
 }
@@ -144,10 +155,10 @@ impl<H: Handler> Engine<H> {
         }
         match query.sid {
             Some(sid) => {
-                self.to_session(req, sid, transport, query.eio4, wants_upgrade)
+                self.to_session(req, sid, transport, &query, wants_upgrade)
                     .await
             }
-            None => self.handshake(req, transport, query.eio4, wants_upgrade),
+            None => self.handshake(req, transport, &query, wants_upgrade),
         }
     }
 
@@ -158,7 +169,7 @@ impl<H: Handler> Engine<H> {
         req: Request<B>,
         sid: Option<Sid>,
         transport: Transport,
-        eio4: bool,
+        query: &Query,
         wants_upgrade: bool,
     ) -> Response<EngineBody>
     where
@@ -170,12 +181,16 @@ impl<H: Handler> Engine<H> {
         let Some(session) = session else {
             return refuse(ErrorCode::UnknownSid, wants_upgrade);
         };
-        if wants_upgrade {
-            return websocket::upgrade(self.clone(), session, req);
+        // A session speaks one protocol revision; a request naming another
+        // is a mismatch (an upgrade included), as is the wrong transport
+        // without an upgrade.
+        if query.protocol != session.protocol() {
+            return refuse(ErrorCode::BadRequest, wants_upgrade);
         }
-        // A session speaks one protocol revision; anything else asking
-        // for it is a mismatch, as is the wrong transport.
-        if transport != session.transport() || !eio4 {
+        if wants_upgrade {
+            return websocket::upgrade(self.clone(), session, req, query.binary);
+        }
+        if transport != session.transport() {
             return response::error(ErrorCode::BadRequest);
         }
         match *req.method() {
@@ -191,7 +206,7 @@ impl<H: Handler> Engine<H> {
         self: &Arc<Self>,
         req: Request<B>,
         transport: Transport,
-        eio4: bool,
+        query: &Query,
         wants_upgrade: bool,
     ) -> Response<EngineBody>
     where
@@ -206,10 +221,16 @@ impl<H: Handler> Engine<H> {
             return refuse(ErrorCode::BadRequest, wants_upgrade);
         }
         let (mut parts, body) = req.into_parts();
-        if let Some(refusal) = self.screen_handshake(&parts, eio4, wants_upgrade) {
+        if let Some(refusal) = self.screen_handshake(&parts, query.protocol, wants_upgrade) {
             return refusal;
         }
-        let Some(session) = self.open(&parts, transport) else {
+        // JSONP polling (what a protocol 3 client falls back to where it
+        // has no XHR) is not served: refused as a transport that cannot be
+        // made.
+        if query.jsonp && query.protocol == Protocol::V3 && transport == Transport::Polling {
+            return response::error(ErrorCode::BadRequest);
+        }
+        let Some(session) = self.open(&parts, transport, query) else {
             tracing::warn!(
                 max_sessions = self.config.max_sessions,
                 "handshake refused: too many sessions"
@@ -227,17 +248,19 @@ impl<H: Handler> Engine<H> {
                 }
                 response
             }
-            Transport::WebSocket => websocket::open(self.clone(), session, &mut parts, body),
+            Transport::WebSocket => {
+                websocket::open(self.clone(), session, &mut parts, body, query.binary)
+            }
         }
     }
 
     /// The checks a handshake passes before its session opens, in order:
-    /// `allow_request`, the protocol revision, the handshake rate. The
-    /// refusal, when one fails.
+    /// `allow_request`, the protocol revision (protocol 3 only with
+    /// `allow_eio3`), the handshake rate. The refusal, when one fails.
     fn screen_handshake(
         &self,
         parts: &Parts,
-        eio4: bool,
+        protocol: Protocol,
         wants_upgrade: bool,
     ) -> Option<Response<EngineBody>> {
         if let Some(hook) = &self.config.allow_request {
@@ -255,7 +278,7 @@ impl<H: Handler> Engine<H> {
                 });
             }
         }
-        if !eio4 {
+        if protocol == Protocol::V3 && !self.config.allow_eio3 {
             return Some(refuse(ErrorCode::UnsupportedProtocolVersion, wants_upgrade));
         }
         if let (Some(rate), Some(addr)) =
@@ -271,7 +294,12 @@ impl<H: Handler> Engine<H> {
 
     /// Opens a session for a handshake request and tells the handler;
     /// `None` when `max_sessions` are open already.
-    fn open(self: &Arc<Self>, parts: &Parts, transport: Transport) -> Option<Arc<Session>> {
+    fn open(
+        self: &Arc<Self>,
+        parts: &Parts,
+        transport: Transport,
+        query: &Query,
+    ) -> Option<Arc<Session>> {
         let handshake = Handshake {
             uri: crate::handshake::detach_uri(&parts.uri),
             headers: crate::handshake::detach_headers(&parts.headers),
@@ -289,15 +317,17 @@ impl<H: Handler> Engine<H> {
             }
             let session = Session::new(
                 handshake,
+                query.protocol,
+                query.binary,
                 self.config.max_buffered_frames,
-                self.config.ping_interval,
+                (self.config.ping_interval, self.config.ping_timeout),
                 owner,
                 self.counters.clone(),
             );
             sessions.insert(session.sid(), session.clone());
             session
         };
-        tracing::debug!(sid = %session.sid(), %transport, "session opened");
+        tracing::debug!(sid = %session.sid(), %transport, protocol = %query.protocol, "session opened");
         if transport == Transport::Polling {
             polling::spawn_heartbeat(
                 session.clone(),
@@ -447,16 +477,33 @@ mod tests {
         let q = Query::parse(Some(&format!(
             "EIO=4&transport=%70olling&sid={sid}&EIO=3&transport=websocket&sid=x&t=1"
         )));
-        assert!(q.eio4);
+        assert_eq!(q.protocol, Protocol::V4);
         assert_eq!(q.transport, Some(Transport::Polling));
         assert_eq!(q.sid, Some(Some(sid)));
+        assert!(q.binary && !q.jsonp);
 
         // Present but unusable is not the same as absent.
         let q = Query::parse(Some("EIO=3&transport=carrier-pigeon&sid=nope"));
-        assert!(!q.eio4);
+        assert_eq!(q.protocol, Protocol::V3);
         assert_eq!(q.transport, None);
         assert_eq!(q.sid, Some(None));
         let q = Query::parse(None);
-        assert!(!q.eio4 && q.transport.is_none() && q.sid.is_none());
+        assert_eq!(q.protocol, Protocol::V3);
+        assert!(q.transport.is_none() && q.sid.is_none());
+        assert!(q.binary && !q.jsonp);
+    }
+
+    #[test]
+    fn the_query_reads_b64_and_j_as_the_reference() {
+        // Any value but 4 is protocol 3.
+        assert_eq!(Query::parse(Some("EIO=5")).protocol, Protocol::V3);
+        assert_eq!(Query::parse(Some("EIO=")).protocol, Protocol::V3);
+        // A non-empty `b64`, even `0`, asks for base64; an empty one does not.
+        assert!(!Query::parse(Some("b64=1")).binary);
+        assert!(!Query::parse(Some("b64=0")).binary);
+        assert!(Query::parse(Some("b64=")).binary);
+        // `j`, even empty, asks for JSONP.
+        assert!(Query::parse(Some("EIO=3&j=")).jsonp);
+        assert!(Query::parse(Some("EIO=3&j=0")).jsonp);
     }
 }

@@ -11,6 +11,7 @@ pub type EngineBody = Full<Bytes>;
 
 pub(crate) const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=UTF-8");
 pub(crate) const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html");
+pub(crate) const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// A reply with a body and its content type.

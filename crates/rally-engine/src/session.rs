@@ -15,7 +15,7 @@ use rally_proto::engine::{Frame, Message};
 use tokio::{sync::Notify, time::Instant};
 
 use crate::{
-    CloseReason, Handshake, SendError, Sid, Transport,
+    CloseReason, Handshake, Protocol, SendError, Sid, Transport,
     queue::{Queue, Receiver},
     stats::Counters,
 };
@@ -32,6 +32,10 @@ pub(crate) trait Owner: Send + Sync {
 pub struct Session {
     sid: Sid,
     handshake: Handshake,
+    protocol: Protocol,
+    /// Whether a protocol 3 polling client takes binary bodies (it asked
+    /// no `b64`); protocol 4 bodies are text always.
+    polling_binary: bool,
     queue: Queue,
     state: Mutex<State>,
     /// Whether `state.close` is set, read without the lock on every send.
@@ -62,20 +66,24 @@ struct State {
     expiry: Option<Instant>,
 }
 
-/// Where the server-driven heartbeat stands.
+/// Where the heartbeat stands: server-driven in protocol 4, client-driven
+/// in protocol 3.
 #[derive(Clone, Copy)]
 enum Heartbeat {
     /// The next ping goes out at this instant.
     Idle(Instant),
     /// A ping went out; its pong must arrive before this instant.
     AwaitingPong(Instant),
+    /// Protocol 3: the client's next ping must arrive before this instant.
+    AwaitingPing(Instant),
 }
 
 impl State {
     /// When the transport's timer must fire next: the heartbeat's instant,
     /// or the expiry when that comes first.
     fn deadline(&self) -> Instant {
-        let (Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at)) = self.heartbeat;
+        let (Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) | Heartbeat::AwaitingPing(at)) =
+            self.heartbeat;
         self.expiry.map_or(at, |expiry| expiry.min(at))
     }
 }
@@ -96,12 +104,18 @@ pub(crate) enum Beat {
 impl Session {
     pub(crate) fn new(
         handshake: Handshake,
+        protocol: Protocol,
+        polling_binary: bool,
         capacity: usize,
-        ping_interval: Duration,
+        (ping_interval, ping_timeout): (Duration, Duration),
         owner: Weak<dyn Owner>,
         counters: Arc<Counters>,
     ) -> Arc<Self> {
         counters.opened(handshake.transport);
+        let heartbeat = match protocol {
+            Protocol::V4 => Heartbeat::Idle(Instant::now() + ping_interval),
+            Protocol::V3 => Heartbeat::AwaitingPing(Instant::now() + ping_interval + ping_timeout),
+        };
         Arc::new(Self {
             sid: Sid::random(),
             state: Mutex::new(State {
@@ -109,10 +123,12 @@ impl Session {
                 upgrading: false,
                 posting: false,
                 close: None,
-                heartbeat: Heartbeat::Idle(Instant::now() + ping_interval),
+                heartbeat,
                 expiry: None,
             }),
             handshake,
+            protocol,
+            polling_binary,
             is_closed: AtomicBool::new(false),
             queue: Queue::new(capacity),
             closed: Notify::new(),
@@ -136,6 +152,29 @@ impl Session {
     #[must_use]
     pub fn handshake(&self) -> &Handshake {
         &self.handshake
+    }
+
+    /// The Engine.IO protocol revision the session speaks, that of the
+    /// request that opened it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use rally_engine::{Protocol, Session};
+    ///
+    /// fn on_open(session: &Arc<Session>) {
+    ///     if session.protocol() == Protocol::V3 {
+    ///         // A Socket.IO v2 client: speak Socket.IO protocol 4 to it.
+    ///     }
+    /// }
+    /// ```
+    #[must_use]
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Whether polling replies may take the binary form (protocol 3 only).
+    pub(crate) fn polling_binary(&self) -> bool {
+        self.polling_binary
     }
 
     /// The transport carrying the session now.
@@ -299,6 +338,7 @@ impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("sid", &self.sid)
+            .field("protocol", &self.protocol)
             .field("transport", &self.transport())
             .field("closed", &self.close_reason())
             .finish_non_exhaustive()

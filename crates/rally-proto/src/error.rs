@@ -52,4 +52,15 @@ pub enum DecodeError {
     /// The namespace of a MessagePack packet is not a string starting with `/`.
     #[error("invalid namespace")]
     InvalidNamespace,
+    /// A record of an Engine.IO protocol 3 polling payload has a missing,
+    /// malformed or wrong length, or no separator after it.
+    #[error("invalid payload record length")]
+    InvalidLength,
+    /// A record of an Engine.IO protocol 3 polling payload announces more
+    /// than the allowed length.
+    #[error("payload record too long (at most {max})")]
+    RecordTooLong {
+        /// The allowed maximum.
+        max: usize,
+    },
 }

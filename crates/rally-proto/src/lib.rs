@@ -25,6 +25,7 @@ const _: () = {
     send_sync::<Binary>();
     send_sync::<DecodeError>();
     send_sync::<engine::Packet>();
+    send_sync::<engine::v3::PayloadDecoder>();
     send_sync::<socket::Packet>();
     send_sync::<socket::Decoder>();
 };

@@ -1,4 +1,5 @@
-//! The server-driven heartbeat of a session, and its expiry.
+//! The heartbeat of a session (server-driven in protocol 4, client-driven
+//! in protocol 3), and its expiry.
 
 use std::{sync::atomic::Ordering, time::Duration};
 
@@ -62,12 +63,29 @@ impl Session {
             return Beat::Expired;
         }
         match state.heartbeat {
-            Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) if now < at => Beat::Wait,
+            Heartbeat::Idle(at) | Heartbeat::AwaitingPong(at) | Heartbeat::AwaitingPing(at)
+                if now < at =>
+            {
+                Beat::Wait
+            }
             Heartbeat::Idle(_) => {
                 state.heartbeat = Heartbeat::AwaitingPong(now + ping_timeout);
                 Beat::Ping
             }
-            Heartbeat::AwaitingPong(_) => Beat::TimedOut,
+            Heartbeat::AwaitingPong(_) | Heartbeat::AwaitingPing(_) => Beat::TimedOut,
+        }
+    }
+
+    /// Records a protocol 3 client's ping: the next one is due within
+    /// `window` (`pingInterval + pingTimeout`) from now.
+    ///
+    /// The deadline only moves later, so the transport's timer is not
+    /// woken: when it fires at the old deadline, [`heartbeat_beat`](Self::heartbeat_beat)
+    /// says [`Beat::Wait`] and the timer is set again for the new one.
+    pub(crate) fn heartbeat_ping(&self, window: Duration) {
+        let mut state = self.state();
+        if let Heartbeat::AwaitingPing(_) = state.heartbeat {
+            state.heartbeat = Heartbeat::AwaitingPing(Instant::now() + window);
         }
     }
 

@@ -7,15 +7,15 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header, reques
 use http_body::Body;
 use http_body_util::BodyExt;
 use rally_proto::{
-    Str,
-    engine::{Frame, decode_payload, encode_payload},
+    DecodeError, Str,
+    engine::{Frame, Packet, decode_payload, encode_payload, v3},
 };
 use tokio::time::Instant;
 
 use crate::{
-    CloseReason, Handler, Session, Transport,
+    CloseReason, Handler, Protocol, Session, Transport,
     engine::{BoxError, Engine},
-    response::{self, EngineBody, TEXT_HTML, TEXT_PLAIN},
+    response::{self, EngineBody, OCTET_STREAM, TEXT_HTML, TEXT_PLAIN},
     session::Beat,
 };
 
@@ -33,7 +33,7 @@ pub(crate) fn handshake(open: Str, session: &Arc<Session>, parts: &Parts) -> Res
     if let Some(mut rx) = session.try_receiver() {
         rx.drain(&mut frames, MAX_BATCH);
     }
-    reply(&parts.headers, TEXT_PLAIN, encode_payload(&frames))
+    reply_frames(&parts.headers, session, &frames)
 }
 
 /// A GET: waits until something is queued, the session closes, or an
@@ -88,16 +88,17 @@ pub(crate) async fn poll(
         }
     }
     guard.0 = None;
-    reply(&request_headers, TEXT_PLAIN, encode_payload(&frames))
+    reply_frames(&request_headers, &session, &frames)
 }
 
 /// A POST: decodes the body and hands its packets over in order.
 ///
 /// As the reference does: a body over `maxHttpBufferSize` gets 413 and the
-/// session goes on; a binary (`application/octet-stream`) body gets 400 and
-/// closes it; a record that does not decode closes the session with
-/// `parse error` after the records before it were handed over, and the
-/// POST still gets `ok`.
+/// session goes on; in protocol 4 a binary (`application/octet-stream`)
+/// body gets 400 and closes it, in protocol 3 it is the binary payload form;
+/// a record that does not decode closes the session with `parse error`
+/// after the records before it were handed over, and the POST still gets
+/// `ok`.
 pub(crate) async fn post<H, B>(
     engine: &Arc<Engine<H>>,
     session: Arc<Session>,
@@ -115,11 +116,14 @@ where
         session.close_with(CloseReason::TransportError);
         return response::status(StatusCode::BAD_REQUEST);
     }
-    if parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t == "application/octet-stream")
-    {
+    let content_type = parts.headers.get(header::CONTENT_TYPE);
+    let v3_form = match session.protocol() {
+        Protocol::V4 => None,
+        Protocol::V3 => Some(v3::PayloadForm::of_request(
+            content_type.map(HeaderValue::as_bytes),
+        )),
+    };
+    if v3_form.is_none() && content_type.is_some_and(|t| t == v3::BINARY_CONTENT_TYPE) {
         session.end_post();
         session.close_with(CloseReason::TransportError);
         return response::status(StatusCode::BAD_REQUEST);
@@ -148,31 +152,46 @@ where
     };
     // Node reads text bodies as UTF-8 with U+FFFD for what does not
     // decode; so does the engine, instead of refusing the body.
-    let body = match std::str::from_utf8(&body) {
-        Ok(_) => body,
-        Err(_) => Bytes::from(String::from_utf8_lossy(&body).into_owned()),
+    let body = match (v3_form, std::str::from_utf8(&body)) {
+        (Some(v3::PayloadForm::Binary), _) | (_, Ok(_)) => body,
+        (_, Err(_)) => Bytes::from(String::from_utf8_lossy(&body).into_owned()),
     };
-    match decode_payload(body) {
-        Ok(packets) => {
-            for packet in packets {
-                if session.is_closed() {
-                    break;
-                }
-                match packet {
-                    Ok(packet) => super::on_packet(engine, &session, packet),
-                    Err(e) => {
-                        tracing::debug!(sid = %session.sid(), error = %e, "undecodable record");
-                        session.close_with(CloseReason::ParseError);
-                    }
-                }
-            }
-        }
+    let max = engine.config.max_http_buffer_size;
+    match v3_form {
+        None => deliver(engine, &session, decode_payload(body)),
+        Some(form) => deliver(engine, &session, v3::decode_payload(form, body, max)),
+    }
+    reply(&parts.headers, TEXT_HTML, Bytes::from_static(b"ok"))
+}
+
+/// Hands the packets of a decoded body over in order, until the session
+/// closes; a record (or a body) that does not decode closes it with
+/// `parse error`.
+fn deliver<H: Handler>(
+    engine: &Engine<H>,
+    session: &Arc<Session>,
+    packets: Result<impl Iterator<Item = Result<Packet, DecodeError>>, DecodeError>,
+) {
+    let packets = match packets {
+        Ok(packets) => packets,
         Err(e) => {
             tracing::debug!(sid = %session.sid(), error = %e, "undecodable body");
             session.close_with(CloseReason::ParseError);
+            return;
+        }
+    };
+    for packet in packets {
+        if session.is_closed() {
+            break;
+        }
+        match packet {
+            Ok(packet) => super::on_packet(engine, session, packet),
+            Err(e) => {
+                tracing::debug!(sid = %session.sid(), error = %e, "undecodable record");
+                session.close_with(CloseReason::ParseError);
+            }
         }
     }
-    reply(&parts.headers, TEXT_HTML, Bytes::from_static(b"ok"))
 }
 
 /// Sends pings on a polling session and closes it when a pong is late.
@@ -223,6 +242,28 @@ impl Drop for AbortGuard<'_> {
         if let Some(session) = self.0 {
             tracing::debug!(sid = %session.sid(), "poll aborted by the client");
             session.close_with(CloseReason::TransportError);
+        }
+    }
+}
+
+/// A 200 reply to a poll carrying `frames` as a payload of the session's
+/// protocol: protocol 4 joins them with `\x1e`; protocol 3 writes the
+/// binary form when a frame is binary and the client takes binary, the
+/// `<length>:<packet>` text form otherwise.
+fn reply_frames(
+    request_headers: &HeaderMap,
+    session: &Session,
+    frames: &[Frame],
+) -> Response<EngineBody> {
+    match session.protocol() {
+        Protocol::V4 => reply(request_headers, TEXT_PLAIN, encode_payload(frames)),
+        Protocol::V3 => {
+            let form = v3::PayloadForm::choose(frames, session.polling_binary());
+            let content_type = match form {
+                v3::PayloadForm::Text => TEXT_PLAIN,
+                v3::PayloadForm::Binary => OCTET_STREAM,
+            };
+            reply(request_headers, content_type, form.encode(frames))
         }
     }
 }

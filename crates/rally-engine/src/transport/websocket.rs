@@ -18,7 +18,7 @@ use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use rally_proto::{
     Str,
-    engine::{Frame, Message, Packet},
+    engine::{Frame, Message, Packet, v3},
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
@@ -27,7 +27,7 @@ use tokio::{
 use tokio_websockets::{Limits, Message as WsMessage, ServerBuilder, WebSocketStream};
 
 use crate::{
-    CloseReason, Handler, Session, Transport,
+    CloseReason, Handler, Protocol, Session, Transport,
     engine::Engine,
     error::ErrorCode,
     queue::Receiver,
@@ -113,6 +113,32 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Gathered<T> {
     }
 }
 
+/// How a session's packets travel in WebSocket frames.
+///
+/// Text frames are the same in both protocols; binary frames differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Codec {
+    /// Protocol 4: a binary frame is a binary message's bytes.
+    V4,
+    /// Protocol 3: a binary frame is a packet type byte then the data; a
+    /// client that asked `b64` gets binary messages as `b4<base64>` text.
+    V3 {
+        /// Whether the client takes binary frames.
+        binary: bool,
+    },
+}
+
+impl Codec {
+    /// The codec of `session` on a WebSocket opened by a request whose
+    /// `b64` says whether the client takes binary.
+    fn of(session: &Session, binary: bool) -> Self {
+        match session.protocol() {
+            Protocol::V4 => Self::V4,
+            Protocol::V3 => Self::V3 { binary },
+        }
+    }
+}
+
 /// Whether a request asks to switch to WebSocket.
 pub(crate) fn is_upgrade_request<B>(req: &Request<B>) -> bool {
     let has = |name, value: &str| {
@@ -194,32 +220,40 @@ pub(crate) fn open<H: Handler, B>(
     session: Arc<Session>,
     parts: &mut Parts,
     _body: B,
+    binary: bool,
 ) -> Response<EngineBody> {
     let max = engine.config.max_http_buffer_size;
+    let codec = Codec::of(&session, binary);
     on_upgraded(parts, max, move |ws| async move {
         let Some(mut ws) = ws else {
             session.close_with(CloseReason::TransportError);
             return;
         };
         let open = engine.open_packet(&session.sid(), Transport::WebSocket);
-        if write(&mut ws, vec![Frame::Text(open)]).await.is_err() {
+        if write(&mut ws, vec![Frame::Text(open)], codec)
+            .await
+            .is_err()
+        {
             session.close_with(CloseReason::TransportError);
             return;
         }
         let mut rx = session.receiver().await;
-        run(&engine, &session, ws, &mut rx).await;
+        run(&engine, &session, ws, &mut rx, codec).await;
     })
 }
 
-/// A polling session asking to move to WebSocket (`sid` in the query).
+/// A polling session asking to move to WebSocket (`sid` in the query);
+/// `binary` tells whether this request asked no `b64`.
 pub(crate) fn upgrade<H: Handler, B>(
     engine: Arc<Engine<H>>,
     session: Arc<Session>,
     req: Request<B>,
+    binary: bool,
 ) -> Response<EngineBody> {
     let (mut parts, _body) = req.into_parts();
     let max = engine.config.max_http_buffer_size;
     let allowed = engine.config.allow_upgrades;
+    let codec = Codec::of(&session, binary);
     on_upgraded(&mut parts, max, move |ws| async move {
         let Some(mut ws) = ws else { return };
         if !allowed || !session.begin_upgrade() {
@@ -228,7 +262,7 @@ pub(crate) fn upgrade<H: Handler, B>(
             return;
         }
         let timeout = engine.config.upgrade_timeout;
-        let probed = tokio::time::timeout(timeout, probe(&session, &mut ws)).await;
+        let probed = tokio::time::timeout(timeout, probe(&session, &mut ws, codec)).await;
         if !matches!(probed, Ok(true)) {
             tracing::debug!(sid = %session.sid(), "upgrade failed");
             session.end_upgrade(false);
@@ -241,14 +275,14 @@ pub(crate) fn upgrade<H: Handler, B>(
         session.noop.notify_one();
         let mut rx = session.receiver().await;
         tracing::debug!(sid = %session.sid(), "upgraded to websocket");
-        run(&engine, &session, ws, &mut rx).await;
+        run(&engine, &session, ws, &mut rx, codec).await;
     })
 }
 
 /// The probe of an upgrade: `2probe` → `3probe`, then `5`, with a noop to
 /// the pending poll every 100 ms meanwhile. True when the client switched.
 /// Like the reference, a `5` without a probe is taken too.
-async fn probe(session: &Session, ws: &mut Ws) -> bool {
+async fn probe(session: &Session, ws: &mut Ws, codec: Codec) -> bool {
     let mut noop = tokio::time::interval(NOOP_EVERY);
     let mut probed = false;
     loop {
@@ -263,14 +297,14 @@ async fn probe(session: &Session, ws: &mut Ws) -> bool {
         let Some(Ok(message)) = message else {
             return false;
         };
-        let packet = match decode(message) {
+        let packet = match decode(message, codec) {
             Some(Ok(packet)) => packet,
             _ => return false,
         };
         match packet {
             Packet::Ping(data) if !probed && data == "probe" => {
                 let pong = Frame::packet(Packet::Pong(data));
-                if write(ws, vec![pong]).await.is_err() {
+                if write(ws, vec![pong], codec).await.is_err() {
                     return false;
                 }
                 session.noop.notify_one();
@@ -317,6 +351,7 @@ async fn run<H: Handler>(
     session: &Arc<Session>,
     mut ws: Ws,
     rx: &mut Receiver<'_>,
+    codec: Codec,
 ) {
     let config = &engine.config;
     // A client that stops reading cannot hold the task forever.
@@ -332,8 +367,10 @@ async fn run<H: Handler>(
             poll_fn(|cx| poll_next(cx, session, rx, &mut batch, &mut ws, heartbeat.as_mut())).await;
         let flow = match next {
             Next::Closed => Flow::Stop(None),
-            Next::Write => write_batch(session, &mut ws, rx, &mut batch, write_timeout).await,
-            Next::Read(message) => read_batch(engine, session, &mut ws, rx, message),
+            Next::Write => {
+                write_batch(session, &mut ws, rx, &mut batch, write_timeout, codec).await
+            }
+            Next::Read(message) => read_batch(engine, session, &mut ws, rx, message, codec),
             Next::Beat => beat(session, &mut ws, config.ping_timeout).await,
         };
         match flow {
@@ -342,7 +379,7 @@ async fn run<H: Handler>(
             Flow::Broken => break (Some(CloseReason::TransportError), true),
         }
     };
-    finish(session, &mut ws, rx, failure, broken).await;
+    finish(session, &mut ws, rx, failure, broken, codec).await;
 }
 
 /// The loop's wait: the session's close first, then the queue, the socket
@@ -379,10 +416,11 @@ async fn write_batch(
     rx: &mut Receiver<'_>,
     batch: &mut Vec<Frame>,
     write_timeout: Duration,
+    codec: Codec,
 ) -> Flow {
     let mut written = pin!(tokio::time::timeout(
         write_timeout,
-        write(ws, batch.drain(..))
+        write(ws, batch.drain(..), codec)
     ));
     // A write stuck on a client that does not read ends when the session is
     // dropped (its queue overflowed), not at the timeout; a close that
@@ -413,6 +451,7 @@ fn read_batch<H: Handler>(
     ws: &mut Ws,
     rx: &mut Receiver<'_>,
     mut message: Option<Result<WsMessage, tokio_websockets::Error>>,
+    codec: Codec,
 ) -> Flow {
     // The answers this task queues itself need no wake-up: the loop looks
     // at the queue before it waits again.
@@ -422,7 +461,7 @@ fn read_batch<H: Handler>(
     let mut taken = 0;
     loop {
         let broken = matches!(message, Some(Err(tokio_websockets::Error::Io(_))));
-        if let Err(reason) = receive(engine, session, message) {
+        if let Err(reason) = receive(engine, session, message, codec) {
             // `receive` answers a failed socket with a transport error.
             return if broken {
                 Flow::Broken
@@ -446,7 +485,7 @@ async fn beat(session: &Session, ws: &mut Ws, ping_timeout: Duration) -> Flow {
     match session.heartbeat_beat(Instant::now(), ping_timeout) {
         Beat::Wait => Flow::Continue,
         Beat::Ping => {
-            if write(ws, vec![PING]).await.is_err() {
+            if write(ws, vec![PING], Codec::V4).await.is_err() {
                 Flow::Broken
             } else {
                 Flow::Continue
@@ -466,6 +505,7 @@ async fn finish(
     rx: &mut Receiver<'_>,
     failure: Option<CloseReason>,
     broken: bool,
+    codec: Codec,
 ) {
     rx.unregister();
     if let Some(reason) = failure {
@@ -474,7 +514,7 @@ async fn finish(
     if session.close_reason().is_some_and(CloseReason::flushes) {
         let mut frames = Vec::new();
         while rx.drain(&mut frames, usize::MAX) > 0 {}
-        let _ = tokio::time::timeout(CLOSE_GRACE, write(ws, frames)).await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, write(ws, frames, codec)).await;
     }
     if !broken {
         close(ws).await;
@@ -486,9 +526,10 @@ fn receive<H: Handler>(
     engine: &Engine<H>,
     session: &Arc<Session>,
     message: Option<Result<WsMessage, tokio_websockets::Error>>,
+    codec: Codec,
 ) -> Result<(), CloseReason> {
     match message {
-        Some(Ok(message)) => match decode(message) {
+        Some(Ok(message)) => match decode(message, codec) {
             // Over WebSocket the client closes with a close frame; the
             // reference ignores a `1` here.
             Some(Ok(Packet::Close)) | None => Ok(()),
@@ -510,13 +551,22 @@ fn receive<H: Handler>(
 }
 
 /// The packet a WebSocket message carries; `None` for control frames.
-fn decode(message: WsMessage) -> Option<Result<Packet, rally_proto::DecodeError>> {
+///
+/// In protocol 3 a binary frame starts with its packet type, and a text
+/// frame may be a binary packet in base64 (`b4...`).
+fn decode(message: WsMessage, codec: Codec) -> Option<Result<Packet, rally_proto::DecodeError>> {
     if message.is_binary() {
         let bytes = Bytes::from(message.into_payload());
-        Some(Ok(Packet::Message(Message::Binary(bytes))))
+        Some(Ok(match codec {
+            Codec::V4 => Packet::Message(Message::Binary(bytes)),
+            Codec::V3 { .. } => v3::decode_binary_frame(bytes),
+        }))
     } else if message.is_text() {
-        let bytes = Bytes::from(message.into_payload());
-        Some(Str::from_utf8(bytes).and_then(Packet::decode_text))
+        let text = Str::from_utf8(Bytes::from(message.into_payload()));
+        Some(match codec {
+            Codec::V4 => text.and_then(Packet::decode_text),
+            Codec::V3 { .. } => text.and_then(v3::decode_packet),
+        })
     } else {
         None
     }
@@ -526,11 +576,18 @@ fn decode(message: WsMessage) -> Option<Result<Packet, rally_proto::DecodeError>
 async fn write(
     ws: &mut Ws,
     frames: impl IntoIterator<Item = Frame>,
+    codec: Codec,
 ) -> Result<(), tokio_websockets::Error> {
     for frame in frames {
-        let message = match frame {
-            Frame::Text(text) => WsMessage::text(Bytes::from(text)),
-            Frame::Binary(bytes) => WsMessage::binary(bytes),
+        let message = match (frame, codec) {
+            (Frame::Text(text), _) => WsMessage::text(Bytes::from(text)),
+            (Frame::Binary(bytes), Codec::V4) => WsMessage::binary(bytes),
+            (Frame::Binary(bytes), Codec::V3 { binary: true }) => {
+                WsMessage::binary(v3::encode_binary_frame(&bytes))
+            }
+            (Frame::Binary(bytes), Codec::V3 { binary: false }) => {
+                WsMessage::text(Bytes::from(v3::encode_base64_packet(&bytes)))
+            }
         };
         ws.feed(message).await?;
     }

@@ -129,6 +129,12 @@ impl TestServer {
             .expect("the engine dropped its handler")
     }
 
+    /// The next handler event, however long it takes (for a test that
+    /// watches events while something else sets the pace).
+    pub(crate) async fn recv_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
     /// Fails if the handler has recorded anything not yet taken.
     pub(crate) fn assert_no_event(&mut self) {
         if let Ok(event) = self.events.try_recv() {

@@ -4,10 +4,13 @@
 //! encoded for the wire, shared by every recipient of a broadcast; a polling
 //! body is a sequence of frames joined by the record separator `\x1e`
 //! ([`encode_payload`], [`decode_payload`]).
+//!
+//! Protocol 3, what Socket.IO v2 clients speak, is in [`v3`].
 
 mod frame;
 mod packet;
 mod payload;
+pub mod v3;
 
 pub use frame::Frame;
 pub use packet::{Message, Packet, PacketType};

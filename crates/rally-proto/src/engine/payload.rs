@@ -12,7 +12,7 @@ use crate::{DecodeError, Str};
 pub const SEPARATOR: u8 = 0x1e;
 
 /// Standard base64, padded on output, padding optional on input.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
+pub(super) const BASE64: GeneralPurpose = GeneralPurpose::new(
     &STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
@@ -118,7 +118,7 @@ fn decode_record(record: Str) -> Result<Packet, DecodeError> {
 /// does: both alphabets, characters outside them skipped, decoding stops at
 /// the first `=`, and trailing bits that make no whole byte are dropped. It
 /// cannot fail.
-fn decode_base64_lenient(input: &[u8]) -> Bytes {
+pub(super) fn decode_base64_lenient(input: &[u8]) -> Bytes {
     if let Ok(bytes) = BASE64.decode(input) {
         return Bytes::from(bytes);
     }
