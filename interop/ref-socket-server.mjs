@@ -17,8 +17,9 @@
 //   "/" only: join, leave, to, to-except, broadcast, volatile, request-ack,
 //   fetch, server-disconnect, drop-transport.
 //
-// Usage: node ref-socket-server.mjs <port> [json|msgpack]
-//   (port 0 picks a free port; msgpack: socket.io-msgpack-parser 3.0.2)
+// Usage: node ref-socket-server.mjs <port> [json|msgpack] [eio3]
+//   (port 0 picks a free port; msgpack: socket.io-msgpack-parser 3.0.2;
+//   eio3: allowEIO3, Socket.IO v2 clients welcome)
 // Prints "listening <port>" once it accepts connections, then one line per
 // engine connection, namespace connection and disconnection (with reasons).
 
@@ -28,8 +29,9 @@ import msgpackParser from 'socket.io-msgpack-parser';
 
 const portArg = process.argv[2];
 const parserArg = process.argv[3] ?? 'json';
+const eio3 = process.argv[4] === 'eio3';
 if (portArg === undefined || !/^\d+$/.test(portArg) || !['json', 'msgpack'].includes(parserArg)) {
-  console.error('usage: node ref-socket-server.mjs <port> [json|msgpack]');
+  console.error('usage: node ref-socket-server.mjs <port> [json|msgpack] [eio3]');
   process.exit(2);
 }
 
@@ -43,6 +45,7 @@ const io = new Server(httpServer, {
   maxHttpBufferSize: 1e6,
   serveClient: false,
   ...(parserArg === 'msgpack' ? { parser: msgpackParser } : {}),
+  allowEIO3: eio3,
 });
 
 function logConnection(socket) {

@@ -65,7 +65,8 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
         .ping_timeout(config.ping_timeout)
         .max_http_buffer_size(config.max_payload)
         .transports(config.transports.iter().copied())
-        .parser(config.parser);
+        .parser(config.parser)
+        .allow_eio3(config.allow_eio3);
     let limits = &config.limits;
     if let Some(n) = limits.max_sessions {
         builder = builder.max_sessions(n);

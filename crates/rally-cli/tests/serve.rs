@@ -311,3 +311,29 @@ async fn limit_flags_reach_the_server() {
         r#"{"code":3,"message":"Too many sessions"}"#
     );
 }
+
+#[tokio::test]
+async fn allow_eio3_serves_socket_io_v2_clients() {
+    let target = "/socket.io/?EIO=3&transport=polling";
+    let v4_only = Rally::start(&[]);
+    v4_only
+        .get(target)
+        .await
+        .assert_error(400, 5, "Unsupported protocol version");
+    let both = Rally::start(&["--allow-eio3"]);
+    let open = both.get(target).await;
+    assert_eq!(open.status, 200, "{open:?}");
+    // The protocol 3 payload: `<length>:<packet>`, the open packet first,
+    // then the answer to the CONNECT to `/` the server makes on its own:
+    // the chat wants a name, and refuses as Socket.IO protocol 4 does, with
+    // the bare message.
+    let body = open.text();
+    let (length, rest) = body.split_once(':').expect("a v3 payload");
+    let length: usize = length.parse().expect("a length");
+    assert!(rest.starts_with("0{\"sid\":"), "{body}");
+    let refusal = &rest[length..];
+    assert!(
+        refusal.ends_with(r#":44"a name is required (1 to 32 characters)""#),
+        "{body}"
+    );
+}

@@ -1,7 +1,7 @@
 //! A Socket.IO server for conformance suites.
 //!
 //! ```text
-//! cargo run --release --example sio_conformance -- --port 3000 [--parser msgpack]
+//! cargo run --release --example sio_conformance -- --port 3000 [--allow-eio3] [--parser msgpack]
 //! ```
 //!
 //! pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1000 ms,
@@ -15,7 +15,9 @@
 //! arguments (no ack asked).
 //!
 //! `--parser msgpack` speaks `socket.io-msgpack-parser` instead of the
-//! default parser.
+//! default parser. `--allow-eio3` also serves Socket.IO v2 clients
+//! (Engine.IO protocol 3, Socket.IO protocol 4; a request without `EIO` is
+//! protocol 3), beside v4 ones.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -25,6 +27,7 @@ use tokio::net::TcpListener;
 struct Options {
     port: u16,
     parser: Parser,
+    allow_eio3: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -32,6 +35,7 @@ fn options() -> Result<Options, String> {
     let mut options = Options {
         port: 3000,
         parser: Parser::Json,
+        allow_eio3: false,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -45,6 +49,7 @@ fn options() -> Result<Options, String> {
             "--parser" => {
                 options.parser = value()?.parse().map_err(|e| format!("--parser: {e}"))?;
             }
+            "--allow-eio3" => options.allow_eio3 = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -53,9 +58,13 @@ fn options() -> Result<Options, String> {
 
 #[tokio::main]
 async fn main() {
-    let Options { port, parser } = options().unwrap_or_else(|e| {
+    let Options {
+        port,
+        parser,
+        allow_eio3,
+    } = options().unwrap_or_else(|e| {
         eprintln!(
-            "sio_conformance: {e}\nusage: sio_conformance [--port N] [--parser json|msgpack]"
+            "sio_conformance: {e}\nusage: sio_conformance [--port N] [--allow-eio3] [--parser json|msgpack]"
         );
         std::process::exit(2);
     });
@@ -65,6 +74,7 @@ async fn main() {
         .connect_timeout(Duration::from_millis(1000))
         .max_http_buffer_size(1_000_000)
         .parser(parser)
+        .allow_eio3(allow_eio3)
         .build();
     for name in ["/", "/custom"] {
         let ns = io.of(name);

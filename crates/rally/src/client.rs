@@ -5,8 +5,11 @@ mod incoming;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak, atomic::AtomicUsize};
 
-use rally_engine::{CloseReason, SendError, Session, Sid};
-use rally_proto::socket::Assembler;
+use rally_engine::{CloseReason, Protocol, SendError, Session, Sid};
+use rally_proto::{
+    Str,
+    socket::{Assembler, Packet, PacketType},
+};
 
 use crate::{DisconnectReason, EmitError, Socket, encode::Encoded, server::ServerInner};
 
@@ -20,6 +23,9 @@ pub(crate) struct Client {
     /// CONNECTs still in the namespaces' middlewares.
     connecting: AtomicUsize,
     assembler: Mutex<Assembler>,
+    /// The Engine.IO revision of the session: protocol 3 sessions speak
+    /// Socket.IO protocol 4 (socket.io-client 2.x).
+    protocol: Protocol,
 }
 
 impl Client {
@@ -30,12 +36,24 @@ impl Client {
             sockets: Mutex::default(),
             connecting: AtomicUsize::new(0),
             assembler: Mutex::new(Assembler::new().max_attachments(server.config.max_attachments)),
+            protocol: session.protocol(),
             server,
         });
         // A client that joins no namespace in time is let go (by the
         // session's heartbeat timer: no task of its own).
         session.expire_after(client.server.config.connect_timeout);
+        if client.is_v2() {
+            // Socket.IO protocol 4: the server joins the client to `/` on
+            // its own (the client sends no CONNECT for it).
+            let _ = client.on_connect(Packet::new(PacketType::Connect, Str::from_static("/")));
+        }
         client
+    }
+
+    /// Whether the client speaks Socket.IO protocol 4 (socket.io-client
+    /// 2.x, on an Engine.IO protocol 3 session).
+    pub(crate) fn is_v2(&self) -> bool {
+        self.protocol == Protocol::V3
     }
 
     /// The server's options.

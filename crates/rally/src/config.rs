@@ -169,6 +169,25 @@ impl ServerBuilder {
         self
     }
 
+    /// Lets Socket.IO v2 clients connect (the reference's `allowEIO3`, off by
+    /// default): Engine.IO protocol 3 sessions (a request with `EIO=3`, or
+    /// with no `EIO` at all) are served, and Socket.IO protocol 4 is spoken
+    /// on them: the client is joined to `/` as soon as its session opens, a
+    /// namespace's query string (`/admin?token=x`) is its auth, the CONNECT
+    /// reply carries no payload, and a middleware's refusal is its `data`
+    /// (or its message) alone. v2 and v4 clients share the server, its rooms
+    /// and its broadcasts.
+    ///
+    /// ```
+    /// let io = rally::Server::builder().allow_eio3(true).build();
+    /// # drop(io);
+    /// ```
+    #[doc(alias = "allowEIO3")]
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.engine = self.engine.allow_eio3(allow);
+        self
+    }
+
     /// Sets how many binary attachments one packet may carry (default 10).
     pub fn max_attachments(mut self, max: usize) -> Self {
         self.max_attachments = max;

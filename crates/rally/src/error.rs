@@ -74,12 +74,16 @@ impl ConnectError {
         &self.message
     }
 
-    /// The JSON payload of the CONNECT_ERROR packet.
-    pub(crate) fn payload(&self) -> String {
+    /// The JSON payload of the CONNECT_ERROR packet; for a Socket.IO v2
+    /// client (`v2`), the data alone, or else the message as a string, as
+    /// the reference sends them.
+    pub(crate) fn payload(&self, v2: bool) -> String {
         let message = serde_json::to_string(&self.message).unwrap_or_else(|_| "\"\"".into());
-        match &self.data {
-            Some(data) => format!(r#"{{"message":{message},"data":{data}}}"#),
-            None => format!(r#"{{"message":{message}}}"#),
+        match (&self.data, v2) {
+            (Some(data), true) => data.clone(),
+            (None, true) => message,
+            (Some(data), false) => format!(r#"{{"message":{message},"data":{data}}}"#),
+            (None, false) => format!(r#"{{"message":{message}}}"#),
         }
     }
 }

@@ -101,12 +101,13 @@ impl Socket {
         client: Arc<Client>,
         auth: Str,
         restored: Option<&SessionState>,
+        id: Option<Sid>,
     ) -> Arc<Self> {
         let recovery = client.recovery_enabled();
         let (id, pid, data) = match restored {
             Some(session) => (session.sid, Some(session.pid.clone()), session.data.clone()),
             None => (
-                Sid::random(),
+                id.unwrap_or_else(Sid::random),
                 recovery.then(|| Arc::from(Sid::random().as_str())),
                 serde_json::Value::Null,
             ),

@@ -56,6 +56,16 @@ pub(crate) struct ServeArgs {
     /// Socket.IO parser every client must use: json (the default parser) or msgpack (socket.io-msgpack-parser)
     #[arg(long, env = "RALLY_PARSER", value_name = "PARSER")]
     parser: Option<Toml<String>>,
+    /// also serve Socket.IO v2 clients (Engine.IO protocol 3), true or false (default off; the flag alone turns it on)
+    #[arg(
+        long,
+        env = "RALLY_ALLOW_EIO3",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    allow_eio3: Option<Toml<bool>>,
     /// serve this directory at / instead of the chat demo
     #[arg(long, env = "RALLY_STATIC_DIR", value_name = "DIR")]
     static_dir: Option<Toml<String>>,

@@ -83,6 +83,8 @@ pub(crate) struct ServeConfig {
     pub(crate) max_payload: usize,
     pub(crate) transports: Vec<Transport>,
     pub(crate) parser: rally::Parser,
+    /// Whether Socket.IO v2 clients (Engine.IO protocol 3) are served.
+    pub(crate) allow_eio3: bool,
     pub(crate) static_dir: Option<PathBuf>,
     pub(crate) shutdown_timeout: Duration,
     /// The Redis of the cluster, if any.
@@ -132,6 +134,7 @@ impl Default for ServeConfig {
             max_payload: 1_000_000,
             transports: vec![Transport::Polling, Transport::WebSocket],
             parser: rally::Parser::Json,
+            allow_eio3: false,
             static_dir: None,
             shutdown_timeout: Duration::from_millis(10_000),
             redis: None,

@@ -39,6 +39,7 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
                 .parse()
                 .map_err(|_| format!("expected json or msgpack, got `{last}`"))?;
         }
+        "allow_eio3" => config.allow_eio3 = switch(last)?,
         "static_dir" => config.static_dir = Some(PathBuf::from(last)),
         "shutdown_timeout" => config.shutdown_timeout = millis(last)?,
         "redis" => {

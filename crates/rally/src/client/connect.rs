@@ -26,16 +26,25 @@ impl Client {
             tracing::debug!(sid = %self.sid, nsp = name, "too many namespaces");
             let refusal = ConnectError::new("Too many namespaces");
             let _ = self.send(
-                &Encoded::control(PacketType::ConnectError, &name, Some(&refusal.payload())),
+                &Encoded::control(
+                    PacketType::ConnectError,
+                    &name,
+                    Some(&refusal.payload(self.is_v2())),
+                ),
                 false,
             );
             return Ok(());
         }
         let Some(ns) = self.server.namespace_for(&name, packet.data.as_ref()) else {
+            // The reference answers this one with an object for v2 clients too.
             let refusal = ConnectError::new("Invalid namespace");
             let _ = self.send(
-                &Encoded::control(PacketType::ConnectError, &name, Some(&refusal.payload()))
-                    .invalid_namespace(),
+                &Encoded::control(
+                    PacketType::ConnectError,
+                    &name,
+                    Some(&refusal.payload(false)),
+                )
+                .invalid_namespace(),
                 false,
             );
             return Ok(());
@@ -45,11 +54,15 @@ impl Client {
         self.connecting.fetch_add(1, Ordering::AcqRel);
         crate::run::run_detached(Box::pin(async move {
             let restored = client.restore(&ns, &auth).await;
+            // A v2 client's socket in `/` has its session's id, as in the
+            // reference (the client computes it so).
+            let id = (client.is_v2() && name == "/").then_some(client.sid);
             let socket = Socket::new(
                 ns.clone(),
                 client.clone(),
                 auth,
                 restored.as_ref().map(|r| &r.session),
+                id,
             );
             let skip = restored.is_some()
                 && client
@@ -71,7 +84,7 @@ impl Client {
                         &Encoded::control(
                             PacketType::ConnectError,
                             &name,
-                            Some(&refusal.payload()),
+                            Some(&refusal.payload(client.is_v2())),
                         ),
                         false,
                     );
@@ -136,11 +149,13 @@ impl Client {
             restored.session.rooms
         });
         let reply = match socket.pid() {
-            Some(pid) => [r#"{"sid":""#, &socket.id(), r#"","pid":""#, pid, r#""}"#].concat(),
-            None => [r#"{"sid":""#, &socket.id(), r#""}"#].concat(),
+            // Socket.IO protocol 4: no payload.
+            _ if self.is_v2() => None,
+            Some(pid) => Some([r#"{"sid":""#, &socket.id(), r#"","pid":""#, pid, r#""}"#].concat()),
+            None => Some([r#"{"sid":""#, &socket.id(), r#""}"#].concat()),
         };
         let _ = self.send(
-            &Encoded::control(PacketType::Connect, name, Some(&reply)),
+            &Encoded::control(PacketType::Connect, name, reply.as_deref()),
             false,
         );
         ns.connect(&socket, rooms.as_deref().unwrap_or_default());

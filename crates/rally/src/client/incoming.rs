@@ -7,7 +7,7 @@ use bytes::Bytes;
 use rally_engine::{CloseReason, Message};
 use rally_proto::{
     Str,
-    socket::{BinaryPacket, Decoder, PacketType, Parser, event_name, msgpack, split_array},
+    socket::{BinaryPacket, Decoder, Packet, PacketType, Parser, event_name, msgpack, split_array},
 };
 
 use super::Client;
@@ -73,9 +73,12 @@ impl Client {
         items: Option<Vec<Str>>,
     ) -> Result<(), &'static str> {
         let BinaryPacket {
-            packet,
+            mut packet,
             attachments,
         } = complete;
+        if self.is_v2() {
+            v2_namespace(&mut packet);
+        }
         let nsp = packet.nsp.as_str();
         if packet.kind == PacketType::Connect {
             return self.on_connect(packet);
@@ -136,5 +139,91 @@ impl Client {
             }
             _ => Err("unexpected packet type from a client"),
         }
+    }
+}
+
+/// Socket.IO protocol 4 names a namespace with its query string
+/// (`/admin?token=x`): the namespace is the path, and a CONNECT's auth is
+/// the query as an object of strings (the client sends no other auth), as
+/// the reference reads them.
+fn v2_namespace(packet: &mut Packet) {
+    let (path, query) = match packet.nsp.as_str().split_once('?') {
+        Some((path, query)) => (Some(path), query),
+        None => (None, ""),
+    };
+    if packet.kind == PacketType::Connect {
+        let mut auth = serde_json::Map::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            auth.insert(
+                form_decode(key),
+                serde_json::Value::String(form_decode(value)),
+            );
+        }
+        packet.data = Some(Str::from(serde_json::Value::Object(auth).to_string()));
+    }
+    if let Some(path) = path {
+        let path = if path.is_empty() { "/" } else { path };
+        packet.nsp = Str::from(path.to_owned());
+    }
+}
+
+/// A query component as a form decodes it: `+` is a space, `%XX` a byte,
+/// invalid UTF-8 replaced.
+fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                if let Some(byte) = hex {
+                    out.push(byte);
+                    i += 2;
+                } else {
+                    out.push(b'%');
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connect(nsp: &str) -> Packet {
+        let mut packet = Packet::new(PacketType::Connect, Str::from(nsp.to_owned()));
+        v2_namespace(&mut packet);
+        packet
+    }
+
+    #[test]
+    fn a_v2_namespace_query_is_its_auth() {
+        let packet = connect("/admin?token=a%20b&x=1+2&flag&x=3");
+        assert_eq!(packet.nsp.as_str(), "/admin");
+        let auth: serde_json::Value =
+            serde_json::from_str(packet.data.as_deref().expect("auth")).expect("json");
+        assert_eq!(
+            auth,
+            serde_json::json!({"token": "a b", "x": "3", "flag": ""})
+        );
+        let packet = connect("/chat");
+        assert_eq!(
+            (packet.nsp.as_str(), packet.data.as_deref()),
+            ("/chat", Some("{}"))
+        );
+        let mut event = Packet::new(PacketType::Event, Str::from_static("/chat?x=1"));
+        v2_namespace(&mut event);
+        assert_eq!((event.nsp.as_str(), event.data), ("/chat", None));
+        assert_eq!(form_decode("%zz%4"), "%zz%4");
     }
 }
