@@ -387,6 +387,8 @@ fn bad_input_is_an_error_not_a_panic() {
         (b"\x83\xa4type\x04\xa3nsp\xa1/\xa4data\x90", InvalidPayload),
         (b"\x83\xa4type\x04\xa3nsp\xa1/\xa4data\x81\xa1b\xc4\x00", InvalidPayload),
         (b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x91\xc4\x00", InvalidPayload),
+        // A repeated key, binary in the value that would be dropped.
+        (b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa1a\x82\xa1k\xc4\x00\xa1k\x01", InvalidMsgpack),
         // Keys only JavaScript would take.
         (b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa1a\x81\x90\x01", InvalidMsgpack),
         (b"\x83\xa4type\x02\xa3nsp\xa1/\x90\x01", InvalidMsgpack),

@@ -1,5 +1,7 @@
 //! MessagePack packet → [`Packet`] with JSON text data and attachments.
 
+use std::collections::HashSet;
+
 use bytes::Bytes;
 
 use super::{MAX_DEPTH, text};
@@ -43,7 +45,8 @@ use crate::{
 ///   placeholder (`_placeholder` is `true`) may not stand beside them, as
 ///   it could not be told apart from one afterwards;
 /// - the bytes are one well-formed MessagePack value, data nested at most
-///   [`MAX_DEPTH`] deep, with no bytes after it, else
+///   [`MAX_DEPTH`] deep, with no bytes after it, and no map in the data
+///   repeats a key (no JavaScript encoder writes one), else
 ///   [`DecodeError::InvalidMsgpack`]. Every declared length is checked
 ///   against what is left of the input before anything is read or
 ///   allocated for it.
@@ -474,6 +477,36 @@ impl Reader<'_> {
     }
 }
 
+/// The keys of a map so far, to refuse a repeated one: in a JavaScript
+/// object the last value would replace the first, binary values and all,
+/// which the JSON text could only follow by renumbering placeholders.
+#[derive(Default)]
+enum Keys {
+    /// A few keys, searched in order.
+    #[default]
+    Empty,
+    Few(Vec<String>),
+    Many(HashSet<String>),
+}
+
+impl Keys {
+    /// Adds `key`; `false` when it was there already.
+    fn insert(&mut self, key: String) -> bool {
+        match self {
+            Self::Empty => *self = Self::Few(vec![key]),
+            Self::Few(keys) if keys.contains(&key) => return false,
+            Self::Few(keys) if keys.len() < 16 => keys.push(key),
+            Self::Few(keys) => {
+                let mut set: HashSet<String> = keys.drain(..).collect();
+                set.insert(key);
+                *self = Self::Many(set);
+            }
+            Self::Many(set) => return set.insert(key),
+        }
+        true
+    }
+}
+
 /// Writes a MessagePack value as JSON text.
 struct Json<'a> {
     r: Reader<'a>,
@@ -634,6 +667,7 @@ impl Json<'_> {
         self.r.check_count(count.saturating_mul(2))?;
         self.out.push('{');
         let mut first = true;
+        let mut keys = Keys::default();
         for _ in 0..count {
             let entry = self.out.len();
             if !first {
@@ -652,6 +686,9 @@ impl Json<'_> {
                         self.looks_like_placeholder = true;
                     }
                 }
+            }
+            if !keys.insert(key) {
+                return Err(DecodeError::InvalidMsgpack);
             }
         }
         self.out.push('}');

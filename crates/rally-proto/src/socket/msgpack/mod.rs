@@ -61,11 +61,12 @@
 //! numbers in JavaScript's shortest form (`1e+21`, `1e-7`, `0.1`), `NaN` and
 //! infinities as `null`, `undefined` as `null` in an array and left out of a
 //! map, a `Date` (extension 0 of 8 bytes) as its ISO string, invalid UTF-8 as
-//! U+FFFD. Three differences: a 64-bit integer is written exactly (where
+//! U+FFFD. Four differences: a 64-bit integer is written exactly (where
 //! JavaScript would round it), map keys stay in the order they arrived (a
-//! reader of the JSON text orders them), and only strings, numbers, `nil`,
+//! reader of the JSON text orders them), only strings, numbers, `nil`,
 //! booleans and `undefined` may be keys (JavaScript would turn any value
-//! into a key string).
+//! into a key string), and a map may not repeat a key (JavaScript would keep
+//! the last value).
 //!
 //! ```
 //! use bytes::Bytes;
