@@ -29,9 +29,11 @@ use crate::{
 pub enum Layout {
     /// What a socket of socket.io 4.8.4 sends on its own (`socket.emit`, the
     /// answer to an ack, the CONNECT reply, DISCONNECT, a middleware's
-    /// refusal). A `CONNECT_ERROR` whose data is an object without a
-    /// `data` key gets `data: undefined`, as the reference's
-    /// `{message: err.message, data: err.data}` has it.
+    /// refusal). The reference builds two of them with a key that may be
+    /// `undefined`, which notepack.io writes, so they get it when their
+    /// object lacks it: the CONNECT reply `{sid, pid}` (`pid` is `undefined`
+    /// without connection state recovery) and the `CONNECT_ERROR`
+    /// `{message, data}` (`data` is `undefined` when the error has none).
     Server,
     /// What the adapter of socket.io 4.8.4 sends (`io.emit`, `to(room).emit`,
     /// with or without acks): the id, when there is one, comes last.
@@ -427,12 +429,16 @@ impl<'a> Writer<'a> {
                 }
                 Field::Data | Field::DataOrUndefined => {
                     self.str("data");
+                    // The key the reference's object literal always has.
+                    let missing = match (layout, packet.kind) {
+                        (Layout::Server, PacketType::Connect) => Some("pid"),
+                        (Layout::Server, PacketType::ConnectError) => Some("data"),
+                        _ => None,
+                    };
                     if self.tokens.is_empty() {
                         self.undefined();
-                    } else if layout == Layout::Server && packet.kind == PacketType::ConnectError {
-                        self.value_with(0, Some("data"))?;
                     } else {
-                        self.value(0)?;
+                        self.value_with(0, missing)?;
                     }
                 }
                 Field::Options => {
