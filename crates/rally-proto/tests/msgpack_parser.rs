@@ -345,9 +345,9 @@ fn bad_json_is_an_error() {
             "{bad:?}"
         );
     }
-    let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+    let deep = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
     assert!(msgpack::encode(&packet(PacketType::Event, &deep), &[], Layout::Server).is_ok());
-    let deeper = format!("{}{}", "[".repeat(MAX_DEPTH + 2), "]".repeat(MAX_DEPTH + 2));
+    let deeper = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
     assert_eq!(
         msgpack::encode(&packet(PacketType::Event, &deeper), &[], Layout::Server),
         Err(EncodeError::TooDeep)
@@ -440,6 +440,21 @@ fn depth_and_attachment_limits() {
     deep.push(0xc0);
     assert_eq!(
         msgpack::decode(&Bytes::from(deep), 10),
+        Err(DecodeError::InvalidMsgpack)
+    );
+    // So does a binary value's placeholder object: the deepest JSON
+    // serde_json reads (the default parser's placeholder check).
+    let bin_at = |depth: usize| {
+        let mut data = vec![0x92, 0xa1, b'a'];
+        data.extend(std::iter::repeat_n(0x91, depth - 2));
+        data.extend_from_slice(b"\xc4\x00");
+        event_bytes(&data)
+    };
+    let (packet, _) = msgpack::decode(&bin_at(MAX_DEPTH), 10).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&packet.data.unwrap()).unwrap();
+    assert!(json.is_array());
+    assert_eq!(
+        msgpack::decode(&bin_at(MAX_DEPTH + 1), 10),
         Err(DecodeError::InvalidMsgpack)
     );
     // An extension's `[type, bytes]` counts as a level.

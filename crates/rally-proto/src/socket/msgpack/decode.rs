@@ -45,7 +45,8 @@ use crate::{
 ///   placeholder (`_placeholder` is `true`) may not stand beside them, as
 ///   it could not be told apart from one afterwards;
 /// - the bytes are one well-formed MessagePack value, data nested at most
-///   [`MAX_DEPTH`] deep, with no bytes after it, and no map in the data
+///   [`MAX_DEPTH`] deep (a binary value counts as the placeholder object it
+///   becomes, an extension value as its array), with no bytes after it, and no map in the data
 ///   repeats a key (no JavaScript encoder writes one), else
 ///   [`DecodeError::InvalidMsgpack`]. Every declared length is checked
 ///   against what is left of the input before anything is read or
@@ -573,7 +574,7 @@ impl Json<'_> {
             0xc4..=0xc6 => {
                 let len = self.r.len(1 << (tag - 0xc4))?;
                 let (start, len) = self.r.range(len)?;
-                self.binary(start, len)?;
+                self.binary(start, len, depth)?;
                 Shape::Binary
             }
             _ => return Err(DecodeError::InvalidMsgpack),
@@ -597,7 +598,7 @@ impl Json<'_> {
                     return Ok(if valid { Shape::String } else { Shape::Null });
                 }
                 0xc7..=0xc9 => {
-                    self.binary(ext.start, ext.len)?;
+                    self.binary(ext.start, ext.len, depth)?;
                     return Ok(Shape::Binary);
                 }
                 _ => {}
@@ -610,13 +611,17 @@ impl Json<'_> {
         self.out.push('[');
         self.out.push_str(&ext.kind.to_string());
         self.out.push(',');
-        self.binary(ext.start, ext.len)?;
+        self.binary(ext.start, ext.len, depth + 1)?;
         self.out.push(']');
         Ok(Shape::Array)
     }
 
-    /// Bytes `start..start + len` of the input as the next attachment.
-    fn binary(&mut self, start: usize, len: usize) -> Result<(), DecodeError> {
+    /// Bytes `start..start + len` of the input as the next attachment, its
+    /// placeholder object at nesting `depth`.
+    fn binary(&mut self, start: usize, len: usize, depth: usize) -> Result<(), DecodeError> {
+        if depth > MAX_DEPTH {
+            return Err(DecodeError::InvalidMsgpack);
+        }
         if self.attachments.len() >= self.max_attachments {
             return Err(DecodeError::TooManyAttachments {
                 max: self.max_attachments,

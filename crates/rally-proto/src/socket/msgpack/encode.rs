@@ -53,7 +53,7 @@ pub enum EncodeError {
     /// The packet's data is not valid JSON.
     #[error("packet data is not valid json")]
     InvalidJson,
-    /// The packet's data nests deeper than [`MAX_DEPTH`] plus one level.
+    /// The packet's data nests deeper than [`MAX_DEPTH`].
     #[error("packet data nests too deeply")]
     TooDeep,
 }
@@ -198,7 +198,7 @@ fn tokenize(json: &str, tokens: &mut Vec<Token>) -> Result<(), EncodeError> {
         let mut closed = true;
         match b.get(i) {
             Some(&c @ (b'[' | b'{')) => {
-                if open.len() > MAX_DEPTH {
+                if open.len() >= MAX_DEPTH {
                     return Err(EncodeError::TooDeep);
                 }
                 open.push(tokens.len());

@@ -99,7 +99,10 @@ mod text;
 pub use decode::decode;
 pub use encode::{EncodeError, Layout, encode, encode_into};
 
-/// How deeply arrays and maps may nest in a packet's data: [`decode`]
-/// refuses data nested deeper (the data itself is level 1), and [`encode`]
-/// JSON nested deeper than this plus one (the level of a placeholder).
-pub const MAX_DEPTH: usize = 128;
+/// How deeply arrays and objects may nest in a packet's data as JSON (the
+/// data itself is level 1, a placeholder object is a level): [`decode`]
+/// refuses MessagePack that would nest deeper, [`encode`] JSON that does.
+///
+/// 127 is as deep as `serde_json` reads a tree, which is how the default
+/// parser checks placeholders and how an application reads its arguments.
+pub const MAX_DEPTH: usize = 127;
