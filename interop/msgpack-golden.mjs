@@ -100,7 +100,8 @@ const server = (type, data, nsp = "/", id) => {
 };
 const ack = (data, id, nsp = "/") => ({ id, type: 3, data, nsp });
 
-add("connect reply", "server", () => server(0, { sid: "oSO0OpakMV_3jnilAAAA" }));
+// `pid` is undefined without connection state recovery.
+add("connect reply", "server", () => server(0, { sid: "oSO0OpakMV_3jnilAAAA", pid: undefined }));
 add("connect reply with pid", "server", () => server(0, { sid: "oSO0OpakMV_3jnilAAAA", pid: "y4hn3BZRqKkSg8ZQAAAB" }, "/admin"));
 add("connect_error from a middleware", "server", () => server(4, { message: "not authorized", data: undefined }));
 add("connect_error with data", "server", () => server(4, { message: "not authorized", data: { retry: false, in: 30 } }, "/mw"));

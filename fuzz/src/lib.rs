@@ -19,7 +19,7 @@ pub use decoders::{
     check_engine_packet, check_event_args, check_polling_payload, check_socket_assembler,
     check_socket_packet,
 };
-pub use msgpack::check_msgpack;
+pub use msgpack::{check_msgpack, check_msgpack_packet};
 pub use polling_v3::check_polling_payload_v3;
 pub use ws::check_websocket_messages;
 

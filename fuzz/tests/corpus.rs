@@ -64,3 +64,8 @@ fn websocket_messages() {
 fn msgpack() {
     replay("msgpack", rally_fuzz::check_msgpack);
 }
+
+#[test]
+fn msgpack_packet() {
+    replay("msgpack_packet", rally_fuzz::check_msgpack_packet);
+}

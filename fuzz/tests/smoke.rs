@@ -129,3 +129,18 @@ fn websocket_replies_are_real() {
     let texts = self::texts(&ws::conversation(&input));
     assert_eq!(texts, ["3probe", "4fragmented", "4after a ping"]);
 }
+
+#[test]
+fn msgpack_packet_samples() {
+    for bytes in [
+        &b"\x83\xa4type\x02\xa4data\x92\xa4file\xc4\x02\x01\x02\xa3nsp\xa1/"[..],
+        b"\xf1\x83\xa4type\x02\xa4data\x93\xa1a\xc4\x00\xc4\x00\xa3nsp\xa1/",
+        b"\x83\xa4type\x00\xa4data\xd4\x00\x00\xa3nsp\xa6/admin",
+        b"\x84\xa2id\x01\xa4type\x03\xa4data\x91\x82\xa1b\x01\xa11\x02\xa3nsp\xa1/",
+        b"\x83\xa4type\x04\xa4data\xa4nope\xa3nsp\xa1/",
+        b"",
+        b"\xdf\xff\xff\xff\xff",
+    ] {
+        check_msgpack_packet(bytes);
+    }
+}

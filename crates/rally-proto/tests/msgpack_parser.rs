@@ -277,6 +277,17 @@ fn layouts() {
         hex(b"\x84\xa4type\x03\xa4data\x90\xa3nsp\xa1/\xa2id\x01")
     );
     // A CONNECT without data.
+    let reply = Packet::new(PacketType::Connect, "/".into()).with_data(r#"{"sid":"s"}"#.into());
+    assert_eq!(
+        enc(&reply, Layout::Server),
+        hex(b"\x83\xa4type\x00\xa4data\x82\xa3sid\xa1s\xa3pid\xd4\x00\x00\xa3nsp\xa1/")
+    );
+    let recovered =
+        Packet::new(PacketType::Connect, "/".into()).with_data(r#"{"sid":"s","pid":"p"}"#.into());
+    assert_eq!(
+        enc(&recovered, Layout::Server),
+        hex(b"\x83\xa4type\x00\xa4data\x82\xa3sid\xa1s\xa3pid\xa1p\xa3nsp\xa1/")
+    );
     let connect = Packet::new(PacketType::Connect, "/".into());
     assert_eq!(
         enc(&connect, Layout::Server),
@@ -334,9 +345,9 @@ fn bad_json_is_an_error() {
             "{bad:?}"
         );
     }
-    let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+    let deep = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
     assert!(msgpack::encode(&packet(PacketType::Event, &deep), &[], Layout::Server).is_ok());
-    let deeper = format!("{}{}", "[".repeat(MAX_DEPTH + 2), "]".repeat(MAX_DEPTH + 2));
+    let deeper = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
     assert_eq!(
         msgpack::encode(&packet(PacketType::Event, &deeper), &[], Layout::Server),
         Err(EncodeError::TooDeep)
@@ -387,6 +398,8 @@ fn bad_input_is_an_error_not_a_panic() {
         (b"\x83\xa4type\x04\xa3nsp\xa1/\xa4data\x90", InvalidPayload),
         (b"\x83\xa4type\x04\xa3nsp\xa1/\xa4data\x81\xa1b\xc4\x00", InvalidPayload),
         (b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x91\xc4\x00", InvalidPayload),
+        // A repeated key, binary in the value that would be dropped.
+        (b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa1a\x82\xa1k\xc4\x00\xa1k\x01", InvalidMsgpack),
         // Keys only JavaScript would take.
         (b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa1a\x81\x90\x01", InvalidMsgpack),
         (b"\x83\xa4type\x02\xa3nsp\xa1/\x90\x01", InvalidMsgpack),
@@ -427,6 +440,21 @@ fn depth_and_attachment_limits() {
     deep.push(0xc0);
     assert_eq!(
         msgpack::decode(&Bytes::from(deep), 10),
+        Err(DecodeError::InvalidMsgpack)
+    );
+    // So does a binary value's placeholder object: the deepest JSON
+    // serde_json reads (the default parser's placeholder check).
+    let bin_at = |depth: usize| {
+        let mut data = vec![0x92, 0xa1, b'a'];
+        data.extend(std::iter::repeat_n(0x91, depth - 2));
+        data.extend_from_slice(b"\xc4\x00");
+        event_bytes(&data)
+    };
+    let (packet, _) = msgpack::decode(&bin_at(MAX_DEPTH), 10).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&packet.data.unwrap()).unwrap();
+    assert!(json.is_array());
+    assert_eq!(
+        msgpack::decode(&bin_at(MAX_DEPTH + 1), 10),
         Err(DecodeError::InvalidMsgpack)
     );
     // An extension's `[type, bytes]` counts as a level.
@@ -485,7 +513,7 @@ fn round_trips() {
 
 /// `node interop/msgpack-golden.mjs --small`, recorded.
 const GOLDEN: &str = r##"
-{"name":"connect reply","layout":"server","encode":true,"packet":{"type":0,"nsp":"/","id":null,"data":"{\"sid\":\"oSO0OpakMV_3jnilAAAA\"}","attachments":[]},"msgpack":"83a47479706500a46461746181a3736964b46f534f304f70616b4d565f336a6e696c41414141a36e7370a12f","decoded":{"type":0,"nsp":"/","id":null,"data":"{\"sid\":\"oSO0OpakMV_3jnilAAAA\"}","attachments":[]}}
+{"name":"connect reply","layout":"server","encode":true,"packet":{"type":0,"nsp":"/","id":null,"data":"{\"sid\":\"oSO0OpakMV_3jnilAAAA\"}","attachments":[]},"msgpack":"83a47479706500a46461746182a3736964b46f534f304f70616b4d565f336a6e696c41414141a3706964d40000a36e7370a12f","decoded":{"type":0,"nsp":"/","id":null,"data":"{\"sid\":\"oSO0OpakMV_3jnilAAAA\"}","attachments":[]}}
 {"name":"connect reply with pid","layout":"server","encode":true,"packet":{"type":0,"nsp":"/admin","id":null,"data":"{\"sid\":\"oSO0OpakMV_3jnilAAAA\",\"pid\":\"y4hn3BZRqKkSg8ZQAAAB\"}","attachments":[]},"msgpack":"83a47479706500a46461746182a3736964b46f534f304f70616b4d565f336a6e696c41414141a3706964b47934686e33425a52714b6b5367385a5141414142a36e7370a62f61646d696e","decoded":{"type":0,"nsp":"/admin","id":null,"data":"{\"sid\":\"oSO0OpakMV_3jnilAAAA\",\"pid\":\"y4hn3BZRqKkSg8ZQAAAB\"}","attachments":[]}}
 {"name":"connect_error from a middleware","layout":"server","encode":true,"packet":{"type":4,"nsp":"/","id":null,"data":"{\"message\":\"not authorized\"}","attachments":[]},"msgpack":"83a47479706504a46461746182a76d657373616765ae6e6f7420617574686f72697a6564a464617461d40000a36e7370a12f","decoded":{"type":4,"nsp":"/","id":null,"data":"{\"message\":\"not authorized\"}","attachments":[]}}
 {"name":"connect_error with data","layout":"server","encode":true,"packet":{"type":4,"nsp":"/mw","id":null,"data":"{\"message\":\"not authorized\",\"data\":{\"retry\":false,\"in\":30}}","attachments":[]},"msgpack":"83a47479706504a46461746182a76d657373616765ae6e6f7420617574686f72697a6564a46461746182a57265747279c2a2696e1ea36e7370a32f6d77","decoded":{"type":4,"nsp":"/mw","id":null,"data":"{\"message\":\"not authorized\",\"data\":{\"retry\":false,\"in\":30}}","attachments":[]}}

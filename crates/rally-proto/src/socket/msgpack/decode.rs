@@ -1,5 +1,7 @@
 //! MessagePack packet → [`Packet`] with JSON text data and attachments.
 
+use std::collections::HashSet;
+
 use bytes::Bytes;
 
 use super::{MAX_DEPTH, text};
@@ -43,7 +45,9 @@ use crate::{
 ///   placeholder (`_placeholder` is `true`) may not stand beside them, as
 ///   it could not be told apart from one afterwards;
 /// - the bytes are one well-formed MessagePack value, data nested at most
-///   [`MAX_DEPTH`] deep, with no bytes after it, else
+///   [`MAX_DEPTH`] deep (a binary value counts as the placeholder object it
+///   becomes, an extension value as its array), with no bytes after it, and no map in the data
+///   repeats a key (no JavaScript encoder writes one), else
 ///   [`DecodeError::InvalidMsgpack`]. Every declared length is checked
 ///   against what is left of the input before anything is read or
 ///   allocated for it.
@@ -474,6 +478,36 @@ impl Reader<'_> {
     }
 }
 
+/// The keys of a map so far, to refuse a repeated one: in a JavaScript
+/// object the last value would replace the first, binary values and all,
+/// which the JSON text could only follow by renumbering placeholders.
+#[derive(Default)]
+enum Keys {
+    /// A few keys, searched in order.
+    #[default]
+    Empty,
+    Few(Vec<String>),
+    Many(HashSet<String>),
+}
+
+impl Keys {
+    /// Adds `key`; `false` when it was there already.
+    fn insert(&mut self, key: String) -> bool {
+        match self {
+            Self::Empty => *self = Self::Few(vec![key]),
+            Self::Few(keys) if keys.contains(&key) => return false,
+            Self::Few(keys) if keys.len() < 16 => keys.push(key),
+            Self::Few(keys) => {
+                let mut set: HashSet<String> = keys.drain(..).collect();
+                set.insert(key);
+                *self = Self::Many(set);
+            }
+            Self::Many(set) => return set.insert(key),
+        }
+        true
+    }
+}
+
 /// Writes a MessagePack value as JSON text.
 struct Json<'a> {
     r: Reader<'a>,
@@ -540,7 +574,7 @@ impl Json<'_> {
             0xc4..=0xc6 => {
                 let len = self.r.len(1 << (tag - 0xc4))?;
                 let (start, len) = self.r.range(len)?;
-                self.binary(start, len)?;
+                self.binary(start, len, depth)?;
                 Shape::Binary
             }
             _ => return Err(DecodeError::InvalidMsgpack),
@@ -564,7 +598,7 @@ impl Json<'_> {
                     return Ok(if valid { Shape::String } else { Shape::Null });
                 }
                 0xc7..=0xc9 => {
-                    self.binary(ext.start, ext.len)?;
+                    self.binary(ext.start, ext.len, depth)?;
                     return Ok(Shape::Binary);
                 }
                 _ => {}
@@ -577,13 +611,17 @@ impl Json<'_> {
         self.out.push('[');
         self.out.push_str(&ext.kind.to_string());
         self.out.push(',');
-        self.binary(ext.start, ext.len)?;
+        self.binary(ext.start, ext.len, depth + 1)?;
         self.out.push(']');
         Ok(Shape::Array)
     }
 
-    /// Bytes `start..start + len` of the input as the next attachment.
-    fn binary(&mut self, start: usize, len: usize) -> Result<(), DecodeError> {
+    /// Bytes `start..start + len` of the input as the next attachment, its
+    /// placeholder object at nesting `depth`.
+    fn binary(&mut self, start: usize, len: usize, depth: usize) -> Result<(), DecodeError> {
+        if depth > MAX_DEPTH {
+            return Err(DecodeError::InvalidMsgpack);
+        }
         if self.attachments.len() >= self.max_attachments {
             return Err(DecodeError::TooManyAttachments {
                 max: self.max_attachments,
@@ -634,6 +672,7 @@ impl Json<'_> {
         self.r.check_count(count.saturating_mul(2))?;
         self.out.push('{');
         let mut first = true;
+        let mut keys = Keys::default();
         for _ in 0..count {
             let entry = self.out.len();
             if !first {
@@ -652,6 +691,9 @@ impl Json<'_> {
                         self.looks_like_placeholder = true;
                     }
                 }
+            }
+            if !keys.insert(key) {
+                return Err(DecodeError::InvalidMsgpack);
             }
         }
         self.out.push('}');

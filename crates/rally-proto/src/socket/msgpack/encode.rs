@@ -29,9 +29,11 @@ use crate::{
 pub enum Layout {
     /// What a socket of socket.io 4.8.4 sends on its own (`socket.emit`, the
     /// answer to an ack, the CONNECT reply, DISCONNECT, a middleware's
-    /// refusal). A `CONNECT_ERROR` whose data is an object without a
-    /// `data` key gets `data: undefined`, as the reference's
-    /// `{message: err.message, data: err.data}` has it.
+    /// refusal). The reference builds two of them with a key that may be
+    /// `undefined`, which notepack.io writes, so they get it when their
+    /// object lacks it: the CONNECT reply `{sid, pid}` (`pid` is `undefined`
+    /// without connection state recovery) and the `CONNECT_ERROR`
+    /// `{message, data}` (`data` is `undefined` when the error has none).
     Server,
     /// What the adapter of socket.io 4.8.4 sends (`io.emit`, `to(room).emit`,
     /// with or without acks): the id, when there is one, comes last.
@@ -51,7 +53,7 @@ pub enum EncodeError {
     /// The packet's data is not valid JSON.
     #[error("packet data is not valid json")]
     InvalidJson,
-    /// The packet's data nests deeper than [`MAX_DEPTH`] plus one level.
+    /// The packet's data nests deeper than [`MAX_DEPTH`].
     #[error("packet data nests too deeply")]
     TooDeep,
 }
@@ -196,7 +198,7 @@ fn tokenize(json: &str, tokens: &mut Vec<Token>) -> Result<(), EncodeError> {
         let mut closed = true;
         match b.get(i) {
             Some(&c @ (b'[' | b'{')) => {
-                if open.len() > MAX_DEPTH {
+                if open.len() >= MAX_DEPTH {
                     return Err(EncodeError::TooDeep);
                 }
                 open.push(tokens.len());
@@ -401,8 +403,7 @@ impl<'a> Writer<'a> {
             Field::Data => packet.data.is_some(),
             _ => true,
         };
-        let count = fields.iter().filter(present).count();
-        write_len(self.out, count, [0x80, 0, 0xde, 0xdf], 16, false);
+        self.map_header(fields.iter().filter(present).count());
         for field in fields.iter().filter(present) {
             match field {
                 Field::Type => {
@@ -428,12 +429,16 @@ impl<'a> Writer<'a> {
                 }
                 Field::Data | Field::DataOrUndefined => {
                     self.str("data");
+                    // The key the reference's object literal always has.
+                    let missing = match (layout, packet.kind) {
+                        (Layout::Server, PacketType::Connect) => Some("pid"),
+                        (Layout::Server, PacketType::ConnectError) => Some("data"),
+                        _ => None,
+                    };
                     if self.tokens.is_empty() {
                         self.undefined();
-                    } else if layout == Layout::Server && packet.kind == PacketType::ConnectError {
-                        self.value_with(0, Some("data"))?;
                     } else {
-                        self.value(0)?;
+                        self.value_with(0, missing)?;
                     }
                 }
                 Field::Options => {
@@ -554,58 +559,68 @@ impl<'a> Writer<'a> {
                     && entries(self.tokens, i, n)
                         .all(|(other, _)| self.key(other).ok().as_deref() != Some(key))
             });
-        let mut ordered: Vec<(Cow<'a, str>, usize)> = Vec::new();
+        let tokens = self.tokens;
         if simple {
-            ordered.extend(
-                entries(self.tokens, i, len).map(|(k, v)| (self.key(k).unwrap_or_default(), v)),
-            );
-        } else {
-            // Array-index keys first, ascending; then the others in order
-            // of first appearance; each with its last value.
-            let mut indexed: Vec<(u32, Cow<'a, str>, usize)> = Vec::new();
-            let mut position: HashMap<Cow<'a, str>, usize> = HashMap::new();
-            for (k, v) in entries(self.tokens, i, len) {
+            let add = missing.filter(|m| {
+                entries(tokens, i, len).all(|(k, _)| self.key(k).ok().as_deref() != Some(*m))
+            });
+            self.map_header(len + usize::from(add.is_some()));
+            for (k, v) in entries(tokens, i, len) {
                 let key = self.key(k)?;
-                if let Some(index) = text::array_index(&key) {
-                    indexed.push((index, key, v));
-                } else if let Some(&at) = position.get(&key) {
-                    if let Some(entry) = ordered.get_mut(at) {
-                        entry.1 = v;
-                    }
-                } else {
-                    position.insert(key.clone(), ordered.len());
-                    ordered.push((key, v));
-                }
+                self.str(&key);
+                self.value(v)?;
             }
-            // A stable sort keeps repeats in order: the last one wins.
-            indexed.sort_by_key(|e| e.0);
-            let mut front: Vec<(Cow<'a, str>, usize)> = Vec::with_capacity(indexed.len());
-            for (index, key, v) in indexed {
-                match front.last_mut() {
-                    Some(last) if text::array_index(&last.0) == Some(index) => last.1 = v,
-                    _ => front.push((key, v)),
-                }
-            }
-            front.append(&mut ordered);
-            ordered = front;
+            self.add_undefined(add);
+            return Ok(());
         }
+        // Array-index keys first, ascending; then the others in order of
+        // first appearance; each with its last value.
+        let mut indexed: Vec<(u32, Cow<'a, str>, usize)> = Vec::new();
+        let mut named: Vec<(Cow<'a, str>, usize)> = Vec::new();
+        let mut position: HashMap<Cow<'a, str>, usize> = HashMap::new();
+        for (k, v) in entries(tokens, i, len) {
+            let key = self.key(k)?;
+            if let Some(index) = text::array_index(&key) {
+                indexed.push((index, key, v));
+            } else if let Some(&at) = position.get(&key) {
+                if let Some(entry) = named.get_mut(at) {
+                    entry.1 = v;
+                }
+            } else {
+                position.insert(key.clone(), named.len());
+                named.push((key, v));
+            }
+        }
+        // A stable sort keeps repeats in order: the last one wins.
+        indexed.sort_by_key(|e| e.0);
+        let mut ordered: Vec<(Cow<'a, str>, usize)> = Vec::with_capacity(indexed.len());
+        for (index, key, v) in indexed {
+            match ordered.last_mut() {
+                Some(last) if text::array_index(&last.0) == Some(index) => last.1 = v,
+                _ => ordered.push((key, v)),
+            }
+        }
+        ordered.append(&mut named);
         let add = missing.filter(|m| ordered.iter().all(|(k, _)| k != m));
-        write_len(
-            self.out,
-            ordered.len() + usize::from(add.is_some()),
-            [0x80, 0, 0xde, 0xdf],
-            16,
-            false,
-        );
+        self.map_header(ordered.len() + usize::from(add.is_some()));
         for (key, v) in &ordered {
             self.str(key);
             self.value(*v)?;
         }
-        if let Some(key) = add {
+        self.add_undefined(add);
+        Ok(())
+    }
+
+    fn map_header(&mut self, len: usize) {
+        write_len(self.out, len, [0x80, 0, 0xde, 0xdf], 16, false);
+    }
+
+    /// Writes the entry `key: undefined`, if there is a key.
+    fn add_undefined(&mut self, key: Option<&str>) {
+        if let Some(key) = key {
             self.str(key);
             self.undefined();
         }
-        Ok(())
     }
 
     /// The attachment the object at token `i` stands for, if it is a

@@ -61,11 +61,12 @@
 //! numbers in JavaScript's shortest form (`1e+21`, `1e-7`, `0.1`), `NaN` and
 //! infinities as `null`, `undefined` as `null` in an array and left out of a
 //! map, a `Date` (extension 0 of 8 bytes) as its ISO string, invalid UTF-8 as
-//! U+FFFD. Three differences: a 64-bit integer is written exactly (where
+//! U+FFFD. Four differences: a 64-bit integer is written exactly (where
 //! JavaScript would round it), map keys stay in the order they arrived (a
-//! reader of the JSON text orders them), and only strings, numbers, `nil`,
+//! reader of the JSON text orders them), only strings, numbers, `nil`,
 //! booleans and `undefined` may be keys (JavaScript would turn any value
-//! into a key string).
+//! into a key string), and a map may not repeat a key (JavaScript would keep
+//! the last value).
 //!
 //! ```
 //! use bytes::Bytes;
@@ -98,7 +99,10 @@ mod text;
 pub use decode::decode;
 pub use encode::{EncodeError, Layout, encode, encode_into};
 
-/// How deeply arrays and maps may nest in a packet's data: [`decode`]
-/// refuses data nested deeper (the data itself is level 1), and [`encode`]
-/// JSON nested deeper than this plus one (the level of a placeholder).
-pub const MAX_DEPTH: usize = 128;
+/// How deeply arrays and objects may nest in a packet's data as JSON (the
+/// data itself is level 1, a placeholder object is a level): [`decode`]
+/// refuses MessagePack that would nest deeper, [`encode`] JSON that does.
+///
+/// 127 is as deep as `serde_json` reads a tree, which is how the default
+/// parser checks placeholders and how an application reads its arguments.
+pub const MAX_DEPTH: usize = 127;
