@@ -20,7 +20,7 @@ use crate::{
 /// | `Server` | ACK: `id`, `type`, `data`, `nsp`; others: `type`, `data`, `id`, `nsp` |
 /// | `Broadcast` | `type`, `data`, `nsp`, `id` |
 /// | `InvalidNamespace` | `type`, `nsp`, `data` |
-/// | `Client` | EVENT: `type`, `data`, `options`, `id`, `nsp`; ACK: `type`, `id`, `data`, `nsp`; CONNECT: `type`, `data`, `nsp`; others: `type`, `data`, `id`, `nsp` |
+/// | `Client` | EVENT: `type`, `data`, `options`, `id`, `nsp`; ACK: `type`, `id`, `data`, `nsp`; CONNECT: `type`, `data`, (`id`,) `nsp`; others: `type`, `data`, `id`, `nsp` |
 ///
 /// A field without a value (no id, no data) is left out, except a
 /// `Client` CONNECT's `data`, which socket.io-client sends as `undefined`
@@ -152,7 +152,8 @@ fn fields(layout: Layout, kind: PacketType) -> &'static [Field] {
         (Layout::InvalidNamespace, _) => &[Type, Nsp, Data, Id],
         (Layout::Client, K::Event | K::BinaryEvent) => &[Type, Data, Options, Id, Nsp],
         (Layout::Client, K::Ack | K::BinaryAck) => &[Type, Id, Data, Nsp],
-        (Layout::Client, K::Connect) => &[Type, DataOrUndefined, Nsp],
+        // A CONNECT has no id; one given is not lost.
+        (Layout::Client, K::Connect) => &[Type, DataOrUndefined, Id, Nsp],
         (Layout::Client, _) => &[Type, Data, Id, Nsp],
     }
 }

@@ -29,16 +29,16 @@
 //!
 //! notepack.io writes the smallest form of every integer, `str 8` for
 //! strings of 32 to 255 bytes, no `array 8` / `map 8`, every non-integer
-//! number as `float 64`, `Buffer` as `bin`, maps in the object's key order,
-//! and `undefined` as the extension `d4 00 00`. Those are the forms of
-//! `@msgpack/msgpack` too, so the writers of [`crate::msgpack`] (the Redis
-//! adapters' codec) serve both. Its `Value` tree does not: notepack's
-//! `undefined`, `Date` and `ArrayBuffer` are extension types where
-//! `@msgpack/msgpack` has `nil`, its timestamp and `bin`, and a tree would
+//! number as `float 64`, `Buffer` as `bin` and maps in the object's key
+//! order: the forms of `@msgpack/msgpack` too, so the integer and length
+//! writers of [`crate::msgpack`] (the Redis adapters' codec) serve both.
+//! Its `Value` tree does not: notepack writes `undefined` as the extension
+//! `d4 00 00`, a `Date` as `fixext 8` of type 0 and, in Node.js, an
+//! `ArrayBuffer` or typed array as `ext 8/16/32` of type 0, where
+//! `@msgpack/msgpack` has `nil`, its timestamp and `bin`; and a tree would
 //! cost an allocation per value where this module writes as it reads. No
 //! crate (rmp, rmpv) knows notepack's extensions or JavaScript's number and
-//! key rules below, so this module has its own reader and token walker, and
-//! shares only the integer and length writers.
+//! key rules below, so this module has its own reader and token walker.
 //!
 //! # Numbers, keys and strings, as JavaScript holds them
 //!
@@ -60,8 +60,10 @@
 //! Decoding writes JSON text as `JSON.stringify` would for the decoded value:
 //! numbers in JavaScript's shortest form (`1e+21`, `1e-7`, `0.1`), `NaN` and
 //! infinities as `null`, `undefined` as `null` in an array and left out of a
-//! map, a `Date` (extension 0 of 8 bytes) as its ISO string, invalid UTF-8 as
-//! U+FFFD. Four differences: a 64-bit integer is written exactly (where
+//! map, a `Date` (`fixext 8` of type 0) as its ISO string, an `ext 8/16/32`
+//! of type 0 as binary (an `ArrayBuffer`) and any other extension as the
+//! array `[type, bytes]`, as notepack reads them, invalid UTF-8 as U+FFFD.
+//! Four differences: a 64-bit integer is written exactly (where
 //! JavaScript would round it), map keys stay in the order they arrived (a
 //! reader of the JSON text orders them), only strings, numbers, `nil`,
 //! booleans and `undefined` may be keys (JavaScript would turn any value
