@@ -1,6 +1,7 @@
 //! At-least-once delivery (`retries`) and the default time limit on answers
 //! (`ack_timeout`), against a Rally server of this file that answers only
-//! some tries, on each transport.
+//! some tries, on each transport; and the queue against the test servers
+//! (Rally and the official Node.js server), which answer every try.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use common::{Client, Mode, within};
+use common::{Client, Kind, Mode, TestServer, within};
 use rally_client::{AckError, Args, ManagerBuilder, Socket};
 use serde_json::json;
 
@@ -221,6 +222,27 @@ async fn ack_timeout_alone(mode: Mode) {
     within("the answer", own).await.expect("answered");
     assert_eq!(tries(&log), seen(&[("once", 1), ("never", 1), ("own", 1)]));
 }
+
+async fn queued_with_the_test_servers(kind: Kind, mode: Mode) {
+    let server = TestServer::start(kind).await;
+    let (_client, socket, mut rec) = connected(&server.url(), mode, |b| {
+        b.retries(2).ack_timeout(Duration::from_secs(5))
+    })
+    .await;
+    rec.event("auth").await;
+    let answers: Vec<_> = (0..10)
+        .map(|i| socket.emit_with_ack("message-with-ack", &i))
+        .collect();
+    for (i, answer) in answers.into_iter().enumerate() {
+        let reply = within("an answer", answer).await.expect("answered");
+        assert_eq!(reply.arg::<usize>(0).expect("a number"), i);
+    }
+    // Volatile emits skip the queue: this one needs no answer.
+    socket.volatile().emit("message", "direct").expect("emits");
+    assert_eq!(rec.event("message-back").await, [json!("direct")]);
+}
+
+each_server_and_mode!(queued_with_the_test_servers);
 
 macro_rules! each_mode {
     ($($test:ident),* $(,)?) => {
