@@ -343,7 +343,9 @@ impl Socket {
     ///
     /// [`AckError::Disconnected`](crate::AckError::Disconnected) when the socket disconnects after the
     /// event went out and before the answer, [`AckError::Emit`](crate::AckError::Emit) when the emit
-    /// fails (see [`emit`](Self::emit)).
+    /// fails (see [`emit`](Self::emit)), [`AckError::Timeout`](crate::AckError::Timeout) past the
+    /// manager's [`ack_timeout`](crate::ManagerBuilder::ack_timeout). With
+    /// [`retries`](crate::ManagerBuilder::retries), the failure of the last try.
     ///
     /// # Cancel safety
     ///
