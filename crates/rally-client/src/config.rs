@@ -38,6 +38,8 @@ pub struct ManagerBuilder {
     randomization_factor: f64,
     timeout: Duration,
     parser: Parser,
+    retries: u32,
+    ack_timeout: Option<Duration>,
 }
 
 /// The options, checked.
@@ -51,6 +53,9 @@ pub(crate) struct Config {
     pub(crate) randomization_factor: f64,
     pub(crate) timeout: Duration,
     pub(crate) parser: Parser,
+    /// 0: no retry queue.
+    pub(crate) retries: u32,
+    pub(crate) ack_timeout: Option<Duration>,
 }
 
 impl ManagerBuilder {
@@ -69,6 +74,8 @@ impl ManagerBuilder {
             randomization_factor: 0.5,
             timeout: Duration::from_millis(20_000),
             parser: Parser::Json,
+            retries: 0,
+            ack_timeout: None,
         }
     }
 
@@ -226,6 +233,66 @@ impl ManagerBuilder {
         self
     }
 
+    /// Delivers every emit at least once, in order (`retries`): each
+    /// socket's emits go out one at a time, each asking for an
+    /// acknowledgement, and an emit whose try fails (no answer within its
+    /// time limit, see [`ack_timeout`](Self::ack_timeout)) is sent again,
+    /// up to `retries` more times; then it is dropped, and an
+    /// [`emit_with_ack`](crate::Socket::emit_with_ack) gets the failure
+    /// ([`AckError::Timeout`](crate::AckError::Timeout)). While the socket
+    /// is disconnected the queue waits, and goes on when it connects again;
+    /// a connection lost during a try with a time limit counts as a failed
+    /// try. [`volatile`](crate::Socket::volatile) emits skip the queue.
+    /// Default 0: no queue, every emit goes out at once.
+    ///
+    /// The server must acknowledge every event, even plain
+    /// [`emit`](crate::Socket::emit)s: the queue waits for the answer to
+    /// each before sending the next (and, without a time limit, waits as
+    /// long as the connection lasts). In the official client this is a
+    /// socket option, which `io(url, { retries })` gives the socket it
+    /// makes; here it applies to every socket of the manager.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000")
+    ///     .retries(3)
+    ///     .ack_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// The time limit on the answer of every emit that asks for one
+    /// (`ackTimeout`), unless the emit sets its own with
+    /// [`Socket::timeout`](crate::Socket::timeout): past it,
+    /// [`emit_with_ack`](crate::Socket::emit_with_ack) fails with
+    /// [`AckError::Timeout`](crate::AckError::Timeout), or, with
+    /// [`retries`](Self::retries), the try fails and the emit is sent again.
+    /// Default: no limit. A socket option in the official client, as
+    /// `retries` is; here it applies to every socket of the manager.
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// let socket = rally_client::Manager::builder("http://127.0.0.1:3000")
+    ///     .ack_timeout(Duration::from_secs(5))
+    ///     .socket()?;
+    /// socket.connect().await?;
+    /// // Fails with AckError::Timeout after 5 s without an answer.
+    /// let reply = socket.emit_with_ack("status", ()).await;
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "ackTimeout")]
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = Some(timeout);
+        self
+    }
+
     /// The manager. It connects when a socket does.
     ///
     /// ```
@@ -300,6 +367,8 @@ impl ManagerBuilder {
             randomization_factor: self.randomization_factor,
             timeout: self.timeout,
             parser: self.parser,
+            retries: self.retries,
+            ack_timeout: self.ack_timeout,
         };
         Ok((config, parsed.namespace))
     }
@@ -326,6 +395,7 @@ mod tests {
         assert!((c.randomization_factor - 0.5).abs() < f64::EPSILON);
         assert_eq!(c.timeout, Duration::from_millis(20_000));
         assert_eq!(c.engine.endpoint.path, "/socket.io/");
+        assert_eq!((c.retries, c.ack_timeout), (0, None));
     }
 
     #[test]

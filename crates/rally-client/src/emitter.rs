@@ -126,7 +126,8 @@ impl Emitter<'_> {
         let emit = Emit {
             socket: self.socket.inner.clone(),
             packet: BinaryPacket::new(packet, attachments),
-            ack: ack.map(|tx| (tx, self.timeout)),
+            ack,
+            timeout: self.timeout,
             volatile: self.volatile,
         };
         self.socket

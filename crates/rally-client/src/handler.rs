@@ -24,6 +24,7 @@ pub(crate) type AuthFn = Arc<dyn Fn() -> BoxFuture<serde_json::Value> + Send + S
 pub(crate) struct Handlers {
     pub(crate) events: HashMap<String, EventHandler>,
     pub(crate) any: Vec<EventHandler>,
+    pub(crate) any_outgoing: Vec<EventHandler>,
     pub(crate) connect: Vec<ConnectHandler>,
     pub(crate) disconnect: Vec<DisconnectHandler>,
     pub(crate) connect_error: Vec<ErrorHandler>,

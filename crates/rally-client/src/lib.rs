@@ -12,6 +12,7 @@ mod event;
 mod handler;
 mod manager;
 mod nsp;
+mod queue;
 mod reason;
 mod reconnect;
 mod socket;

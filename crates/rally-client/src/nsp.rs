@@ -11,7 +11,7 @@ use rally_proto::{
 use serde::Deserialize;
 use tokio::{sync::oneshot, time::Instant};
 
-use crate::{Error, ack::Acks, socket::SocketShared};
+use crate::{Error, ack::Acks, queue::Queue, socket::SocketShared};
 
 /// A namespace's state in the manager's task.
 pub(crate) struct Nsp {
@@ -25,13 +25,15 @@ pub(crate) struct Nsp {
     pub(crate) acks: Acks,
     /// Emits waiting for the connection, with their ack ids.
     buffer: Vec<(Option<u64>, BinaryPacket)>,
+    /// Emits delivered one at a time, with retries (the `retries` option).
+    pub(crate) queue: Queue,
     waiters: Vec<oneshot::Sender<Result<(), Error>>>,
     /// Events that came before the CONNECT reply.
     held: Vec<(Packet, Vec<Bytes>)>,
 }
 
 impl Nsp {
-    pub(crate) fn new(shared: Arc<SocketShared>) -> Self {
+    pub(crate) fn new(shared: Arc<SocketShared>, retries: u32) -> Self {
         Self {
             shared,
             active: false,
@@ -40,6 +42,7 @@ impl Nsp {
             offset: None,
             acks: Acks::default(),
             buffer: Vec::new(),
+            queue: Queue::new(retries),
             waiters: Vec::new(),
             held: Vec::new(),
         }
@@ -112,14 +115,24 @@ impl Nsp {
         self.buffer.drain(..).map(|(_, packet)| packet).collect()
     }
 
+    /// The next try of the retry queue, if it can go out now.
+    pub(crate) fn next_try(&mut self, now: Instant) -> Option<BinaryPacket> {
+        if !self.connected {
+            return None;
+        }
+        self.queue.next_try(&mut self.acks, now)
+    }
+
     /// The connection to the namespace is lost: the acknowledgements of
-    /// events sent fail, those of buffered ones wait.
+    /// events sent fail, those of buffered ones wait, and the retry queue
+    /// waits for the next connection.
     pub(crate) fn on_closed(&mut self) {
         self.connected = false;
         self.shared.update(|s| {
             s.id = None;
             s.connected = false;
         });
+        self.queue.disconnected(&mut self.acks);
         let buffer = &self.buffer;
         self.acks
             .disconnect(|id| buffer.iter().any(|(b, _)| *b == Some(id)));
@@ -141,10 +154,11 @@ impl Nsp {
     }
 
     /// Fails the acknowledgements past their deadline, dropping their
-    /// events if still buffered.
+    /// events if still buffered (a try of the retry queue fails).
     pub(crate) fn expire(&mut self, now: Instant) {
         let expired = self.acks.expire(now);
         if !expired.is_empty() {
+            self.queue.expired(&expired);
             self.buffer
                 .retain(|(id, _)| id.is_none_or(|id| !expired.contains(&id)));
         }
@@ -211,7 +225,7 @@ mod tests {
     use crate::socket::SocketShared;
 
     fn nsp() -> Nsp {
-        Nsp::new(Arc::new(SocketShared::new("/".into())))
+        Nsp::new(Arc::new(SocketShared::new("/".into())), 0)
     }
 
     #[test]

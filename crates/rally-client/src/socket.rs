@@ -3,7 +3,10 @@
 use std::{
     fmt,
     future::Future,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -14,7 +17,7 @@ use tokio::sync::oneshot;
 use crate::{
     AckFuture, Args, DisconnectReason, EmitError, Emitter, Error, Event, Manager,
     driver::Command,
-    handler::{AuthFn, Handlers},
+    handler::{AuthFn, EventHandler, Handlers},
     manager::{ManagerShared, lock},
 };
 
@@ -55,6 +58,9 @@ pub(crate) struct SocketShared {
     pub(crate) nsp: Str,
     pub(crate) state: Mutex<SocketState>,
     pub(crate) handlers: Mutex<Handlers>,
+    /// Whether `handlers` has outgoing listeners: checked for each event
+    /// sent without taking the lock.
+    outgoing: AtomicBool,
     pub(crate) auth: Mutex<Auth>,
 }
 
@@ -82,12 +88,27 @@ impl SocketShared {
             nsp: Str::from(nsp),
             state: Mutex::new(SocketState::default()),
             handlers: Mutex::new(Handlers::default()),
+            outgoing: AtomicBool::new(false),
             auth: Mutex::new(Auth::None),
         }
     }
 
     pub(crate) fn update(&self, f: impl FnOnce(&mut SocketState)) {
         f(&mut lock(&self.state));
+    }
+
+    /// Whether the socket has outgoing listeners.
+    pub(crate) fn has_outgoing(&self) -> bool {
+        self.outgoing.load(Ordering::Acquire)
+    }
+
+    /// Changes the outgoing listeners (under the lock, so the flag follows
+    /// the list).
+    fn update_outgoing(&self, f: impl FnOnce(&mut Vec<EventHandler>)) {
+        let mut handlers = lock(&self.handlers);
+        f(&mut handlers.any_outgoing);
+        self.outgoing
+            .store(!handlers.any_outgoing.is_empty(), Ordering::Release);
     }
 }
 
@@ -283,7 +304,10 @@ impl Socket {
     }
 
     /// Emits `event` with `args`. While the socket is not connected the
-    /// event waits in a buffer and goes out once it is.
+    /// event waits in a buffer and goes out once it is. With
+    /// [`retries`](crate::ManagerBuilder::retries) it goes through the
+    /// socket's retry queue instead: sent after the events before it were
+    /// acknowledged, and again until it is.
     ///
     /// ```
     /// # fn run(socket: rally_client::Socket) -> Result<(), rally_client::EmitError> {
@@ -319,7 +343,9 @@ impl Socket {
     ///
     /// [`AckError::Disconnected`](crate::AckError::Disconnected) when the socket disconnects after the
     /// event went out and before the answer, [`AckError::Emit`](crate::AckError::Emit) when the emit
-    /// fails (see [`emit`](Self::emit)).
+    /// fails (see [`emit`](Self::emit)), [`AckError::Timeout`](crate::AckError::Timeout) past the
+    /// manager's [`ack_timeout`](crate::ManagerBuilder::ack_timeout). With
+    /// [`retries`](crate::ManagerBuilder::retries), the failure of the last try.
     ///
     /// # Cancel safety
     ///
@@ -332,6 +358,8 @@ impl Socket {
     /// Emits with a time limit on the answer: past it,
     /// [`emit_with_ack`](Emitter::emit_with_ack) fails with
     /// [`AckError::Timeout`](crate::AckError::Timeout) (and an event still buffered is dropped).
+    /// It overrides the manager's [`ack_timeout`](crate::ManagerBuilder::ack_timeout);
+    /// with [`retries`](crate::ManagerBuilder::retries) it limits each try.
     ///
     /// ```
     /// # async fn run(socket: rally_client::Socket) {
@@ -348,7 +376,10 @@ impl Socket {
     }
 
     /// Emits an event that may be lost: it is dropped, not buffered, while
-    /// the socket is not connected.
+    /// the socket is not connected, and it skips the retry queue of
+    /// [`retries`](crate::ManagerBuilder::retries). An acknowledgement asked
+    /// for a dropped event fails with
+    /// [`AckError::Disconnected`](crate::AckError::Disconnected).
     ///
     /// ```
     /// # fn run(socket: rally_client::Socket) {
@@ -438,6 +469,62 @@ impl Socket {
         lock(&self.inner.handlers)
             .any
             .push(Arc::new(move |s, e| Box::pin(handler(s, e))));
+    }
+
+    /// Sees every event the socket sends, as it goes out (`onAnyOutgoing`):
+    /// at once when connected, on connection for an event buffered
+    /// meanwhile, and at each try with [`retries`](crate::ManagerBuilder::retries).
+    /// A volatile event dropped is not seen. Listeners run in the order
+    /// they were added, and see the events in the order they go out; the
+    /// [`Event`] has no acknowledgement to give.
+    ///
+    /// ```
+    /// # fn run(socket: rally_client::Socket) {
+    /// socket.on_any_outgoing(|_socket, event| async move {
+    ///     println!("sent {} with {} args", event.name(), event.len());
+    /// });
+    /// # }
+    /// ```
+    #[doc(alias = "onAnyOutgoing")]
+    pub fn on_any_outgoing<F, Fut>(&self, listener: F)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener: EventHandler = Arc::new(move |s, e| Box::pin(listener(s, e)));
+        self.inner.update_outgoing(|l| l.push(listener));
+    }
+
+    /// As [`on_any_outgoing`](Self::on_any_outgoing), but the listener runs
+    /// before those already added (`prependAnyOutgoing`).
+    ///
+    /// ```
+    /// # fn run(socket: rally_client::Socket) {
+    /// socket.on_any_outgoing(|_, _| async { /* second */ });
+    /// socket.prepend_any_outgoing(|_, _| async { /* first */ });
+    /// # }
+    /// ```
+    #[doc(alias = "prependAnyOutgoing")]
+    pub fn prepend_any_outgoing<F, Fut>(&self, listener: F)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener: EventHandler = Arc::new(move |s, e| Box::pin(listener(s, e)));
+        self.inner.update_outgoing(|l| l.insert(0, listener));
+    }
+
+    /// Removes every outgoing listener (`offAnyOutgoing()`).
+    ///
+    /// ```
+    /// # fn run(socket: rally_client::Socket) {
+    /// socket.on_any_outgoing(|_, _| async {});
+    /// socket.off_any_outgoing();
+    /// # }
+    /// ```
+    #[doc(alias = "offAnyOutgoing")]
+    pub fn off_any_outgoing(&self) {
+        self.inner.update_outgoing(Vec::clear);
     }
 
     /// Runs `handler` each time the socket connects (after the events

@@ -103,23 +103,42 @@ impl Driver {
             socket,
             mut packet,
             ack,
+            timeout,
             volatile,
         } = emit;
+        let timeout = timeout.or(self.config.ack_timeout);
+        let queued = self.config.retries > 0 && !volatile;
         let open = matches!(self.conn, Conn::Open(_));
         let nsp = self.nsp_entry(&socket);
+        if queued {
+            nsp.queue.push(packet, ack, timeout);
+            self.drain_queue(&socket);
+            return;
+        }
         let connected = open && nsp.connected;
         if volatile && !connected {
-            if let Some((tx, _)) = ack {
+            if let Some(tx) = ack {
                 let _ = tx.send(Err(AckError::Disconnected));
             }
             return;
         }
-        let id = ack.map(|(tx, timeout)| nsp.acks.insert(tx, timeout.map(|t| Instant::now() + t)));
+        let id = ack.map(|tx| nsp.acks.insert(tx, timeout.map(|t| Instant::now() + t)));
         packet.packet.id = id;
         if connected {
-            self.send_packet(&packet);
+            self.send_event(&socket, &packet);
         } else {
             nsp.buffer(id, packet);
+        }
+    }
+
+    /// Sends the next try of the socket's retry queue, if it can go now.
+    pub(super) fn drain_queue(&mut self, socket: &Arc<SocketShared>) {
+        let next = self
+            .nsps
+            .get_mut(&socket.nsp)
+            .and_then(|nsp| nsp.next_try(Instant::now()));
+        if let Some(packet) = next {
+            self.send_event(socket, &packet);
         }
     }
 

@@ -114,6 +114,13 @@ impl Driver {
         for nsp in self.nsps.values_mut() {
             nsp.expire(now);
         }
+        if self.config.retries > 0 {
+            let sockets: Vec<Arc<SocketShared>> =
+                self.nsps.values().map(|n| n.shared.clone()).collect();
+            for socket in &sockets {
+                self.drain_queue(socket);
+            }
+        }
     }
 
     pub(super) fn engine_event(&mut self, event: EngineEvent) {

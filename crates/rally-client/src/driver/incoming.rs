@@ -67,7 +67,10 @@ impl Driver {
                         args: parse_ack(packet.data.as_ref()),
                         attachments,
                     };
-                    nsp.acks.resolve(id, Ok(reply));
+                    if let Some(result) = nsp.acks.resolve(id, Ok(reply)) {
+                        nsp.queue.done(id, result);
+                        self.drain_queue(&shared);
+                    }
                 }
             }
             _ => {}
@@ -75,8 +78,8 @@ impl Driver {
     }
 
     /// The namespace accepted the socket: the events received meanwhile go
-    /// to the handlers, the buffered emits go out, then the connect handlers
-    /// run.
+    /// to the handlers, the buffered emits go out, then the retry queue
+    /// goes on, then the connect handlers run.
     fn accepted(&mut self, shared: &Arc<SocketShared>, sid: String, pid: Option<String>) {
         let Some(nsp) = self.nsps.get_mut(&shared.nsp) else {
             return;
@@ -88,8 +91,9 @@ impl Driver {
             self.event(shared, packet, attachments);
         }
         for packet in &buffered {
-            self.send_packet(packet);
+            self.send_event(shared, packet);
         }
+        self.drain_queue(shared);
         if let Some(socket) = self.socket(shared) {
             let handlers = lock(&shared.handlers).connect.clone();
             for handler in handlers {
@@ -143,6 +147,24 @@ impl Driver {
                 run_detached(handler(socket.clone(), error.clone()));
             }
         }
+    }
+}
+
+/// Shows an event about to be sent to the socket's outgoing listeners, in
+/// order.
+pub(super) fn notify_outgoing(socket: Socket, packet: &BinaryPacket) {
+    let listeners = lock(&socket.inner.handlers).any_outgoing.clone();
+    let Some((name, args)) = parse_event(packet.packet.data.as_ref()) else {
+        return;
+    };
+    let event = Event {
+        name,
+        args,
+        attachments: packet.attachments.clone(),
+        ack: None,
+    };
+    for listener in listeners {
+        run_detached(listener(socket.clone(), event.without_ack()));
     }
 }
 

@@ -57,7 +57,10 @@ pub(crate) enum Command {
 pub(crate) struct Emit {
     pub(crate) socket: Arc<SocketShared>,
     pub(crate) packet: BinaryPacket,
-    pub(crate) ack: Option<(AckTx, Option<Duration>)>,
+    /// Where the answer goes, for an emit that wants it.
+    pub(crate) ack: Option<AckTx>,
+    /// The emit's own time limit on the answer.
+    pub(crate) timeout: Option<Duration>,
     pub(crate) volatile: bool,
 }
 
@@ -215,7 +218,7 @@ impl Driver {
     fn nsp_entry(&mut self, shared: &Arc<SocketShared>) -> &mut Nsp {
         self.nsps
             .entry(shared.nsp.clone())
-            .or_insert_with(|| Nsp::new(shared.clone()))
+            .or_insert_with(|| Nsp::new(shared.clone(), self.config.retries))
     }
 
     fn engine(&mut self) -> Option<&mut Engine> {
@@ -246,6 +249,17 @@ impl Driver {
         if let Some(engine) = self.engine() {
             engine.send_all(frames);
         }
+    }
+
+    /// Sends an EVENT packet of `socket`, shown first to its outgoing
+    /// listeners (a flag tells when it has none).
+    fn send_event(&mut self, socket: &Arc<SocketShared>, packet: &BinaryPacket) {
+        if socket.has_outgoing() {
+            if let Some(handle) = self.socket(socket) {
+                incoming::notify_outgoing(handle, packet);
+            }
+        }
+        self.send_packet(packet);
     }
 
     fn set_status(&self, open: Option<(Transport, String)>) {

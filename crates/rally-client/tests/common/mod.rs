@@ -1,7 +1,7 @@
 //! Test servers (Rally in-process, the official Node.js server as a child)
 //! speaking the interop test protocol, and a recording client.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 pub mod fake;
 
