@@ -1,7 +1,7 @@
 //! The engine's hooks on replies and refusals (the reference's
 //! `initial_headers`, `headers` and `connection_error` events).
 
-use std::sync::Arc;
+use std::{panic::AssertUnwindSafe, sync::Arc};
 
 use http::{HeaderMap, Request, Response, request::Parts};
 
@@ -126,7 +126,8 @@ pub(crate) fn copy_request<B>(req: &Request<B>) -> Parts {
 
 /// Runs the hooks of `config` on the reply to `request`: `connection_error`
 /// for a refusal, `initial_headers` (when `opens`) and `headers` for a
-/// success.
+/// success. A hook that panics is logged; the reply goes out as the hooks
+/// before it left it.
 pub(crate) fn run<B>(
     config: &crate::Config,
     request: &Parts,
@@ -135,14 +136,16 @@ pub(crate) fn run<B>(
 ) {
     if let Some(refused) = response.extensions_mut().remove::<Refused>() {
         if let Some(hook) = &config.connection_error {
-            hook(&ConnectionError {
-                code: refused.reason.error_code() as u8,
-                message: refused
-                    .message
-                    .as_deref()
-                    .unwrap_or(refused.reason.message()),
-                reason: refused.reason,
-                request,
+            guarded("connection_error", || {
+                hook(&ConnectionError {
+                    code: refused.reason.error_code() as u8,
+                    message: refused
+                        .message
+                        .as_deref()
+                        .unwrap_or(refused.reason.message()),
+                    reason: refused.reason,
+                    request,
+                });
             });
         }
         return;
@@ -153,10 +156,17 @@ pub(crate) fn run<B>(
     }
     if opens {
         if let Some(hook) = &config.initial_headers {
-            hook(response.headers_mut(), request);
+            guarded("initial_headers", || hook(response.headers_mut(), request));
         }
     }
     if let Some(hook) = &config.headers {
-        hook(response.headers_mut(), request);
+        guarded("headers", || hook(response.headers_mut(), request));
+    }
+}
+
+/// Runs the hook `name`, catching its panic.
+fn guarded(name: &str, hook: impl FnOnce()) {
+    if std::panic::catch_unwind(AssertUnwindSafe(hook)).is_err() {
+        tracing::error!(hook = name, "an engine hook panicked");
     }
 }

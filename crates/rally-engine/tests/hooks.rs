@@ -124,6 +124,24 @@ async fn initial_headers_may_change_the_cookie() {
     );
 }
 
+#[tokio::test]
+async fn a_panicking_hook_leaves_the_reply_alone() {
+    let config = quiet_config()
+        .on_initial_headers(|_, _| panic!("a bug in a hook"))
+        .on_headers(|headers, _| {
+            headers.insert("x-every", HeaderValue::from_static("1"));
+        });
+    let server = TestServer::start(config).await;
+    let handshake = server.http().get(HANDSHAKE).await;
+    assert_eq!(handshake.status, 200, "{handshake:?}");
+    assert_eq!(handshake.header("x-every"), Some("1"));
+    let sid = open_sid(handshake.text());
+    assert_eq!(
+        server.http().post(&polling_target(&sid), b"4x").await.body,
+        b"ok"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // connection_error
 
