@@ -13,7 +13,7 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
-use rally::{CloseReason, Cors, Server};
+use rally::{CloseReason, Server};
 use rally_redis::{RedisAdapter, RedisConfig};
 use tokio::net::TcpListener;
 use tower_service::Service;
@@ -66,7 +66,8 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
         .max_http_buffer_size(config.max_payload)
         .transports(config.transports.iter().copied())
         .parser(config.parser)
-        .allow_eio3(config.allow_eio3);
+        .allow_eio3(config.allow_eio3)
+        .add_trailing_slash(config.add_trailing_slash);
     let limits = &config.limits;
     if let Some(n) = limits.max_sessions {
         builder = builder.max_sessions(n);
@@ -87,13 +88,11 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
         let n = u32::try_from(n).unwrap_or(u32::MAX);
         builder = builder.max_handshakes_per_ip(n, std::time::Duration::from_secs(60));
     }
-    if !config.cors_origins.is_empty() {
-        let cors = if config.cors_origins.iter().any(|o| o == "*") {
-            Cors::any()
-        } else {
-            Cors::origins(config.cors_origins.clone()).credentials(true)
-        };
+    if let Some(cors) = config.cors() {
         builder = builder.cors(cors);
+    }
+    if let Some(cookie) = config.cookie() {
+        builder = builder.cookie(cookie);
     }
     if let Some(redis) = redis {
         builder = builder.adapter(redis.factory());
@@ -253,6 +252,10 @@ where
             if let Some(reply) = files::client(name, req.headers()) {
                 return Box::pin(async move { Ok(reply) });
             }
+            return Box::pin(self.io.call(req));
+        }
+        // Without the trailing slash, `/socket.io?EIO=4...` is the server's too.
+        if !self.config.add_trailing_slash && path.starts_with(self.config.path_prefix()) {
             return Box::pin(self.io.call(req));
         }
         let app = self.clone();

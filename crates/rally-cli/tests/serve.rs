@@ -337,3 +337,71 @@ async fn allow_eio3_serves_socket_io_v2_clients() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn cors_cookie_and_trailing_slash_flags_reach_the_server() {
+    let rally = Rally::start(&[
+        "--cors-origin=http://a.example",
+        "--cors-methods=GET,POST",
+        "--cors-allowed-headers=authorization",
+        "--cors-exposed-headers=x-one",
+        "--cors-max-age=600",
+        "--cookie=sticky",
+        "--cookie-secure",
+        "--cookie-domain=example.com",
+        "--cookie-max-age=3600",
+        "--add-trailing-slash=false",
+    ]);
+    let preflight = rally
+        .request(
+            "OPTIONS",
+            "/socket.io/?EIO=4&transport=polling",
+            &[("Origin", "http://a.example")],
+            "",
+        )
+        .await;
+    assert_eq!(preflight.status, 204, "{preflight:?}");
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://a.example")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("GET,POST")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-headers"),
+        Some("authorization")
+    );
+    assert_eq!(preflight.header("access-control-max-age"), Some("600"));
+    assert_eq!(
+        preflight.header("access-control-expose-headers"),
+        Some("x-one")
+    );
+
+    // Without the trailing slash, the path is the server's.
+    let open = rally
+        .request(
+            "GET",
+            "/socket.io?EIO=4&transport=polling",
+            &[("Origin", "http://a.example")],
+            "",
+        )
+        .await;
+    assert_eq!(open.status, 200, "{open:?}");
+    assert_eq!(open.header("access-control-expose-headers"), Some("x-one"));
+    let sid = field(open.text(), "sid");
+    assert_eq!(
+        open.header("set-cookie"),
+        Some(
+            format!(
+                "sticky={sid}; Max-Age=3600; Domain=example.com; Path=/; HttpOnly; Secure; SameSite=Lax"
+            )
+            .as_str()
+        )
+    );
+}

@@ -1,14 +1,62 @@
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    future::Future,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
+use futures_util::future::BoxFuture;
 use http::request::Parts;
 
-use crate::Transport;
+use crate::{
+    Message, Transport,
+    hooks::{ConnectionErrorHook, HeadersHook},
+};
 
-/// A hook deciding whether a handshake or upgrade request may go on.
+/// A hook deciding whether a handshake may go on (`allowRequest`), sync or
+/// async: made by [`Config::allow_request`] or
+/// [`Config::allow_request_async`].
 ///
-/// `Err(message)` refuses it with HTTP 403, `{"code":4,"message":"Forbidden"}`
-/// (the message is logged, not sent).
-pub type AllowRequest = Arc<dyn Fn(&Parts) -> Result<(), String> + Send + Sync>;
+/// `Err(message)` refuses the handshake with HTTP 403 and
+/// `{"code":4,"message":<message>}` (`Forbidden` when the message is empty).
+#[derive(Clone)]
+pub struct AllowRequest(Arc<dyn Fn(&Parts) -> Verdict + Send + Sync>);
+
+/// What an [`AllowRequest`] hook answers: at once, or later.
+enum Verdict {
+    Now(Result<(), String>),
+    Later(BoxFuture<'static, Result<(), String>>),
+}
+
+impl AllowRequest {
+    /// A hook that answers at once.
+    pub fn new(hook: impl Fn(&Parts) -> Result<(), String> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(move |req| Verdict::Now(hook(req))))
+    }
+
+    /// A hook that answers with a future: it reads what it needs of the
+    /// request, then returns a future owning it.
+    pub fn new_async<F>(hook: impl Fn(&Parts) -> F + Send + Sync + 'static) -> Self
+    where
+        F: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        Self(Arc::new(move |req| Verdict::Later(Box::pin(hook(req)))))
+    }
+
+    /// Runs the hook on a request.
+    pub(crate) async fn check(&self, req: &Parts) -> Result<(), String> {
+        match (self.0)(req) {
+            Verdict::Now(verdict) => verdict,
+            Verdict::Later(future) => future.await,
+        }
+    }
+}
+
+impl fmt::Debug for AllowRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AllowRequest(..)")
+    }
+}
 
 /// Options of an Engine.IO server. The defaults are the reference's.
 ///
@@ -62,6 +110,22 @@ pub struct Config {
     /// Whether Engine.IO protocol 3 clients (Socket.IO v2) may connect
     /// (`allowEIO3`). Default false. See [`allow_eio3`](Config::allow_eio3).
     pub allow_eio3: bool,
+    /// Whether [`path`](Config::path) is matched with its trailing `/`
+    /// (`addTrailingSlash`). Default true. See
+    /// [`add_trailing_slash`](Config::add_trailing_slash).
+    pub add_trailing_slash: bool,
+    /// A message sent right after the open packet of every session
+    /// (`initialPacket`). Default none.
+    pub initial_packet: Option<Message>,
+    /// A hook on the headers of the reply that opens a session (the
+    /// `initial_headers` event). Default none.
+    pub initial_headers: Option<HeadersHook>,
+    /// A hook on the headers of every successful reply (the `headers`
+    /// event). Default none.
+    pub headers: Option<HeadersHook>,
+    /// A hook told of every refused request (the `connection_error` event).
+    /// Default none.
+    pub connection_error: Option<ConnectionErrorHook>,
 }
 
 impl Default for Config {
@@ -81,6 +145,11 @@ impl Default for Config {
             max_sessions: 100_000,
             handshake_rate: None,
             allow_eio3: false,
+            add_trailing_slash: true,
+            initial_packet: None,
+            initial_headers: None,
+            headers: None,
+            connection_error: None,
         }
     }
 }
@@ -156,7 +225,10 @@ impl Config {
         self
     }
 
-    /// Sets `allowRequest`.
+    /// Sets `allowRequest`: a hook called with each handshake request
+    /// (upgrades and the later requests of a session are not screened).
+    /// `Err(message)` refuses it with HTTP 403 and
+    /// `{"code":4,"message":<message>}`.
     ///
     /// ```
     /// use rally_engine::Config;
@@ -170,7 +242,145 @@ impl Config {
         mut self,
         hook: impl Fn(&Parts) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
-        self.allow_request = Some(Arc::new(hook));
+        self.allow_request = Some(AllowRequest::new(hook));
+        self
+    }
+
+    /// Sets `allowRequest` to an async hook, as the reference's callback
+    /// form allows: the hook reads what it needs of the request and returns
+    /// a future that decides (looking a token up in a database, say). The
+    /// handshake waits for it; its `Err(message)` refuses as
+    /// [`allow_request`](Config::allow_request)'s does.
+    ///
+    /// ```
+    /// use rally_engine::Config;
+    ///
+    /// let config = Config::default().allow_request_async(|req| {
+    ///     let token = req.headers.get("x-token").cloned();
+    ///     async move {
+    ///         // e.g. ask a session store
+    ///         if token.is_some() { Ok(()) } else { Err("no token".into()) }
+    ///     }
+    /// });
+    /// ```
+    #[must_use]
+    pub fn allow_request_async<F>(
+        mut self,
+        hook: impl Fn(&Parts) -> F + Send + Sync + 'static,
+    ) -> Self
+    where
+        F: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.allow_request = Some(AllowRequest::new_async(hook));
+        self
+    }
+
+    /// Sets `addTrailingSlash` (default true). On, requests are served
+    /// under `path` with its trailing slash (`/engine.io/...`). Off, the
+    /// slash is dropped from what is matched, as the reference does: any
+    /// request whose path starts with `/engine.io` is served, so
+    /// `/engine.io?EIO=4&...` and `/engine.io/?EIO=4&...` both are.
+    ///
+    /// ```
+    /// use rally_engine::Config;
+    ///
+    /// let config = Config::default().path("/realtime").add_trailing_slash(false);
+    /// assert!(!config.add_trailing_slash);
+    /// ```
+    #[doc(alias = "addTrailingSlash")]
+    #[must_use]
+    pub fn add_trailing_slash(mut self, add: bool) -> Self {
+        self.add_trailing_slash = add;
+        self
+    }
+
+    /// Sets `initialPacket`: a message queued right after the open packet
+    /// of every session, before anything the handler sends (in the reply
+    /// to a polling handshake, after the open packet; over a WebSocket, the
+    /// frame after it).
+    ///
+    /// ```
+    /// use rally_engine::{Config, Message};
+    ///
+    /// let config = Config::default().initial_packet(Message::Text("welcome".into()));
+    /// ```
+    #[doc(alias = "initialPacket")]
+    #[must_use]
+    pub fn initial_packet(mut self, message: impl Into<Message>) -> Self {
+        self.initial_packet = Some(message.into());
+        self
+    }
+
+    /// Sets a hook on the headers of the reply that opens a session (the
+    /// reference's `initial_headers` event): the polling handshake's 200,
+    /// the WebSocket handshake's 101. It runs after the engine has written
+    /// its own headers (the cookie's `Set-Cookie` included) and may add,
+    /// change or remove any; it gets the request's method, URI, version,
+    /// headers and [`RemoteAddr`](crate::RemoteAddr). The reply's body and
+    /// status are the engine's.
+    ///
+    /// ```
+    /// use http::HeaderValue;
+    /// use rally_engine::Config;
+    ///
+    /// let config = Config::default().on_initial_headers(|headers, _req| {
+    ///     headers.insert("x-served-by", HeaderValue::from_static("node-1"));
+    /// });
+    /// ```
+    #[doc(alias = "initial_headers")]
+    #[must_use]
+    pub fn on_initial_headers(
+        mut self,
+        hook: impl Fn(&mut http::HeaderMap, &Parts) + Send + Sync + 'static,
+    ) -> Self {
+        self.initial_headers = Some(Arc::new(hook));
+        self
+    }
+
+    /// Sets a hook on the headers of every successful reply of the engine
+    /// (the reference's `headers` event): handshakes, polls, POSTs, and the
+    /// 101 of WebSocket handshakes and upgrades. On the reply that opens a
+    /// session it runs after [`on_initial_headers`](Config::on_initial_headers)'s
+    /// hook. Refusals and errors do not get it (see
+    /// [`on_connection_error`](Config::on_connection_error)).
+    ///
+    /// ```
+    /// use http::HeaderValue;
+    /// use rally_engine::Config;
+    ///
+    /// let config = Config::default().on_headers(|headers, _req| {
+    ///     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    /// });
+    /// ```
+    #[doc(alias = "headers")]
+    #[must_use]
+    pub fn on_headers(
+        mut self,
+        hook: impl Fn(&mut http::HeaderMap, &Parts) + Send + Sync + 'static,
+    ) -> Self {
+        self.headers = Some(Arc::new(hook));
+        self
+    }
+
+    /// Sets a hook told of every request the engine refuses (the
+    /// reference's `connection_error` event), with the Engine.IO error code,
+    /// the message sent, why ([`Refusal`](crate::Refusal)) and the request.
+    /// It runs before the refusal is sent and cannot change it.
+    ///
+    /// ```
+    /// use rally_engine::Config;
+    ///
+    /// let config = Config::default().on_connection_error(|err| {
+    ///     eprintln!("{} {}: {:?} {}", err.code, err.message, err.reason, err.request.uri);
+    /// });
+    /// ```
+    #[doc(alias = "connection_error")]
+    #[must_use]
+    pub fn on_connection_error(
+        mut self,
+        hook: impl Fn(&crate::ConnectionError<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.connection_error = Some(Arc::new(hook));
         self
     }
 
@@ -266,6 +476,20 @@ impl Config {
     pub(crate) fn allows(&self, transport: Transport) -> bool {
         self.transports.contains(&transport)
     }
+
+    /// What the path of a request must start with to be the engine's.
+    pub(crate) fn path_prefix(&self) -> &str {
+        if self.add_trailing_slash {
+            &self.path
+        } else {
+            self.path.strip_suffix('/').unwrap_or(&self.path)
+        }
+    }
+
+    /// Whether a hook needs a copy of each request.
+    pub(crate) fn hooks_requests(&self) -> bool {
+        self.initial_headers.is_some() || self.headers.is_some() || self.connection_error.is_some()
+    }
 }
 
 impl fmt::Debug for Config {
@@ -285,6 +509,11 @@ impl fmt::Debug for Config {
             .field("max_sessions", &self.max_sessions)
             .field("handshake_rate", &self.handshake_rate)
             .field("allow_eio3", &self.allow_eio3)
+            .field("add_trailing_slash", &self.add_trailing_slash)
+            .field("initial_packet", &self.initial_packet)
+            .field("initial_headers", &self.initial_headers.is_some())
+            .field("headers", &self.headers.is_some())
+            .field("connection_error", &self.connection_error.is_some())
             .finish()
     }
 }
@@ -299,14 +528,51 @@ pub enum AllowOrigin {
     Mirror,
     /// Only these origins (exact matches, such as `https://example.com`).
     List(Vec<String>),
+    /// The origins a function accepts (what the reference's regular
+    /// expressions and functions do), echoed back.
+    Predicate(OriginPredicate),
 }
 
-/// The `cors` option: which origins may reach the server from a browser.
+/// A function deciding whether an origin may reach the server: see
+/// [`Cors::predicate`]. Two are equal when they are the same function.
+#[derive(Clone)]
+pub struct OriginPredicate(Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl OriginPredicate {
+    /// Whether `origin` is let in.
+    #[must_use]
+    pub fn accepts(&self, origin: &str) -> bool {
+        (self.0)(origin)
+    }
+}
+
+impl fmt::Debug for OriginPredicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OriginPredicate(..)")
+    }
+}
+
+impl PartialEq for OriginPredicate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for OriginPredicate {}
+
+/// The `cors` option: which origins may reach the server from a browser,
+/// and what a preflight answers. The options and replies are those of the
+/// `cors` package the reference's users pass them to.
 ///
 /// ```
+/// use std::time::Duration;
 /// use rally_engine::Cors;
 ///
-/// let cors = Cors::origins(["https://example.com"]).credentials(true);
+/// let cors = Cors::origins(["https://example.com"])
+///     .credentials(true)
+///     .allowed_headers(["authorization"])
+///     .exposed_headers(["x-request-id"])
+///     .max_age(Duration::from_secs(600));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -315,25 +581,45 @@ pub struct Cors {
     pub origin: AllowOrigin,
     /// Whether to send `Access-Control-Allow-Credentials: true`.
     pub credentials: bool,
+    /// The methods a preflight allows (`Access-Control-Allow-Methods`).
+    /// Default `GET,HEAD,PUT,PATCH,POST,DELETE`.
+    pub methods: Vec<String>,
+    /// The request headers a preflight allows
+    /// (`Access-Control-Allow-Headers`); `None`, the default, allows those
+    /// the preflight asks for.
+    pub allowed_headers: Option<Vec<String>>,
+    /// The response headers a page may read
+    /// (`Access-Control-Expose-Headers`). Default none.
+    pub exposed_headers: Vec<String>,
+    /// How long a browser may cache a preflight's answer
+    /// (`Access-Control-Max-Age`, in whole seconds). Default unset.
+    pub max_age: Option<Duration>,
 }
 
 impl Cors {
+    fn with_origin(origin: AllowOrigin) -> Self {
+        Self {
+            origin,
+            credentials: false,
+            methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
+                .map(String::from)
+                .into(),
+            allowed_headers: None,
+            exposed_headers: Vec::new(),
+            max_age: None,
+        }
+    }
+
     /// Lets any origin in.
     #[must_use]
     pub fn any() -> Self {
-        Self {
-            origin: AllowOrigin::Any,
-            credentials: false,
-        }
+        Self::with_origin(AllowOrigin::Any)
     }
 
     /// Lets in whatever origin the request names.
     #[must_use]
     pub fn mirror() -> Self {
-        Self {
-            origin: AllowOrigin::Mirror,
-            credentials: false,
-        }
+        Self::with_origin(AllowOrigin::Mirror)
     }
 
     /// Lets in only the listed origins.
@@ -343,10 +629,23 @@ impl Cors {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self {
-            origin: AllowOrigin::List(origins.into_iter().map(Into::into).collect()),
-            credentials: false,
-        }
+        Self::with_origin(AllowOrigin::List(
+            origins.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// Lets in the origins `accepts` approves (it gets the request's
+    /// `Origin` header): the reference's regular expression or function
+    /// origins. A regular expression crate of your choice fits here.
+    ///
+    /// ```
+    /// use rally_engine::Cors;
+    ///
+    /// let cors = Cors::predicate(|origin| origin.ends_with(".example.com"));
+    /// ```
+    #[must_use]
+    pub fn predicate(accepts: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        Self::with_origin(AllowOrigin::Predicate(OriginPredicate(Arc::new(accepts))))
     }
 
     /// Sets whether credentials (cookies) may be sent.
@@ -354,6 +653,58 @@ impl Cors {
     pub fn credentials(mut self, credentials: bool) -> Self {
         self.credentials = credentials;
         self
+    }
+
+    /// Sets the methods a preflight allows.
+    #[must_use]
+    pub fn methods<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.methods = methods.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the request headers a preflight allows (instead of those it
+    /// asks for).
+    #[must_use]
+    pub fn allowed_headers<I, S>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_headers = Some(headers.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets the response headers a page may read.
+    #[must_use]
+    pub fn exposed_headers<I, S>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.exposed_headers = headers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets how long a preflight's answer may be cached.
+    #[must_use]
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Whether `origin` (an `Origin` header) is let in.
+    pub(crate) fn allows_origin(&self, origin: &[u8]) -> bool {
+        match &self.origin {
+            AllowOrigin::Any | AllowOrigin::Mirror => true,
+            AllowOrigin::List(list) => list.iter().any(|allowed| origin == allowed.as_bytes()),
+            AllowOrigin::Predicate(accepts) => {
+                std::str::from_utf8(origin).is_ok_and(|o| accepts.accepts(o))
+            }
+        }
     }
 }
 
@@ -370,13 +721,19 @@ pub enum SameSite {
 }
 
 /// The `cookie` option: a cookie holding the session id, set on the
-/// handshake, for load balancers that route by cookie.
+/// handshake, for load balancers that route by cookie. Its attributes are
+/// written in the order the reference writes them.
 ///
 /// ```
+/// use std::time::Duration;
 /// use rally_engine::Cookie;
 ///
 /// let cookie = Cookie::default(); // io=<sid>; Path=/; HttpOnly; SameSite=Lax
 /// assert_eq!(cookie.name, "io");
+/// let cookie = Cookie::default()
+///     .secure(true)
+///     .domain("example.com")
+///     .max_age(Duration::from_secs(86_400));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -389,6 +746,14 @@ pub struct Cookie {
     pub http_only: bool,
     /// Its `SameSite`. Default `Lax`.
     pub same_site: Option<SameSite>,
+    /// Whether it is `Secure` (sent over HTTPS only). Default false.
+    pub secure: bool,
+    /// Its `Domain`. Default none (the host that set it).
+    pub domain: Option<String>,
+    /// Its `Max-Age`, in whole seconds. Default none (a session cookie).
+    pub max_age: Option<Duration>,
+    /// Its `Expires`. Default none.
+    pub expires: Option<SystemTime>,
 }
 
 impl Default for Cookie {
@@ -398,6 +763,10 @@ impl Default for Cookie {
             path: Some("/".into()),
             http_only: true,
             same_site: Some(SameSite::Lax),
+            secure: false,
+            domain: None,
+            max_age: None,
+            expires: None,
         }
     }
 }
@@ -410,15 +779,78 @@ impl Cookie {
         self
     }
 
+    /// Sets its `Path` (`None`: no `Path` attribute).
+    #[must_use]
+    pub fn path(mut self, path: Option<String>) -> Self {
+        self.path = path;
+        self
+    }
+
+    /// Sets whether it is `HttpOnly`.
+    #[must_use]
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// Sets its `SameSite` (`None`: no `SameSite` attribute).
+    #[must_use]
+    pub fn same_site(mut self, same_site: Option<SameSite>) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// Sets whether it is `Secure`.
+    #[must_use]
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Sets its `Domain`.
+    #[must_use]
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Sets its `Max-Age` (whole seconds; less is rounded down).
+    #[must_use]
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Sets its `Expires`.
+    #[must_use]
+    pub fn expires(mut self, expires: SystemTime) -> Self {
+        self.expires = Some(expires);
+        self
+    }
+
     /// The `Set-Cookie` value for a session.
     pub(crate) fn header_value(&self, sid: &str) -> String {
         let mut value = format!("{}={sid}", self.name);
+        if let Some(max_age) = self.max_age {
+            value.push_str(&format!("; Max-Age={}", max_age.as_secs()));
+        }
+        if let Some(domain) = &self.domain {
+            value.push_str("; Domain=");
+            value.push_str(domain);
+        }
         if let Some(path) = &self.path {
             value.push_str("; Path=");
             value.push_str(path);
         }
+        if let Some(expires) = self.expires {
+            value.push_str("; Expires=");
+            value.push_str(&httpdate::fmt_http_date(expires));
+        }
         if self.http_only {
             value.push_str("; HttpOnly");
+        }
+        if self.secure {
+            value.push_str("; Secure");
         }
         match self.same_site {
             Some(SameSite::Strict) => value.push_str("; SameSite=Strict"),
@@ -427,5 +859,38 @@ impl Cookie {
             None => {}
         }
         value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_attributes_come_in_the_reference_order() {
+        let cookie = Cookie::default()
+            .name("sticky")
+            .secure(true)
+            .domain("example.com")
+            .max_age(Duration::from_millis(3_600_900))
+            .expires(SystemTime::UNIX_EPOCH + Duration::from_secs(86_400))
+            .same_site(Some(SameSite::None));
+        assert_eq!(
+            cookie.header_value("abc"),
+            "sticky=abc; Max-Age=3600; Domain=example.com; Path=/; \
+             Expires=Fri, 02 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=None"
+        );
+        let bare = Cookie::default()
+            .path(None)
+            .http_only(false)
+            .same_site(None);
+        assert_eq!(bare.header_value("abc"), "io=abc");
+    }
+
+    #[test]
+    fn the_path_prefix_drops_the_slash_only_when_asked() {
+        let config = Config::default().path("/realtime");
+        assert_eq!(config.path_prefix(), "/realtime/");
+        assert_eq!(config.add_trailing_slash(false).path_prefix(), "/realtime");
     }
 }

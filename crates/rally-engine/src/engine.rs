@@ -14,8 +14,10 @@ use rally_proto::{Str, engine::v3};
 use tower_service::Service;
 
 use crate::{
-    CloseReason, Config, Handler, Handshake, Protocol, RemoteAddr, Session, Sid, SidMap, Transport,
+    CloseReason, Config, Handler, Handshake, Protocol, Refusal, RemoteAddr, Session, Sid, SidMap,
+    Transport,
     error::ErrorCode,
+    hooks,
     rate::HandshakeRate,
     response::{self, EngineBody},
     session::Owner,
@@ -86,15 +88,17 @@ impl Query {
     }
 }
 
-/// The refusal of a request: plain text for a WebSocket request, as the
-/// reference's, JSON otherwise.
+/// The refusal of a request for `reason`: plain text for a WebSocket
+/// request, as the reference's, JSON otherwise.
 #[inline]
-fn refuse(code: ErrorCode, wants_upgrade: bool) -> Response<EngineBody> {
-    if wants_upgrade {
+fn refuse(reason: Refusal, wants_upgrade: bool) -> Response<EngineBody> {
+    let code = reason.error_code();
+    let response = if wants_upgrade {
         response::upgrade_error(code.message())
     } else {
         response::error(code)
-    }
+    };
+    hooks::mark(response, reason, None)
 }
 
 impl<H: Handler> Engine<H> {
@@ -118,7 +122,7 @@ impl<H: Handler> Engine<H> {
 
     /// Whether this engine answers requests for `path`.
     pub(crate) fn matches(&self, path: &str) -> bool {
-        path.starts_with(&self.config.path)
+        path.starts_with(self.config.path_prefix())
     }
 
     /// Answers one request under the engine's path.
@@ -134,8 +138,17 @@ impl<H: Handler> Engine<H> {
         // Only the origin outlives the request, and only when CORS needs it.
         let origin =
             (self.config.cors.as_ref()).and_then(|_| req.headers().get(header::ORIGIN).cloned());
+        // Only the hooks need the request once it is answered.
+        let request = self
+            .config
+            .hooks_requests()
+            .then(|| hooks::copy_request(&req));
         let mut response = self.route(req).await;
         response::add_cors(&self.config, origin.as_ref(), response.headers_mut());
+        if let Some(request) = request {
+            let opens = Query::parse(request.uri.query()).sid.is_none();
+            hooks::run(&self.config, &request, opens, &mut response);
+        }
         response
     }
 
@@ -148,7 +161,7 @@ impl<H: Handler> Engine<H> {
         let query = Query::parse(req.uri().query());
         let wants_upgrade = websocket::is_upgrade_request(&req);
         let Some(transport) = query.transport.filter(|t| self.config.allows(*t)) else {
-            return refuse(ErrorCode::TransportUnknown, wants_upgrade);
+            return refuse(Refusal::UnknownTransport, wants_upgrade);
         };
         if wants_upgrade && transport == Transport::Polling {
             return websocket::refuse(req);
@@ -158,7 +171,7 @@ impl<H: Handler> Engine<H> {
                 self.to_session(req, sid, transport, &query, wants_upgrade)
                     .await
             }
-            None => self.handshake(req, transport, &query, wants_upgrade),
+            None => self.handshake(req, transport, &query, wants_upgrade).await,
         }
     }
 
@@ -179,19 +192,19 @@ impl<H: Handler> Engine<H> {
     {
         let session = sid.and_then(|sid| self.sessions().get(&sid).cloned());
         let Some(session) = session else {
-            return refuse(ErrorCode::UnknownSid, wants_upgrade);
+            return refuse(Refusal::UnknownSid, wants_upgrade);
         };
         // A session speaks one protocol revision; a request naming another
         // is a mismatch (an upgrade included), as is the wrong transport
         // without an upgrade.
         if query.protocol != session.protocol() {
-            return refuse(ErrorCode::BadRequest, wants_upgrade);
+            return refuse(Refusal::ProtocolMismatch, wants_upgrade);
         }
         if wants_upgrade {
             return websocket::upgrade(self.clone(), session, req, query.binary);
         }
         if transport != session.transport() {
-            return response::error(ErrorCode::BadRequest);
+            return refuse(Refusal::TransportMismatch, false);
         }
         match *req.method() {
             Method::GET => polling::poll(session, req.into_parts().0.headers).await,
@@ -202,7 +215,7 @@ impl<H: Handler> Engine<H> {
 
     /// A handshake: a request naming no session, which opens one if the
     /// checks let it.
-    fn handshake<B>(
+    async fn handshake<B>(
         self: &Arc<Self>,
         req: Request<B>,
         transport: Transport,
@@ -215,27 +228,34 @@ impl<H: Handler> Engine<H> {
         B::Error: Into<BoxError>,
     {
         if req.method() != Method::GET {
-            return refuse(ErrorCode::BadHandshakeMethod, wants_upgrade);
+            return refuse(Refusal::BadHandshakeMethod, wants_upgrade);
         }
         if transport == Transport::WebSocket && !wants_upgrade {
-            return refuse(ErrorCode::BadRequest, wants_upgrade);
+            return refuse(Refusal::TransportHandshakeError, wants_upgrade);
         }
         let (mut parts, body) = req.into_parts();
-        if let Some(refusal) = self.screen_handshake(&parts, query.protocol, wants_upgrade) {
+        if let Some(refusal) = self
+            .screen_handshake(&parts, query.protocol, wants_upgrade)
+            .await
+        {
             return refusal;
         }
         // JSONP polling (what a protocol 3 client falls back to where it
         // has no XHR) is not served: refused as a transport that cannot be
         // made.
         if query.jsonp && query.protocol == Protocol::V3 && transport == Transport::Polling {
-            return response::error(ErrorCode::BadRequest);
+            return refuse(Refusal::Jsonp, false);
         }
         let Some(session) = self.open(&parts, transport, query) else {
             tracing::warn!(
                 max_sessions = self.config.max_sessions,
                 "handshake refused: too many sessions"
             );
-            return response::too_many_sessions(wants_upgrade);
+            return hooks::mark(
+                response::too_many_sessions(wants_upgrade),
+                Refusal::TooManySessions,
+                None,
+            );
         };
         match transport {
             Transport::Polling => {
@@ -257,36 +277,41 @@ impl<H: Handler> Engine<H> {
     /// The checks a handshake passes before its session opens, in order:
     /// `allow_request`, the protocol revision (protocol 3 only with
     /// `allow_eio3`), the handshake rate. The refusal, when one fails.
-    fn screen_handshake(
+    async fn screen_handshake(
         &self,
         parts: &Parts,
         protocol: Protocol,
         wants_upgrade: bool,
     ) -> Option<Response<EngineBody>> {
         if let Some(hook) = &self.config.allow_request {
-            if let Err(why) = hook(parts) {
+            if let Err(why) = hook.check(parts).await {
                 tracing::debug!(%why, "handshake refused by allow_request");
                 let message = if why.is_empty() {
                     ErrorCode::Forbidden.message().to_owned()
                 } else {
                     why
                 };
-                return Some(if wants_upgrade {
+                let response = if wants_upgrade {
                     response::upgrade_error(&message)
                 } else {
                     response::error_message(ErrorCode::Forbidden, &message)
-                });
+                };
+                return Some(hooks::mark(response, Refusal::Forbidden, Some(message)));
             }
         }
         if protocol == Protocol::V3 && !self.config.allow_eio3 {
-            return Some(refuse(ErrorCode::UnsupportedProtocolVersion, wants_upgrade));
+            return Some(refuse(Refusal::UnsupportedProtocolVersion, wants_upgrade));
         }
         if let (Some(rate), Some(addr)) =
             (&self.handshake_rate, parts.extensions.get::<RemoteAddr>())
         {
             if !rate.allow(addr.0.ip(), std::time::Instant::now()) {
                 tracing::debug!(ip = %addr.0.ip(), "handshake refused: too many from this address");
-                return Some(response::too_many_handshakes(wants_upgrade));
+                return Some(hooks::mark(
+                    response::too_many_handshakes(wants_upgrade),
+                    Refusal::TooManyHandshakes,
+                    None,
+                ));
             }
         }
         None
@@ -327,6 +352,11 @@ impl<H: Handler> Engine<H> {
             sessions.insert(session.sid(), session.clone());
             session
         };
+        // Queued first, so that it follows the open packet: nothing else
+        // is queued yet, so the queue has room.
+        if let Some(message) = &self.config.initial_packet {
+            let _ = session.send(message.clone());
+        }
         tracing::debug!(sid = %session.sid(), %transport, protocol = %query.protocol, "session opened");
         if transport == Transport::Polling {
             polling::spawn_heartbeat(

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
-use crate::{AllowOrigin, Config, error::ErrorCode};
+use crate::{AllowOrigin, Config, Cors, error::ErrorCode};
 
 /// The body of every reply the engine makes itself.
 pub type EngineBody = Full<Bytes>;
@@ -113,26 +113,22 @@ pub(crate) fn status(status: StatusCode) -> Response<EngineBody> {
 /// Adds the CORS headers that `config` asks for to a reply to a request
 /// from `origin` (its `Origin` header).
 pub(crate) fn add_cors(config: &Config, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
-    add_cors_with_vary(config, origin, headers, None);
+    let Some(cors) = &config.cors else { return };
+    add_origin(cors, origin, headers, None);
+    add_exposed(cors, headers);
 }
 
-/// As [`add_cors`], with `extra_vary` appended to the `Vary` header.
-fn add_cors_with_vary(
-    config: &Config,
+/// The `Access-Control-Allow-Origin`, `-Allow-Credentials` and `Vary`
+/// headers, with `extra_vary` appended to `Vary`.
+fn add_origin(
+    cors: &Cors,
     origin: Option<&HeaderValue>,
     headers: &mut HeaderMap,
     extra_vary: Option<&str>,
 ) {
-    let Some(cors) = &config.cors else { return };
     let allowed = match &cors.origin {
         AllowOrigin::Any => Some(HeaderValue::from_static("*")),
-        AllowOrigin::Mirror => origin.cloned(),
-        AllowOrigin::List(list) => origin
-            .filter(|o| {
-                list.iter()
-                    .any(|allowed| o.as_bytes() == allowed.as_bytes())
-            })
-            .cloned(),
+        _ => origin.filter(|o| cors.allows_origin(o.as_bytes())).cloned(),
     };
     let vary = match (matches!(cors.origin, AllowOrigin::Any), extra_vary) {
         (false, Some(extra)) => Some(format!("Origin, {extra}")),
@@ -152,23 +148,53 @@ fn add_cors_with_vary(
     }
 }
 
-/// The reply to a CORS preflight (`OPTIONS`).
+/// `Access-Control-Expose-Headers`, when some are exposed.
+fn add_exposed(cors: &Cors, headers: &mut HeaderMap) {
+    if let Some(exposed) = joined(&cors.exposed_headers) {
+        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed);
+    }
+}
+
+/// `items` joined with commas, as one header value; `None` when empty.
+fn joined(items: &[String]) -> Option<HeaderValue> {
+    if items.is_empty() {
+        return None;
+    }
+    HeaderValue::from_str(&items.join(",")).ok()
+}
+
+/// The reply to a CORS preflight (`OPTIONS`): 204 with the headers of the
+/// `cors` package, in its order.
 pub(crate) fn preflight(config: &Config, request_headers: &HeaderMap) -> Response<EngineBody> {
     let mut response = status(StatusCode::NO_CONTENT);
+    let Some(cors) = &config.cors else {
+        return response;
+    };
     let headers = response.headers_mut();
-    add_cors_with_vary(
-        config,
+    // Headers taken from the request make the answer vary with them.
+    let reflect = cors.allowed_headers.is_none();
+    add_origin(
+        cors,
         request_headers.get(header::ORIGIN),
         headers,
-        Some("Access-Control-Request-Headers"),
+        reflect.then_some("Access-Control-Request-Headers"),
     );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
-    );
-    if let Some(asked) = request_headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    if let Some(methods) = joined(&cors.methods) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
     }
+    let allowed = match &cors.allowed_headers {
+        Some(list) => joined(list),
+        None => request_headers
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned(),
+    };
+    if let Some(allowed) = allowed {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allowed);
+    }
+    if let Some(max_age) = cors.max_age {
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, max_age.as_secs().into());
+    }
+    add_exposed(cors, headers);
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     response
 }

@@ -137,6 +137,97 @@ impl ServerBuilder {
         self
     }
 
+    /// Sets `allowRequest` to an async hook: it reads what it needs of the
+    /// request and returns a future deciding (see
+    /// [`rally_engine::Config::allow_request_async`]).
+    ///
+    /// ```
+    /// let io = rally::Server::builder()
+    ///     .allow_request_async(|req| {
+    ///         let token = req.headers.get("x-token").cloned();
+    ///         async move { token.map(|_| ()).ok_or_else(|| "no token".to_owned()) }
+    ///     })
+    ///     .build();
+    /// # drop(io);
+    /// ```
+    pub fn allow_request_async<F>(
+        mut self,
+        hook: impl Fn(&http::request::Parts) -> F + Send + Sync + 'static,
+    ) -> Self
+    where
+        F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.engine = self.engine.allow_request_async(hook);
+        self
+    }
+
+    /// Sets `addTrailingSlash` (default true): off, the path is matched
+    /// without its trailing slash, so `/socket.io?EIO=4...` is served (see
+    /// [`rally_engine::Config::add_trailing_slash`]).
+    #[doc(alias = "addTrailingSlash")]
+    pub fn add_trailing_slash(mut self, add: bool) -> Self {
+        self.engine = self.engine.add_trailing_slash(add);
+        self
+    }
+
+    /// Adds to the headers of the reply that opens a connection: the
+    /// polling handshake's, the WebSocket's 101 (the reference's
+    /// `io.engine.on("initial_headers", ...)`). See
+    /// [`rally_engine::Config::on_initial_headers`].
+    ///
+    /// ```
+    /// use http::HeaderValue;
+    ///
+    /// let io = rally::Server::builder()
+    ///     .on_initial_headers(|headers, _req| {
+    ///         headers.insert("x-served-by", HeaderValue::from_static("node-1"));
+    ///     })
+    ///     .build();
+    /// # drop(io);
+    /// ```
+    #[doc(alias = "initial_headers")]
+    pub fn on_initial_headers(
+        mut self,
+        hook: impl Fn(&mut http::HeaderMap, &http::request::Parts) + Send + Sync + 'static,
+    ) -> Self {
+        self.engine = self.engine.on_initial_headers(hook);
+        self
+    }
+
+    /// Adds to the headers of every successful reply of the engine (the
+    /// reference's `io.engine.on("headers", ...)`). See
+    /// [`rally_engine::Config::on_headers`].
+    #[doc(alias = "headers")]
+    pub fn on_headers(
+        mut self,
+        hook: impl Fn(&mut http::HeaderMap, &http::request::Parts) + Send + Sync + 'static,
+    ) -> Self {
+        self.engine = self.engine.on_headers(hook);
+        self
+    }
+
+    /// Is told of every request the engine refuses, with its code, message,
+    /// reason and request (the reference's
+    /// `io.engine.on("connection_error", ...)`). See
+    /// [`rally_engine::Config::on_connection_error`].
+    ///
+    /// ```
+    /// let io = rally::Server::builder()
+    ///     .on_connection_error(|err| {
+    ///         tracing::warn!(code = err.code, message = err.message, reason = ?err.reason, "refused");
+    ///     })
+    ///     .build();
+    /// # drop(io);
+    /// ```
+    #[doc(alias = "connection_error")]
+    pub fn on_connection_error(
+        mut self,
+        hook: impl Fn(&rally_engine::ConnectionError<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.engine = self.engine.on_connection_error(hook);
+        self
+    }
+
     /// Sets `connectTimeout`: how long a connection may stay without
     /// joining a namespace (default 45 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {

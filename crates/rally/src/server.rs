@@ -6,6 +6,7 @@ use std::{
     task::{Context, Poll},
 };
 
+use crate::namespace::BoxFuture;
 use http::{Request, Response};
 use rally_engine::{
     CloseReason, EngineBody, EngineIo, EngineIoLayer, Handler, Message, ResponseFuture, Session,
@@ -20,7 +21,26 @@ use crate::{
     namespace::AdapterFactory,
 };
 
-type Predicate = Arc<dyn Fn(&str, &serde_json::Value) -> bool + Send + Sync>;
+type SyncPredicate = dyn Fn(&str, &serde_json::Value) -> bool + Send + Sync;
+type AsyncPredicate = dyn Fn(&str, &serde_json::Value) -> BoxFuture<bool> + Send + Sync;
+
+/// The test of a dynamic namespace: a function, or an async one.
+#[derive(Clone)]
+enum Predicate {
+    Sync(Arc<SyncPredicate>),
+    Async(Arc<AsyncPredicate>),
+}
+
+/// The namespace a CONNECT names, found at once or later (when an async
+/// dynamic predicate must decide).
+pub(crate) enum Lookup {
+    /// Found (or created).
+    Found(Arc<Namespace>),
+    /// No namespace has that name.
+    Missing,
+    /// An async predicate decides.
+    Pending(BoxFuture<Option<Arc<Namespace>>>),
+}
 
 pub(crate) struct Config {
     pub(crate) connect_timeout: std::time::Duration,
@@ -44,35 +64,70 @@ pub(crate) struct ServerInner {
 impl ServerInner {
     /// The namespace a CONNECT names: a static one, or a child created by
     /// a dynamic namespace whose predicate accepts the name.
-    pub(crate) fn namespace_for(
-        self: &Arc<Self>,
-        name: &str,
-        auth: Option<&Str>,
-    ) -> Option<Arc<Namespace>> {
+    ///
+    /// The predicates are asked in the order they were registered; from
+    /// the first async one on, the answer is a future.
+    pub(crate) fn namespace_for(self: &Arc<Self>, name: &str, auth: Option<&Str>) -> Lookup {
         if let Some(ns) = self
             .namespaces
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(name)
         {
-            return Some(ns.clone());
+            return Lookup::Found(ns.clone());
         }
         // No auth reads as `{}`, as in the reference.
         let auth: serde_json::Value = auth
             .and_then(|a| serde_json::from_str(a).ok())
             .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()));
-        let parent = self
-            .dynamic
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|(accepts, _)| accepts(name, &auth))
-            .map(|(_, parent)| parent.clone())?;
+        let (parent, rest) = {
+            let dynamic = self.dynamic.read().unwrap_or_else(|e| e.into_inner());
+            let mut found = (None, Vec::new());
+            for (at, (accepts, parent)) in dynamic.iter().enumerate() {
+                match accepts {
+                    Predicate::Sync(accepts) if accepts(name, &auth) => {
+                        found.0 = Some(parent.clone());
+                        break;
+                    }
+                    Predicate::Sync(_) => {}
+                    Predicate::Async(_) => {
+                        // The rest is asked outside the lock.
+                        found.1 = dynamic[at..].to_vec();
+                        break;
+                    }
+                }
+            }
+            found
+        };
+        if let Some(parent) = parent {
+            return Lookup::Found(self.child(name, &parent));
+        }
+        if rest.is_empty() {
+            return Lookup::Missing;
+        }
+        let (server, name) = (self.clone(), name.to_owned());
+        Lookup::Pending(Box::pin(async move {
+            for (accepts, parent) in rest {
+                let accepted = match accepts {
+                    Predicate::Sync(accepts) => accepts(&name, &auth),
+                    Predicate::Async(accepts) => accepts(&name, &auth).await,
+                };
+                if accepted {
+                    return Some(server.child(&name, &parent));
+                }
+            }
+            None
+        }))
+    }
+
+    /// The child `name` of the dynamic namespace `parent`, created when it
+    /// does not exist yet.
+    fn child(self: &Arc<Self>, name: &str, parent: &Arc<Namespace>) -> Arc<Namespace> {
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        let child = namespaces
+        namespaces
             .entry(name.to_owned())
             .or_insert_with(|| {
-                let child = Namespace::child(name.to_owned(), &self.adapter, &parent);
+                let child = Namespace::child(name.to_owned(), &self.adapter, parent);
                 if self.config.cleanup_empty_child_namespaces {
                     let server = Arc::downgrade(self);
                     child.when_empty(move |name| {
@@ -83,8 +138,7 @@ impl ServerInner {
                 }
                 child
             })
-            .clone();
-        Some(child)
+            .clone()
     }
 
     fn of(&self, name: &str) -> Arc<Namespace> {
@@ -221,12 +275,44 @@ impl Server {
         &self,
         accepts: impl Fn(&str, &serde_json::Value) -> bool + Send + Sync + 'static,
     ) -> Arc<Namespace> {
+        self.add_dynamic(Predicate::Sync(Arc::new(accepts)))
+    }
+
+    /// A dynamic namespace whose predicate is async, as the reference's
+    /// callback form allows (`io.of((name, auth, next) => ...)`): it reads
+    /// what it needs of the name and auth, and returns a future deciding
+    /// (looking the name up in a database, say). The CONNECT waits for it;
+    /// a refusal is `Invalid namespace`, as with [`dynamic`](Self::dynamic).
+    ///
+    /// ```
+    /// # let io = rally::Server::new();
+    /// let rooms = io.dynamic_async(|name, _auth| {
+    ///     let name = name.to_owned();
+    ///     async move {
+    ///         // e.g. ask a database whether the room exists
+    ///         name.starts_with("/room-")
+    ///     }
+    /// });
+    /// ```
+    pub fn dynamic_async<F>(
+        &self,
+        accepts: impl Fn(&str, &serde_json::Value) -> F + Send + Sync + 'static,
+    ) -> Arc<Namespace>
+    where
+        F: std::future::Future<Output = bool> + Send + 'static,
+    {
+        self.add_dynamic(Predicate::Async(Arc::new(move |name, auth| {
+            Box::pin(accepts(name, auth))
+        })))
+    }
+
+    fn add_dynamic(&self, accepts: Predicate) -> Arc<Namespace> {
         let parent = Namespace::new(String::from("(dynamic)"), &self.inner.adapter);
         self.inner
             .dynamic
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .push((Arc::new(accepts), parent.clone()));
+            .push((accepts, parent.clone()));
         parent
     }
 

@@ -41,6 +41,57 @@ pub(crate) struct ServeArgs {
         value_name = "ORIGIN"
     )]
     cors_origins: Option<Vec<String>>,
+    /// with --cors-origin: whether browsers may send cookies, true or false (default true for listed origins, false for *; the flag alone turns it on)
+    #[arg(
+        long,
+        env = "RALLY_CORS_CREDENTIALS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    cors_credentials: Option<Toml<bool>>,
+    /// with --cors-origin: methods a preflight allows, comma separated (default GET,HEAD,PUT,PATCH,POST,DELETE)
+    #[arg(long, env = "RALLY_CORS_METHODS", value_name = "LIST")]
+    cors_methods: Option<Vec<String>>,
+    /// with --cors-origin: request headers a preflight allows, comma separated (default those it asks for)
+    #[arg(long, env = "RALLY_CORS_ALLOWED_HEADERS", value_name = "LIST")]
+    cors_allowed_headers: Option<Vec<String>>,
+    /// with --cors-origin: response headers pages may read, comma separated
+    #[arg(long, env = "RALLY_CORS_EXPOSED_HEADERS", value_name = "LIST")]
+    cors_exposed_headers: Option<Vec<String>>,
+    /// with --cors-origin: how long browsers may cache a preflight, in seconds
+    #[arg(long, env = "RALLY_CORS_MAX_AGE", value_name = "SECONDS")]
+    cors_max_age: Option<Toml<u64>>,
+    /// set a cookie with this name holding the session id, for sticky load balancing (default none)
+    #[arg(long, env = "RALLY_COOKIE", value_name = "NAME")]
+    cookie: Option<Toml<String>>,
+    /// with --cookie: mark it Secure (HTTPS only), true or false (default off; the flag alone turns it on)
+    #[arg(
+        long,
+        env = "RALLY_COOKIE_SECURE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    cookie_secure: Option<Toml<bool>>,
+    /// with --cookie: its Domain
+    #[arg(long, env = "RALLY_COOKIE_DOMAIN", value_name = "DOMAIN")]
+    cookie_domain: Option<Toml<String>>,
+    /// with --cookie: its Max-Age in seconds (default none: a session cookie)
+    #[arg(long, env = "RALLY_COOKIE_MAX_AGE", value_name = "SECONDS")]
+    cookie_max_age: Option<Toml<u64>>,
+    /// whether the path is matched with its trailing slash, true or false (default true; false also serves /socket.io?EIO=4...)
+    #[arg(
+        long,
+        env = "RALLY_ADD_TRAILING_SLASH",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    add_trailing_slash: Option<Toml<bool>>,
     /// heartbeat interval in milliseconds (default 25000)
     #[arg(long, env = "RALLY_PING_INTERVAL", value_name = "MS")]
     ping_interval: Option<Toml<u64>>,

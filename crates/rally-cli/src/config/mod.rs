@@ -78,6 +78,12 @@ pub(crate) struct ServeConfig {
     pub(crate) port: u16,
     pub(crate) path: String,
     pub(crate) cors_origins: Vec<String>,
+    /// The CORS options besides the origins (used when some are given).
+    pub(crate) cors: CorsOptions,
+    /// The session cookie (set when it has a name).
+    pub(crate) cookie: CookieOptions,
+    /// Whether the path is matched with its trailing slash.
+    pub(crate) add_trailing_slash: bool,
     pub(crate) ping_interval: Duration,
     pub(crate) ping_timeout: Duration,
     pub(crate) max_payload: usize,
@@ -99,7 +105,78 @@ pub(crate) struct ServeConfig {
     pub(crate) log_format: LogFormat,
 }
 
+/// The CORS options of `rally serve`; `None` keeps the library's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CorsOptions {
+    /// Default: true for listed origins, false for `*`.
+    pub(crate) credentials: Option<bool>,
+    pub(crate) methods: Option<Vec<String>>,
+    pub(crate) allowed_headers: Option<Vec<String>>,
+    pub(crate) exposed_headers: Vec<String>,
+    pub(crate) max_age: Option<Duration>,
+}
+
+/// The session cookie's options of `rally serve`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CookieOptions {
+    /// The cookie's name: no cookie without one.
+    pub(crate) name: Option<String>,
+    pub(crate) secure: bool,
+    pub(crate) domain: Option<String>,
+    pub(crate) max_age: Option<Duration>,
+}
+
 impl ServeConfig {
+    /// The `cors` option, when origins are given.
+    pub(crate) fn cors(&self) -> Option<rally::Cors> {
+        if self.cors_origins.is_empty() {
+            return None;
+        }
+        let options = &self.cors;
+        let any = self.cors_origins.iter().any(|o| o == "*");
+        let mut cors = if any {
+            rally::Cors::any()
+        } else {
+            rally::Cors::origins(self.cors_origins.clone())
+        }
+        .credentials(options.credentials.unwrap_or(!any))
+        .exposed_headers(options.exposed_headers.clone());
+        if let Some(methods) = &options.methods {
+            cors = cors.methods(methods.clone());
+        }
+        if let Some(headers) = &options.allowed_headers {
+            cors = cors.allowed_headers(headers.clone());
+        }
+        if let Some(max_age) = options.max_age {
+            cors = cors.max_age(max_age);
+        }
+        Some(cors)
+    }
+
+    /// The `cookie` option, when the cookie has a name.
+    pub(crate) fn cookie(&self) -> Option<rally::Cookie> {
+        let options = &self.cookie;
+        let mut cookie = rally::Cookie::default()
+            .name(options.name.clone()?)
+            .secure(options.secure);
+        if let Some(domain) = &options.domain {
+            cookie = cookie.domain(domain.clone());
+        }
+        if let Some(max_age) = options.max_age {
+            cookie = cookie.max_age(max_age);
+        }
+        Some(cookie)
+    }
+
+    /// What the path of a request must start with to be the server's.
+    pub(crate) fn path_prefix(&self) -> &str {
+        if self.add_trailing_slash {
+            &self.path
+        } else {
+            self.path.strip_suffix('/').unwrap_or(&self.path)
+        }
+    }
+
     /// Connection state recovery's options, when it is on.
     pub(crate) fn recovery(&self) -> Option<rally::ConnectionStateRecovery> {
         self.recovery.then(|| {
@@ -129,6 +206,9 @@ impl Default for ServeConfig {
             port: 3000,
             path: "/socket.io/".into(),
             cors_origins: Vec::new(),
+            cors: CorsOptions::default(),
+            cookie: CookieOptions::default(),
+            add_trailing_slash: true,
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             max_payload: 1_000_000,

@@ -30,6 +30,21 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
                 .map(str::to_owned)
                 .collect();
         }
+        "cors_credentials" => config.cors.credentials = Some(switch(last)?),
+        "cors_methods" => config.cors.methods = Some(items(values)),
+        "cors_allowed_headers" => config.cors.allowed_headers = Some(items(values)),
+        "cors_exposed_headers" => config.cors.exposed_headers = items(values),
+        "cors_max_age" => config.cors.max_age = Some(seconds(last)?),
+        "cookie" => {
+            if last.is_empty() || last.contains([';', '=', ',', ' ']) {
+                return Err(format!("expected a cookie name, got `{last}`"));
+            }
+            config.cookie.name = Some(last.to_owned());
+        }
+        "cookie_secure" => config.cookie.secure = switch(last)?,
+        "cookie_domain" => config.cookie.domain = Some(last.to_owned()),
+        "cookie_max_age" => config.cookie.max_age = Some(seconds(last)?),
+        "add_trailing_slash" => config.add_trailing_slash = switch(last)?,
         "ping_interval" => config.ping_interval = millis(last)?,
         "ping_timeout" => config.ping_timeout = millis(last)?,
         "max_payload" => config.max_payload = positive(last, " of bytes")?,
@@ -73,6 +88,20 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
 /// The items of comma-separated lists, trimmed.
 fn list(values: &[String]) -> impl Iterator<Item = &str> {
     values.iter().flat_map(|v| v.split(',')).map(str::trim)
+}
+
+/// The non-empty items of comma-separated lists.
+fn items(values: &[String]) -> Vec<String> {
+    list(values)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("expected a number of seconds, got `{text}`"))
 }
 
 fn millis(text: &str) -> Result<Duration, String> {

@@ -265,3 +265,68 @@ fn every_key_is_a_documented_setting() {
         );
     }
 }
+
+#[test]
+fn cors_cookie_and_trailing_slash_settings() {
+    let config = serve(&[], &[]).unwrap();
+    assert_eq!(config.cors(), None);
+    assert_eq!(config.cookie(), None);
+    assert!(config.add_trailing_slash);
+
+    let config = serve(
+        &[
+            "--cors-origin=http://a",
+            "--cors-credentials=false",
+            "--cors-methods",
+            "GET, POST",
+            "--cors-allowed-headers=authorization",
+            "--cors-exposed-headers=x-one,x-two",
+            "--cors-max-age=600",
+            "--cookie=sticky",
+            "--cookie-secure",
+            "--cookie-domain=example.com",
+            "--add-trailing-slash=false",
+        ],
+        &[("RALLY_COOKIE_MAX_AGE", "3600")],
+    )
+    .unwrap();
+    assert_eq!(
+        config.cors(),
+        Some(
+            rally::Cors::origins(["http://a"])
+                .methods(["GET", "POST"])
+                .allowed_headers(["authorization"])
+                .exposed_headers(["x-one", "x-two"])
+                .max_age(Duration::from_secs(600))
+        )
+    );
+    assert_eq!(
+        config.cookie(),
+        Some(
+            rally::Cookie::default()
+                .name("sticky")
+                .secure(true)
+                .domain("example.com")
+                .max_age(Duration::from_secs(3600))
+        )
+    );
+    assert!(!config.add_trailing_slash);
+    assert_eq!(config.path_prefix(), "/socket.io");
+
+    // Credentials stay on for listed origins and off for `*` unless said.
+    let listed = serve(&["--cors-origin=http://a"], &[]).unwrap();
+    assert!(listed.cors().unwrap().credentials);
+    let any = serve(&["--cors-origin=*"], &[]).unwrap();
+    assert!(!any.cors().unwrap().credentials);
+    let any = serve(&["--cors-origin=*", "--cors-credentials"], &[]).unwrap();
+    assert!(any.cors().unwrap().credentials);
+
+    assert_eq!(
+        serve(&["--cookie=a b"], &[]).unwrap_err(),
+        "--cookie: expected a cookie name, got `a b`"
+    );
+    assert_eq!(
+        serve(&["--cors-max-age=soon"], &[]).unwrap_err(),
+        "--cors-max-age: expected a number of seconds, got `soon`"
+    );
+}

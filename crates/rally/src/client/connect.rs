@@ -9,7 +9,7 @@ use rally_proto::{
 };
 
 use super::Client;
-use crate::{ConnectError, Socket, adapter::RestoredSession, encode::Encoded};
+use crate::{ConnectError, Socket, adapter::RestoredSession, encode::Encoded, server::Lookup};
 
 impl Client {
     pub(super) fn on_connect(self: &Arc<Self>, packet: Packet) -> Result<(), &'static str> {
@@ -35,24 +35,29 @@ impl Client {
             );
             return Ok(());
         }
-        let Some(ns) = self.server.namespace_for(&name, packet.data.as_ref()) else {
-            // The reference answers this one with an object for v2 clients too.
-            let refusal = ConnectError::new("Invalid namespace");
-            let _ = self.send(
-                &Encoded::control(
-                    PacketType::ConnectError,
-                    &name,
-                    Some(&refusal.payload(false)),
-                )
-                .invalid_namespace(),
-                false,
-            );
-            return Ok(());
+        let lookup = match self.server.namespace_for(&name, packet.data.as_ref()) {
+            Lookup::Missing => {
+                self.refuse_invalid_namespace(&name);
+                return Ok(());
+            }
+            lookup => lookup,
         };
         let auth = packet.data.unwrap_or_else(|| Str::from_static("{}"));
         let client = self.clone();
         self.connecting.fetch_add(1, Ordering::AcqRel);
         crate::run::run_detached(Box::pin(async move {
+            let ns = match lookup {
+                Lookup::Found(ns) => ns,
+                Lookup::Pending(found) => match found.await {
+                    Some(ns) => ns,
+                    None => {
+                        client.refuse_invalid_namespace(&name);
+                        client.connecting.fetch_sub(1, Ordering::AcqRel);
+                        return;
+                    }
+                },
+                Lookup::Missing => unreachable!("answered above"),
+            };
             let restored = client.restore(&ns, &auth).await;
             // A v2 client's socket in `/` has its session's id, as in the
             // reference (the client computes it so).
@@ -93,6 +98,21 @@ impl Client {
             client.connecting.fetch_sub(1, Ordering::AcqRel);
         }));
         Ok(())
+    }
+
+    /// Refuses a CONNECT to a namespace that does not exist.
+    fn refuse_invalid_namespace(&self, name: &str) {
+        // The reference answers this one with an object for v2 clients too.
+        let refusal = ConnectError::new("Invalid namespace");
+        let _ = self.send(
+            &Encoded::control(
+                PacketType::ConnectError,
+                name,
+                Some(&refusal.payload(false)),
+            )
+            .invalid_namespace(),
+            false,
+        );
     }
 
     /// Whether the server has connection state recovery on.
