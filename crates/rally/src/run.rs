@@ -1,7 +1,7 @@
 //! Running handler futures without a task when they finish at once.
 
 use std::{
-    future::Future,
+    future::{Future, poll_fn},
     panic::{AssertUnwindSafe, catch_unwind},
     pin::Pin,
     task::{Context, Poll, Waker},
@@ -21,4 +21,17 @@ pub(crate) fn run_detached(mut future: Pin<Box<dyn Future<Output = ()> + Send>>)
         }
         Err(_) => tracing::error!("a handler panicked"),
     }
+}
+
+/// Awaits `future`, catching a panic of its own as `None` (logged by the
+/// caller), so that what awaits it goes on.
+pub(crate) async fn caught<T>(mut future: Pin<Box<dyn Future<Output = T> + Send>>) -> Option<T> {
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(value)) => Poll::Ready(Some(value)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(None),
+        },
+    )
+    .await
 }
