@@ -380,6 +380,61 @@ async fn outgoing_catch_alls_see_emits_and_broadcasts_but_not_acks() {
     rx.assert_empty();
 }
 
+/// With connection state recovery on, an emit to one socket goes through
+/// the adapter's logged path: its outgoing listeners still see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_catch_alls_see_logged_emits() {
+    let io = quiet()
+        .connection_state_recovery(rally::ConnectionStateRecovery::default())
+        .build();
+    let (tx, mut rx) = channel();
+    let t = tx.clone();
+    per_socket(&io, move |socket| {
+        let tx = t.clone();
+        socket.on_any_outgoing(move |_socket, event, _args| {
+            let _ = tx.send(("out".to_owned(), event.to_owned()));
+        });
+    });
+    let server = TestServer::start(io).await;
+    let mut client = server.client().await;
+    client.send(&support::connect_packet("/", None)).await;
+    let reply = client.text().await;
+    let id = rally::Sid::parse(&support::field(&reply, "sid"))
+        .unwrap_or_else(|| panic!("no socket id in {reply}"));
+    server.socket("/", id).emit("logged", ()).unwrap();
+    assert_eq!(rx.recv().await, x("out=logged"));
+    let frame = client.text().await;
+    assert!(frame.starts_with(r#"42["logged""#), "{frame}");
+}
+
+/// Events waiting behind a middleware are bounded: a client far ahead of
+/// it is disconnected, as one too slow for its outgoing queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_far_ahead_of_its_middleware_is_disconnected() {
+    let io = quiet().build();
+    let gate = Arc::new(Notify::new());
+    let g = gate.clone();
+    per_socket(&io, move |socket| {
+        let gate = g.clone();
+        socket.use_middleware(move |_socket, event| {
+            let gate = gate.clone();
+            async move {
+                gate.notified().await;
+                Ok(event)
+            }
+        });
+    });
+    let server = TestServer::start(io).await;
+    let (mut client, _) = server.joined("/").await;
+    // One held, 1024 waiting: still connected.
+    for n in 0..1025 {
+        client.send(&format!(r#"42["e",{n}]"#)).await;
+    }
+    client.sync().await;
+    client.send(r#"42["e","one too many"]"#).await;
+    client.expect_closed().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_leaving_drops_its_listeners() {
     let io = quiet().build();
@@ -457,4 +512,74 @@ async fn official_client_events_reach_socket_listeners_over_websocket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_client_acks_reach_socket_listeners_over_polling() {
     official_client("acks", "polling").await;
+}
+
+/// The call shapes a Node.js port writes, as they must keep compiling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::redundant_clone,
+    reason = "written as a port from Node.js writes it"
+)]
+async fn the_node_shaped_calls_compile_and_run() {
+    let io = quiet().build();
+    let root = io.of("/");
+    root.on("shout", |socket, _event| async move {
+        let _ = socket.emit("heard", "first");
+    });
+    root.on("shout", |socket, _event| async move {
+        let _ = socket.emit("heard", "second");
+    });
+    root.on_connection(|socket| async move {
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+        let c = count.clone();
+        socket.on("tick", move |socket, mut event| {
+            let c = c.clone();
+            async move {
+                let n = c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let _ = event.ack(&n);
+                let _ = socket.emit("pair", rally::Args::new().arg(&1).arg(&"two"));
+            }
+        });
+        socket.once("hello", |socket, _event| async move {
+            let _ = socket.emit("hi-once", ());
+        });
+        socket.on("untick", |socket, _event| async move {
+            socket.off("tick");
+        });
+
+        socket.on_any(|_socket, event| async move {
+            tracing::debug!(name = event.name(), "in");
+        });
+        socket.on_any_outgoing(|_socket, event_name, _args| {
+            tracing::debug!(event_name, "out");
+        });
+
+        socket.use_middleware(|_socket, event| async move {
+            if event.name() == "forbidden" {
+                Err(ConnectError::new("not allowed"))
+            } else {
+                Ok(event)
+            }
+        });
+        socket.on_error(|socket, err| async move {
+            let _ = socket.emit("error-seen", &err.to_string());
+        });
+    });
+    let server = TestServer::start(io).await;
+    let (mut client, _) = server.joined("/").await;
+    client.send(r#"42["shout"]"#).await;
+    client.expect(r#"42["heard","first"]"#).await;
+    client.expect(r#"42["heard","second"]"#).await;
+    client.send(r#"421["tick"]"#).await;
+    client.expect("431[1]").await;
+    client.expect(r#"42["pair",1,"two"]"#).await;
+    client.send(r#"42["hello"]"#).await;
+    client.expect(r#"42["hi-once"]"#).await;
+    client.send(r#"42["hello"]"#).await;
+    client.send(r#"42["forbidden"]"#).await;
+    client.expect(r#"42["error-seen","not allowed"]"#).await;
+    client.send(r#"42["untick"]"#).await;
+    client.send(r#"422["tick"]"#).await;
+    client.sync().await;
 }

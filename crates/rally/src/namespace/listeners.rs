@@ -85,10 +85,10 @@ impl Namespace {
         });
     }
 
-    /// Sees every incoming event, before its own handler (the reference's
-    /// `onAny`). An event without a handler of its own is handed over
-    /// whole, acknowledgement included; otherwise this sees a copy
-    /// without it.
+    /// Sees every incoming event, before its listeners and the socket's
+    /// own catch-alls (the reference's `onAny`). An event without a
+    /// listener is handed over whole, acknowledgement included; otherwise
+    /// this sees a copy without it. A second call replaces the first.
     pub fn on_any<F, Fut>(&self, handler: F)
     where
         F: Fn(Arc<Socket>, Event) -> Fut + Send + Sync + 'static,
@@ -98,7 +98,9 @@ impl Namespace {
     }
 
     /// Sees every event sent to a socket of the namespace, emitted to it
-    /// alone or broadcast (the reference's `onAnyOutgoing`).
+    /// alone or broadcast (the reference's `onAnyOutgoing`), before the
+    /// socket's own ([`Socket::on_any_outgoing`]). A second call replaces
+    /// the first.
     pub fn on_any_outgoing<F>(&self, handler: F)
     where
         F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
@@ -106,9 +108,11 @@ impl Namespace {
         self.edit(|h| h.any_outgoing = Some(Arc::new(handler)));
     }
 
-    /// Adds an event middleware (the reference's `socket.use`): it sees
-    /// each incoming event first and may reject it; a rejected event is
-    /// dropped, and the rejection logged.
+    /// Adds an event middleware for every socket of the namespace (a
+    /// synchronous, namespace-wide form of the reference's `socket.use`;
+    /// see [`Socket::use_middleware`] for the per-socket one): it sees each
+    /// incoming event first and may reject it; a rejected event is dropped,
+    /// and the rejection logged.
     pub fn use_event_middleware<F>(&self, middleware: F)
     where
         F: Fn(&Arc<Socket>, &Event) -> Result<(), ConnectError> + Send + Sync + 'static,

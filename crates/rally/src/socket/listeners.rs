@@ -19,6 +19,10 @@ use crate::{
     run::{caught, run_detached},
 };
 
+/// How many events may wait behind one that a packet middleware holds;
+/// a client sending more is disconnected as too slow (`transport error`).
+const MAX_WAITING_EVENTS: usize = 1024;
+
 type PacketMiddleware =
     Arc<dyn Fn(Arc<Socket>, Event) -> BoxFuture<Result<Event, ConnectError>> + Send + Sync>;
 type ErrorListener = Arc<dyn Fn(Arc<Socket>, ConnectError) -> BoxFuture<()> + Send + Sync>;
@@ -202,8 +206,9 @@ impl Socket {
     /// no listener, and the error goes to the [`on_error`](Self::on_error)
     /// listeners. Middlewares run in registration order, one event at a
     /// time: while one waits, later events wait behind it, so listeners
-    /// still see events in the order they came. A panicking middleware
-    /// drops its event.
+    /// still see events in the order they came; a client that gets more
+    /// than 1024 events ahead of its middlewares is disconnected
+    /// (`transport error`). A panicking middleware drops its event.
     ///
     /// ```
     /// # fn setup(socket: &rally::Socket) {
@@ -253,7 +258,13 @@ impl Socket {
         {
             let mut state = listeners.state();
             if state.busy {
-                state.queue.push_back(event);
+                if state.queue.len() < MAX_WAITING_EVENTS {
+                    state.queue.push_back(event);
+                } else {
+                    drop(state);
+                    // Closing leaves the namespace, which takes the lock.
+                    self.client.disconnect_slow();
+                }
                 return;
             }
             if state.middlewares.is_empty() {
