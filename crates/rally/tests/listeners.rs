@@ -157,6 +157,9 @@ async fn a_panicking_listener_leaves_the_others_and_the_socket_alive() {
             tokio::task::yield_now().await;
             panic!("a socket listener panics after waiting");
         });
+        socket.on("p", |_socket, _event| -> Ready<()> {
+            panic!("a socket listener panics before its future");
+        });
         socket.on("p", acking(&t, "after"));
         socket.on_any(|_socket, _event| async move {
             panic!("a catch-all panics");
@@ -274,10 +277,13 @@ async fn a_panicking_middleware_drops_its_event_only() {
     let (tx, mut rx) = channel();
     let t = tx.clone();
     per_socket(&io, move |socket| {
-        socket.use_middleware(|_socket, event| async move {
-            tokio::task::yield_now().await;
-            assert_ne!(event.name(), "boom", "a middleware panics");
-            Ok(event)
+        socket.use_middleware(|_socket, event| {
+            assert_ne!(event.name(), "sync-boom", "a middleware panics at once");
+            async move {
+                tokio::task::yield_now().await;
+                assert_ne!(event.name(), "boom", "a middleware panics");
+                Ok(event)
+            }
         });
         socket.on_any(quiet_listener(&t, "any"));
     });
@@ -285,7 +291,9 @@ async fn a_panicking_middleware_drops_its_event_only() {
     let (mut client, _) = server.joined("/").await;
     client.send(r#"42["boom",1]"#).await;
     client.send(r#"42["fine",2]"#).await;
-    assert_eq!(rx.recv().await, x("any=2"));
+    client.send(r#"42["sync-boom",3]"#).await;
+    client.send(r#"42["fine",4]"#).await;
+    assert_eq!(rx.take(2).await, [x("any=2"), x("any=4")]);
     client.sync().await;
     rx.assert_empty();
 }

@@ -7,7 +7,10 @@ use std::{
 };
 
 use super::{EventHandler, Handlers, Namespace, ServerEventHandler};
-use crate::{Args, ConnectError, DisconnectReason, Event, ServerEvent, Socket, run::run_detached};
+use crate::{
+    Args, ConnectError, DisconnectReason, Event, ServerEvent, Socket,
+    run::{run_detached, run_made},
+};
 
 impl Namespace {
     pub(super) fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
@@ -278,7 +281,7 @@ pub(crate) fn deliver<'a>(
         return;
     }
     for handler in catch_alls {
-        run_detached(handler(socket.clone(), event.without_ack()));
+        run_made(|| handler(socket.clone(), event.without_ack()));
     }
     run_all(socket, event, count, listeners);
 }
@@ -294,9 +297,9 @@ fn run_all<'a>(
     let mut handlers = handlers.peekable();
     while let Some(handler) = handlers.next() {
         if handlers.peek().is_none() {
-            run_detached(handler(socket.clone(), event));
+            run_made(|| handler(socket.clone(), event));
             return;
         }
-        run_detached(handler(socket.clone(), event.copy()));
+        run_made(|| handler(socket.clone(), event.copy()));
     }
 }

@@ -16,7 +16,7 @@ use super::{DISCONNECTED, Socket};
 use crate::{
     Args, ConnectError, Event,
     namespace::{BoxFuture, EventHandler, OutgoingHandler, deliver},
-    run::{caught, run_detached},
+    run::{caught, run_detached, run_made},
 };
 
 /// How many events may wait behind one that a packet middleware holds;
@@ -304,7 +304,7 @@ impl Socket {
     async fn filter(self: &Arc<Self>, mut event: Event) -> Option<Event> {
         let middlewares = self.listeners.get()?.state().middlewares.clone();
         for middleware in middlewares.iter() {
-            match caught(middleware(self.clone(), event)).await {
+            match caught(|| middleware(self.clone(), event)).await {
                 Some(Ok(passed)) => event = passed,
                 Some(Err(error)) => {
                     self.fire_error(error);
@@ -329,7 +329,7 @@ impl Socket {
             tracing::debug!(socket = %self.id, %error, "event refused by a packet middleware");
         }
         for listener in errors.iter() {
-            run_detached(listener(self.clone(), error.clone()));
+            run_made(|| listener(self.clone(), error.clone()));
         }
     }
 
