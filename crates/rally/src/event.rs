@@ -1,4 +1,10 @@
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use bytes::Bytes;
 use rally_proto::Str;
@@ -112,6 +118,54 @@ impl Event {
         }
     }
 
+    /// Replaces the arguments (what a packet middleware does to change
+    /// them before the listeners see the event).
+    ///
+    /// ```
+    /// # fn setup(socket: &rally::Socket) {
+    /// socket.use_middleware(|_socket, mut event| async move {
+    ///     let text = event.arg::<String>(0).unwrap_or_default();
+    ///     event.set_args(&text.trim().to_owned()).map_err(|e| rally::ConnectError::new(e.to_string()))?;
+    ///     Ok(event)
+    /// });
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError::Serialize`] when an argument does not serialize; the
+    /// event is left unchanged.
+    pub fn set_args(&mut self, args: impl Into<Args>) -> Result<(), EmitError> {
+        let (json, attachments) = args.into().into_parts().map_err(EmitError::Serialize)?;
+        let array = Str::from(format!("[{json}]"));
+        self.args = rally_proto::socket::split_array(&array)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        self.attachments = attachments;
+        Ok(())
+    }
+
+    /// The event with an acknowledgement that its copies share: the first
+    /// answer wins.
+    pub(crate) fn shared(mut self) -> Event {
+        if let Some(ack) = &mut self.ack {
+            ack.answered = Some(Arc::new(AtomicBool::new(false)));
+        }
+        self
+    }
+
+    /// A copy, sharing the acknowledgement of a [`shared`](Self::shared)
+    /// event.
+    pub(crate) fn copy(&self) -> Event {
+        Event {
+            ack: self.ack.as_ref().map(|ack| AckSender {
+                socket: ack.socket.clone(),
+                id: ack.id,
+                answered: ack.answered.clone(),
+            }),
+            ..self.without_ack()
+        }
+    }
+
     /// A copy without the acknowledgement (for the catch-all).
     pub(crate) fn without_ack(&self) -> Event {
         Event {
@@ -147,13 +201,20 @@ impl fmt::Debug for Event {
 }
 
 /// The right to answer one acknowledgement request, once.
+///
+/// When several listeners get the same event, each holds one and the
+/// first answer wins: the others send nothing and return `Ok(())`.
 pub struct AckSender {
     pub(crate) socket: Arc<Socket>,
     pub(crate) id: u64,
+    /// Set by the first of several listeners to answer (`None` when this
+    /// sender is the only one).
+    pub(crate) answered: Option<Arc<AtomicBool>>,
 }
 
 impl AckSender {
-    /// Sends the answer.
+    /// Sends the answer; does nothing when another listener of the same
+    /// event answered first.
     ///
     /// # Errors
     ///
@@ -163,6 +224,13 @@ impl AckSender {
         let args = args.into();
         if let Some(e) = args.error() {
             return Err(EmitError::Serialize(e.to_owned()));
+        }
+        if self
+            .answered
+            .as_ref()
+            .is_some_and(|answered| answered.swap(true, Ordering::AcqRel))
+        {
+            return Ok(());
         }
         let packet = Encoded::ack(self.socket.ns().name(), self.id, &args);
         self.socket.send_encoded(&packet, false)

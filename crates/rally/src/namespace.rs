@@ -2,6 +2,8 @@ mod children;
 mod listeners;
 mod registry;
 
+pub(crate) use listeners::deliver;
+
 use std::{
     collections::HashMap,
     fmt,
@@ -9,7 +11,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, OnceLock, RwLock, Weak,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
 };
 
@@ -22,10 +24,12 @@ use crate::{
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type SocketHandler = Arc<dyn Fn(Arc<Socket>) -> BoxFuture<()> + Send + Sync>;
-type EventHandler = Arc<dyn Fn(Arc<Socket>, Event) -> BoxFuture<()> + Send + Sync>;
+/// A listener of incoming events, on a namespace or on one socket.
+pub(crate) type EventHandler = Arc<dyn Fn(Arc<Socket>, Event) -> BoxFuture<()> + Send + Sync>;
 type DisconnectHandler = Arc<dyn Fn(Arc<Socket>, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
 type Middleware = Arc<dyn Fn(Arc<Socket>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
-type OutgoingHandler = Arc<dyn Fn(&Socket, &str, &Args) + Send + Sync>;
+/// A listener of outgoing events, on a namespace or on one socket.
+pub(crate) type OutgoingHandler = Arc<dyn Fn(&Socket, &str, &Args) + Send + Sync>;
 type EmptyHook = Box<dyn Fn(&str) + Send + Sync>;
 /// Makes the adapter of a new namespace.
 pub(crate) type AdapterFactory = Arc<dyn Fn(Weak<Namespace>) -> Arc<dyn Adapter> + Send + Sync>;
@@ -36,7 +40,9 @@ type EventMiddleware = Arc<dyn Fn(&Arc<Socket>, &Event) -> Result<(), ConnectErr
 struct Handlers {
     connection: Vec<SocketHandler>,
     middlewares: Vec<Middleware>,
-    events: HashMap<String, EventHandler>,
+    /// Each event's listeners in registration order, copied on write so
+    /// that a dispatch takes them without allocating.
+    events: HashMap<String, Arc<[EventHandler]>>,
     any: Option<EventHandler>,
     any_outgoing: Option<OutgoingHandler>,
     event_middlewares: Vec<EventMiddleware>,
@@ -48,8 +54,9 @@ struct Handlers {
 /// A namespace: a channel of its own on a shared connection, with its own
 /// handlers, sockets and rooms.
 ///
-/// Handlers live on the namespace, not on each socket: register them once,
-/// they apply to every socket that joins.
+/// Handlers registered here apply to every socket that joins; a socket
+/// may add listeners of its own ([`Socket::on`]), which run after the
+/// namespace's.
 ///
 /// ```
 /// # fn setup(io: &rally::Server) {
@@ -71,6 +78,9 @@ pub struct Namespace {
     sockets: RwLock<SidMap<Arc<Socket>>>,
     adapter: OnceLock<Arc<dyn Adapter>>,
     ack_ids: AtomicU64,
+    /// How many of its sockets have `on_any_outgoing` listeners of their
+    /// own: broadcasts look at each recipient only when some do.
+    outgoing_sockets: AtomicUsize,
     children: RwLock<Vec<Weak<Namespace>>>,
     /// Called with the name of a dynamic child that lost its last socket,
     /// when the server cleans those up.
@@ -93,6 +103,7 @@ impl Namespace {
             sockets: RwLock::default(),
             adapter: OnceLock::new(),
             ack_ids: AtomicU64::new(0),
+            outgoing_sockets: AtomicUsize::new(0),
             children: RwLock::default(),
             on_empty: OnceLock::new(),
         });

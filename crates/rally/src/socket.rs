@@ -1,14 +1,16 @@
 mod acks;
 mod emit;
 mod lifecycle;
+mod listeners;
 mod rooms;
 
 use std::{
     collections::HashMap,
     fmt,
+    hash::BuildHasherDefault,
     net::SocketAddr,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, OnceLock,
         atomic::{AtomicU8, Ordering},
     },
     time::{Duration, SystemTime},
@@ -32,6 +34,8 @@ const DISCONNECTING: u8 = 2;
 const DISCONNECTED: u8 = 3;
 
 type PendingAck = oneshot::Sender<Result<AckReply, AckError>>;
+/// The acknowledgements a socket waits for, by id.
+type PendingAcks = HashMap<u64, PendingAck, BuildHasherDefault<acks::AckIdHasher>>;
 
 /// A client's membership of one namespace.
 ///
@@ -64,7 +68,10 @@ pub struct Socket {
     auth: Str,
     data: Mutex<serde_json::Value>,
     state: AtomicU8,
-    acks: Mutex<HashMap<u64, PendingAck>>,
+    acks: Mutex<PendingAcks>,
+    /// Its own listeners and middlewares, made by the first registration:
+    /// a socket that registers none carries an empty `OnceLock`.
+    listeners: OnceLock<Box<listeners::Listeners>>,
     /// The private session id, when connection state recovery is on.
     pid: Option<Arc<str>>,
     recovered: bool,
@@ -120,6 +127,7 @@ impl Socket {
             data: Mutex::new(data),
             state: AtomicU8::new(CONNECTING),
             acks: Mutex::default(),
+            listeners: OnceLock::new(),
             pid,
             recovered: restored.is_some(),
         })

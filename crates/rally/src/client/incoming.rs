@@ -116,6 +116,7 @@ impl Client {
                 let ack = packet.id.map(|id| AckSender {
                     socket: socket.clone(),
                     id,
+                    answered: None,
                 });
                 let event = Event {
                     name,

@@ -3,11 +3,14 @@
 
 use std::{
     future::Future,
-    sync::{Arc, RwLockReadGuard},
+    sync::{Arc, RwLockReadGuard, atomic::Ordering},
 };
 
 use super::{EventHandler, Handlers, Namespace, ServerEventHandler};
-use crate::{Args, ConnectError, DisconnectReason, Event, ServerEvent, Socket, run::run_detached};
+use crate::{
+    Args, ConnectError, DisconnectReason, Event, ServerEvent, Socket,
+    run::{run_detached, run_made},
+};
 
 impl Namespace {
     pub(super) fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
@@ -53,7 +56,19 @@ impl Namespace {
         });
     }
 
-    /// Handles the event `event` from any socket of the namespace.
+    /// Listens to the event `event` from any socket of the namespace.
+    ///
+    /// Listeners add up: each one registered for `event` runs, in
+    /// registration order, before the socket's own listeners
+    /// ([`Socket::on`]). They share the event's acknowledgement: the first
+    /// to answer it wins, later answers do nothing.
+    ///
+    /// ```
+    /// # fn setup(ns: &rally::Namespace) {
+    /// ns.on("shout", |socket, _event| async move { let _ = socket.emit("heard", "first"); });
+    /// ns.on("shout", |socket, _event| async move { let _ = socket.emit("heard", "second"); });
+    /// # }
+    /// ```
     pub fn on<F, Fut>(&self, event: &str, handler: F)
     where
         F: Fn(Arc<Socket>, Event) -> Fut + Send + Sync + 'static,
@@ -61,14 +76,22 @@ impl Namespace {
     {
         let handler: EventHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
         self.edit(|h| {
-            h.events.insert(event.to_owned(), handler);
+            let list = h.events.entry(event.to_owned()).or_default();
+            *list = list.iter().cloned().chain([handler]).collect();
         });
     }
 
-    /// Sees every incoming event, before its own handler (the reference's
-    /// `onAny`). An event without a handler of its own is handed over
-    /// whole, acknowledgement included; otherwise this sees a copy
-    /// without it.
+    /// Removes the namespace's listeners of `event` (the sockets' own stay).
+    pub fn off(&self, event: &str) {
+        self.edit(|h| {
+            h.events.remove(event);
+        });
+    }
+
+    /// Sees every incoming event, before its listeners and the socket's
+    /// own catch-alls (the reference's `onAny`). An event without a
+    /// listener is handed over whole, acknowledgement included; otherwise
+    /// this sees a copy without it. A second call replaces the first.
     pub fn on_any<F, Fut>(&self, handler: F)
     where
         F: Fn(Arc<Socket>, Event) -> Fut + Send + Sync + 'static,
@@ -78,7 +101,9 @@ impl Namespace {
     }
 
     /// Sees every event sent to a socket of the namespace, emitted to it
-    /// alone or broadcast (the reference's `onAnyOutgoing`).
+    /// alone or broadcast (the reference's `onAnyOutgoing`), before the
+    /// socket's own ([`Socket::on_any_outgoing`]). A second call replaces
+    /// the first.
     pub fn on_any_outgoing<F>(&self, handler: F)
     where
         F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
@@ -86,9 +111,11 @@ impl Namespace {
         self.edit(|h| h.any_outgoing = Some(Arc::new(handler)));
     }
 
-    /// Adds an event middleware (the reference's `socket.use`): it sees
-    /// each incoming event first and may reject it; a rejected event is
-    /// dropped, and the rejection logged.
+    /// Adds an event middleware for every socket of the namespace (a
+    /// synchronous, namespace-wide form of the reference's `socket.use`;
+    /// see [`Socket::use_middleware`] for the per-socket one): it sees each
+    /// incoming event first and may reject it; a rejected event is dropped,
+    /// and the rejection logged.
     pub fn use_event_middleware<F>(&self, middleware: F)
     where
         F: Fn(&Arc<Socket>, &Event) -> Result<(), ConnectError> + Send + Sync + 'static,
@@ -154,9 +181,10 @@ impl Namespace {
         Ok(())
     }
 
-    /// Hands an incoming event to the catch-all and to its handler.
+    /// Hands an incoming event to the catch-all and to its listeners, or
+    /// to its socket when that has listeners or middlewares of its own.
     pub(crate) fn dispatch(&self, socket: &Arc<Socket>, event: Event) {
-        let (handler, any) = {
+        let (listeners, any) = {
             let handlers = self.handlers();
             for middleware in &handlers.event_middlewares {
                 if let Err(e) = middleware(socket, &event) {
@@ -164,33 +192,59 @@ impl Namespace {
                     return;
                 }
             }
+            if socket.listens() {
+                drop(handlers);
+                socket.receive(event);
+                return;
+            }
             (
                 handlers.events.get(event.name()).cloned(),
                 handlers.any.clone(),
             )
         };
-        match (handler, any) {
-            (Some(handler), Some(any)) => {
-                run_detached(any(socket.clone(), event.without_ack()));
-                run_detached(handler(socket.clone(), event));
-            }
-            (Some(handler), None) | (None, Some(handler)) => {
-                run_detached(handler(socket.clone(), event))
-            }
-            (None, None) => {}
+        let listeners = listeners.as_deref().unwrap_or_default();
+        deliver(
+            socket,
+            event,
+            any.as_ref(),
+            &[],
+            listeners.len(),
+            listeners.iter(),
+        );
+    }
+
+    /// The namespace's catch-all and listeners of `event`.
+    pub(crate) fn listeners_of(
+        &self,
+        event: &str,
+    ) -> (Option<EventHandler>, Option<Arc<[EventHandler]>>) {
+        let handlers = self.handlers();
+        (handlers.any.clone(), handlers.events.get(event).cloned())
+    }
+
+    /// Whether an `on_any_outgoing` listener is registered, here or on a
+    /// socket of the namespace.
+    pub(crate) fn watches_outgoing(&self) -> bool {
+        self.outgoing_sockets.load(Ordering::Acquire) > 0 || self.handlers().any_outgoing.is_some()
+    }
+
+    /// Counts a socket that gained (`true`) or lost its outgoing listeners.
+    pub(crate) fn count_outgoing(&self, gained: bool) {
+        if gained {
+            self.outgoing_sockets.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.outgoing_sockets.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
-    /// Whether an `on_any_outgoing` handler is registered.
-    pub(crate) fn watches_outgoing(&self) -> bool {
-        self.handlers().any_outgoing.is_some()
-    }
-
+    /// Shows an outgoing event to the namespace's `on_any_outgoing`
+    /// listener, then to the socket's own.
     pub(crate) fn outgoing(&self, socket: &Socket, event: &str, args: &Args) {
         let handler = self.handlers().any_outgoing.clone();
         if let Some(handler) = handler {
             handler(socket, event, args);
         }
+        socket.notify_outgoing(event, args);
     }
 
     pub(crate) fn fire_disconnecting(&self, socket: &Arc<Socket>, reason: DisconnectReason) {
@@ -203,5 +257,49 @@ impl Namespace {
         for handler in self.handlers().disconnect.clone() {
             run_detached(handler(socket.clone(), reason));
         }
+    }
+}
+
+/// Runs the catch-alls and the listeners of one event, in that order.
+///
+/// The listeners share the event's acknowledgement (the first answer
+/// wins); the catch-alls see copies without it, unless the event has no
+/// listener, when they share it instead. A single recipient gets the event
+/// itself: nothing is copied or allocated.
+pub(crate) fn deliver<'a>(
+    socket: &Arc<Socket>,
+    event: Event,
+    any: Option<&'a EventHandler>,
+    socket_any: &'a [EventHandler],
+    count: usize,
+    listeners: impl Iterator<Item = &'a EventHandler>,
+) {
+    let catch_alls = any.into_iter().chain(socket_any);
+    if count == 0 {
+        let count = usize::from(any.is_some()) + socket_any.len();
+        run_all(socket, event, count, catch_alls);
+        return;
+    }
+    for handler in catch_alls {
+        run_made(|| handler(socket.clone(), event.without_ack()));
+    }
+    run_all(socket, event, count, listeners);
+}
+
+/// Runs `count` handlers on `event`, sharing its acknowledgement.
+fn run_all<'a>(
+    socket: &Arc<Socket>,
+    event: Event,
+    count: usize,
+    handlers: impl Iterator<Item = &'a EventHandler>,
+) {
+    let event = if count > 1 { event.shared() } else { event };
+    let mut handlers = handlers.peekable();
+    while let Some(handler) = handlers.next() {
+        if handlers.peek().is_none() {
+            run_made(|| handler(socket.clone(), event));
+            return;
+        }
+        run_made(|| handler(socket.clone(), event.copy()));
     }
 }

@@ -67,6 +67,7 @@ impl Socket {
             let _ = tx.send(Err(AckError::Disconnected));
         }
         self.ns.fire_disconnect(self, reason);
+        self.clear_listeners();
         self.ns.remove_if_empty_child();
     }
 }
