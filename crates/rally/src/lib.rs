@@ -17,6 +17,7 @@ mod run;
 mod server;
 mod server_event;
 mod socket;
+mod state;
 
 use std::sync::Arc;
 
@@ -36,7 +37,7 @@ pub use recovery::{ConnectionStateRecovery, RecoveryLogSize, RecoveryStats};
 pub use remote::RemoteSocket;
 pub use server::Server;
 pub use server_event::ServerEvent;
-pub use socket::{Handshake, IntoRooms, Socket, TimedSocket};
+pub use socket::{Handshake, IntoRoom, IntoRooms, Socket, SocketOperator, TimedSocket};
 
 /// A room name.
 pub type Room = Arc<str>;

@@ -31,6 +31,7 @@ pub(crate) struct Config {
     pub(crate) max_pending_acks: usize,
     pub(crate) max_rooms: usize,
     pub(crate) parser: rally_proto::socket::Parser,
+    pub(crate) states: crate::state::States,
 }
 
 pub(crate) struct ServerInner {
@@ -183,6 +184,7 @@ impl Server {
                 max_pending_acks: builder.max_pending_acks,
                 max_rooms: builder.max_rooms,
                 parser: builder.parser,
+                states: builder.states,
             },
             recoveries: crate::recovery::Counters::default(),
             adapter: builder.adapter.unwrap_or_else(|| match builder.recovery {
@@ -252,6 +254,56 @@ impl Server {
     /// As for [`BroadcastOperator::emit`].
     pub fn emit(&self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
         self.broadcast().emit(event, args)
+    }
+
+    /// Targets every socket of `/`, with a time limit for
+    /// [`emit_with_ack`](BroadcastOperator::emit_with_ack): the reference's
+    /// `io.timeout(3000).emitWithAck(...)`, which gathers the answers of
+    /// every socket.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # async fn f(io: rally::Server) -> Result<(), rally::AckError> {
+    /// let answers = io.timeout(Duration::from_secs(3)).emit_with_ack("survey", ()).await?;
+    /// for answer in answers.answers() {
+    ///     println!("{:?}", answer.arg::<String>(0));
+    /// }
+    /// println!("all answered: {}", answers.all_answered());
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(&self, timeout: std::time::Duration) -> BroadcastOperator {
+        self.broadcast().timeout(timeout)
+    }
+
+    /// Every socket of `/`, on every node (the reference's
+    /// `io.fetchSockets()`), as [`BroadcastOperator::fetch_sockets`].
+    ///
+    /// ```
+    /// # async fn f(io: rally::Server) -> Result<(), rally::AdapterError> {
+    /// let sockets = io.fetch_sockets().await?;
+    /// println!("{} sockets", sockets.len());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// With a cluster adapter, [`AdapterError::Timeout`](crate::AdapterError::Timeout)
+    /// when a node does not answer in time.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future forgets the answers still due.
+    #[doc(alias = "fetchSockets")]
+    pub async fn fetch_sockets(&self) -> Result<Vec<crate::RemoteSocket>, crate::AdapterError> {
+        self.broadcast().fetch_sockets().await
+    }
+
+    /// The value of type `T` given to
+    /// [`ServerBuilder::state`](crate::ServerBuilder::state), when one was.
+    #[must_use]
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.inner.config.states.get()
     }
 
     /// The Engine.IO layer's counters (handshakes, packets and bytes in
