@@ -349,6 +349,55 @@ impl Server {
         self.engine.session_count()
     }
 
+    /// Closes the server, as the reference's `io.close()`: new connections
+    /// are refused from now on (every Engine.IO handshake gets HTTP 503,
+    /// `Server is shutting down`), every socket of every namespace
+    /// disconnects with [`DisconnectReason::ServerShuttingDown`](crate::DisconnectReason::ServerShuttingDown)
+    /// (its `disconnecting` and `disconnect` handlers run), and every
+    /// connection is closed, its queued packets still sent.
+    ///
+    /// Resolves once every connection is gone, or at the latest after
+    /// `ping_interval + ping_timeout` (45 s with the defaults): a polling
+    /// client learns of the close from its next request, which a live
+    /// client makes at once; past that bound the engine gives up on it
+    /// anyway. The server does not own its listener: to stop accepting TCP
+    /// connections too, end [`serve_with_shutdown`](crate::serve_with_shutdown)
+    /// after this resolves.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let io = rally::Server::new();
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// let stop = {
+    ///     let io = io.clone();
+    ///     async move {
+    ///         let _ = tokio::signal::ctrl_c().await;
+    ///         io.close().await;
+    ///     }
+    /// };
+    /// rally::serve_with_shutdown(listener, io, stop).await
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future only stops the wait: the server stays closed.
+    pub async fn close(&self) {
+        for ns in self.namespaces() {
+            for socket in ns.sockets() {
+                socket.leave_namespace(crate::DisconnectReason::ServerShuttingDown, false);
+            }
+        }
+        let config = self.engine.config();
+        let bound = config.ping_interval + config.ping_timeout;
+        if !self.engine.close(bound).await {
+            tracing::warn!(
+                left = self.engine.session_count(),
+                "connections still open when closing the server"
+            );
+        }
+    }
+
     /// Closes every connection with `reason` (for a shutdown: clients see
     /// `server shutting down`).
     pub fn close_all(&self, reason: CloseReason) {
