@@ -20,6 +20,11 @@ use crate::socket::placeholder;
 /// - several arguments, or binary ones, can also be built with the methods
 ///   here.
 ///
+/// Mind clippy's `needless_borrows_for_generic_args` on `&(x, y)`: its
+/// suggestion, dropping the `&`, turns one array argument into two
+/// arguments. Write `Args::new().arg(&(x, y))` (or an array, `&[x, y]`)
+/// where one array argument is meant.
+///
 /// ```
 /// use rally_proto::Args;
 ///

@@ -100,7 +100,7 @@ async fn three_nodes(mode: Mode) {
     let mut answers = nodes[0]
         .io
         .of("/")
-        .server_side_emit_with_ack("hello", &"world")
+        .server_side_emit_with_ack("hello", "world")
         .await
         .unwrap();
     answers.sort_by_key(|v| v.to_string());

@@ -283,3 +283,26 @@ impl fmt::Debug for Namespace {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::server_data;
+    use crate::{Args, EmitError};
+
+    #[test]
+    fn server_side_data_is_the_name_then_the_arguments() {
+        let data = server_data("ev", Args::from((1, "a", json!({"k": [2]})))).unwrap();
+        assert_eq!(data, [json!("ev"), json!(1), json!("a"), json!({"k": [2]})]);
+        assert_eq!(
+            server_data("ev", Args::from(&(1, 2))).unwrap(),
+            [json!("ev"), json!([1, 2])]
+        );
+        assert_eq!(server_data("ev", Args::new()).unwrap(), [json!("ev")]);
+        assert!(matches!(
+            server_data("disconnect", Args::new()),
+            Err(EmitError::Reserved(_))
+        ));
+    }
+}

@@ -16,6 +16,9 @@ async fn a_tuple_by_value_is_several_arguments_everywhere() {
     io.of("/").on("pos", |socket, mut event| async move {
         let _ = event.ack((1, "two"));
         let _ = socket.emit("move", (1, 2));
+        // One argument: a reference keeps a tuple whole (clippy would
+        // drop the `&`, which spreads it).
+        #[allow(clippy::needless_borrows_for_generic_args)]
         let _ = socket.emit("pair", &(1, 2));
         let _ = socket.emit("one", (7,));
         let _ = socket.emit("none", ());
@@ -177,7 +180,7 @@ fn into_rooms_covers_the_room_sets() {
     assert_eq!(names(list.iter()), ["v1", "v2"]);
     assert_eq!(names(list.clone()), ["v1", "v2"]);
     assert_eq!(names(list.into_iter().filter(|r| r.ends_with('2'))), ["v2"]);
-    assert_eq!(names(vec![room.clone()]), ["r"]);
+    assert_eq!(names(vec![room]), ["r"]);
     assert_eq!(
         names(BTreeSet::from([String::from("b"), String::from("a")])),
         ["a", "b"]
