@@ -365,13 +365,14 @@ impl Server {
     /// after this resolves.
     ///
     /// ```no_run
-    /// # async fn run() -> std::io::Result<()> {
+    /// # async fn run(shutdown_requested: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
     /// let io = rally::Server::new();
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// // A signal, an admin request...
     /// let stop = {
     ///     let io = io.clone();
     ///     async move {
-    ///         let _ = tokio::signal::ctrl_c().await;
+    ///         shutdown_requested.await;
     ///         io.close().await;
     ///     }
     /// };
