@@ -50,6 +50,7 @@ const _: () = {
     send_sync::<Socket>();
     send_sync::<Arc<Socket>>();
     send_sync::<BroadcastOperator>();
+    send_sync::<SocketOperator<'static>>();
     send_sync::<RemoteSocket>();
     send_sync::<AckSender>();
     send_sync::<AckReply>();
