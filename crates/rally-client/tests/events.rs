@@ -59,6 +59,14 @@ async fn events(kind: Kind, mode: Mode) {
     for i in 0..50 {
         assert_eq!(rec.event("message-back").await, [json!(i)]);
     }
+    // A tuple by value is one argument per element; a reference, one array.
+    socket.emit("message", (1, "two")).expect("emits");
+    assert_eq!(rec.event("message-back").await, [json!(1), json!("two")]);
+    let pair = (1, "two");
+    socket
+        .emit("message", Args::new().arg(&pair))
+        .expect("emits");
+    assert_eq!(rec.event("message-back").await, [json!([1, "two"])]);
     client.assert_settled();
 }
 

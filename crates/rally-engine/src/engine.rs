@@ -3,7 +3,10 @@ use std::{
     fmt,
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::SystemTime,
 };
@@ -33,6 +36,10 @@ pub(crate) struct Engine<H> {
     pub(crate) config: Config,
     pub(crate) handler: H,
     sessions: Mutex<SidMap<Arc<Session>>>,
+    /// Set by [`EngineIo::close`]: handshakes are refused from then on.
+    closed: AtomicBool,
+    /// Woken when the last session ends.
+    emptied: tokio::sync::Notify,
     counters: Arc<Counters>,
     handshake_rate: Option<HandshakeRate>,
     /// [`Config::open_packet_tail`] of each transport, built once.
@@ -42,7 +49,14 @@ pub(crate) struct Engine<H> {
 
 impl<H: Handler> Owner for Engine<H> {
     fn session_closed(&self, session: &Arc<Session>, reason: CloseReason) {
-        self.sessions().remove(&session.sid());
+        let emptied = {
+            let mut sessions = self.sessions();
+            sessions.remove(&session.sid());
+            sessions.is_empty()
+        };
+        if emptied {
+            self.emptied.notify_waiters();
+        }
         self.handler.on_close(session, reason);
     }
 }
@@ -233,6 +247,9 @@ impl<H: Handler> Engine<H> {
         if transport == Transport::WebSocket && !wants_upgrade {
             return refuse(Refusal::TransportHandshakeError, wants_upgrade);
         }
+        if self.closed.load(Ordering::Acquire) {
+            return response::closed(wants_upgrade);
+        }
         let (mut parts, body) = req.into_parts();
         if let Some(refusal) = self
             .screen_handshake(&parts, query.protocol, wants_upgrade)
@@ -401,6 +418,8 @@ impl<H: Handler> EngineIo<H> {
             engine: Arc::new(Engine {
                 handler,
                 sessions: Mutex::default(),
+                closed: AtomicBool::new(false),
+                emptied: tokio::sync::Notify::new(),
                 counters: Arc::default(),
                 handshake_rate: config
                     .handshake_rate
@@ -448,6 +467,47 @@ impl<H: Handler> EngineIo<H> {
         for session in sessions {
             session.close_with(reason);
         }
+    }
+}
+
+impl<H: Handler> EngineIo<H> {
+    /// Closes the engine for good: from now on every handshake is refused
+    /// (HTTP 503, `Server is shutting down`; the WebSocket handshake too),
+    /// and every open session is closed with
+    /// [`CloseReason::ServerShuttingDown`] (what is queued is still sent,
+    /// as [`Session::close_with`] does). Requests of closed sessions find
+    /// none. The engine does not own the listener: stop accepting with
+    /// [`serve_with_shutdown`](crate::serve_with_shutdown).
+    ///
+    /// Resolves once no session is left open, or after `grace`, whichever
+    /// comes first: a polling session stays known until its client fetches
+    /// the close (its next poll) or the engine gives up on it. True when
+    /// every session is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future only stops the wait: the engine stays closed.
+    pub async fn close(&self, grace: std::time::Duration) -> bool {
+        self.engine.closed.store(true, Ordering::Release);
+        self.close_all(CloseReason::ServerShuttingDown);
+        let wait = async {
+            loop {
+                let emptied = self.engine.emptied.notified();
+                tokio::pin!(emptied);
+                emptied.as_mut().enable();
+                if self.engine.sessions().is_empty() {
+                    return;
+                }
+                emptied.await;
+            }
+        };
+        tokio::time::timeout(grace, wait).await.is_ok()
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.engine.closed.load(Ordering::Acquire)
     }
 }
 

@@ -67,6 +67,16 @@ pub(crate) fn too_many_sessions(websocket: bool) -> Response<EngineBody> {
     )
 }
 
+/// The refusal of a handshake once the engine is closed: 503, as a server
+/// going away.
+pub(crate) fn closed(websocket: bool) -> Response<EngineBody> {
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Server is shutting down",
+        websocket,
+    )
+}
+
 /// The refusal of a handshake from an address over its handshake rate.
 pub(crate) fn too_many_handshakes(websocket: bool) -> Response<EngineBody> {
     refusal(

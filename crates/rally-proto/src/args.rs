@@ -7,14 +7,33 @@ use crate::socket::placeholder;
 
 /// The arguments of an emit or an ack: JSON values and binary attachments.
 ///
-/// A single serializable value converts into one argument; build several,
-/// or binary ones, with the methods here.
+/// What converts into `Args`, as the reference's `emit(event, ...args)`
+/// reads:
+///
+/// - `()` is no argument;
+/// - a reference to a serializable value (`&value`) is one argument, even
+///   when the value is a tuple or a list: `&(1, 2)` and `&vec![1, 2]` are
+///   one JSON array;
+/// - a tuple *by value*, of up to 12 serializable elements, is one
+///   argument per element: `(x, y)` is `emit("move", x, y)` in Node, and
+///   `(x,)` is one argument;
+/// - several arguments, or binary ones, can also be built with the methods
+///   here.
+///
+/// Mind clippy's `needless_borrows_for_generic_args` on `&(x, y)`: its
+/// suggestion, dropping the `&`, turns one array argument into two
+/// arguments. Write `Args::new().arg(&(x, y))` (or an array, `&[x, y]`)
+/// where one array argument is meant.
 ///
 /// ```
 /// use rally_proto::Args;
 ///
 /// let args = Args::new().arg(&"hello").arg(&42).binary(vec![1, 2, 3]);
 /// assert_eq!(args.len(), 3);
+///
+/// // A tuple by value spreads; a reference is one value.
+/// assert_eq!(Args::from((1, "two")).json(), r#"1,"two""#);
+/// assert_eq!(Args::from(&(1, "two")).json(), r#"[1,"two"]"#);
 /// ```
 #[derive(Clone, Default)]
 pub struct Args {
@@ -151,6 +170,31 @@ impl From<()> for Args {
     }
 }
 
+/// A tuple by value: one argument per element.
+macro_rules! tuple_args {
+    ($($name:ident),+) => {
+        impl<$($name: Serialize),+> From<($($name,)+)> for Args {
+            #[allow(non_snake_case)]
+            fn from(($($name,)+): ($($name,)+)) -> Self {
+                Args::new()$(.arg(&$name))+
+            }
+        }
+    };
+}
+
+tuple_args!(A);
+tuple_args!(A, B);
+tuple_args!(A, B, C);
+tuple_args!(A, B, C, D);
+tuple_args!(A, B, C, D, E);
+tuple_args!(A, B, C, D, E, F);
+tuple_args!(A, B, C, D, E, F, G);
+tuple_args!(A, B, C, D, E, F, G, H);
+tuple_args!(A, B, C, D, E, F, G, H, I);
+tuple_args!(A, B, C, D, E, F, G, H, I, J);
+tuple_args!(A, B, C, D, E, F, G, H, I, J, K);
+tuple_args!(A, B, C, D, E, F, G, H, I, J, K, L);
+
 impl fmt::Debug for Args {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Args")
@@ -171,5 +215,18 @@ mod tests {
         assert_eq!(args.attachments().len(), 1);
         assert_eq!(Args::from(&5).json(), "5");
         assert!(Args::from(()).is_empty());
+    }
+
+    #[test]
+    fn tuples_by_value_spread_and_references_do_not() {
+        let args = Args::from((1, "two", crate::Binary::from(vec![3])));
+        assert_eq!(args.len(), 3);
+        assert_eq!(args.json(), r#"1,"two",{"_placeholder":true,"num":0}"#);
+        assert_eq!(args.attachments().len(), 1);
+        assert_eq!(Args::from((7,)).json(), "7");
+        assert_eq!(Args::from((7,)).len(), 1);
+        let pair = (1, 2);
+        assert_eq!(Args::from(&pair).json(), "[1,2]");
+        assert_eq!(Args::from(&pair).len(), 1);
     }
 }

@@ -100,7 +100,7 @@ async fn three_nodes(mode: Mode) {
     let mut answers = nodes[0]
         .io
         .of("/")
-        .server_side_emit_with_ack("hello", vec![json!("world")])
+        .server_side_emit_with_ack("hello", "world")
         .await
         .unwrap();
     answers.sort_by_key(|v| v.to_string());
@@ -251,7 +251,7 @@ async fn requests_time_out(mode: Mode, command: &str, channel: &str) {
     let err = node
         .io
         .of("/")
-        .server_side_emit_with_ack("hello", vec![])
+        .server_side_emit_with_ack("hello", ())
         .await
         .unwrap_err();
     assert!(matches!(err, AdapterError::Timeout { missing: 1, .. }));

@@ -98,7 +98,7 @@ async fn mixed_parsed(mode: Mode, mode_name: &str, parser: Parser) {
     let answers = rally
         .io
         .of("/")
-        .server_side_emit_with_ack("hello", vec![json!("world")])
+        .server_side_emit_with_ack("hello", "world")
         .await
         .unwrap();
     assert_eq!(answers, [json!("ack-from-node")]);
@@ -111,7 +111,8 @@ async fn mixed_parsed(mode: Mode, mode_name: &str, parser: Parser) {
     rally
         .io
         .of("/")
-        .server_side_emit("hello", vec![json!("no ack")]);
+        .server_side_emit("hello", "no ack")
+        .unwrap();
     assert_eq!(node.event("node", "server-event").await, json!(["no ack"]));
     node.op(json!({"op": "serverSideEmit", "ev": "hello", "args": ["plain"]}))
         .await;

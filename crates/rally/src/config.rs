@@ -34,6 +34,7 @@ pub struct ServerBuilder {
     pub(crate) adapter: Option<AdapterFactory>,
     pub(crate) recovery: Option<crate::ConnectionStateRecovery>,
     pub(crate) parser: Parser,
+    pub(crate) states: crate::state::States,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -52,6 +53,7 @@ impl fmt::Debug for ServerBuilder {
             .field("adapter", &self.adapter.is_some())
             .field("connection_state_recovery", &self.recovery)
             .field("parser", &self.parser)
+            .field("states", &self.states)
             .finish()
     }
 }
@@ -69,6 +71,7 @@ impl Default for ServerBuilder {
             adapter: None,
             recovery: None,
             parser: Parser::Json,
+            states: crate::state::States::default(),
         }
     }
 }
@@ -364,6 +367,33 @@ impl ServerBuilder {
     #[doc(alias = "connectionStateRecovery")]
     pub fn connection_state_recovery(mut self, recovery: crate::ConnectionStateRecovery) -> Self {
         self.recovery = Some(recovery);
+        self
+    }
+
+    /// Shares `value` with every handler, as axum's `with_state`: read it
+    /// back by its type with [`Socket::state`](crate::Socket::state) (in
+    /// connection, event and disconnect handlers alike) or
+    /// [`Server::state`](crate::Server::state), instead of cloning an
+    /// `Arc` into every closure. Each type holds one value (setting a type
+    /// again replaces it); set several types for several values. Values
+    /// shared this way are immutable: put a `Mutex` or atomics inside for
+    /// what changes.
+    ///
+    /// ```
+    /// use rally::Server;
+    ///
+    /// #[derive(Clone)]
+    /// struct Greeting(String);
+    ///
+    /// let io = Server::builder().state(Greeting("hello".into())).state(42_u32).build();
+    /// io.of("/").on_connection(|socket| async move {
+    ///     let greeting = socket.state::<Greeting>().expect("set on the builder");
+    ///     let _ = socket.emit("welcome", &greeting.0);
+    /// });
+    /// assert_eq!(io.state::<u32>(), Some(&42));
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.states.insert(value);
         self
     }
 

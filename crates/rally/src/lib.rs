@@ -17,6 +17,7 @@ mod run;
 mod server;
 mod server_event;
 mod socket;
+mod state;
 
 use std::sync::Arc;
 
@@ -36,7 +37,7 @@ pub use recovery::{ConnectionStateRecovery, RecoveryLogSize, RecoveryStats};
 pub use remote::RemoteSocket;
 pub use server::Server;
 pub use server_event::ServerEvent;
-pub use socket::{Handshake, IntoRooms, Socket, TimedSocket};
+pub use socket::{Handshake, IntoRoom, IntoRooms, Socket, SocketOperator, TimedSocket};
 
 /// A room name.
 pub type Room = Arc<str>;
@@ -49,6 +50,7 @@ const _: () = {
     send_sync::<Socket>();
     send_sync::<Arc<Socket>>();
     send_sync::<BroadcastOperator>();
+    send_sync::<SocketOperator<'static>>();
     send_sync::<RemoteSocket>();
     send_sync::<AckSender>();
     send_sync::<AckReply>();

@@ -130,25 +130,42 @@ impl Namespace {
 
     /// Sends the event `event` with `args` to the other nodes of the
     /// cluster, whose [`on_server_event`](Self::on_server_event) handlers
-    /// get it; without a cluster adapter it goes nowhere.
+    /// get it; without a cluster adapter it goes nowhere. `args` are taken
+    /// as by [`emit`](Self::emit) (a tuple is several arguments), but stay
+    /// JSON: binary arguments cannot go to other nodes.
     ///
     /// ```
-    /// # fn f(io: &rally::Server) {
-    /// io.of("/").server_side_emit("reload", vec![serde_json::json!({"all": true})]);
-    /// # }
+    /// # fn f(io: &rally::Server) -> Result<(), rally::EmitError> {
+    /// io.of("/").server_side_emit("reload", &serde_json::json!({"all": true}))?;
+    /// io.of("/").server_side_emit("moved", ("room1", 42))?;
+    /// # Ok(()) }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError::Reserved`](crate::EmitError::Reserved) for a reserved
+    /// name, [`EmitError::Serialize`](crate::EmitError::Serialize) for an
+    /// argument that does not serialize or is binary.
     #[doc(alias = "serverSideEmit")]
-    pub fn server_side_emit(&self, event: &str, args: Vec<serde_json::Value>) {
-        self.adapter().server_side_emit(server_data(event, args));
+    pub fn server_side_emit(
+        &self,
+        event: &str,
+        args: impl Into<Args>,
+    ) -> Result<(), crate::EmitError> {
+        self.adapter()
+            .server_side_emit(server_data(event, args.into())?);
+        Ok(())
     }
 
-    /// Sends the event `event` with `args` to the other nodes and gathers
-    /// one answer from each.
+    /// Sends the event `event` with `args` (as for
+    /// [`server_side_emit`](Self::server_side_emit)) to the other nodes and
+    /// gathers one answer from each.
     ///
     /// # Errors
     ///
     /// [`AdapterError::Timeout`] when a node does not answer within the
-    /// adapter's requests timeout.
+    /// adapter's requests timeout; [`AdapterError::Emit`] when the event
+    /// cannot be sent (see [`server_side_emit`](Self::server_side_emit)).
     ///
     /// # Cancel safety
     ///
@@ -157,11 +174,10 @@ impl Namespace {
     pub async fn server_side_emit_with_ack(
         &self,
         event: &str,
-        args: Vec<serde_json::Value>,
+        args: impl Into<Args>,
     ) -> Result<Vec<serde_json::Value>, AdapterError> {
-        self.adapter()
-            .server_side_emit_with_ack(server_data(event, args))
-            .await
+        let data = server_data(event, args.into())?;
+        self.adapter().server_side_emit_with_ack(data).await
     }
 
     /// Calls `listener` on every room change of this namespace on this
@@ -188,6 +204,47 @@ impl Namespace {
         self.broadcast().except(rooms)
     }
 
+    /// Targets every socket of the namespace, with a time limit for
+    /// [`emit_with_ack`](BroadcastOperator::emit_with_ack) (the
+    /// reference's `namespace.timeout(...)`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # async fn f(io: rally::Server) -> Result<(), rally::AckError> {
+    /// let answers = io.of("/chat").timeout(Duration::from_secs(3)).emit_with_ack("survey", ()).await?;
+    /// println!("{} answers", answers.answers().count());
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(self: &Arc<Self>, timeout: std::time::Duration) -> BroadcastOperator {
+        self.broadcast().timeout(timeout)
+    }
+
+    /// Every socket of the namespace (and of its dynamic children), on
+    /// every node: the reference's `namespace.fetchSockets()`, as
+    /// [`BroadcastOperator::fetch_sockets`].
+    ///
+    /// ```
+    /// # async fn f(io: rally::Server) -> Result<(), rally::AdapterError> {
+    /// for socket in io.of("/").fetch_sockets().await? {
+    ///     println!("{}", socket.id());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// With a cluster adapter, [`AdapterError::Timeout`] when a node does
+    /// not answer in time.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future forgets the answers still due.
+    #[doc(alias = "fetchSockets")]
+    pub async fn fetch_sockets(self: &Arc<Self>) -> Result<Vec<crate::RemoteSocket>, AdapterError> {
+        self.broadcast().fetch_sockets().await
+    }
+
     /// Sends an event to every socket of the namespace (and of its dynamic
     /// children).
     ///
@@ -211,12 +268,23 @@ impl Namespace {
 }
 
 /// A server-side event as the reference sends it: its name, then its
-/// arguments.
-fn server_data(event: &str, args: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+/// arguments, as JSON values.
+fn server_data(event: &str, args: Args) -> Result<Vec<serde_json::Value>, crate::EmitError> {
+    use crate::EmitError;
+    let args = crate::socket::check(event, args)?;
+    if !args.attachments().is_empty() {
+        return Err(EmitError::Serialize(
+            "binary arguments cannot be sent to other nodes".to_owned(),
+        ));
+    }
     let mut data = Vec::with_capacity(args.len() + 1);
     data.push(serde_json::Value::String(event.to_owned()));
-    data.extend(args);
-    data
+    if !args.is_empty() {
+        let values: Vec<serde_json::Value> = serde_json::from_str(&format!("[{}]", args.json()))
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        data.extend(values);
+    }
+    Ok(data)
 }
 
 impl fmt::Debug for Namespace {
@@ -224,5 +292,28 @@ impl fmt::Debug for Namespace {
         f.debug_struct("Namespace")
             .field("name", &self.name)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::server_data;
+    use crate::{Args, EmitError};
+
+    #[test]
+    fn server_side_data_is_the_name_then_the_arguments() {
+        let data = server_data("ev", Args::from((1, "a", json!({"k": [2]})))).unwrap();
+        assert_eq!(data, [json!("ev"), json!(1), json!("a"), json!({"k": [2]})]);
+        assert_eq!(
+            server_data("ev", Args::from(&(1, 2))).unwrap(),
+            [json!("ev"), json!([1, 2])]
+        );
+        assert_eq!(server_data("ev", Args::new()).unwrap(), [json!("ev")]);
+        assert!(matches!(
+            server_data("disconnect", Args::new()),
+            Err(EmitError::Reserved(_))
+        ));
     }
 }

@@ -1,9 +1,9 @@
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
 use rally_engine::Sid;
 use serde::de::DeserializeOwned;
 
-use crate::{Args, EmitError, IntoRooms, Namespace, Room, adapter::SocketInfo};
+use crate::{Args, BroadcastOperator, EmitError, IntoRooms, Namespace, Room, adapter::SocketInfo};
 
 /// A socket found by [`fetch_sockets`](crate::BroadcastOperator::fetch_sockets),
 /// on this node or (with a cluster adapter) another: what it looked like,
@@ -59,6 +59,25 @@ impl RemoteSocket {
     /// As for [`BroadcastOperator::emit`](crate::BroadcastOperator::emit).
     pub fn emit(&self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
         self.ns.to(self.id()).emit(event, args)
+    }
+
+    /// Targets it with a time limit for acknowledgements (the reference's
+    /// `remoteSocket.timeout(...)`): the operator's
+    /// [`emit_with_ack`](BroadcastOperator::emit_with_ack) gathers its
+    /// answer, wherever it is, or finds none in time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # async fn f(io: rally::Server) -> Result<(), Box<dyn std::error::Error>> {
+    /// for socket in io.fetch_sockets().await? {
+    ///     let answers = socket.timeout(Duration::from_secs(2)).emit_with_ack("ping", ()).await?;
+    ///     println!("{} answered: {}", socket.id(), answers.all_answered());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.ns.to(self.id()).timeout(timeout)
     }
 
     /// Makes it join `rooms`.

@@ -51,6 +51,7 @@ pub(crate) struct Config {
     pub(crate) max_pending_acks: usize,
     pub(crate) max_rooms: usize,
     pub(crate) parser: rally_proto::socket::Parser,
+    pub(crate) states: crate::state::States,
 }
 
 pub(crate) struct ServerInner {
@@ -237,6 +238,7 @@ impl Server {
                 max_pending_acks: builder.max_pending_acks,
                 max_rooms: builder.max_rooms,
                 parser: builder.parser,
+                states: builder.states,
             },
             recoveries: crate::recovery::Counters::default(),
             adapter: builder.adapter.unwrap_or_else(|| match builder.recovery {
@@ -340,6 +342,56 @@ impl Server {
         self.broadcast().emit(event, args)
     }
 
+    /// Targets every socket of `/`, with a time limit for
+    /// [`emit_with_ack`](BroadcastOperator::emit_with_ack): the reference's
+    /// `io.timeout(3000).emitWithAck(...)`, which gathers the answers of
+    /// every socket.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # async fn f(io: rally::Server) -> Result<(), rally::AckError> {
+    /// let answers = io.timeout(Duration::from_secs(3)).emit_with_ack("survey", ()).await?;
+    /// for answer in answers.answers() {
+    ///     println!("{:?}", answer.arg::<String>(0));
+    /// }
+    /// println!("all answered: {}", answers.all_answered());
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(&self, timeout: std::time::Duration) -> BroadcastOperator {
+        self.broadcast().timeout(timeout)
+    }
+
+    /// Every socket of `/`, on every node (the reference's
+    /// `io.fetchSockets()`), as [`BroadcastOperator::fetch_sockets`].
+    ///
+    /// ```
+    /// # async fn f(io: rally::Server) -> Result<(), rally::AdapterError> {
+    /// let sockets = io.fetch_sockets().await?;
+    /// println!("{} sockets", sockets.len());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// With a cluster adapter, [`AdapterError::Timeout`](crate::AdapterError::Timeout)
+    /// when a node does not answer in time.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future forgets the answers still due.
+    #[doc(alias = "fetchSockets")]
+    pub async fn fetch_sockets(&self) -> Result<Vec<crate::RemoteSocket>, crate::AdapterError> {
+        self.broadcast().fetch_sockets().await
+    }
+
+    /// The value of type `T` given to
+    /// [`ServerBuilder::state`](crate::ServerBuilder::state), when one was.
+    #[must_use]
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.inner.config.states.get()
+    }
+
     /// The Engine.IO layer's counters (handshakes, packets and bytes in
     /// and out, closes by reason), for metrics.
     #[must_use]
@@ -381,6 +433,56 @@ impl Server {
     #[must_use]
     pub fn connection_count(&self) -> usize {
         self.engine.session_count()
+    }
+
+    /// Closes the server, as the reference's `io.close()`: new connections
+    /// are refused from now on (every Engine.IO handshake gets HTTP 503,
+    /// `Server is shutting down`), every socket of every namespace
+    /// disconnects with [`DisconnectReason::ServerShuttingDown`](crate::DisconnectReason::ServerShuttingDown)
+    /// (its `disconnecting` and `disconnect` handlers run), and every
+    /// connection is closed, its queued packets still sent.
+    ///
+    /// Resolves once every connection is gone, or at the latest after
+    /// `ping_interval + ping_timeout` (45 s with the defaults): a polling
+    /// client learns of the close from its next request, which a live
+    /// client makes at once; past that bound the engine gives up on it
+    /// anyway. The server does not own its listener: to stop accepting TCP
+    /// connections too, end [`serve_with_shutdown`](crate::serve_with_shutdown)
+    /// after this resolves.
+    ///
+    /// ```no_run
+    /// # async fn run(shutdown_requested: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    /// let io = rally::Server::new();
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// // A signal, an admin request...
+    /// let stop = {
+    ///     let io = io.clone();
+    ///     async move {
+    ///         shutdown_requested.await;
+    ///         io.close().await;
+    ///     }
+    /// };
+    /// rally::serve_with_shutdown(listener, io, stop).await
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future only stops the wait: the server stays closed.
+    pub async fn close(&self) {
+        for ns in self.namespaces() {
+            for socket in ns.sockets() {
+                socket.leave_namespace(crate::DisconnectReason::ServerShuttingDown, false);
+            }
+        }
+        let config = self.engine.config();
+        let bound = config.ping_interval + config.ping_timeout;
+        if !self.engine.close(bound).await {
+            tracing::warn!(
+                left = self.engine.session_count(),
+                "connections still open when closing the server"
+            );
+        }
     }
 
     /// Closes every connection with `reason` (for a shutdown: clients see

@@ -2,6 +2,7 @@ mod acks;
 mod emit;
 mod lifecycle;
 mod listeners;
+mod operator;
 mod rooms;
 
 use std::{
@@ -13,7 +14,7 @@ use std::{
         Arc, Mutex, MutexGuard, OnceLock,
         atomic::{AtomicU8, Ordering},
     },
-    time::{Duration, SystemTime},
+    time::SystemTime,
 };
 
 use http::HeaderMap;
@@ -22,6 +23,7 @@ use rally_proto::{Str, socket::is_reserved_event};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::oneshot;
 
+pub use self::operator::{SocketOperator, TimedSocket};
 #[cfg(doc)]
 use crate::BroadcastOperator;
 use crate::{
@@ -234,6 +236,28 @@ impl Socket {
         }
     }
 
+    /// The server's shared value of type `T`, given to
+    /// [`ServerBuilder::state`](crate::ServerBuilder::state) (`None` when
+    /// no value of that type was): the axum way to reach application
+    /// state from any handler, through the socket it gets.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// struct Visits(AtomicUsize);
+    ///
+    /// let io = rally::Server::builder().state(Visits(AtomicUsize::new(0))).build();
+    /// io.of("/").on("visit", |socket, mut event| async move {
+    ///     let visits = socket.state::<Visits>().expect("set on the builder");
+    ///     let n = visits.0.fetch_add(1, Ordering::Relaxed) + 1;
+    ///     let _ = event.ack(&n);
+    /// });
+    /// ```
+    #[must_use]
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.client.config().states.get()
+    }
+
     /// The application's data for this socket, as a `T` (`None` when
     /// unset or of another shape).
     #[must_use]
@@ -273,35 +297,6 @@ impl fmt::Debug for Socket {
     }
 }
 
-/// A socket whose acknowledged emits have a time limit.
-#[derive(Debug)]
-pub struct TimedSocket<'a> {
-    socket: &'a Socket,
-    timeout: Duration,
-}
-
-impl TimedSocket<'_> {
-    /// As [`Socket::emit_with_ack`], failing with [`AckError::Timeout`]
-    /// when no answer comes in time.
-    ///
-    /// # Errors
-    ///
-    /// [`AckError::Timeout`], [`AckError::Disconnected`], or the emit's own error.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future forgets the request.
-    pub async fn emit_with_ack(
-        &self,
-        event: &str,
-        args: impl Into<Args>,
-    ) -> Result<AckReply, AckError> {
-        self.socket
-            .emit_with_ack_timeout(event, args.into(), Some(self.timeout))
-            .await
-    }
-}
-
 /// Checks an event name and its arguments before they are encoded.
 pub(crate) fn check(event: &str, args: Args) -> Result<Args, EmitError> {
     if is_reserved_event(event) {
@@ -313,46 +308,148 @@ pub(crate) fn check(event: &str, args: Args) -> Result<Args, EmitError> {
     Ok(args)
 }
 
-/// One room name or several.
+/// One room name: `&str`, `String`, [`Room`], a socket id ([`Sid`]),
+/// `Box<str>`, `Cow<str>`, or a reference to one of those.
+pub trait IntoRoom {
+    /// The room.
+    fn into_room(self) -> Room;
+}
+
+impl IntoRoom for &str {
+    fn into_room(self) -> Room {
+        Room::from(self)
+    }
+}
+
+impl IntoRoom for String {
+    fn into_room(self) -> Room {
+        Room::from(self)
+    }
+}
+
+impl IntoRoom for Room {
+    fn into_room(self) -> Room {
+        self
+    }
+}
+
+impl IntoRoom for Box<str> {
+    fn into_room(self) -> Room {
+        Room::from(self)
+    }
+}
+
+impl IntoRoom for std::borrow::Cow<'_, str> {
+    fn into_room(self) -> Room {
+        Room::from(self)
+    }
+}
+
+impl IntoRoom for Sid {
+    fn into_room(self) -> Room {
+        Room::from(self.as_str())
+    }
+}
+
+impl<T: IntoRoom + Clone> IntoRoom for &T {
+    fn into_room(self) -> Room {
+        self.clone().into_room()
+    }
+}
+
+/// One room name or several: any [`IntoRoom`], or an array, `Vec`, slice,
+/// set or iterator of them (the iterators of std's collections and the
+/// `map`, `filter`, `cloned`, `copied`, `chain`, `take` and `skip`
+/// adaptors).
+///
+/// ```
+/// # fn f(socket: &rally::Socket) {
+/// let name = String::from("news");
+/// socket.join("lobby");
+/// socket.join(&name);
+/// socket.join(["a", "b"]);
+/// socket.join(vec![name.clone()]);
+/// socket.join((1..=3).map(|n| format!("table-{n}")));
+/// socket.leave(["a", "b"]);
+/// # }
+/// ```
 pub trait IntoRooms {
     /// The rooms.
     fn into_rooms(self) -> Vec<Room>;
 }
 
-impl IntoRooms for &str {
+impl<T: IntoRoom> IntoRooms for T {
     fn into_rooms(self) -> Vec<Room> {
-        vec![Room::from(self)]
+        vec![self.into_room()]
     }
 }
 
-impl IntoRooms for String {
+impl<T: IntoRoom> IntoRooms for Vec<T> {
     fn into_rooms(self) -> Vec<Room> {
-        vec![Room::from(self)]
+        self.into_iter().map(IntoRoom::into_room).collect()
     }
 }
 
-impl IntoRooms for Sid {
+impl<T: IntoRoom + Clone> IntoRooms for &[T] {
     fn into_rooms(self) -> Vec<Room> {
-        vec![Room::from(self.as_str())]
+        self.iter().map(IntoRoom::into_room).collect()
     }
 }
 
-impl<T: Into<Room>> IntoRooms for Vec<T> {
+impl<T: IntoRoom, const N: usize> IntoRooms for [T; N] {
     fn into_rooms(self) -> Vec<Room> {
-        self.into_iter().map(Into::into).collect()
+        self.into_iter().map(IntoRoom::into_room).collect()
     }
 }
 
-impl<T: Into<Room> + Clone> IntoRooms for &[T] {
+impl<T: IntoRoom, S> IntoRooms for std::collections::HashSet<T, S> {
     fn into_rooms(self) -> Vec<Room> {
-        self.iter().cloned().map(Into::into).collect()
+        self.into_iter().map(IntoRoom::into_room).collect()
     }
 }
 
-impl<T: Into<Room>, const N: usize> IntoRooms for [T; N] {
+impl<T: IntoRoom> IntoRooms for std::collections::BTreeSet<T> {
     fn into_rooms(self) -> Vec<Room> {
-        self.into_iter().map(Into::into).collect()
+        self.into_iter().map(IntoRoom::into_room).collect()
     }
+}
+
+impl<T: IntoRoom, const N: usize> IntoRooms for std::array::IntoIter<T, N> {
+    fn into_rooms(self) -> Vec<Room> {
+        self.map(IntoRoom::into_room).collect()
+    }
+}
+
+/// `IntoRooms` for iterator types whose items are rooms.
+macro_rules! iterator_rooms {
+    ($(impl<$($param:tt),*> for $ty:ty;)+) => {$(
+        impl<$($param),*> IntoRooms for $ty
+        where
+            $ty: Iterator,
+            <$ty as Iterator>::Item: IntoRoom,
+        {
+            fn into_rooms(self) -> Vec<Room> {
+                self.map(IntoRoom::into_room).collect()
+            }
+        }
+    )+};
+}
+
+iterator_rooms! {
+    impl<'a, T> for std::slice::Iter<'a, T>;
+    impl<T> for std::vec::IntoIter<T>;
+    impl<'a, T> for std::collections::hash_set::Iter<'a, T>;
+    impl<T> for std::collections::hash_set::IntoIter<T>;
+    impl<'a, T> for std::collections::btree_set::Iter<'a, T>;
+    impl<T> for std::collections::btree_set::IntoIter<T>;
+    impl<I, F> for std::iter::Map<I, F>;
+    impl<I, P> for std::iter::Filter<I, P>;
+    impl<I> for std::iter::Cloned<I>;
+    impl<I> for std::iter::Copied<I>;
+    impl<A, B> for std::iter::Chain<A, B>;
+    impl<I> for std::iter::Take<I>;
+    impl<I> for std::iter::Skip<I>;
+    impl<T> for std::iter::Once<T>;
 }
 
 impl From<SendError> for EmitError {

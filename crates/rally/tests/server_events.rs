@@ -11,10 +11,10 @@ use tokio::sync::{mpsc, oneshot};
 #[tokio::test]
 async fn without_a_cluster_nobody_answers() {
     let io = Server::new();
-    io.of("/").server_side_emit("hello", vec![json!("world")]);
+    io.of("/").server_side_emit("hello", "world").unwrap();
     let answers = io
         .of("/")
-        .server_side_emit_with_ack("hello", vec![json!("world")])
+        .server_side_emit_with_ack("hello", "world")
         .await
         .unwrap();
     assert!(answers.is_empty());

@@ -20,4 +20,8 @@ pub enum AdapterError {
     /// The cluster cannot be reached (the message says why).
     #[error("cluster unavailable: {0}")]
     Unavailable(String),
+    /// The request could not be sent: a reserved event name, or arguments
+    /// that cannot go to other nodes.
+    #[error(transparent)]
+    Emit(#[from] crate::EmitError),
 }

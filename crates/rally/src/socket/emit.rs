@@ -3,7 +3,7 @@
 
 use std::{sync::atomic::Ordering, time::Duration};
 
-use super::{DISCONNECTED, Socket, TimedSocket, check};
+use super::{DISCONNECTED, Socket, SocketOperator, check};
 #[cfg(doc)]
 use crate::client::Client;
 use crate::{
@@ -18,7 +18,11 @@ impl Socket {
     /// ```
     /// # fn f(socket: &rally::Socket) -> Result<(), rally::EmitError> {
     /// socket.emit("hello", &"world")?;
+    /// // Two arguments, as `socket.emit("pair", 1, 2)` in Node.
+    /// socket.emit("pair", (1, 2))?;
     /// socket.emit("pair", rally::Args::new().arg(&1).arg(&2))?;
+    /// // One argument, the array `[1,2]`.
+    /// socket.emit("list", &[1, 2])?;
     /// # Ok(()) }
     /// ```
     ///
@@ -28,13 +32,24 @@ impl Socket {
     /// for an argument that does not serialize, [`EmitError::Disconnected`]
     /// when the socket is gone.
     pub fn emit(&self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
-        let args = check(event, args.into())?;
+        self.emit_flagged(event, args.into(), false)
+    }
+
+    /// Emits, dropping the packet when `volatile` and the queue is full.
+    pub(super) fn emit_flagged(
+        &self,
+        event: &str,
+        args: Args,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        let args = check(event, args)?;
         if self.pid.is_some() && self.connected() {
             // As the reference: with recovery on, an emit to one socket
             // goes through the adapter, which gives it an offset and logs
             // it for a reconnection.
             let opts = BroadcastOptions {
                 rooms: vec![Room::from(self.id.as_str())],
+                volatile,
                 ..BroadcastOptions::default()
             };
             let packet = BroadcastPacket::new(self.ns.name(), event, args, None);
@@ -42,7 +57,10 @@ impl Socket {
             return Ok(());
         }
         self.ns.outgoing(self, event, &args);
-        self.send_encoded(&Encoded::event(self.ns.name(), None, event, &args), false)
+        self.send_encoded(
+            &Encoded::event(self.ns.name(), None, event, &args),
+            volatile,
+        )
     }
 
     /// Sends an event and waits for the client's acknowledgement, without a
@@ -61,17 +79,52 @@ impl Socket {
         event: &str,
         args: impl Into<Args>,
     ) -> Result<AckReply, AckError> {
-        self.emit_with_ack_timeout(event, args.into(), None).await
+        self.emit_with_ack_timeout(event, args.into(), None, false)
+            .await
     }
 
     /// A handle whose acknowledged emits fail with [`AckError::Timeout`]
-    /// after `timeout`.
-    #[must_use]
-    pub fn timeout(&self, timeout: Duration) -> TimedSocket<'_> {
-        TimedSocket {
-            socket: self,
-            timeout,
-        }
+    /// after `timeout` (the reference's `socket.timeout`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # async fn f(socket: &rally::Socket) {
+    /// match socket.timeout(Duration::from_secs(5)).emit_with_ack("ready?", ()).await {
+    ///     Ok(reply) => println!("answered {:?}", reply.raw_arg(0)),
+    ///     Err(rally::AckError::Timeout) => println!("no answer"),
+    ///     Err(e) => println!("{e}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn timeout(&self, timeout: Duration) -> SocketOperator<'_> {
+        SocketOperator::new(self).timeout(timeout)
+    }
+
+    /// A handle whose emits may be dropped: when the socket's outgoing
+    /// queue is full, a volatile packet is left out instead of the client
+    /// being disconnected as too slow (the reference's `socket.volatile`).
+    ///
+    /// ```
+    /// # fn f(socket: &rally::Socket) {
+    /// let _ = socket.volatile().emit("position", (3, 4));
+    /// # }
+    /// ```
+    pub fn volatile(&self) -> SocketOperator<'_> {
+        SocketOperator::new(self).volatile()
+    }
+
+    /// A handle with the compress flag set (the reference's
+    /// `socket.compress`). Kept for ports from Node, it has no effect yet:
+    /// Rally compresses no message, with or without it.
+    ///
+    /// ```
+    /// # fn f(socket: &rally::Socket) {
+    /// let _ = socket.compress(false).emit("raw", &"already compressed");
+    /// # }
+    /// ```
+    pub fn compress(&self, compress: bool) -> SocketOperator<'_> {
+        SocketOperator::new(self).compress(compress)
     }
 
     pub(super) async fn emit_with_ack_timeout(
@@ -79,6 +132,7 @@ impl Socket {
         event: &str,
         args: Args,
         timeout: Option<Duration>,
+        volatile: bool,
     ) -> Result<AckReply, AckError> {
         let args = check(event, args)?;
         let id = self.ns.next_ack_id();
@@ -86,7 +140,7 @@ impl Socket {
         self.ns.outgoing(self, event, &args);
         if let Err(e) = self.send_encoded(
             &Encoded::event(self.ns.name(), Some(id), event, &args),
-            false,
+            volatile,
         ) {
             self.acks().remove(&id);
             return Err(e.into());

@@ -21,9 +21,19 @@ impl Socket {
         self.ns.adapter().add_all(self.id, &rooms);
     }
 
-    /// Leaves a room.
-    pub fn leave(&self, room: &str) {
-        self.ns.adapter().del(self.id, room);
+    /// Leaves rooms: one, or several as [`join`](Self::join) takes them.
+    ///
+    /// ```
+    /// # fn f(socket: &rally::Socket) {
+    /// socket.join(["a", "b", "c"]);
+    /// socket.leave(["a", "b"]);
+    /// socket.leave("c");
+    /// # }
+    /// ```
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        for room in rooms.into_rooms() {
+            self.ns.adapter().del(self.id, &room);
+        }
     }
 
     /// The rooms it is in (its own id's room included).
