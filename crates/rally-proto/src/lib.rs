@@ -9,12 +9,14 @@ mod binary;
 pub mod engine;
 mod error;
 pub mod msgpack;
+mod raw_args;
 pub mod socket;
 mod str;
 
 pub use args::Args;
 pub use binary::{Binary, collect_attachments, read_attachments};
 pub use error::DecodeError;
+pub use raw_args::RawArgs;
 pub use str::Str;
 
 // Values the server and the client hand between tasks must stay `Send + Sync`.
@@ -23,8 +25,10 @@ const _: () = {
     send_sync::<Str>();
     send_sync::<Args>();
     send_sync::<Binary>();
+    send_sync::<RawArgs>();
     send_sync::<DecodeError>();
     send_sync::<engine::Packet>();
+    send_sync::<engine::Transport>();
     send_sync::<engine::v3::PayloadDecoder>();
     send_sync::<socket::Packet>();
     send_sync::<socket::Decoder>();
