@@ -4,6 +4,7 @@
 // (see its SAFETY comment), on the path of every packet.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod ack_error;
 mod args;
 mod binary;
 pub mod engine;
@@ -13,6 +14,7 @@ mod raw_args;
 pub mod socket;
 mod str;
 
+pub use ack_error::AckError;
 pub use args::Args;
 pub use binary::{Binary, collect_attachments, read_attachments};
 pub use error::DecodeError;
@@ -27,6 +29,7 @@ const _: () = {
     send_sync::<Binary>();
     send_sync::<RawArgs>();
     send_sync::<DecodeError>();
+    send_sync::<AckError<DecodeError>>();
     send_sync::<engine::Packet>();
     send_sync::<engine::Transport>();
     send_sync::<engine::v3::PayloadDecoder>();
