@@ -172,7 +172,10 @@ impl RawArgs {
 
     /// The arguments as JSON values, each binary attachment replaced by what
     /// `binary` makes of its bytes (placeholders are replaced only when there
-    /// are attachments, as the official parser does).
+    /// are attachments, as the official parser does; in arguments built by
+    /// hand, one that points at no attachment ends the replacing in its
+    /// argument, leaving the placeholders not reached yet). An argument that
+    /// is not valid JSON reads as `null`.
     ///
     /// ```
     /// use bytes::Bytes;
@@ -194,7 +197,8 @@ impl RawArgs {
             .map(|raw| {
                 let mut value = serde_json::from_str(raw).unwrap_or_default();
                 if !self.attachments.is_empty() {
-                    // A placeholder that points nowhere stays as it is.
+                    // Received packets had their placeholders checked when
+                    // assembled; only arguments built by hand can fail here.
                     let _ = replace_placeholders(&mut value, &self.attachments, &mut binary);
                 }
                 value
