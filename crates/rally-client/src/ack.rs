@@ -122,12 +122,13 @@ impl Acks {
 mod tests {
     use std::time::Duration;
 
+    use rally_proto::RawArgs;
+
     use super::*;
 
     fn reply() -> AckReply {
         AckReply {
-            args: vec!["1".into()],
-            attachments: Vec::new(),
+            raw: RawArgs::new(vec!["1".into()], Vec::new()),
         }
     }
 

@@ -100,7 +100,16 @@ impl Engine {
             .copied()
             .unwrap_or(Transport::Polling);
         let (handshake, mut inbox, active) = match first {
-            Transport::Polling => {
+            Transport::WebSocket => {
+                let mut ws = WebSocket::connect(&config.endpoint, &config.headers, None).await?;
+                let first = std::future::poll_fn(|cx| ws.poll_read(cx))
+                    .await
+                    .transpose()?;
+                let handshake = parse_handshake(first)?;
+                (handshake, VecDeque::new(), Active::WebSocket(ws))
+            }
+            // Transport is non-exhaustive: polling stands for any other.
+            _ => {
                 let (packets, conn) = polling::handshake(&config.endpoint, &config.headers).await?;
                 let mut packets: VecDeque<Packet> = packets.into();
                 let handshake = parse_handshake(packets.pop_front())?;
@@ -112,14 +121,6 @@ impl Engine {
                     conn,
                 );
                 (handshake, packets, Active::Polling(polling))
-            }
-            Transport::WebSocket => {
-                let mut ws = WebSocket::connect(&config.endpoint, &config.headers, None).await?;
-                let first = std::future::poll_fn(|cx| ws.poll_read(cx))
-                    .await
-                    .transpose()?;
-                let handshake = parse_handshake(first)?;
-                (handshake, VecDeque::new(), Active::WebSocket(ws))
             }
         };
         let heartbeat_period = Duration::from_millis(

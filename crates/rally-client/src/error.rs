@@ -155,7 +155,9 @@ pub enum EmitError {
     Closed,
 }
 
-/// Why an acknowledgement did not come.
+/// Why an acknowledgement did not come: the enum the server's
+/// `rally::AckError` names too ([`rally_proto::AckError`]), with the client's
+/// [`EmitError`]. The client never produces `TooManyPending` nor `Payload`.
 ///
 /// The messages are the official client's (`operation has timed out`,
 /// `socket has been disconnected`).
@@ -170,16 +172,4 @@ pub enum EmitError {
 /// }
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum AckError {
-    /// No answer within the timeout.
-    #[error("operation has timed out")]
-    Timeout,
-    /// The socket disconnected after the event was sent, before the answer.
-    #[error("socket has been disconnected")]
-    Disconnected,
-    /// The emit itself failed.
-    #[error(transparent)]
-    Emit(#[from] EmitError),
-}
+pub type AckError = rally_proto::AckError<EmitError>;

@@ -1,14 +1,13 @@
 //! What the server sends: events (maybe asking for an answer) and the
 //! answers to our own events.
 
-use std::fmt;
+use std::{fmt, ops::Deref};
 
 use bytes::Bytes;
 use rally_proto::{
-    Str,
-    socket::{BinaryPacket, Packet, PacketType, replace_placeholders},
+    RawArgs, Str,
+    socket::{BinaryPacket, Packet, PacketType},
 };
-use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
 use crate::{Args, EmitError, driver::Command};
@@ -29,13 +28,16 @@ use crate::{Args, EmitError, driver::Command};
 /// # }
 /// ```
 ///
+/// The arguments are read with the methods of [`RawArgs`], which an `Event`
+/// dereferences to (`arg`, `args`, `raw_arg`, `len`, `binary`, `to_args`,
+/// `to_values`...): the same as on the server's events.
+///
 /// When the server has connection state recovery on, each broadcast event
 /// ends with an extra string argument, its offset, as in the official
 /// client (which remembers it to resume from on reconnection).
 pub struct Event {
     pub(crate) name: String,
-    pub(crate) args: Vec<Str>,
-    pub(crate) attachments: Vec<Bytes>,
+    pub(crate) raw: RawArgs,
     pub(crate) ack: Option<AckSender>,
 }
 
@@ -50,112 +52,6 @@ impl Event {
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// How many arguments came with it.
-    ///
-    /// ```
-    /// # fn handler(event: rally_client::Event) {
-    /// for i in 0..event.len() {
-    ///     println!("{i}: {:?}", event.raw_arg(i));
-    /// }
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.args.len()
-    }
-
-    /// Whether it came without arguments.
-    ///
-    /// ```
-    /// # fn handler(event: rally_client::Event) {
-    /// if event.is_empty() {
-    ///     println!("{} without arguments", event.name());
-    /// }
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.args.is_empty()
-    }
-
-    /// Argument `index` as a `T`; [`Binary`](crate::Binary) values read
-    /// their attachments. A missing argument reads as `null`.
-    ///
-    /// ```
-    /// # fn handler(event: rally_client::Event) {
-    /// let room: String = event.arg(0).unwrap_or_default();
-    /// let count: Option<u32> = event.arg(1).ok();
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// When the argument does not deserialize into `T`.
-    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
-        read_arg(&self.args, &self.attachments, index)
-    }
-
-    /// All the arguments as one `T`, read from the JSON array they form (a
-    /// tuple such as `(String, u32)` takes two).
-    ///
-    /// ```
-    /// # fn handler(event: rally_client::Event) {
-    /// if let Ok((x, y)) = event.args::<(i32, i32)>() {
-    ///     println!("moved to {x},{y}");
-    /// }
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// When the arguments do not deserialize into `T`.
-    pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        read_all(&self.args, &self.attachments)
-    }
-
-    /// The raw JSON text of argument `index`.
-    ///
-    /// ```
-    /// # fn handler(event: rally_client::Event) {
-    /// let json: &str = event.raw_arg(0).unwrap_or("null");
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn raw_arg(&self, index: usize) -> Option<&str> {
-        self.args.get(index).map(Str::as_str)
-    }
-
-    /// The binary attachments, in the order of their placeholders
-    /// (`{"_placeholder":true,"num":N}` in the raw JSON).
-    ///
-    /// ```
-    /// # fn handler(event: rally_client::Event) {
-    /// let total: usize = event.binary().iter().map(|b| b.len()).sum();
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn binary(&self) -> &[Bytes] {
-        &self.attachments
-    }
-
-    /// The arguments as JSON values, each binary attachment replaced by
-    /// what `binary` makes of its bytes (placeholders are replaced only in
-    /// packets that came with attachments, as the official parser does).
-    ///
-    /// ```
-    /// # fn handler(event: rally_client::Event) {
-    /// // Binary arguments as their length.
-    /// let values = event.to_values(|bytes| bytes.len().into());
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn to_values(
-        &self,
-        binary: impl FnMut(&Bytes) -> serde_json::Value,
-    ) -> Vec<serde_json::Value> {
-        to_values(&self.args, &self.attachments, binary)
     }
 
     /// Whether the server asked for an acknowledgement.
@@ -208,8 +104,7 @@ impl Event {
     pub(crate) fn without_ack(&self) -> Event {
         Event {
             name: self.name.clone(),
-            args: self.args.clone(),
-            attachments: self.attachments.clone(),
+            raw: self.raw.clone(),
             ack: None,
         }
     }
@@ -219,8 +114,7 @@ impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
             .field("name", &self.name)
-            .field("args", &self.args)
-            .field("attachments", &self.attachments.len())
+            .field("args", &self.raw)
             .field("ack", &self.ack.is_some())
             .finish()
     }
@@ -289,158 +183,51 @@ impl fmt::Debug for AckSender {
 /// let sum: i64 = reply.arg(0)?;
 /// # Ok(()) }
 /// ```
+///
+/// Its arguments are read with the methods of [`RawArgs`], which it
+/// dereferences to, as on the server's answers.
 #[derive(Clone)]
 pub struct AckReply {
-    pub(crate) args: Vec<Str>,
-    pub(crate) attachments: Vec<Bytes>,
+    pub(crate) raw: RawArgs,
 }
 
 impl AckReply {
-    /// Argument `index` as a `T`; a missing argument reads as `null`.
+    /// An answer made of JSON values whose placeholders point into
+    /// `attachments` (to stand in for the server's in a test, say).
     ///
     /// ```
-    /// # fn handler(reply: rally_client::AckReply) {
-    /// let ok: bool = reply.arg(0).unwrap_or(false);
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// When the argument does not deserialize into `T`.
-    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
-        read_arg(&self.args, &self.attachments, index)
-    }
-
-    /// All the arguments as one `T`, read from the JSON array they form.
-    ///
-    /// ```
-    /// # fn handler(reply: rally_client::AckReply) {
-    /// let (status, detail): (u16, String) = reply.args().unwrap_or_default();
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// When the arguments do not deserialize into `T`.
-    pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        read_all(&self.args, &self.attachments)
-    }
-
-    /// The raw JSON text of argument `index`.
-    ///
-    /// ```
-    /// # fn handler(reply: rally_client::AckReply) {
-    /// println!("{}", reply.raw_arg(0).unwrap_or("no answer"));
-    /// # }
+    /// let reply = rally_client::AckReply::from_values(&[serde_json::json!("ok")], Vec::new());
+    /// assert_eq!(reply.arg::<String>(0).unwrap(), "ok");
+    /// assert_eq!(reply.to_args().json(), r#""ok""#);
     /// ```
     #[must_use]
-    pub fn raw_arg(&self, index: usize) -> Option<&str> {
-        self.args.get(index).map(Str::as_str)
+    pub fn from_values(values: &[serde_json::Value], attachments: Vec<Bytes>) -> Self {
+        Self {
+            raw: RawArgs::from_values(values, attachments),
+        }
     }
+}
 
-    /// How many arguments came.
-    ///
-    /// ```
-    /// # fn handler(reply: rally_client::AckReply) {
-    /// println!("{} values", reply.len());
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.args.len()
+impl Deref for Event {
+    type Target = RawArgs;
+
+    fn deref(&self) -> &RawArgs {
+        &self.raw
     }
+}
 
-    /// Whether none came.
-    ///
-    /// ```
-    /// # fn handler(reply: rally_client::AckReply) {
-    /// assert!(reply.is_empty() || reply.raw_arg(0).is_some());
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.args.is_empty()
-    }
+impl Deref for AckReply {
+    type Target = RawArgs;
 
-    /// The binary attachments, in the order of their placeholders.
-    ///
-    /// ```
-    /// # fn handler(reply: rally_client::AckReply) {
-    /// if let Some(first) = reply.binary().first() {
-    ///     println!("{} bytes", first.len());
-    /// }
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn binary(&self) -> &[Bytes] {
-        &self.attachments
-    }
-
-    /// The arguments as JSON values, each binary attachment replaced by
-    /// what `binary` makes of its bytes (see [`Event::to_values`]).
-    ///
-    /// ```
-    /// # fn handler(reply: rally_client::AckReply) {
-    /// let values = reply.to_values(|bytes| bytes.len().into());
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn to_values(
-        &self,
-        binary: impl FnMut(&Bytes) -> serde_json::Value,
-    ) -> Vec<serde_json::Value> {
-        to_values(&self.args, &self.attachments, binary)
+    fn deref(&self) -> &RawArgs {
+        &self.raw
     }
 }
 
 impl fmt::Debug for AckReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AckReply")
-            .field("args", &self.args)
-            .field("attachments", &self.attachments.len())
-            .finish()
+        f.debug_struct("AckReply").field("args", &self.raw).finish()
     }
-}
-
-fn read_arg<T: DeserializeOwned>(
-    args: &[Str],
-    attachments: &[Bytes],
-    index: usize,
-) -> Result<T, serde_json::Error> {
-    let raw = args.get(index).map_or("null", Str::as_str);
-    rally_proto::read_attachments(attachments, || serde_json::from_str(raw))
-}
-
-fn read_all<T: DeserializeOwned>(
-    args: &[Str],
-    attachments: &[Bytes],
-) -> Result<T, serde_json::Error> {
-    let mut json = String::from("[");
-    for (i, arg) in args.iter().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        json.push_str(arg);
-    }
-    json.push(']');
-    rally_proto::read_attachments(attachments, || serde_json::from_str(&json))
-}
-
-fn to_values(
-    args: &[Str],
-    attachments: &[Bytes],
-    mut binary: impl FnMut(&Bytes) -> serde_json::Value,
-) -> Vec<serde_json::Value> {
-    args.iter()
-        .map(|raw| {
-            let mut value = serde_json::from_str(raw).unwrap_or_default();
-            if !attachments.is_empty() {
-                // The assembler checked every placeholder: this cannot fail.
-                let _ = replace_placeholders(&mut value, attachments, &mut binary);
-            }
-            value
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -451,8 +238,10 @@ mod tests {
     fn values_with_binary() {
         let event = Event {
             name: "x".into(),
-            args: vec![r#"{"a":{"_placeholder":true,"num":0}}"#.into(), "2".into()],
-            attachments: vec![Bytes::from_static(b"abc")],
+            raw: RawArgs::new(
+                vec![r#"{"a":{"_placeholder":true,"num":0}}"#.into(), "2".into()],
+                vec![Bytes::from_static(b"abc")],
+            ),
             ack: None,
         };
         assert_eq!(
@@ -460,8 +249,7 @@ mod tests {
             [serde_json::json!({"a": 3}), serde_json::json!(2)]
         );
         let plain = AckReply {
-            args: vec![r#"{"_placeholder":true,"num":0}"#.into()],
-            attachments: vec![],
+            raw: RawArgs::new(vec![r#"{"_placeholder":true,"num":0}"#.into()], vec![]),
         };
         assert_eq!(
             plain.to_values(|_| serde_json::Value::Null),

@@ -126,7 +126,10 @@ impl Queue {
 
 #[cfg(test)]
 mod tests {
-    use rally_proto::socket::{Packet, PacketType};
+    use rally_proto::{
+        RawArgs,
+        socket::{Packet, PacketType},
+    };
     use tokio::sync::oneshot;
 
     use super::*;
@@ -139,8 +142,7 @@ mod tests {
 
     fn reply() -> AckReply {
         AckReply {
-            args: Vec::new(),
-            attachments: Vec::new(),
+            raw: RawArgs::default(),
         }
     }
 

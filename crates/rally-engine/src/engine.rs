@@ -123,9 +123,10 @@ impl<H: Handler> Engine<H> {
     /// The open packet (`0{"sid":...}`) of a session opened on `transport`.
     pub(crate) fn open_packet(&self, sid: &str, transport: Transport) -> Str {
         const HEAD: &str = r#"0{"sid":""#;
+        // Transport is non-exhaustive: polling is every other one.
         let tail = match transport {
-            Transport::Polling => &self.open_tail_polling,
             Transport::WebSocket => &self.open_tail_websocket,
+            _ => &self.open_tail_polling,
         };
         let mut open = String::with_capacity(HEAD.len() + sid.len() + tail.len());
         open.push_str(HEAD);
@@ -274,21 +275,17 @@ impl<H: Handler> Engine<H> {
                 None,
             );
         };
-        match transport {
-            Transport::Polling => {
-                let open = self.open_packet(&session.sid(), transport);
-                let mut response = polling::handshake(open, &session, &parts);
-                if let Some(cookie) = &self.config.cookie {
-                    if let Ok(value) = HeaderValue::from_str(&cookie.header_value(&session.sid())) {
-                        response.headers_mut().append(header::SET_COOKIE, value);
-                    }
-                }
-                response
-            }
-            Transport::WebSocket => {
-                websocket::open(self.clone(), session, &mut parts, body, query.binary)
+        if transport == Transport::WebSocket {
+            return websocket::open(self.clone(), session, &mut parts, body, query.binary);
+        }
+        let open = self.open_packet(&session.sid(), transport);
+        let mut response = polling::handshake(open, &session, &parts);
+        if let Some(cookie) = &self.config.cookie {
+            if let Ok(value) = HeaderValue::from_str(&cookie.header_value(&session.sid())) {
+                response.headers_mut().append(header::SET_COOKIE, value);
             }
         }
+        response
     }
 
     /// The checks a handshake passes before its session opens, in order:

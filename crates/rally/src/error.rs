@@ -15,26 +15,24 @@ pub enum EmitError {
     Disconnected,
 }
 
-/// Why an acknowledgement did not come.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum AckError {
-    /// No answer within the timeout.
-    #[error("operation has timed out")]
-    Timeout,
-    /// The socket disconnected before it answered.
-    #[error("socket has been disconnected")]
-    Disconnected,
-    /// The socket already owes `max_pending_acks` answers; nothing was sent.
-    #[error("too many pending acknowledgements")]
-    TooManyPending,
-    /// The emit itself failed.
-    #[error(transparent)]
-    Emit(#[from] EmitError),
-    /// The answer could not be deserialized into the type asked for.
-    #[error("unexpected ack payload: {0}")]
-    Payload(String),
-}
+/// Why an acknowledgement did not come: the enum the client's
+/// `rally_client::AckError` names too ([`rally_proto::AckError`]), with the
+/// server's [`EmitError`], so both sides match the same variants.
+///
+/// ```
+/// # async fn run(socket: std::sync::Arc<rally::Socket>) {
+/// use std::time::Duration;
+/// use rally::AckError;
+///
+/// match socket.timeout(Duration::from_secs(5)).emit_with_ack("ready?", ()).await {
+///     Ok(reply) => println!("answered {:?}", reply.raw_arg(0)),
+///     Err(AckError::Timeout) => println!("no answer in time"),
+///     Err(AckError::Disconnected) => println!("gone"),
+///     Err(e) => println!("{e}"),
+/// }
+/// # }
+/// ```
+pub type AckError = rally_proto::AckError<EmitError>;
 
 /// The refusal of a connection by a middleware, sent to the client as a
 /// `connect_error` with `message` and, when set, `data`.

@@ -1,5 +1,6 @@
 use std::{
     fmt,
+    ops::Deref,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -7,13 +8,16 @@ use std::{
 };
 
 use bytes::Bytes;
-use rally_proto::Str;
-use serde::de::DeserializeOwned;
+use rally_proto::{RawArgs, Str};
 
 use crate::{Args, EmitError, Socket, encode::Encoded};
 
 /// An event received from a client: its name, its arguments (kept as raw
 /// JSON until you ask for a type) and its binary attachments.
+///
+/// The arguments are read with the methods of [`RawArgs`], which an `Event`
+/// dereferences to (`arg`, `args`, `raw_arg`, `len`, `binary`, `to_args`,
+/// `to_values`...): the same as on the client's events.
 ///
 /// ```
 /// # async fn handler(socket: std::sync::Arc<rally::Socket>, mut event: rally::Event) {
@@ -28,8 +32,7 @@ use crate::{Args, EmitError, Socket, encode::Encoded};
 /// ```
 pub struct Event {
     pub(crate) name: Str,
-    pub(crate) args: Vec<Str>,
-    pub(crate) attachments: Vec<Bytes>,
+    pub(crate) raw: RawArgs,
     pub(crate) ack: Option<AckSender>,
 }
 
@@ -38,60 +41,6 @@ impl Event {
     #[must_use]
     pub fn name(&self) -> &str {
         self.name.as_str()
-    }
-
-    /// How many arguments came with it.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.args.len()
-    }
-
-    /// Whether it came without arguments.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.args.is_empty()
-    }
-
-    /// Argument `index` as a `T`; [`Binary`](crate::Binary) fields read
-    /// their attachments.
-    ///
-    /// # Errors
-    ///
-    /// When there is no such argument or it does not deserialize into `T`.
-    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
-        let raw = self.args.get(index).map_or("null", |s| s.as_str());
-        rally_proto::read_attachments(&self.attachments, || serde_json::from_str(raw))
-    }
-
-    /// All the arguments as one `T`, read from the JSON array they form
-    /// (a tuple such as `(String, u32)` takes two).
-    ///
-    /// # Errors
-    ///
-    /// When the arguments do not deserialize into `T`.
-    pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        let json = self.args_json();
-        rally_proto::read_attachments(&self.attachments, || serde_json::from_str(&json))
-    }
-
-    /// The raw JSON text of argument `index`.
-    #[must_use]
-    pub fn raw_arg(&self, index: usize) -> Option<&str> {
-        self.args.get(index).map(Str::as_str)
-    }
-
-    /// The binary attachments, in the order of their placeholders
-    /// (`{"_placeholder":true,"num":N}` in the JSON).
-    #[must_use]
-    pub fn binary(&self) -> &[Bytes] {
-        &self.attachments
-    }
-
-    /// The arguments as they came, binary included, ready to be emitted
-    /// again unchanged.
-    #[must_use]
-    pub fn to_args(&self) -> Args {
-        relay(&self.args, &self.attachments)
     }
 
     /// Whether the client asked for an acknowledgement.
@@ -138,9 +87,9 @@ impl Event {
     pub fn set_args(&mut self, args: impl Into<Args>) -> Result<(), EmitError> {
         let (json, attachments) = args.into().into_parts().map_err(EmitError::Serialize)?;
         let array = Str::from(format!("[{json}]"));
-        self.args = rally_proto::socket::split_array(&array)
+        let args = rally_proto::socket::split_array(&array)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
-        self.attachments = attachments;
+        self.raw = RawArgs::new(args, attachments);
         Ok(())
     }
 
@@ -170,22 +119,9 @@ impl Event {
     pub(crate) fn without_ack(&self) -> Event {
         Event {
             name: self.name.clone(),
-            args: self.args.clone(),
-            attachments: self.attachments.clone(),
+            raw: self.raw.clone(),
             ack: None,
         }
-    }
-
-    fn args_json(&self) -> String {
-        let mut json = String::from("[");
-        for (i, arg) in self.args.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json.push_str(arg);
-        }
-        json.push(']');
-        json
     }
 }
 
@@ -193,8 +129,7 @@ impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
             .field("name", &self.name)
-            .field("args", &self.args)
-            .field("attachments", &self.attachments.len())
+            .field("args", &self.raw)
             .field("ack", &self.ack.is_some())
             .finish()
     }
@@ -247,85 +182,56 @@ impl fmt::Debug for AckSender {
 }
 
 /// An answer to an acknowledgement request the server made.
+///
+/// Its arguments are read with the methods of [`RawArgs`], which it
+/// dereferences to, as on the client's answers.
+///
+/// ```
+/// # async fn run(socket: std::sync::Arc<rally::Socket>) -> Result<(), rally::AckError> {
+/// let reply = socket.emit_with_ack("add", (1, 2)).await?;
+/// let sum: i64 = reply.arg(0).unwrap_or_default();
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct AckReply {
-    pub(crate) args: Vec<Str>,
-    pub(crate) attachments: Vec<Bytes>,
+    pub(crate) raw: RawArgs,
 }
 
 impl AckReply {
-    /// Argument `index` of the answer as a `T`.
-    ///
-    /// # Errors
-    ///
-    /// When there is no such argument or it does not deserialize into `T`.
-    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
-        let raw = self.args.get(index).map_or("null", |s| s.as_str());
-        rally_proto::read_attachments(&self.attachments, || serde_json::from_str(raw))
-    }
-
-    /// The raw JSON text of argument `index` of the answer.
-    #[must_use]
-    pub fn raw_arg(&self, index: usize) -> Option<&str> {
-        self.args.get(index).map(Str::as_str)
-    }
-
-    /// How many arguments the answer has.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.args.len()
-    }
-
-    /// Whether the answer has no arguments.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.args.is_empty()
-    }
-
-    /// The binary attachments of the answer.
-    #[must_use]
-    pub fn binary(&self) -> &[Bytes] {
-        &self.attachments
-    }
-
-    /// The answer's arguments as they came, binary included, ready to be
-    /// emitted or acknowledged again unchanged.
-    ///
-    /// ```
-    /// let reply = rally::AckReply::from_values(&[serde_json::json!("ok"), serde_json::json!(2)], Vec::new());
-    /// assert_eq!(reply.to_args().json(), r#""ok",2"#);
-    /// ```
-    #[must_use]
-    pub fn to_args(&self) -> Args {
-        relay(&self.args, &self.attachments)
-    }
-
     /// An answer made of JSON values whose placeholders point into
     /// `attachments`: what a cluster adapter gets from another node.
     ///
     /// ```
     /// let reply = rally::AckReply::from_values(&[serde_json::json!("ok")], Vec::new());
     /// assert_eq!(reply.arg::<String>(0).unwrap(), "ok");
+    /// assert_eq!(reply.to_args().json(), r#""ok""#);
     /// ```
     #[must_use]
     pub fn from_values(values: &[serde_json::Value], attachments: Vec<Bytes>) -> Self {
         Self {
-            args: values.iter().map(|v| Str::from(v.to_string())).collect(),
-            attachments,
+            raw: RawArgs::from_values(values, attachments),
         }
     }
 }
 
-/// Raw arguments and their attachments as [`Args`] to send again.
-fn relay(args: &[Str], attachments: &[Bytes]) -> Args {
-    let json = args.iter().map(Str::as_str).collect::<Vec<_>>().join(",");
-    Args::raw_relay(&json, args.len(), attachments.to_vec())
+impl Deref for Event {
+    type Target = RawArgs;
+
+    fn deref(&self) -> &RawArgs {
+        &self.raw
+    }
+}
+
+impl Deref for AckReply {
+    type Target = RawArgs;
+
+    fn deref(&self) -> &RawArgs {
+        &self.raw
+    }
 }
 
 impl fmt::Debug for AckReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AckReply")
-            .field("args", &self.args)
-            .finish_non_exhaustive()
+        f.debug_struct("AckReply").field("args", &self.raw).finish()
     }
 }

@@ -261,6 +261,10 @@ impl Namespace {
 
     /// A fresh acknowledgement id of this namespace (for adapters that
     /// build packets asking for answers).
+    ///
+    /// Plumbing for cluster adapters such as `rally-redis`, hidden from the
+    /// documentation: applications never need it.
+    #[doc(hidden)]
     #[must_use]
     pub fn next_ack_id(&self) -> u64 {
         self.ack_ids.fetch_add(1, Ordering::Relaxed)

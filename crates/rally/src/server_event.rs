@@ -29,6 +29,11 @@ impl ServerEvent {
     /// The event made of `data` (its name, then its arguments), as the
     /// reference sends it; `ack` takes the answer when the sender waits for
     /// one. `None` when `data` does not start with a name.
+    ///
+    /// Plumbing for cluster adapters such as `rally-redis`, hidden from the
+    /// documentation: applications receive these events, they do not make
+    /// them.
+    #[doc(hidden)]
     #[must_use]
     pub fn new(
         mut data: Vec<serde_json::Value>,

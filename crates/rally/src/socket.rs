@@ -190,6 +190,11 @@ impl Socket {
 
     /// The Engine.IO session carrying it (shared by the client's other
     /// namespaces), while it lives.
+    ///
+    /// Engine plumbing, hidden from the documentation: what an application
+    /// needs of it has its own method ([`transport`](Self::transport),
+    /// [`handshake`](Self::handshake)...).
+    #[doc(hidden)]
     #[must_use]
     pub fn session(&self) -> Option<Arc<Session>> {
         self.client.session()

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rally_proto::socket::{BinaryPacket, Packet, PacketType};
+use rally_proto::{
+    RawArgs,
+    socket::{BinaryPacket, Packet, PacketType},
+};
 
 use super::Driver;
 use crate::{
@@ -64,8 +67,7 @@ impl Driver {
             PacketType::Ack | PacketType::BinaryAck => {
                 if let Some(id) = packet.id {
                     let reply = AckReply {
-                        args: parse_ack(packet.data.as_ref()),
-                        attachments,
+                        raw: RawArgs::new(parse_ack(packet.data.as_ref()), attachments),
                     };
                     if let Some(result) = nsp.acks.resolve(id, Ok(reply)) {
                         nsp.queue.done(id, result);
@@ -124,8 +126,7 @@ impl Driver {
             socket,
             Event {
                 name,
-                args,
-                attachments,
+                raw: RawArgs::new(args, attachments),
                 ack,
             },
         );
@@ -159,8 +160,7 @@ pub(super) fn notify_outgoing(socket: Socket, packet: &BinaryPacket) {
     };
     let event = Event {
         name,
-        args,
-        attachments: packet.attachments.clone(),
+        raw: RawArgs::new(args, packet.attachments.clone()),
         ack: None,
     };
     for listener in listeners {

@@ -3,44 +3,7 @@
 pub(crate) mod polling;
 pub(crate) mod websocket;
 
-use std::fmt;
-
-/// A transport a session can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Transport {
-    /// HTTP long-polling: a held GET carries server packets, POSTs carry client packets.
-    Polling,
-    /// One WebSocket carries everything.
-    WebSocket,
-}
-
-impl Transport {
-    /// The transport's name in the `transport` query parameter.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Polling => "polling",
-            Self::WebSocket => "websocket",
-        }
-    }
-
-    /// The transport named `name`, if it is one.
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "polling" => Some(Self::Polling),
-            "websocket" => Some(Self::WebSocket),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use rally_proto::engine::Transport;
 
 use std::sync::Arc;
 

@@ -10,11 +10,13 @@
 mod frame;
 mod packet;
 mod payload;
+mod transport;
 pub mod v3;
 
 pub use frame::Frame;
 pub use packet::{Message, Packet, PacketType};
 pub use payload::{PayloadDecoder, SEPARATOR, decode_payload, encode_payload};
+pub use transport::Transport;
 
 /// The Engine.IO protocol revision this crate speaks (`EIO=4`).
 pub const PROTOCOL: u8 = 4;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rally_engine::{CloseReason, Message};
 use rally_proto::{
-    Str,
+    RawArgs, Str,
     socket::{BinaryPacket, Decoder, Packet, PacketType, Parser, event_name, msgpack, split_array},
 };
 
@@ -120,8 +120,7 @@ impl Client {
                 });
                 let event = Event {
                     name,
-                    args,
-                    attachments,
+                    raw: RawArgs::new(args, attachments),
                     ack,
                 };
                 socket.ns().dispatch(&socket, event);
@@ -134,7 +133,12 @@ impl Client {
                         (None, Some(data)) => split_array(data).map_err(|_| "bad ack")?,
                         (None, None) => Vec::new(),
                     };
-                    socket.on_ack(id, AckReply { args, attachments });
+                    socket.on_ack(
+                        id,
+                        AckReply {
+                            raw: RawArgs::new(args, attachments),
+                        },
+                    );
                 }
                 Ok(())
             }

@@ -165,6 +165,11 @@ impl Namespace {
     /// Runs the handler of a server-side event from another node (called by
     /// cluster adapters); an event without a handler is dropped, and its
     /// ack never answered.
+    ///
+    /// Plumbing for cluster adapters such as `rally-redis`, hidden from the
+    /// documentation: applications register with
+    /// [`on_server_event`](Self::on_server_event) instead.
+    #[doc(hidden)]
     pub fn dispatch_server_event(&self, event: ServerEvent) {
         let handler = self.handlers().server_events.get(event.name()).cloned();
         if let Some(handler) = handler {
