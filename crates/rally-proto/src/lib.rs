@@ -13,6 +13,7 @@ pub mod msgpack;
 mod raw_args;
 pub mod socket;
 mod str;
+pub mod ws;
 
 pub use ack_error::AckError;
 pub use args::Args;
