@@ -21,7 +21,9 @@ mod stats;
 mod transport;
 
 pub use close::CloseReason;
-pub use config::{AllowOrigin, AllowRequest, Config, Cookie, Cors, OriginPredicate, SameSite};
+pub use config::{
+    AllowOrigin, AllowRequest, Config, Cookie, Cors, OriginPredicate, PerMessageDeflate, SameSite,
+};
 pub use engine::{EngineIo, ResponseFuture};
 pub use error::SendError;
 pub use handler::Handler;

@@ -64,7 +64,6 @@ async fn websocket_messages_over_max_http_buffer_size_close_with_1009() {
 
 /// The reference's 1009 close frame has an empty reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "tokio-websockets sends its own 1009 with a reason text; the reference sends none (noted in docs/behaviour.md)"]
 async fn the_1009_close_frame_has_an_empty_reason() {
     let server = TestServer::start(quiet().max_http_buffer_size(1000).build()).await;
     let (mut client, _) = server.joined("/").await;
