@@ -117,12 +117,9 @@ impl From<std::io::Error> for TransportError {
     }
 }
 
-impl From<tokio_websockets::Error> for TransportError {
-    fn from(e: tokio_websockets::Error) -> Self {
-        match e {
-            tokio_websockets::Error::Io(e) => Self::Io(Arc::new(e)),
-            e => Self::WebSocket(Arc::new(e)),
-        }
+impl From<rally_proto::ws::WsError> for TransportError {
+    fn from(e: rally_proto::ws::WsError) -> Self {
+        Self::WebSocket(Arc::new(e))
     }
 }
 
