@@ -2,7 +2,7 @@
 //! server (`perMessageDeflate` on or off, the client's offer on or off),
 //! bytes counted on the wire; and against a scripted server that shows
 //! each frame as sent (compressed or not, around the 1024-byte threshold),
-//! pings, closes and refused handshakes.
+//! pings, closes both ways, bad frames and refused handshakes.
 
 mod common;
 
@@ -412,6 +412,31 @@ async fn compressed_messages_pings_and_the_close_of_the_server() {
         (OpCode::Close, false, 1000u16.to_be_bytes().to_vec())
     );
     assert_eq!(rec.disconnected().await, DisconnectReason::TransportClose);
+}
+
+/// Frames the client must refuse, and the close status it sends: a
+/// message over 64 MiB (refused from its header, before any of it is
+/// kept), a masked frame, compressed data that does not inflate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_close_with_their_status() {
+    let mut too_big = Vec::new();
+    write_header(&mut too_big, OpCode::Binary, false, (64 << 20) + 1, None);
+    let mut masked = Vec::new();
+    write_header(&mut masked, OpCode::Text, false, 1, Some([1, 2, 3, 4]));
+    masked.push(b'4' ^ 1);
+    let mut corrupt = Vec::new();
+    write_header(&mut corrupt, OpCode::Text, true, 5, None);
+    corrupt.extend_from_slice(&[0xFF; 5]);
+    for (bytes, status) in [(too_big, 1009u16), (masked, 1002), (corrupt, 1007)] {
+        let (_client, _socket, mut rec, mut conn) = scripted_client(true, true).await;
+        rec.connected().await;
+        conn.stream.write_all(&bytes).await.expect("writes");
+        assert_eq!(
+            conn.frame().await,
+            (OpCode::Close, false, status.to_be_bytes().to_vec())
+        );
+        assert_eq!(rec.disconnected().await, DisconnectReason::TransportError);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
