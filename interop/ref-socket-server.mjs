@@ -15,11 +15,15 @@
 //   On connection in any namespace: emit "auth" with socket.handshake.auth.
 //   "/" and "/custom": message, message-with-ack.
 //   "/" only: join, leave, to, to-except, broadcast, volatile, request-ack,
-//   fetch, server-disconnect, drop-transport.
+//   fetch, server-disconnect, drop-transport; and, this server only,
+//   transport (ack): ack({name, extensions}), the transport in use and the
+//   WebSocket extensions agreed ("" on polling or without any).
 //
-// Usage: node ref-socket-server.mjs <port> [json|msgpack] [eio3]
+// Usage: node ref-socket-server.mjs <port> [json|msgpack] [eio3] [deflate]
 //   (port 0 picks a free port; msgpack: socket.io-msgpack-parser 3.0.2;
-//   eio3: allowEIO3, Socket.IO v2 clients welcome)
+//   eio3: allowEIO3, Socket.IO v2 clients welcome; deflate:
+//   perMessageDeflate: true, WebSocket messages of 1024 bytes or more
+//   compressed)
 // Prints "listening <port>" once it accepts connections, then one line per
 // engine connection, namespace connection and disconnection (with reasons).
 
@@ -29,9 +33,12 @@ import msgpackParser from 'socket.io-msgpack-parser';
 
 const portArg = process.argv[2];
 const parserArg = process.argv[3] ?? 'json';
-const eio3 = process.argv[4] === 'eio3';
-if (portArg === undefined || !/^\d+$/.test(portArg) || !['json', 'msgpack'].includes(parserArg)) {
-  console.error('usage: node ref-socket-server.mjs <port> [json|msgpack] [eio3]');
+const flags = process.argv.slice(4);
+const eio3 = flags.includes('eio3');
+const deflate = flags.includes('deflate');
+if (portArg === undefined || !/^\d+$/.test(portArg) || !['json', 'msgpack'].includes(parserArg)
+  || flags.some((f) => !['eio3', 'deflate'].includes(f))) {
+  console.error('usage: node ref-socket-server.mjs <port> [json|msgpack] [eio3] [deflate]');
   process.exit(2);
 }
 
@@ -46,6 +53,7 @@ const io = new Server(httpServer, {
   serveClient: false,
   ...(parserArg === 'msgpack' ? { parser: msgpackParser } : {}),
   allowEIO3: eio3,
+  perMessageDeflate: deflate,
 });
 
 function logConnection(socket) {
@@ -121,6 +129,11 @@ root.on('connection', (socket) => {
   // drop-transport: close the whole engine connection; the client sees "transport close" and reconnects.
   socket.on('drop-transport', () => {
     socket.conn.close();
+  });
+  // transport (ack): the transport in use and the WebSocket extensions agreed ("" when none).
+  socket.on('transport', (ack) => {
+    const transport = socket.conn.transport;
+    ack({ name: transport.name, extensions: transport.socket?.extensions ?? '' });
   });
 });
 

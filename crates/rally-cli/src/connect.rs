@@ -3,6 +3,7 @@
 //! ```text
 //! rally connect <url> [--namespace <nsp>] [--auth <json-object>]
 //!                     [--transport polling|websocket] [--parser json|msgpack]
+//!                     [--per-message-deflate true|false]
 //!                     [--emit <event> <json-array>]... [--ack]
 //!                     [--expect <event>] [--timeout <ms>]
 //! ```
@@ -62,6 +63,15 @@ pub(crate) struct ConnectFlags {
     /// the Socket.IO parser, the server's: json (the default parser) or msgpack (socket.io-msgpack-parser)
     #[arg(long, value_name = "PARSER", default_value = "json", value_parser = parser)]
     parser: Parser,
+    /// offer WebSocket compression (permessage-deflate), true or false: messages of 1024 bytes or more go compressed when the server agrees
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    per_message_deflate: bool,
     /// emit EVENT with the arguments in JSON-ARRAY (repeatable: in order);
     /// without it, each stdin line `<event> <json-array>` is emitted
     #[arg(
@@ -97,6 +107,9 @@ pub struct ConnectArgs {
     pub transport: Option<String>,
     /// `--parser`: the Socket.IO parser (default the default parser).
     pub parser: Parser,
+    /// `--per-message-deflate`: whether the WebSocket offers
+    /// permessage-deflate (default true).
+    pub per_message_deflate: bool,
     /// `--emit <event> <json-array>`, in order.
     pub emits: Vec<(String, String)>,
     /// `--ack`: wait for and print each emit's acknowledgement.
@@ -127,6 +140,7 @@ impl ConnectFlags {
             auth: self.auth,
             transport: self.transport,
             parser: self.parser,
+            per_message_deflate: self.per_message_deflate,
             emits,
             ack: self.ack,
             expect: self.expect,
@@ -247,7 +261,9 @@ struct Session {
 impl Session {
     async fn start<E: Write>(args: &ConnectArgs, err: &mut E) -> Result<Self, ExitCode> {
         let deadline = Instant::now() + Duration::from_millis(args.timeout_ms);
-        let mut builder = Manager::builder(&args.url).parser(args.parser);
+        let mut builder = Manager::builder(&args.url)
+            .parser(args.parser)
+            .per_message_deflate(args.per_message_deflate);
         if let Some(transport) = args.transport.as_deref().and_then(Transport::from_name) {
             builder = builder.transports([transport]);
         }

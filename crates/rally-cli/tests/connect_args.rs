@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use rally_cli::connect;
 use rally_testkit::{
     interop::{InteropServer as TestServer, Kind},
+    node::NodeServer,
     within,
 };
 
@@ -74,6 +75,37 @@ async fn emit_and_expect() {
         ];
         args.extend_from_slice(transport);
         same_on_both(&args, "", ExitCode::SUCCESS, &line).await;
+    }
+}
+
+/// A large event over a WebSocket to the Node server with
+/// `perMessageDeflate` on: the same answer with the offer made or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_message_deflate_on_and_off() {
+    let node = NodeServer::start_with("ref-socket-server.mjs", 0, &["json", "deflate"]).await;
+    let url = format!("http://127.0.0.1:{}", node.port);
+    let big = "chat line, hello there; ".repeat(200);
+    let emitted = format!(r#"["{big}"]"#);
+    let line = format!(r#"{{"event":"message-back","args":["{big}"]}}"#) + "\n";
+    for offer in ["true", "false"] {
+        let args = [
+            "--transport",
+            "websocket",
+            "--per-message-deflate",
+            offer,
+            "--emit",
+            "message",
+            &emitted,
+            "--expect",
+            "message-back",
+        ];
+        let done = run(&url, &args, "").await;
+        assert_eq!(
+            (done.code, done.stdout.as_str()),
+            (ExitCode::SUCCESS, line.as_str()),
+            "--per-message-deflate {offer}: {}",
+            done.stderr
+        );
     }
 }
 
@@ -251,6 +283,7 @@ fn parses_arguments() {
             auth: Some(r#"{"a":1}"#.into()),
             transport: Some("websocket".into()),
             parser: rally_client::Parser::Json,
+            per_message_deflate: true,
             emits: vec![("e".into(), "[1]".into()), ("f".into(), "[]".into())],
             ack: true,
             expect: Some("g".into()),
@@ -262,6 +295,11 @@ fn parses_arguments() {
         rally_client::Parser::MsgPack
     );
     assert!(args(&["u", "--parser", "xml"]).is_err());
+    for (value, offer) in [("false", false), ("true", true), ("off", false)] {
+        let parsed = args(&["u", "--per-message-deflate", value]).expect("valid");
+        assert_eq!(parsed.per_message_deflate, offer, "{value}");
+    }
+    assert!(args(&["u", "--per-message-deflate", "maybe"]).is_err());
     assert_eq!(
         args(&["u", "--namespace", "x"])
             .expect("valid")

@@ -31,6 +31,7 @@ pub struct ManagerBuilder {
     headers: Vec<(String, String)>,
     transports: Vec<Transport>,
     upgrade: bool,
+    per_message_deflate: bool,
     reconnection: bool,
     reconnection_attempts: Option<u32>,
     reconnection_delay: Duration,
@@ -67,6 +68,7 @@ impl ManagerBuilder {
             headers: Vec::new(),
             transports: vec![Transport::Polling, Transport::WebSocket],
             upgrade: true,
+            per_message_deflate: true,
             reconnection: true,
             reconnection_attempts: None,
             reconnection_delay: Duration::from_millis(1000),
@@ -138,6 +140,26 @@ impl ManagerBuilder {
     /// ```
     pub fn upgrade(mut self, upgrade: bool) -> Self {
         self.upgrade = upgrade;
+        self
+    }
+
+    /// Whether the WebSocket offers permessage-deflate (`perMessageDeflate`,
+    /// RFC 7692). Default `true`, as the official client in Node.js.
+    ///
+    /// When the server agrees, messages of 1024 bytes or more are
+    /// compressed (those that compressing would not shrink go as they are),
+    /// and the server's compressed messages are inflated. Each message is
+    /// compressed on its own: the client offers no context takeover either
+    /// way, so a connection keeps no compressor state. A server that does
+    /// not take the offer gets plain frames. Polling is not affected.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("http://127.0.0.1:3000").per_message_deflate(false).build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    #[doc(alias = "perMessageDeflate")]
+    pub fn per_message_deflate(mut self, enabled: bool) -> Self {
+        self.per_message_deflate = enabled;
         self
     }
 
@@ -359,6 +381,7 @@ impl ManagerBuilder {
                 headers: headers.into(),
                 transports,
                 upgrade: self.upgrade,
+                per_message_deflate: self.per_message_deflate,
             },
             reconnection: self.reconnection,
             reconnection_attempts: self.reconnection_attempts,
@@ -388,7 +411,7 @@ mod tests {
             c.engine.transports,
             [Transport::Polling, Transport::WebSocket]
         );
-        assert!(c.engine.upgrade && c.reconnection);
+        assert!(c.engine.upgrade && c.reconnection && c.engine.per_message_deflate);
         assert_eq!(c.reconnection_attempts, None);
         assert_eq!(c.reconnection_delay, Duration::from_millis(1000));
         assert_eq!(c.reconnection_delay_max, Duration::from_millis(5000));

@@ -35,6 +35,8 @@ pub(crate) struct EngineConfig {
     pub(crate) headers: Arc<[(HeaderName, HeaderValue)]>,
     pub(crate) transports: Vec<Transport>,
     pub(crate) upgrade: bool,
+    /// Whether the WebSocket offers permessage-deflate.
+    pub(crate) per_message_deflate: bool,
 }
 
 /// The server's handshake (`0{...}`).
@@ -101,7 +103,13 @@ impl Engine {
             .unwrap_or(Transport::Polling);
         let (handshake, mut inbox, active) = match first {
             Transport::WebSocket => {
-                let mut ws = WebSocket::connect(&config.endpoint, &config.headers, None).await?;
+                let mut ws = WebSocket::connect(
+                    &config.endpoint,
+                    &config.headers,
+                    None,
+                    config.per_message_deflate,
+                )
+                .await?;
                 let first = std::future::poll_fn(|cx| ws.poll_read(cx))
                     .await
                     .transpose()?;

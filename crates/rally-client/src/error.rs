@@ -91,8 +91,9 @@ pub enum TransportError {
     /// A network error (connection refused, reset...).
     #[error("i/o error")]
     Io(#[source] Arc<std::io::Error>),
-    /// The server answered a polling request or the handshake with an HTTP
-    /// error; `message` is the Engine.IO error message when it sent one.
+    /// The server answered a polling request, the handshake or the
+    /// WebSocket upgrade with an HTTP error; `message` is the Engine.IO
+    /// error message when it sent one.
     #[error("http status {status}: {message}")]
     Http {
         /// The HTTP status code.
@@ -100,7 +101,10 @@ pub enum TransportError {
         /// The `message` of the JSON error body, or the body itself.
         message: String,
     },
-    /// The WebSocket failed (handshake refused, protocol error...).
+    /// The WebSocket broke the protocol (a bad frame, data that does not
+    /// inflate, a message over the size limit, an extension reply that
+    /// does not match the offer); the cause names the close status. A
+    /// refused upgrade is [`Http`](Self::Http).
     #[error("websocket error")]
     WebSocket(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// The server sent something that is not Engine.IO.
@@ -117,12 +121,9 @@ impl From<std::io::Error> for TransportError {
     }
 }
 
-impl From<tokio_websockets::Error> for TransportError {
-    fn from(e: tokio_websockets::Error) -> Self {
-        match e {
-            tokio_websockets::Error::Io(e) => Self::Io(Arc::new(e)),
-            e => Self::WebSocket(Arc::new(e)),
-        }
+impl From<rally_proto::ws::WsError> for TransportError {
+    fn from(e: rally_proto::ws::WsError) -> Self {
+        Self::WebSocket(Arc::new(e))
     }
 }
 

@@ -57,8 +57,9 @@ impl Probe {
         let endpoint = config.endpoint.clone();
         let headers = config.headers.clone();
         let sid = sid.to_owned();
+        let deflate = config.per_message_deflate;
         Self::Connecting(Box::pin(async move {
-            WebSocket::connect(&endpoint, &headers, Some(&sid)).await
+            WebSocket::connect(&endpoint, &headers, Some(&sid), deflate).await
         }))
     }
 

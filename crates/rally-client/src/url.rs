@@ -120,17 +120,6 @@ impl Endpoint {
         }
         target
     }
-
-    /// The `ws://` URI of the WebSocket transport.
-    pub(crate) fn websocket_uri(&self, sid: Option<&str>) -> Result<Uri, Error> {
-        let uri = format!(
-            "ws://{}{}",
-            self.authority,
-            self.target(Transport::WebSocket, sid)
-        );
-        uri.parse()
-            .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(format!("{uri}: {e}")))
-    }
 }
 
 /// Appends `s` percent-encoded as JavaScript's `encodeURIComponent` does.
@@ -164,8 +153,8 @@ mod tests {
         assert_eq!(p.endpoint.authority, "[::1]");
         assert_eq!(p.namespace, "/");
         assert_eq!(
-            p.endpoint.websocket_uri(Some("a+b")).unwrap().to_string(),
-            "ws://[::1]/socket.io/?EIO=4&transport=websocket&sid=a%2Bb"
+            p.endpoint.target(Transport::WebSocket, Some("a+b")),
+            "/socket.io/?EIO=4&transport=websocket&sid=a%2Bb"
         );
     }
 
