@@ -341,7 +341,7 @@ impl<H: Handler> Engine<H> {
     ) -> Option<Arc<Session>> {
         let handshake = Handshake {
             uri: crate::handshake::detach_uri(&parts.uri),
-            headers: crate::handshake::detach_headers(&parts.headers),
+            headers: crate::Headers::from(&parts.headers),
             remote_addr: parts.extensions.get::<RemoteAddr>().map(|a| a.0),
             issued: SystemTime::now(),
             transport,

@@ -1,7 +1,7 @@
-use std::{borrow::Cow, net::SocketAddr, time::SystemTime};
+use std::{borrow::Cow, fmt, net::SocketAddr, time::SystemTime};
 
-use bytes::BytesMut;
-use http::{HeaderMap, HeaderValue, Uri};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 use crate::Transport;
 
@@ -24,8 +24,8 @@ pub struct RemoteAddr(pub SocketAddr);
 pub struct Handshake {
     /// The request's URI, query included.
     pub uri: Uri,
-    /// The request's headers.
-    pub headers: HeaderMap,
+    /// The request's headers, kept compactly (see [`Headers`]).
+    pub headers: Headers,
     /// The peer's address, when the server knows it (see [`RemoteAddr`]).
     pub remote_addr: Option<SocketAddr>,
     /// When the session was opened.
@@ -38,7 +38,7 @@ impl Default for Handshake {
     fn default() -> Self {
         Self {
             uri: Uri::default(),
-            headers: HeaderMap::default(),
+            headers: Headers::default(),
             remote_addr: None,
             issued: SystemTime::UNIX_EPOCH,
             transport: Transport::Polling,
@@ -64,31 +64,115 @@ impl Handshake {
     }
 }
 
-/// A copy of `headers` in one allocation of their own.
+/// The headers of a handshake request, in one allocation of their own.
 ///
-/// hyper's header values are slices of the connection's read buffer (8 KiB):
-/// a session keeping them would keep that buffer alive as long as it lives.
-pub(crate) fn detach_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut buf = BytesMut::with_capacity(headers.values().map(HeaderValue::len).sum());
-    for value in headers.values() {
-        buf.extend_from_slice(value.as_bytes());
+/// A session keeps them for its whole life, so they are stored as compactly
+/// as they came: `name:value` lines in one buffer (a few hundred bytes for a
+/// browser), where a `HeaderMap` would take several kilobytes of tables, and
+/// hyper's header values would keep the connection's 8 KiB read buffer
+/// alive. [`Headers::to_header_map`] makes a `HeaderMap` when one is needed.
+///
+/// ```
+/// use rally_engine::Headers;
+///
+/// let mut map = http::HeaderMap::new();
+/// map.insert("x-token", "abc".parse().unwrap());
+/// map.append("cookie", "a=1".parse().unwrap());
+/// map.append("cookie", "b=2".parse().unwrap());
+/// let headers = Headers::from(&map);
+/// assert_eq!(headers.get("X-Token"), Some("abc"));
+/// assert_eq!(headers.get_all("cookie").collect::<Vec<_>>(), [&b"a=1"[..], b"b=2"]);
+/// assert_eq!(headers.to_header_map(), map);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(Bytes);
+
+impl Headers {
+    /// Every header as (lowercase name, value bytes), in request order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .filter_map(|line| {
+                let colon = line.iter().position(|b| *b == b':')?;
+                let name = std::str::from_utf8(&line[..colon]).ok()?;
+                Some((name, &line[colon + 1..]))
+            })
     }
-    let buf = buf.freeze();
-    let mut out = HeaderMap::with_capacity(headers.keys_len());
-    let mut at = 0;
-    for (name, value) in headers {
-        let end = at + value.len();
-        let mut copy =
-            HeaderValue::from_maybe_shared(buf.slice(at..end)).unwrap_or_else(|_| value.clone());
-        copy.set_sensitive(value.is_sensitive());
-        out.append(name.clone(), copy);
-        at = end;
+
+    /// The values of the header `name` (any case), in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
     }
-    out
+
+    /// The first value of the header `name` (any case), when it is text.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// How many header lines there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The headers as a `HeaderMap`.
+    #[must_use]
+    pub fn to_header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in self.iter() {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_bytes(value),
+            ) {
+                map.append(name, value);
+            }
+        }
+        map
+    }
 }
 
-/// A copy of `uri` that shares nothing with the request's buffer (see
-/// [`detach_headers`]).
+impl From<&HeaderMap> for Headers {
+    fn from(map: &HeaderMap) -> Self {
+        let len = map
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 2)
+            .sum();
+        let mut buf = Vec::with_capacity(len);
+        for (name, value) in map {
+            buf.extend_from_slice(name.as_str().as_bytes());
+            buf.push(b':');
+            buf.extend_from_slice(value.as_bytes());
+            buf.push(b'\n');
+        }
+        Self(Bytes::from(buf))
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                self.iter()
+                    .map(|(name, value)| (name, String::from_utf8_lossy(value))),
+            )
+            .finish()
+    }
+}
+
+/// A copy of `uri` that shares nothing with the request's buffer (hyper's
+/// would keep the connection's read buffer alive).
 pub(crate) fn detach_uri(uri: &Uri) -> Uri {
     // A request's target is a path and query: copied as they are, with no
     // formatting on the way.
@@ -163,16 +247,17 @@ mod tests {
             "x-one",
             HeaderValue::from_maybe_shared(request.slice(3..4)).unwrap(),
         );
-        let mut secret = HeaderValue::from_static("token");
-        secret.set_sensitive(true);
-        headers.insert(http::header::AUTHORIZATION, secret);
+        headers.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("token"),
+        );
         let uri = Uri::from_maybe_shared(request.slice(4..)).unwrap();
 
-        let copy = detach_headers(&headers);
-        assert_eq!(copy, headers);
-        assert!(copy[http::header::AUTHORIZATION].is_sensitive());
+        let copy = Headers::from(&headers);
+        assert_eq!(copy.to_header_map(), headers);
+        assert_eq!(copy.get("authorization"), Some("token"));
         let inside = |p: *const u8| request.as_ptr_range().contains(&p);
-        assert!(copy.values().all(|v| !inside(v.as_bytes().as_ptr())));
+        assert!(copy.iter().all(|(_, v)| !inside(v.as_ptr())));
         let uri_copy = detach_uri(&uri);
         assert_eq!(uri_copy, uri);
         assert!(!inside(uri_copy.path().as_ptr()));

@@ -27,7 +27,7 @@ pub use config::{
 pub use engine::{EngineIo, ResponseFuture};
 pub use error::SendError;
 pub use handler::Handler;
-pub use handshake::{Handshake, RemoteAddr};
+pub use handshake::{Handshake, Headers, RemoteAddr};
 pub use hooks::{ConnectionError, ConnectionErrorHook, HeadersHook, Refusal};
 pub use layer::{EngineIoLayer, EngineIoService, LayerFuture};
 pub use protocol::Protocol;

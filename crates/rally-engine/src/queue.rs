@@ -23,9 +23,17 @@ use tokio::sync::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard};
 /// Past this many slots, a queue that empties gives its memory back.
 const KEEP_CAPACITY: usize = 64;
 
+/// A queued frame, and whether it may be compressed (a WebSocket with
+/// permessage-deflate sends it uncompressed otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Outgoing {
+    pub(crate) frame: Frame,
+    pub(crate) compress: bool,
+}
+
 /// Bounded frames, and the right to take them out.
 pub(crate) struct Queue {
-    frames: Mutex<VecDeque<Frame>>,
+    frames: Mutex<VecDeque<Outgoing>>,
     /// The waiting transport: woken when a frame arrives in an empty queue
     /// (and when the session closes).
     waker: AtomicWaker,
@@ -51,20 +59,21 @@ impl Queue {
         }
     }
 
-    fn frames(&self) -> MutexGuard<'_, VecDeque<Frame>> {
+    fn frames(&self) -> MutexGuard<'_, VecDeque<Outgoing>> {
         // Every update is one push or one drain: poisoning cannot leave the
         // queue half changed.
         self.frames.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds `frame` at the end; gives it back when the queue is full.
-    pub(crate) fn push(&self, frame: Frame) -> Result<(), Frame> {
+    /// `compress`: whether the frame may be sent compressed.
+    pub(crate) fn push(&self, frame: Frame, compress: bool) -> Result<(), Frame> {
         let mut frames = self.frames();
         if frames.len() >= self.capacity {
             return Err(frame);
         }
         let was_empty = frames.is_empty();
-        frames.push_back(frame);
+        frames.push_back(Outgoing { frame, compress });
         drop(frames);
         if was_empty {
             self.waker.wake();
@@ -99,6 +108,17 @@ impl Receiver<'_> {
     /// Moves up to `max` frames (fewer if `out` has some already) to `out`;
     /// how many it moved.
     pub(crate) fn drain(&mut self, out: &mut Vec<Frame>, max: usize) -> usize {
+        let mut frames = self.queue.frames();
+        let n = frames.len().min(max.saturating_sub(out.len()));
+        out.extend(frames.drain(..n).map(|o| o.frame));
+        if frames.is_empty() && frames.capacity() > KEEP_CAPACITY {
+            *frames = VecDeque::new();
+        }
+        n
+    }
+
+    /// As [`drain`](Self::drain), with each frame's compress flag.
+    pub(crate) fn drain_outgoing(&mut self, out: &mut Vec<Outgoing>, max: usize) -> usize {
         let mut frames = self.queue.frames();
         let n = frames.len().min(max.saturating_sub(out.len()));
         out.extend(frames.drain(..n));
@@ -168,15 +188,15 @@ mod tests {
     #[test]
     fn bounded_and_in_order() {
         let queue = Queue::new(2);
-        assert!(queue.push(text("a")).is_ok());
-        assert!(queue.push(text("b")).is_ok());
-        assert_eq!(queue.push(text("c")), Err(text("c")));
+        assert!(queue.push(text("a"), true).is_ok());
+        assert!(queue.push(text("b"), true).is_ok());
+        assert_eq!(queue.push(text("c"), true), Err(text("c")));
         let mut rx = queue.try_receiver().expect("free");
         let mut out = Vec::new();
         assert_eq!(rx.drain(&mut out, 16), 2);
         assert_eq!(out, vec![text("a"), text("b")]);
         assert!(rx.is_empty());
-        assert!(queue.push(text("c")).is_ok());
+        assert!(queue.push(text("c"), true).is_ok());
     }
 
     #[test]
@@ -193,7 +213,7 @@ mod tests {
     fn drain_respects_the_batch_size_and_gives_memory_back() {
         let queue = Queue::new(1000);
         for _ in 0..500 {
-            queue.push(text("x")).expect("room");
+            queue.push(text("x"), true).expect("room");
         }
         let mut rx = queue.try_receiver().expect("free");
         let mut out = vec![text("first")];
@@ -215,7 +235,7 @@ mod tests {
             out
         });
         tokio::task::yield_now().await;
-        queue.push(text("hello")).expect("room");
+        queue.push(text("hello"), true).expect("room");
         let out = tokio::time::timeout(Duration::from_secs(5), task)
             .await
             .expect("woken")

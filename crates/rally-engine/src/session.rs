@@ -235,12 +235,26 @@ impl Session {
     ///
     /// As for [`send`](Self::send).
     pub fn send_frame(&self, frame: Frame) -> Result<(), SendError> {
+        self.push(frame, true)
+    }
+
+    /// Queues a frame that goes out uncompressed even on a WebSocket with
+    /// permessage-deflate (the reference's `compress: false`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`send`](Self::send).
+    pub fn send_frame_uncompressed(&self, frame: Frame) -> Result<(), SendError> {
+        self.push(frame, false)
+    }
+
+    fn push(&self, frame: Frame, compress: bool) -> Result<(), SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
         let len = frame.len();
         self.queue
-            .push(frame)
+            .push(frame, compress)
             .map(|()| self.counters.sent(len))
             .map_err(|_| SendError::Full)
     }

@@ -445,7 +445,7 @@ async fn polling_handshake_details_reach_the_session() {
     assert_eq!(handshake.query("EIO").as_deref(), Some("4"));
     assert_eq!(handshake.query("missing"), None);
     assert_eq!(
-        handshake.headers.get("x-custom").map(|v| v.as_bytes()),
+        handshake.headers.get("x-custom").map(str::as_bytes),
         Some(&b"yes"[..])
     );
     assert_eq!(handshake.remote_addr, Some(client_addr));
@@ -470,7 +470,7 @@ async fn websocket_handshake_details_reach_the_session() {
     let handshake = session.handshake();
     assert_eq!(handshake.query("token").as_deref(), Some("ws"));
     assert_eq!(
-        handshake.headers.get("x-custom").map(|v| v.as_bytes()),
+        handshake.headers.get("x-custom").map(str::as_bytes),
         Some(&b"ws"[..])
     );
     assert_eq!(handshake.remote_addr, Some(client_addr));

@@ -78,6 +78,9 @@ pub(crate) fn opts_value(opts: &BroadcastOptions, flags: bool) -> msgpack::Value
     ];
     if flags {
         let mut f = Vec::new();
+        if !opts.compress {
+            f.push(("compress".to_owned(), msgpack::Value::Bool(false)));
+        }
         if opts.volatile {
             f.push(("volatile".to_owned(), msgpack::Value::Bool(true)));
         }
@@ -106,6 +109,11 @@ pub(crate) fn opts_from(json: Option<&Value>) -> BroadcastOptions {
         .and_then(|f| f.get("volatile"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    // Absent means compressible, as in the reference.
+    opts.compress = flags
+        .and_then(|f| f.get("compress"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     opts.timeout = flags
         .and_then(|f| f.get("timeout"))
         .and_then(Value::as_u64)

@@ -11,6 +11,7 @@ use rally_proto::{
     socket::{Assembler, Packet, PacketType},
 };
 
+use crate::socket::Flags;
 use crate::{DisconnectReason, EmitError, Socket, encode::Encoded, server::ServerInner};
 
 pub(crate) struct Client {
@@ -79,14 +80,14 @@ impl Client {
     /// Queues a packet's frames for this client's parser; a full queue
     /// drops volatile packets and disconnects a client too slow for the
     /// others.
-    pub(crate) fn send(&self, packet: &Encoded, volatile: bool) -> Result<(), EmitError> {
+    pub(crate) fn send(&self, packet: &Encoded, flags: Flags) -> Result<(), EmitError> {
         let Some(session) = self.session() else {
             return Err(EmitError::Disconnected);
         };
         for frame in packet.frames(self.server.config.parser) {
-            match session.send_frame(frame) {
+            match push(&session, frame, flags.compress) {
                 Ok(()) => {}
-                Err(SendError::Full) if volatile => return Ok(()),
+                Err(SendError::Full) if flags.volatile => return Ok(()),
                 Err(SendError::Full) => {
                     tracing::warn!(sid = %self.sid, "client too slow, queue full: disconnecting");
                     session.close_with(CloseReason::TransportError);
@@ -102,12 +103,12 @@ impl Client {
     /// (the caller holds the recovery log's lock): false when the client is
     /// too slow, for the caller to [`disconnect_slow`](Self::disconnect_slow)
     /// once it has let the lock go.
-    pub(crate) fn queue(&self, packet: &Encoded) -> bool {
+    pub(crate) fn queue(&self, packet: &Encoded, compress: bool) -> bool {
         let Some(session) = self.session() else {
             return true;
         };
         for frame in packet.frames(self.server.config.parser) {
-            match session.send_frame(frame) {
+            match push(&session, frame, compress) {
                 Ok(()) => {}
                 Err(SendError::Full) => return false,
                 Err(_) => return true,
@@ -145,5 +146,14 @@ impl Client {
 
     fn take_sockets(&self) -> Vec<Arc<Socket>> {
         std::mem::take(&mut *self.lock(&self.sockets))
+    }
+}
+
+/// Queues `frame` for `session`, compressible or not.
+fn push(session: &Session, frame: rally_engine::Frame, compress: bool) -> Result<(), SendError> {
+    if compress {
+        session.send_frame(frame)
+    } else {
+        session.send_frame_uncompressed(frame)
     }
 }

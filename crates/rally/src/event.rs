@@ -168,7 +168,8 @@ impl AckSender {
             return Ok(());
         }
         let packet = Encoded::ack(self.socket.ns().name(), self.id, &args);
-        self.socket.send_encoded(&packet, false)
+        self.socket
+            .send_encoded(&packet, crate::socket::Flags::DEFAULT)
     }
 }
 

@@ -24,6 +24,22 @@ use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::oneshot;
 
 pub use self::operator::{SocketOperator, TimedSocket};
+
+/// How a packet is queued for a socket: whether it may be dropped when the
+/// client cannot take it, and whether it may be compressed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flags {
+    pub(crate) volatile: bool,
+    pub(crate) compress: bool,
+}
+
+impl Flags {
+    /// Neither volatile nor uncompressed: what a plain emit is.
+    pub(crate) const DEFAULT: Self = Self {
+        volatile: false,
+        compress: true,
+    };
+}
 #[cfg(doc)]
 use crate::BroadcastOperator;
 use crate::{
@@ -221,12 +237,12 @@ impl Socket {
         let session = self.client.session();
         let empty = rally_engine::Handshake::default();
         let engine = session.as_deref().map_or(&empty, Session::handshake);
-        let header = |name: &str| engine.headers.get(name).and_then(|v| v.to_str().ok());
+        let header = |name: &str| engine.headers.get(name);
         let query = engine.query_pairs();
         // As the reference: any Origin header makes the request cross-domain.
         let xdomain = header("origin").is_some();
         Handshake {
-            headers: engine.headers.clone(),
+            headers: engine.headers.to_header_map(),
             query,
             address: engine.remote_addr,
             issued: engine.issued,

@@ -131,7 +131,9 @@ where
         return response::error(ErrorCode::BadRequest);
     };
     tokio::spawn(async move {
-        let conn = match on_upgrade.await {
+        // No named local: the connection is moved straight into `then`'s
+        // future, not kept twice in this task.
+        then(match on_upgrade.await {
             Ok(upgraded) => Some(Conn::new(
                 TokioIo::new(upgraded),
                 max_message,
@@ -142,8 +144,8 @@ where
                 tracing::debug!(error = %e, "websocket upgrade failed");
                 None
             }
-        };
-        then(conn).await;
+        })
+        .await;
     });
     response
 }
@@ -152,9 +154,9 @@ where
 /// accepted, then closed at once, as the reference does.
 pub(crate) fn refuse<B>(req: Request<B>) -> Response<EngineBody> {
     let (mut parts, _body) = req.into_parts();
-    on_upgraded(&mut parts, 0, Codec::V4, None, |conn| async move {
-        if let Some(mut conn) = conn {
-            run::close(&mut conn, None).await;
+    on_upgraded(&mut parts, 0, Codec::V4, None, |mut conn| async move {
+        if let Some(conn) = &mut conn {
+            run::close(conn, None).await;
         }
     })
 }
@@ -170,17 +172,14 @@ pub(crate) fn open<H: Handler, B>(
     let max = engine.config.max_http_buffer_size;
     let codec = Codec::of(&session, binary);
     let deflate = negotiate(&engine, parts);
-    on_upgraded(parts, max, codec, deflate, move |conn| async move {
-        let Some(mut conn) = conn else {
+    on_upgraded(parts, max, codec, deflate, move |mut conn| async move {
+        let Some(conn) = &mut conn else {
             session.close_with(CloseReason::TransportError);
             return;
         };
         let open = engine.open_packet(&session.sid(), Transport::WebSocket);
-        if conn
-            .send([rally_proto::engine::Frame::Text(open)])
-            .await
-            .is_err()
-        {
+        let open = [rally_proto::engine::Frame::Text(open)];
+        if Box::pin(conn.send(open)).await.is_err() {
             session.close_with(CloseReason::TransportError);
             return;
         }
@@ -201,28 +200,36 @@ pub(crate) fn upgrade<H: Handler, B>(
     let allowed = engine.config.allow_upgrades;
     let codec = Codec::of(&session, binary);
     let deflate = negotiate(&engine, &parts);
-    on_upgraded(&mut parts, max, codec, deflate, move |conn| async move {
-        let Some(mut conn) = conn else { return };
-        if !allowed || !session.begin_upgrade() {
-            // Already upgraded, or an upgrade is under way: refuse this one.
-            run::close(&mut conn, None).await;
-            return;
-        }
-        let timeout = engine.config.upgrade_timeout;
-        let probed = tokio::time::timeout(timeout, probe(&session, &mut conn, codec)).await;
-        if !matches!(probed, Ok(true)) {
-            tracing::debug!(sid = %session.sid(), "upgrade failed");
-            session.end_upgrade(false);
-            run::close(&mut conn, None).await;
-            return;
-        }
-        // The session is WebSocket's from now on; a poll still pending
-        // (a client normally paused polling already) is told to end.
-        session.end_upgrade(true);
-        session.noop.notify_one();
-        tracing::debug!(sid = %session.sid(), "upgraded to websocket");
-        run::serve(&engine, &session, conn).await;
-    })
+    on_upgraded(
+        &mut parts,
+        max,
+        codec,
+        deflate,
+        move |mut conn| async move {
+            let Some(conn) = &mut conn else { return };
+            if !allowed || !session.begin_upgrade() {
+                // Already upgraded, or an upgrade is under way: refuse this one.
+                Box::pin(run::close(conn, None)).await;
+                return;
+            }
+            // Boxed: the probe's future takes no room in the task afterwards.
+            let timeout = engine.config.upgrade_timeout;
+            let probed =
+                Box::pin(tokio::time::timeout(timeout, probe(&session, conn, codec))).await;
+            if !matches!(probed, Ok(true)) {
+                tracing::debug!(sid = %session.sid(), "upgrade failed");
+                session.end_upgrade(false);
+                Box::pin(run::close(conn, None)).await;
+                return;
+            }
+            // The session is WebSocket's from now on; a poll still pending
+            // (a client normally paused polling already) is told to end.
+            session.end_upgrade(true);
+            session.noop.notify_one();
+            tracing::debug!(sid = %session.sid(), "upgraded to websocket");
+            run::serve(&engine, &session, conn).await;
+        },
+    )
 }
 
 /// The probe of an upgrade: `2probe` → `3probe`, then `5`, with a noop to

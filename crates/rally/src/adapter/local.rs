@@ -101,7 +101,7 @@ impl LocalAdapter {
             if watched {
                 ns.outgoing(&socket, &packet.event, &packet.args);
             }
-            let _ = socket.send_encoded(&packet.encoded, opts.volatile);
+            let _ = socket.send_encoded(&packet.encoded, opts.flags());
         }
     }
 
@@ -123,7 +123,7 @@ impl LocalAdapter {
             let sockets = self.sockets(opts);
             let slow: Vec<Arc<crate::Socket>> = sockets
                 .iter()
-                .filter(|socket| !socket.queue_encoded(&packet.encoded))
+                .filter(|socket| !socket.queue_encoded(&packet.encoded, opts.compress))
                 .cloned()
                 .collect();
             (packet, sockets, slow)
@@ -224,7 +224,7 @@ impl Adapter for LocalAdapter {
                 || !held
                     .buffer
                     .iter()
-                    .all(|packet| socket.queue_encoded(packet))
+                    .all(|packet| socket.queue_encoded(packet, true))
             {
                 slow = Some(socket);
             }
@@ -392,7 +392,7 @@ impl Adapter for LocalAdapter {
             if watched {
                 socket.ns().outgoing(&socket, &packet.event, &packet.args);
             }
-            if socket.send_encoded(&packet.encoded, opts.volatile).is_ok() {
+            if socket.send_encoded(&packet.encoded, opts.flags()).is_ok() {
                 waiting.push((socket, ack));
             } else {
                 socket.forget_ack(id);

@@ -24,7 +24,7 @@ use crate::{
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which sockets an operation reaches, and how.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BroadcastOptions {
     /// Only sockets in at least one of these rooms; all when empty.
@@ -35,10 +35,34 @@ pub struct BroadcastOptions {
     pub local: bool,
     /// May be dropped for a client that cannot take it now.
     pub volatile: bool,
-    /// Whether to compress (kept for the wire; Rally sends uncompressed).
+    /// Whether the packet may be compressed (on by default; WebSocket
+    /// connections with permessage-deflate send it uncompressed when off).
     pub compress: bool,
     /// How long a broadcast with acks waits.
     pub timeout: Option<Duration>,
+}
+
+impl Default for BroadcastOptions {
+    fn default() -> Self {
+        Self {
+            rooms: Vec::new(),
+            except: Vec::new(),
+            local: false,
+            volatile: false,
+            compress: true,
+            timeout: None,
+        }
+    }
+}
+
+impl BroadcastOptions {
+    /// How each recipient's copy is queued.
+    pub(crate) fn flags(&self) -> crate::socket::Flags {
+        crate::socket::Flags {
+            volatile: self.volatile,
+            compress: self.compress,
+        }
+    }
 }
 
 /// A packet to broadcast: what it says, and its encoding, made once.

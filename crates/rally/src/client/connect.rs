@@ -9,6 +9,7 @@ use rally_proto::{
 };
 
 use super::Client;
+use crate::socket::Flags;
 use crate::{ConnectError, Socket, adapter::RestoredSession, encode::Encoded, server::Lookup};
 
 impl Client {
@@ -31,7 +32,7 @@ impl Client {
                     &name,
                     Some(&refusal.payload(self.is_v2())),
                 ),
-                false,
+                Flags::DEFAULT,
             );
             return Ok(());
         }
@@ -91,7 +92,7 @@ impl Client {
                             &name,
                             Some(&refusal.payload(client.is_v2())),
                         ),
-                        false,
+                        Flags::DEFAULT,
                     );
                 }
             }
@@ -111,7 +112,7 @@ impl Client {
                 Some(&refusal.payload(false)),
             )
             .invalid_namespace(),
-            false,
+            Flags::DEFAULT,
         );
     }
 
@@ -164,7 +165,7 @@ impl Client {
         // reply (the official client holds them until it is connected).
         let rooms = restored.map(|restored| {
             for missed in &restored.missed {
-                let _ = self.send(&missed.0, false);
+                let _ = self.send(&missed.0, Flags::DEFAULT);
             }
             restored.session.rooms
         });
@@ -176,7 +177,7 @@ impl Client {
         };
         let _ = self.send(
             &Encoded::control(PacketType::Connect, name, reply.as_deref()),
-            false,
+            Flags::DEFAULT,
         );
         ns.connect(&socket, rooms.as_deref().unwrap_or_default());
     }

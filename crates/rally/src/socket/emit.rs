@@ -3,7 +3,7 @@
 
 use std::{sync::atomic::Ordering, time::Duration};
 
-use super::{DISCONNECTED, Socket, SocketOperator, check};
+use super::{DISCONNECTED, Flags, Socket, SocketOperator, check};
 #[cfg(doc)]
 use crate::client::Client;
 use crate::{
@@ -32,7 +32,7 @@ impl Socket {
     /// for an argument that does not serialize, [`EmitError::Disconnected`]
     /// when the socket is gone.
     pub fn emit(&self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
-        self.emit_flagged(event, args.into(), false)
+        self.emit_flagged(event, args.into(), Flags::DEFAULT)
     }
 
     /// Emits, dropping the packet when `volatile` and the queue is full.
@@ -40,7 +40,7 @@ impl Socket {
         &self,
         event: &str,
         args: Args,
-        volatile: bool,
+        flags: Flags,
     ) -> Result<(), EmitError> {
         let args = check(event, args)?;
         if self.pid.is_some() && self.connected() {
@@ -49,7 +49,8 @@ impl Socket {
             // it for a reconnection.
             let opts = BroadcastOptions {
                 rooms: vec![Room::from(self.id.as_str())],
-                volatile,
+                volatile: flags.volatile,
+                compress: flags.compress,
                 ..BroadcastOptions::default()
             };
             let packet = BroadcastPacket::new(self.ns.name(), event, args, None);
@@ -57,10 +58,7 @@ impl Socket {
             return Ok(());
         }
         self.ns.outgoing(self, event, &args);
-        self.send_encoded(
-            &Encoded::event(self.ns.name(), None, event, &args),
-            volatile,
-        )
+        self.send_encoded(&Encoded::event(self.ns.name(), None, event, &args), flags)
     }
 
     /// Sends an event and waits for the client's acknowledgement, without a
@@ -79,7 +77,7 @@ impl Socket {
         event: &str,
         args: impl Into<Args>,
     ) -> Result<AckReply, AckError> {
-        self.emit_with_ack_timeout(event, args.into(), None, false)
+        self.emit_with_ack_timeout(event, args.into(), None, Flags::DEFAULT)
             .await
     }
 
@@ -115,8 +113,8 @@ impl Socket {
     }
 
     /// A handle with the compress flag set (the reference's
-    /// `socket.compress`). Kept for ports from Node, it has no effect yet:
-    /// Rally compresses no message, with or without it.
+    /// `socket.compress`): with `false`, its emits go out uncompressed even
+    /// on a WebSocket that agreed on permessage-deflate.
     ///
     /// ```
     /// # fn f(socket: &rally::Socket) {
@@ -132,7 +130,7 @@ impl Socket {
         event: &str,
         args: Args,
         timeout: Option<Duration>,
-        volatile: bool,
+        flags: Flags,
     ) -> Result<AckReply, AckError> {
         let args = check(event, args)?;
         let id = self.ns.next_ack_id();
@@ -140,7 +138,7 @@ impl Socket {
         self.ns.outgoing(self, event, &args);
         if let Err(e) = self.send_encoded(
             &Encoded::event(self.ns.name(), Some(id), event, &args),
-            volatile,
+            flags,
         ) {
             self.acks().remove(&id);
             return Err(e.into());
@@ -160,18 +158,18 @@ impl Socket {
 
     /// Queues an encoded packet. A full queue drops a volatile packet and
     /// disconnects a client too slow for any other.
-    pub(crate) fn send_encoded(&self, packet: &Encoded, volatile: bool) -> Result<(), EmitError> {
+    pub(crate) fn send_encoded(&self, packet: &Encoded, flags: Flags) -> Result<(), EmitError> {
         // Emits from a connect middleware go out before the CONNECT reply,
         // as the reference's do.
         if self.state.load(Ordering::Acquire) == DISCONNECTED {
             return Err(EmitError::Disconnected);
         }
-        self.client.send(packet, volatile)
+        self.client.send(packet, flags)
     }
 
     /// Queues a logged packet without acting on a full queue: false when
     /// the client is too slow (see [`Client::queue`]).
-    pub(crate) fn queue_encoded(&self, packet: &Encoded) -> bool {
-        self.state.load(Ordering::Acquire) == DISCONNECTED || self.client.queue(packet)
+    pub(crate) fn queue_encoded(&self, packet: &Encoded, compress: bool) -> bool {
+        self.state.load(Ordering::Acquire) == DISCONNECTED || self.client.queue(packet, compress)
     }
 }

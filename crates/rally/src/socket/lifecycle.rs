@@ -48,7 +48,7 @@ impl Socket {
         if notify {
             let _ = self.client.send(
                 &Encoded::control(PacketType::Disconnect, self.ns.name(), None),
-                false,
+                super::Flags::DEFAULT,
             );
         }
         self.ns.fire_disconnecting(self, reason);

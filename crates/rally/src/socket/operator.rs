@@ -50,11 +50,18 @@ impl<'a> SocketOperator<'a> {
     }
 
     /// Sets the compress flag (the reference's `socket.compress`; on by
-    /// default). It is kept for ports from Node but changes nothing yet:
-    /// Rally compresses no message, with or without it.
+    /// default). Off, the emits go out uncompressed even on a WebSocket
+    /// that agreed on permessage-deflate.
     pub fn compress(mut self, compress: bool) -> Self {
         self.compress = compress;
         self
+    }
+
+    fn flags(&self) -> super::Flags {
+        super::Flags {
+            volatile: self.volatile,
+            compress: self.compress,
+        }
     }
 
     /// The compress flag set so far.
@@ -77,7 +84,7 @@ impl<'a> SocketOperator<'a> {
     /// As for [`Socket::emit`]; a volatile packet dropped for a full queue
     /// is not an error.
     pub fn emit(&self, event: &str, args: impl Into<Args>) -> Result<(), EmitError> {
-        self.socket.emit_flagged(event, args.into(), self.volatile)
+        self.socket.emit_flagged(event, args.into(), self.flags())
     }
 
     /// As [`Socket::emit_with_ack`], with these flags: with a
@@ -97,7 +104,7 @@ impl<'a> SocketOperator<'a> {
         args: impl Into<Args>,
     ) -> Result<AckReply, AckError> {
         self.socket
-            .emit_with_ack_timeout(event, args.into(), self.timeout, self.volatile)
+            .emit_with_ack_timeout(event, args.into(), self.timeout, self.flags())
             .await
     }
 }

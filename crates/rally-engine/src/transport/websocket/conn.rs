@@ -30,7 +30,7 @@ use rally_proto::{
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::Codec;
-use crate::config::PerMessageDeflate;
+use crate::{config::PerMessageDeflate, queue::Outgoing};
 
 /// How many bytes one read takes at most.
 const READ_SIZE: usize = 64 * 1024;
@@ -196,25 +196,26 @@ impl Conn {
         }
     }
 
-    /// Lays out `frames` and writes them with one call, keeping what the
-    /// socket does not take; [`Conn::poll_flush`] then writes the rest.
+    /// Lays out `frames` (each with whether it may be compressed) and
+    /// writes them with one call, keeping what the socket does not take;
+    /// [`Conn::poll_flush`] then writes the rest.
     pub(super) fn write(
         &mut self,
         cx: &mut Context<'_>,
-        frames: impl IntoIterator<Item = Frame>,
+        frames: impl IntoIterator<Item = Outgoing>,
     ) -> io::Result<()> {
         if !self.unsent.is_empty() {
             let mut unsent = std::mem::take(&mut self.unsent);
-            for frame in frames {
-                self.lay_out(&mut unsent, frame);
+            for out in frames {
+                self.lay_out(&mut unsent, out.frame, out.compress);
             }
             self.unsent = unsent;
             return Ok(());
         }
         let mut buf = WRITE_BUF.take();
         buf.clear();
-        for frame in frames {
-            self.lay_out(&mut buf, frame);
+        for out in frames {
+            self.lay_out(&mut buf, out.frame, out.compress);
         }
         let result = self.write_now(cx, &buf);
         if buf.capacity() > KEEP_WRITE {
@@ -271,7 +272,10 @@ impl Conn {
 
     /// Writes `frames` and waits until they are out.
     pub(super) async fn send(&mut self, frames: impl IntoIterator<Item = Frame>) -> io::Result<()> {
-        let mut frames = Some(frames);
+        let mut frames = Some(frames.into_iter().map(|frame| Outgoing {
+            frame,
+            compress: true,
+        }));
         poll_fn(|cx| {
             if let Some(frames) = frames.take() {
                 self.write(cx, frames)?;
@@ -308,8 +312,9 @@ impl Conn {
         let _ = poll_fn(|cx| Pin::new(&mut self.io).poll_shutdown(cx)).await;
     }
 
-    /// Appends `frame` to `out` as a WebSocket frame.
-    fn lay_out(&self, out: &mut Vec<u8>, frame: Frame) {
+    /// Appends `frame` to `out` as a WebSocket frame, compressed when
+    /// `compress` and the connection agreed on it.
+    fn lay_out(&self, out: &mut Vec<u8>, frame: Frame, compress: bool) {
         let (opcode, payload) = match (frame, self.codec) {
             (Frame::Text(text), _) => (OpCode::Text, Bytes::from(text)),
             (Frame::Binary(bytes), Codec::V4) => (OpCode::Binary, bytes),
@@ -321,6 +326,7 @@ impl Conn {
             }
         };
         if let Some(deflate) = &self.deflate
+            && compress
             && payload.len() >= deflate.options.threshold
             && let Some(compressed) = compressed(&payload, &deflate.options, deflate.window_bits)
         {

@@ -30,7 +30,12 @@ use super::{
     conn::{Conn, ReadError},
     decode,
 };
-use crate::{CloseReason, Handler, Session, engine::Engine, queue::Receiver, session::Beat};
+use crate::{
+    CloseReason, Handler, Session,
+    engine::Engine,
+    queue::{Outgoing, Receiver},
+    session::Beat,
+};
 
 /// How many queued frames one write takes.
 const MAX_BATCH: usize = 256;
@@ -44,7 +49,7 @@ const PING: Frame = Frame::Text(Str::from_static("2"));
 
 thread_local! {
     /// The frames taken from a queue for one write, one vector per thread.
-    static BATCH: Cell<Vec<Frame>> = const { Cell::new(Vec::new()) };
+    static BATCH: Cell<Vec<Outgoing>> = const { Cell::new(Vec::new()) };
 }
 
 /// How the loop ended.
@@ -71,19 +76,32 @@ struct Run<'a, 'r, H: Handler> {
 }
 
 /// Serves a session on its WebSocket until either side ends it.
-pub(super) async fn serve<H: Handler>(engine: &Engine<H>, session: &Arc<Session>, mut conn: Conn) {
-    let mut rx = session.receiver().await;
+pub(super) async fn serve<H: Handler>(engine: &Engine<H>, session: &Arc<Session>, conn: &mut Conn) {
+    // The queue is free unless a poll still holds it: no wait then.
+    let mut rx = match session.try_receiver() {
+        Some(rx) => rx,
+        None => Box::pin(session.receiver()).await,
+    };
     let heartbeat = pin!(tokio::time::sleep_until(session.heartbeat_deadline()));
     let mut run = Run {
         engine,
         session,
-        conn: &mut conn,
+        conn,
         rx: &mut rx,
         heartbeat,
         blocked_since: None,
     };
     let end = poll_fn(|cx| run.poll(cx)).await;
     drop(run);
+    // The rare paths are boxed, so that their futures take no room in every
+    // connection's task while it runs.
+    Box::pin(finish(session, conn, &mut rx, end)).await;
+}
+
+/// Ends the connection as `end` says: the session closed, what a flushing
+/// close leaves queued sent, then the close handshake unless the socket
+/// broke.
+async fn finish(session: &Arc<Session>, conn: &mut Conn, rx: &mut Receiver<'_>, end: End) {
     rx.unregister();
     let (code, broken) = match end {
         End::Closed => (None, false),
@@ -102,7 +120,7 @@ pub(super) async fn serve<H: Handler>(engine: &Engine<H>, session: &Arc<Session>
         let _ = tokio::time::timeout(CLOSE_GRACE, conn.send(frames)).await;
     }
     if !broken {
-        close(&mut conn, code).await;
+        close(conn, code).await;
     }
 }
 
@@ -145,7 +163,7 @@ impl<H: Handler> Run<'_, '_, H> {
             // 2. Queued frames, unless the client is not reading.
             if !self.conn.is_blocked() {
                 let mut batch = BATCH.take();
-                let n = self.rx.drain(&mut batch, MAX_BATCH);
+                let n = self.rx.drain_outgoing(&mut batch, MAX_BATCH);
                 let written = (n > 0).then(|| self.conn.write(cx, batch.drain(..)));
                 BATCH.set(batch);
                 match written {
@@ -181,7 +199,11 @@ impl<H: Handler> Run<'_, '_, H> {
             {
                 Beat::Wait => {}
                 Beat::Ping => {
-                    if self.conn.write(cx, [PING]).is_err() {
+                    let ping = Outgoing {
+                        frame: PING,
+                        compress: false,
+                    };
+                    if self.conn.write(cx, [ping]).is_err() {
                         return Poll::Ready(End::Broken);
                     }
                 }
