@@ -35,7 +35,8 @@ pub struct BroadcastOptions {
     pub local: bool,
     /// May be dropped for a client that cannot take it now.
     pub volatile: bool,
-    /// Whether to compress (kept for the wire; Rally sends uncompressed).
+    /// Whether to compress (kept for the wire; Rally does not act on it
+    /// yet).
     pub compress: bool,
     /// How long a broadcast with acks waits.
     pub timeout: Option<Duration>,

@@ -116,7 +116,8 @@ impl Socket {
 
     /// A handle with the compress flag set (the reference's
     /// `socket.compress`). Kept for ports from Node, it has no effect yet:
-    /// Rally compresses no message, with or without it.
+    /// long-polling bodies are compressed by size alone (`httpCompression`),
+    /// with or without it.
     ///
     /// ```
     /// # fn f(socket: &rally::Socket) {

@@ -51,7 +51,8 @@ impl<'a> SocketOperator<'a> {
 
     /// Sets the compress flag (the reference's `socket.compress`; on by
     /// default). It is kept for ports from Node but changes nothing yet:
-    /// Rally compresses no message, with or without it.
+    /// long-polling bodies are compressed by size alone (`httpCompression`),
+    /// with or without it.
     pub fn compress(mut self, compress: bool) -> Self {
         self.compress = compress;
         self
