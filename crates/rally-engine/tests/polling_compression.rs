@@ -329,3 +329,30 @@ async fn a_body_that_does_not_inflate_is_a_bad_request() {
     polling.post_ok(b"4still open").await;
     server.expect_text("still open").await;
 }
+
+#[tokio::test]
+async fn vary_names_both_origin_and_accept_encoding_under_cors() {
+    let config = quiet_config().cors(rally_engine::Cors::mirror());
+    let (_server, polling) = silent_session(config).await;
+    polling.session.send("c".repeat(2000).as_str()).unwrap();
+    let reply = polling
+        .http
+        .request(
+            "GET",
+            &polling.target(),
+            &[
+                ("Accept-Encoding", "gzip"),
+                ("Origin", "https://app.example"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(reply.header("content-encoding"), Some("gzip"));
+    let vary = reply.header_tokens("vary");
+    assert!(vary.contains(&"Origin".to_owned()), "{reply:?}");
+    assert!(vary.contains(&"Accept-Encoding".to_owned()), "{reply:?}");
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+}
