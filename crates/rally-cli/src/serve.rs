@@ -64,6 +64,11 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
         .max_http_buffer_size(config.max_payload)
+        .http_compression(
+            config
+                .http_compression
+                .then(rally::HttpCompression::default),
+        )
         .transports(config.transports.iter().copied())
         .parser(config.parser)
         .allow_eio3(config.allow_eio3)

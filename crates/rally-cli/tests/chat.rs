@@ -1,6 +1,8 @@
 //! The chat demo end to end: its protocol with the official
-//! `socket.io-client`, and two pages in Debian's Chromium
-//! (interop/chat-client.mjs, interop/chat-browser.mjs).
+//! `socket.io-client`, two pages in Debian's Chromium
+//! (interop/chat-client.mjs, interop/chat-browser.mjs), and a long message
+//! to a polling-only client in Chromium, in a compressed poll reply
+//! (interop/compression-browser.mjs).
 
 mod support;
 
@@ -29,4 +31,11 @@ async fn two_browser_pages_chat_in_one_room() {
         "the screenshot {} is missing or empty",
         shot.display()
     );
+}
+
+#[tokio::test]
+async fn a_polling_browser_client_reads_a_gzipped_poll() {
+    let rally = Rally::start(&[]);
+    let url = format!("http://127.0.0.1:{}", rally.port);
+    node::run("compression-browser.mjs", &[&url]).await;
 }

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use http::request::Parts;
 
 use crate::{
-    Message, Transport,
+    HttpCompression, Message, Transport,
     hooks::{ConnectionErrorHook, HeadersHook},
 };
 
@@ -87,6 +87,11 @@ pub struct Config {
     /// The largest polling body or WebSocket message accepted, in bytes
     /// (`maxHttpBufferSize`). Default 1,000,000.
     pub max_http_buffer_size: usize,
+    /// Compression of poll replies (`httpCompression`): gzip or deflate
+    /// for bodies of at least the threshold, when the client accepts it.
+    /// Default on, threshold 1024 bytes. See
+    /// [`http_compression`](Config::http_compression).
+    pub http_compression: Option<HttpCompression>,
     /// The transports clients may use (`transports`). Default both.
     pub transports: Vec<Transport>,
     /// Whether polling sessions may upgrade to WebSocket (`allowUpgrades`). Default true.
@@ -139,6 +144,7 @@ impl Default for Config {
             ping_timeout: Duration::from_millis(20_000),
             upgrade_timeout: Duration::from_millis(10_000),
             max_http_buffer_size: 1_000_000,
+            http_compression: Some(HttpCompression::default()),
             transports: vec![Transport::Polling, Transport::WebSocket],
             allow_upgrades: true,
             cors: None,
@@ -220,6 +226,34 @@ impl Config {
     #[must_use]
     pub fn max_http_buffer_size(mut self, bytes: usize) -> Self {
         self.max_http_buffer_size = bytes;
+        self
+    }
+
+    /// Sets `httpCompression` (default on, threshold 1024 bytes); `None`
+    /// turns it off.
+    ///
+    /// On, a poll reply whose body (the encoded payload) has at least
+    /// `threshold` bytes is compressed with gzip or deflate, the one the
+    /// request's `Accept-Encoding` weighs higher (gzip on a tie), and
+    /// carries `Content-Encoding` and `Vary: Accept-Encoding`; a client
+    /// that accepts neither gets it as it is. Smaller bodies are never
+    /// compressed. A POST whose body is compressed
+    /// (`Content-Encoding: gzip` or `deflate`) is read whether this is on
+    /// or off: [`max_http_buffer_size`](Config::max_http_buffer_size)
+    /// bounds its inflated size (past it: HTTP 413), and another coding is
+    /// refused with HTTP 415.
+    ///
+    /// ```
+    /// use rally_engine::{Config, HttpCompression};
+    ///
+    /// let config = Config::default().http_compression(Some(HttpCompression::default().threshold(2048)));
+    /// assert_eq!(config.http_compression.map(|c| c.threshold), Some(2048));
+    /// assert!(Config::default().http_compression(None).http_compression.is_none());
+    /// ```
+    #[doc(alias = "httpCompression")]
+    #[must_use]
+    pub fn http_compression(mut self, compression: Option<HttpCompression>) -> Self {
+        self.http_compression = compression;
         self
     }
 
@@ -526,6 +560,7 @@ impl fmt::Debug for Config {
             .field("ping_timeout", &self.ping_timeout)
             .field("upgrade_timeout", &self.upgrade_timeout)
             .field("max_http_buffer_size", &self.max_http_buffer_size)
+            .field("http_compression", &self.http_compression)
             .field("transports", &self.transports)
             .field("allow_upgrades", &self.allow_upgrades)
             .field("cors", &self.cors)

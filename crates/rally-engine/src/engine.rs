@@ -222,7 +222,10 @@ impl<H: Handler> Engine<H> {
             return refuse(Refusal::TransportMismatch, false);
         }
         match *req.method() {
-            Method::GET => polling::poll(session, req.into_parts().0.headers).await,
+            Method::GET => {
+                let headers = req.into_parts().0.headers;
+                polling::poll(session, headers, self.config.http_compression).await
+            }
             Method::POST => polling::post(self, session, req).await,
             _ => response::status(StatusCode::INTERNAL_SERVER_ERROR),
         }
@@ -279,7 +282,8 @@ impl<H: Handler> Engine<H> {
             return websocket::open(self.clone(), session, &mut parts, body, query.binary);
         }
         let open = self.open_packet(&session.sid(), transport);
-        let mut response = polling::handshake(open, &session, &parts);
+        let compression = self.config.http_compression;
+        let mut response = polling::handshake(open, &session, &parts, compression);
         if let Some(cookie) = &self.config.cookie {
             if let Ok(value) = HeaderValue::from_str(&cookie.header_value(&session.sid())) {
                 response.headers_mut().append(header::SET_COOKIE, value);

@@ -3,6 +3,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod close;
+mod compression;
 mod config;
 mod engine;
 mod error;
@@ -21,6 +22,7 @@ mod stats;
 mod transport;
 
 pub use close::CloseReason;
+pub use compression::HttpCompression;
 pub use config::{
     AllowOrigin, AllowRequest, Config, Cookie, Cors, OriginPredicate, PerMessageDeflate, SameSite,
 };

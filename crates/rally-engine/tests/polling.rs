@@ -427,7 +427,6 @@ async fn small_poll_bodies_are_not_compressed() {
 }
 
 #[tokio::test]
-#[ignore = "httpCompression is not implemented yet (a later issue)"]
 async fn large_poll_bodies_are_gzipped_when_the_client_accepts_it() {
     let (_server, polling) = silent_session(quiet_config()).await;
     polling.session.send("a".repeat(2000)).unwrap();

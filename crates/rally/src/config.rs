@@ -4,7 +4,7 @@ use std::{
     time::Duration,
 };
 
-use rally_engine::{Cookie, Cors, Transport};
+use rally_engine::{Cookie, Cors, HttpCompression, Transport};
 use rally_proto::socket::Parser;
 
 use crate::{Namespace, adapter::Adapter, namespace::AdapterFactory};
@@ -104,6 +104,25 @@ impl ServerBuilder {
     /// Sets `maxHttpBufferSize` in bytes (default 1,000,000).
     pub fn max_http_buffer_size(mut self, bytes: usize) -> Self {
         self.engine = self.engine.max_http_buffer_size(bytes);
+        self
+    }
+
+    /// Sets `httpCompression` (default on, threshold 1024 bytes; `None`
+    /// turns it off): poll replies of at least the threshold are sent
+    /// compressed with gzip or deflate when the client accepts it. See
+    /// [`rally_engine::Config::http_compression`].
+    ///
+    /// ```
+    /// use rally::{HttpCompression, Server};
+    ///
+    /// let io = Server::builder()
+    ///     .http_compression(Some(HttpCompression::default().threshold(4096)))
+    ///     .build();
+    /// # let _ = io;
+    /// ```
+    #[doc(alias = "httpCompression")]
+    pub fn http_compression(mut self, compression: Option<HttpCompression>) -> Self {
+        self.engine = self.engine.http_compression(compression);
         self
     }
 

@@ -28,8 +28,8 @@ pub use event::{AckReply, AckSender, Event};
 pub use namespace::Namespace;
 pub use operators::{AckResponses, BroadcastOperator};
 pub use rally_engine::{
-    CloseReason, ConnectionError, Cookie, Cors, Refusal, RemoteAddr, SameSite, Sid, SidHasher,
-    SidMap, SidSet, Stats, Transport, serve, serve_with_shutdown,
+    CloseReason, ConnectionError, Cookie, Cors, HttpCompression, Refusal, RemoteAddr, SameSite,
+    Sid, SidHasher, SidMap, SidSet, Stats, Transport, serve, serve_with_shutdown,
 };
 pub use rally_proto::{Args, Binary, socket::Parser};
 pub use reason::DisconnectReason;

@@ -101,6 +101,16 @@ pub(crate) struct ServeArgs {
     /// largest message accepted, in bytes (default 1000000)
     #[arg(long, env = "RALLY_MAX_PAYLOAD", value_name = "BYTES")]
     max_payload: Option<Toml<usize>>,
+    /// compress polling replies of 1024 bytes or more with gzip or deflate when the client accepts it, true or false (default true)
+    #[arg(
+        long,
+        env = "RALLY_HTTP_COMPRESSION",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    http_compression: Option<Toml<bool>>,
     /// polling,websocket (default both)
     #[arg(long, env = "RALLY_TRANSPORTS", value_name = "LIST")]
     transports: Option<Vec<String>>,

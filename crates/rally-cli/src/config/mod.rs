@@ -87,6 +87,8 @@ pub(crate) struct ServeConfig {
     pub(crate) ping_interval: Duration,
     pub(crate) ping_timeout: Duration,
     pub(crate) max_payload: usize,
+    /// Whether poll replies are compressed (`httpCompression`).
+    pub(crate) http_compression: bool,
     pub(crate) transports: Vec<Transport>,
     pub(crate) parser: rally::Parser,
     /// Whether Socket.IO v2 clients (Engine.IO protocol 3) are served.
@@ -212,6 +214,7 @@ impl Default for ServeConfig {
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             max_payload: 1_000_000,
+            http_compression: true,
             transports: vec![Transport::Polling, Transport::WebSocket],
             parser: rally::Parser::Json,
             allow_eio3: false,

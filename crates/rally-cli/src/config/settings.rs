@@ -48,6 +48,7 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
         "ping_interval" => config.ping_interval = millis(last)?,
         "ping_timeout" => config.ping_timeout = millis(last)?,
         "max_payload" => config.max_payload = positive(last, " of bytes")?,
+        "http_compression" => config.http_compression = switch(last)?,
         "transports" => config.transports = transports(list(values))?,
         "parser" => {
             config.parser = last

@@ -272,6 +272,7 @@ fn cors_cookie_and_trailing_slash_settings() {
     assert_eq!(config.cors(), None);
     assert_eq!(config.cookie(), None);
     assert!(config.add_trailing_slash);
+    assert!(config.http_compression);
 
     let config = serve(
         &[
@@ -286,6 +287,7 @@ fn cors_cookie_and_trailing_slash_settings() {
             "--cookie-secure",
             "--cookie-domain=example.com",
             "--add-trailing-slash=false",
+            "--http-compression=false",
         ],
         &[("RALLY_COOKIE_MAX_AGE", "3600")],
     )
@@ -311,7 +313,10 @@ fn cors_cookie_and_trailing_slash_settings() {
         )
     );
     assert!(!config.add_trailing_slash);
+    assert!(!config.http_compression);
     assert_eq!(config.path_prefix(), "/socket.io");
+    let config = serve(&[], &[("RALLY_HTTP_COMPRESSION", "false")]).unwrap();
+    assert!(!config.http_compression);
 
     // Credentials stay on for listed origins and off for `*` unless said.
     let listed = serve(&["--cors-origin=http://a"], &[]).unwrap();

@@ -1,12 +1,16 @@
 //! A minimal HTTP/1.1 client for long-polling: one request at a time on a
-//! kept-alive TCP connection, `Content-Length` or chunked bodies.
+//! kept-alive TCP connection, `Content-Length` or chunked bodies, gzip or
+//! deflate content codings.
 //!
 //! Long-polling needs nothing more: a GET that the server holds, a POST with
 //! a small text body. Written by hand to keep the dependency tree small and
 //! to need no task per connection.
 
+use std::io::Read;
+
 use bytes::{Bytes, BytesMut};
-use http::{HeaderName, HeaderValue};
+use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
+use http::{HeaderName, HeaderValue, header};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -17,7 +21,7 @@ use crate::{TransportError, url::Endpoint};
 /// The largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 /// The largest response body accepted (the WebSocket transport's default
-/// frame limit).
+/// frame limit), compressed or once inflated.
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// A TCP connection to the server, reused from one request to the next.
@@ -117,6 +121,11 @@ fn encode_head(
     head.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     head.extend_from_slice(endpoint.authority.as_bytes());
     head.extend_from_slice(b"\r\nAccept: */*\r\n");
+    // Polls take compressed bodies (the server's `httpCompression`),
+    // unless the application sent its own Accept-Encoding.
+    if request.method == "GET" && !headers.iter().any(|(n, _)| n == header::ACCEPT_ENCODING) {
+        head.extend_from_slice(b"Accept-Encoding: gzip, deflate\r\n");
+    }
     for (name, value) in headers {
         head.extend_from_slice(name.as_str().as_bytes());
         head.extend_from_slice(b": ");
@@ -174,28 +183,25 @@ impl HttpConn {
             if (100..200).contains(&head.status) {
                 continue;
             }
-            let body = if head.status == 204 || head.status == 304 {
-                Bytes::new()
+            let (body, keep_alive) = if head.status == 204 || head.status == 304 {
+                (Bytes::new(), head.keep_alive)
             } else if head.chunked {
-                self.read_chunked().await.map_err(answered)?
+                let body = self.read_chunked().await.map_err(answered)?;
+                (body, head.keep_alive)
             } else if let Some(len) = head.content_length {
-                self.read_exact_body(len).await.map_err(answered)?
+                let body = self.read_exact_body(len).await.map_err(answered)?;
+                (body, head.keep_alive)
             } else {
                 self.read_to_end().await.map_err(answered)?;
-                return Ok((
-                    Response {
-                        status: head.status,
-                        body: self.buf.split().freeze(),
-                    },
-                    false,
-                ));
+                (self.buf.split().freeze(), false)
             };
+            let body = decode(head.coding, body, MAX_BODY).map_err(answered)?;
             return Ok((
                 Response {
                     status: head.status,
                     body,
                 },
-                head.keep_alive,
+                keep_alive,
             ));
         }
     }
@@ -309,6 +315,95 @@ struct Head {
     content_length: Option<usize>,
     chunked: bool,
     keep_alive: bool,
+    coding: Coding,
+}
+
+/// The content coding of a response body (its `Content-Encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Identity,
+    Gzip,
+    /// A zlib stream, or a raw deflate stream (what some servers send).
+    Deflate,
+    /// A coding this client did not ask for and cannot read.
+    Unknown,
+}
+
+impl Coding {
+    fn parse(value: &str) -> Self {
+        let mut coding = Self::Identity;
+        for name in value.split(',').map(str::trim) {
+            let next = if name.is_empty() || name.eq_ignore_ascii_case("identity") {
+                continue;
+            } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+                Self::Gzip
+            } else if name.eq_ignore_ascii_case("deflate") {
+                Self::Deflate
+            } else {
+                Self::Unknown
+            };
+            // One coding at most: a body coded twice is not read.
+            coding = if coding == Self::Identity {
+                next
+            } else {
+                Self::Unknown
+            };
+        }
+        coding
+    }
+}
+
+/// A response body with its content coding undone, inflated a chunk at a
+/// time into a buffer that never holds (nor reserves) more than `limit`
+/// bytes: a small body that inflates past it is refused there.
+fn decode(coding: Coding, body: Bytes, limit: usize) -> Result<Bytes, TransportError> {
+    match coding {
+        Coding::Identity => Ok(body),
+        Coding::Gzip => inflate(MultiGzDecoder::new(&body[..]), limit),
+        Coding::Deflate if has_zlib_header(&body) => inflate(ZlibDecoder::new(&body[..]), limit),
+        Coding::Deflate => inflate(DeflateDecoder::new(&body[..]), limit),
+        Coding::Unknown => Err(TransportError::InvalidResponse(
+            "unsupported http content-encoding",
+        )),
+    }
+}
+
+/// Whether `body` starts with a zlib header (RFC 1950: method 8, and the
+/// two bytes a multiple of 31).
+fn has_zlib_header(body: &[u8]) -> bool {
+    match body {
+        [cmf, flg, ..] => cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0,
+        _ => false,
+    }
+}
+
+fn inflate(mut reader: impl Read, limit: usize) -> Result<Bytes, TransportError> {
+    let mut out = Vec::new();
+    let mut chunk = [0; 16 * 1024];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(Bytes::from(out)),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                return Err(TransportError::InvalidResponse(
+                    "corrupt compressed http response body",
+                ));
+            }
+        };
+        let len = out.len() + n;
+        if len > limit {
+            return Err(TransportError::InvalidResponse(
+                "http response body too large",
+            ));
+        }
+        if len > out.capacity() {
+            // Doubling, as a Vec does, but never past the bound.
+            let capacity = out.capacity().saturating_mul(2).clamp(len, limit);
+            out.reserve_exact(capacity - out.len());
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
 }
 
 fn parse_head(raw: &[u8]) -> Option<Head> {
@@ -322,6 +417,7 @@ fn parse_head(raw: &[u8]) -> Option<Head> {
         content_length: None,
         chunked: false,
         keep_alive: version == "HTTP/1.1",
+        coding: Coding::Identity,
     };
     for line in lines.filter(|l| !l.is_empty()) {
         let (name, value) = line.split_once(':')?;
@@ -333,6 +429,8 @@ fn parse_head(raw: &[u8]) -> Option<Head> {
                 .rsplit(',')
                 .next()
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
+        } else if name.eq_ignore_ascii_case("content-encoding") {
+            head.coding = Coding::parse(value);
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {
@@ -367,7 +465,8 @@ mod tests {
                 status: 200,
                 content_length: Some(5),
                 chunked: false,
-                keep_alive: true
+                keep_alive: true,
+                coding: Coding::Identity,
             })
         );
         let head = parse_head(
@@ -381,6 +480,79 @@ mod tests {
             parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"),
             None
         );
+    }
+
+    fn compressed(coding: Coding, bytes: &[u8]) -> Vec<u8> {
+        use flate2::{Compression, write};
+        use std::io::Write;
+        match coding {
+            Coding::Gzip => {
+                let mut encoder = write::GzEncoder::new(Vec::new(), Compression::best());
+                encoder.write_all(bytes).unwrap();
+                encoder.finish().unwrap()
+            }
+            Coding::Deflate => {
+                let mut encoder = write::ZlibEncoder::new(Vec::new(), Compression::best());
+                encoder.write_all(bytes).unwrap();
+                encoder.finish().unwrap()
+            }
+            _ => bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn content_codings_are_read_and_bounded() {
+        assert_eq!(Coding::parse("gzip"), Coding::Gzip);
+        assert_eq!(Coding::parse("Deflate"), Coding::Deflate);
+        assert_eq!(Coding::parse("identity"), Coding::Identity);
+        assert_eq!(Coding::parse("br"), Coding::Unknown);
+        assert_eq!(Coding::parse("gzip, gzip"), Coding::Unknown);
+        let text = "4hello\x1e".repeat(300);
+        for coding in [Coding::Gzip, Coding::Deflate] {
+            let body = Bytes::from(compressed(coding, text.as_bytes()));
+            assert_eq!(decode(coding, body.clone(), text.len()).unwrap(), text);
+            assert!(decode(coding, body, text.len() - 1).is_err(), "{coding:?}");
+        }
+        // A bomb stops at the bound.
+        let bomb = Bytes::from(compressed(Coding::Gzip, &vec![0; 4_000_000]));
+        assert!(bomb.len() < 10_000);
+        assert!(matches!(
+            decode(Coding::Gzip, bomb, 1_000_000),
+            Err(TransportError::InvalidResponse(
+                "http response body too large"
+            ))
+        ));
+        assert!(decode(Coding::Gzip, Bytes::from_static(b"junk"), 100).is_err());
+        assert!(decode(Coding::Unknown, Bytes::from_static(b"x"), 100).is_err());
+    }
+
+    #[test]
+    fn polls_ask_for_compressed_bodies() {
+        let endpoint = ParsedUrl::parse("http://127.0.0.1:1").unwrap().endpoint;
+        let get = Request {
+            method: "GET",
+            target: "/".into(),
+            body: None,
+        };
+        let head = String::from_utf8(encode_head(&endpoint, &[], &get)).unwrap();
+        assert!(
+            head.contains("\r\nAccept-Encoding: gzip, deflate\r\n"),
+            "{head}"
+        );
+        let own = [(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        )];
+        let head = String::from_utf8(encode_head(&endpoint, &own, &get)).unwrap();
+        assert_eq!(head.matches("accept-encoding").count(), 1, "{head}");
+        assert!(!head.contains("gzip"), "{head}");
+        let post = Request {
+            method: "POST",
+            target: "/".into(),
+            body: Some(Bytes::from_static(b"4x")),
+        };
+        let head = String::from_utf8(encode_head(&endpoint, &[], &post)).unwrap();
+        assert!(!head.contains("Accept-Encoding"), "{head}");
     }
 
     #[test]
@@ -414,11 +586,24 @@ mod tests {
             .endpoint
     }
 
+    /// A 200 response with a gzip body, kept for the test's duration.
+    fn gzipped_response() -> &'static [u8] {
+        let body = compressed(Coding::Gzip, "4compressed".repeat(200).as_bytes());
+        let mut response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(&body);
+        response.leak()
+    }
+
     #[tokio::test]
-    async fn reads_length_and_chunked_bodies_on_one_connection() {
+    async fn reads_length_chunked_and_compressed_bodies_on_one_connection() {
         let endpoint = serve(vec![
             b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n3;x=y\r\nfgh\r\n0\r\n\r\n",
+            gzipped_response(),
             b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nrest",
         ])
         .await;
@@ -437,6 +622,8 @@ mod tests {
         let (conn, res) = send(conn, &endpoint, &[], &post).await;
         assert_eq!(res.unwrap().body, "defgh");
         assert!(conn.is_some());
+        let (conn, res) = send(conn, &endpoint, &[], &get).await;
+        assert_eq!(res.unwrap().body, "4compressed".repeat(200));
         let (conn, res) = send(conn, &endpoint, &[], &get).await;
         assert_eq!(res.unwrap().body, "rest");
         assert!(conn.is_none());

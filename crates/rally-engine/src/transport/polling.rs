@@ -13,8 +13,10 @@ use rally_proto::{
 use tokio::time::Instant;
 
 use crate::{
-    CloseReason, Handler, Protocol, Session, Transport,
+    CloseReason, Handler, HttpCompression, Protocol, Session, Transport,
+    compression::{self, InflateError},
     engine::{BoxError, Engine},
+    error::ErrorCode,
     response::{self, EngineBody, OCTET_STREAM, TEXT_HTML, TEXT_PLAIN},
     session::Beat,
 };
@@ -28,12 +30,17 @@ const CLOSE: Frame = Frame::Text(Str::from_static("1"));
 
 /// The reply to a polling handshake: the open packet, then whatever the
 /// handler queued when the session opened.
-pub(crate) fn handshake(open: Str, session: &Arc<Session>, parts: &Parts) -> Response<EngineBody> {
+pub(crate) fn handshake(
+    open: Str,
+    session: &Arc<Session>,
+    parts: &Parts,
+    compression: Option<HttpCompression>,
+) -> Response<EngineBody> {
     let mut frames = vec![Frame::Text(open)];
     if let Some(mut rx) = session.try_receiver() {
         rx.drain(&mut frames, MAX_BATCH);
     }
-    reply_frames(&parts.headers, session, &frames)
+    reply_frames(&parts.headers, session, compression, &frames)
 }
 
 /// A GET: waits until something is queued, the session closes, or an
@@ -41,6 +48,7 @@ pub(crate) fn handshake(open: Str, session: &Arc<Session>, parts: &Parts) -> Res
 pub(crate) async fn poll(
     session: Arc<Session>,
     request_headers: HeaderMap,
+    compression: Option<HttpCompression>,
 ) -> Response<EngineBody> {
     let Some(mut rx) = session.try_receiver() else {
         tracing::debug!(sid = %session.sid(), "overlapping poll");
@@ -88,7 +96,7 @@ pub(crate) async fn poll(
         }
     }
     guard.0 = None;
-    reply_frames(&request_headers, &session, &frames)
+    reply_frames(&request_headers, &session, compression, &frames)
 }
 
 /// A POST: decodes the body and hands its packets over in order.
@@ -99,6 +107,14 @@ pub(crate) async fn poll(
 /// a record that does not decode closes the session with `parse error`
 /// after the records before it were handed over, and the POST still gets
 /// `ok`.
+///
+/// A body sent with `Content-Encoding: gzip` or `deflate` is inflated
+/// first, and `maxHttpBufferSize` bounds what it inflates to (past it:
+/// 413, the session goes on); one that does not inflate gets 400 and the
+/// engine's error JSON (code 3). The reference reads no `Content-Encoding`
+/// (it takes such a body for text, which fails to parse and closes the
+/// session); the engine answers another coding with 415 and the error JSON
+/// (code 3, `Unsupported Content-Encoding`), the session going on.
 pub(crate) async fn post<H, B>(
     engine: &Arc<Engine<H>>,
     session: Arc<Session>,
@@ -128,15 +144,29 @@ where
         session.close_with(CloseReason::TransportError);
         return response::status(StatusCode::BAD_REQUEST);
     }
+    let max = engine.config.max_http_buffer_size;
+    let Ok(coding) = compression::content_coding(&parts.headers) else {
+        session.end_post();
+        return unsupported_coding();
+    };
+    let limit = coding.map_or(max, |_| compression::compressed_limit(max));
     // A session closed mid-upload (by an overlapping POST, say) takes
     // nothing more from this one.
     let result = tokio::select! {
-        result = read_body(body, engine.config.max_http_buffer_size) => result,
+        result = read_body(body, limit) => result,
         () = session.closed() => Err(BodyError::Abandoned),
     };
     session.end_post();
+    let result = match (result, coding) {
+        (Ok(body), Some(coding)) => compression::inflate(coding, &body, max).map_err(|e| match e {
+            InflateError::TooLarge => BodyError::TooLarge,
+            InflateError::Corrupt => BodyError::Corrupt,
+        }),
+        (result, _) => result,
+    };
     let body = match result {
         Ok(body) => body,
+        Err(BodyError::Corrupt) => return response::error(ErrorCode::BadRequest),
         Err(BodyError::TooLarge) => return response::status(StatusCode::PAYLOAD_TOO_LARGE),
         Err(BodyError::Abandoned) => {
             let mut response = response::status(StatusCode::BAD_REQUEST);
@@ -156,7 +186,6 @@ where
         (Some(v3::PayloadForm::Binary), _) | (_, Ok(_)) => body,
         (_, Err(_)) => Bytes::from(String::from_utf8_lossy(&body).into_owned()),
     };
-    let max = engine.config.max_http_buffer_size;
     match v3_form {
         None => deliver(engine, &session, decode_payload(body)),
         Some(form) => deliver(engine, &session, v3::decode_payload(form, body, max)),
@@ -249,23 +278,50 @@ impl Drop for AbortGuard<'_> {
 /// A 200 reply to a poll carrying `frames` as a payload of the session's
 /// protocol: protocol 4 joins them with `\x1e`; protocol 3 writes the
 /// binary form when a frame is binary and the client takes binary, the
-/// `<length>:<packet>` text form otherwise.
+/// `<length>:<packet>` text form otherwise. A body of at least the
+/// compression threshold is compressed when the client accepts it.
 fn reply_frames(
     request_headers: &HeaderMap,
     session: &Session,
+    compression: Option<HttpCompression>,
     frames: &[Frame],
 ) -> Response<EngineBody> {
-    match session.protocol() {
-        Protocol::V4 => reply(request_headers, TEXT_PLAIN, encode_payload(frames)),
+    let (content_type, body) = match session.protocol() {
+        Protocol::V4 => (TEXT_PLAIN, encode_payload(frames)),
         Protocol::V3 => {
             let form = v3::PayloadForm::choose(frames, session.polling_binary());
             let content_type = match form {
                 v3::PayloadForm::Text => TEXT_PLAIN,
                 v3::PayloadForm::Binary => OCTET_STREAM,
             };
-            reply(request_headers, content_type, form.encode(frames))
+            (content_type, form.encode(frames))
         }
+    };
+    // Below the threshold the reply does not depend on Accept-Encoding:
+    // no work, no header.
+    if compression.is_none_or(|c| body.len() < c.threshold) {
+        return reply(request_headers, content_type, body);
     }
+    let compressed = compression::negotiate(request_headers)
+        .and_then(|coding| Some((coding, compression::compress(coding, &body)?)));
+    let mut response = match compressed {
+        Some((coding, compressed)) => {
+            let mut response = reply(request_headers, content_type, compressed);
+            (response.headers_mut()).insert(header::CONTENT_ENCODING, coding.header_value());
+            response
+        }
+        None => reply(request_headers, content_type, body),
+    };
+    (response.headers_mut()).append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    response
+}
+
+/// The refusal of a POST whose `Content-Encoding` the engine cannot read.
+fn unsupported_coding() -> Response<EngineBody> {
+    let mut response =
+        response::error_message(ErrorCode::BadRequest, "Unsupported Content-Encoding");
+    *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    response
 }
 
 /// A 200 reply to a polling request, with the reference's headers.
@@ -295,6 +351,8 @@ enum BodyError {
     TooLarge,
     Read,
     Abandoned,
+    /// A compressed body that does not inflate.
+    Corrupt,
 }
 
 /// Reads a whole request body, refusing it once it passes `limit` bytes.
