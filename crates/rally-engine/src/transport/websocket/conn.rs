@@ -249,6 +249,12 @@ impl Conn {
         !self.unsent.is_empty()
     }
 
+    /// Whether bytes wait, or a write was not flushed yet (a TLS stream
+    /// may hold records until then; on TCP a flush costs nothing).
+    pub(super) fn needs_flush(&self) -> bool {
+        self.unflushed || !self.unsent.is_empty()
+    }
+
     /// Writes what is left and flushes; ready when all is out.
     pub(super) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.unsent.is_empty() {
@@ -262,7 +268,9 @@ impl Conn {
             }
         }
         // Nothing is kept while the connection is quiet.
-        self.unsent = Vec::new();
+        if self.unsent.capacity() > 0 {
+            self.unsent = Vec::new();
+        }
         if self.unflushed {
             std::task::ready!(Pin::new(&mut self.io).poll_flush(cx))?;
             self.unflushed = false;

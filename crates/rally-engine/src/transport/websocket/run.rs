@@ -15,7 +15,6 @@ use std::{
     pin::{Pin, pin},
     sync::Arc,
     task::{Context, Poll},
-    time::Duration,
 };
 
 use rally_proto::{
@@ -152,10 +151,10 @@ impl<H: Handler> Run<'_, '_, H> {
             if self.session.is_closed() {
                 return Poll::Ready(End::Closed);
             }
-            // 1. What the socket did not take.
-            if self.conn.is_blocked() {
+            // 1. What the socket did not take, and the flush of a write.
+            if self.conn.needs_flush() {
                 match self.conn.poll_flush(cx) {
-                    Poll::Ready(Ok(())) => self.blocked_since = None,
+                    Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(_)) => return Poll::Ready(End::Broken),
                     Poll::Pending => {}
                 }
@@ -172,26 +171,39 @@ impl<H: Handler> Run<'_, '_, H> {
                     None => {}
                 }
             }
+            // While the client does not take what is written, nothing more
+            // is read from it (the answers could not go out either) and the
+            // heartbeat waits: the write gives up after pingInterval +
+            // pingTimeout, and the session ends with `transport error`.
+            if self.conn.is_blocked() {
+                let write_timeout = config.ping_interval + config.ping_timeout;
+                let since = *self.blocked_since.get_or_insert_with(Instant::now);
+                if since + write_timeout <= Instant::now() {
+                    return Poll::Ready(End::Broken);
+                }
+                if self.heartbeat.deadline() != since + write_timeout {
+                    self.heartbeat.as_mut().reset(since + write_timeout);
+                }
+                if self.heartbeat.as_mut().poll(cx).is_ready() {
+                    continue;
+                }
+                return Poll::Pending;
+            }
+            self.blocked_since = None;
             // 3. What the client sent.
             match self.read(cx) {
                 Poll::Ready(Ok(())) => continue,
                 Poll::Ready(Err(end)) => return Poll::Ready(end),
                 Poll::Pending => {}
             }
-            // 4. The heartbeat, and the bound on a client that stopped
-            // reading.
-            let deadline = self.deadline(config.ping_interval + config.ping_timeout);
+            // 4. The heartbeat.
+            let deadline = self.session.heartbeat_deadline();
             if self.heartbeat.deadline() != deadline {
                 self.heartbeat.as_mut().reset(deadline);
             }
             let due = self.heartbeat.as_mut().poll(cx).is_ready();
             if !(due || self.session.take_deadline_moved()) {
                 return Poll::Pending;
-            }
-            if let Some(since) = self.blocked_since
-                && since + config.ping_interval + config.ping_timeout <= Instant::now()
-            {
-                return Poll::Ready(End::Broken);
             }
             match self
                 .session
@@ -218,18 +230,6 @@ impl<H: Handler> Run<'_, '_, H> {
         // Many turns in a row: let other tasks run, then go on.
         cx.waker().wake_by_ref();
         Poll::Pending
-    }
-
-    /// The next time the loop must wake by itself: the heartbeat's, or the
-    /// end of the wait for a client that stopped reading.
-    fn deadline(&mut self, write_timeout: Duration) -> Instant {
-        let heartbeat = self.session.heartbeat_deadline();
-        if !self.conn.is_blocked() {
-            self.blocked_since = None;
-            return heartbeat;
-        }
-        let since = *self.blocked_since.get_or_insert_with(Instant::now);
-        heartbeat.min(since + write_timeout)
     }
 
     /// Reads what the client sent and hands it to the session. Ready with
