@@ -53,6 +53,11 @@ pub(crate) struct Sample {
     pub(crate) gen_cpu: f64,
     /// Idle density: server memory per client, bytes.
     pub(crate) bytes_per_client: Option<f64>,
+    /// Idle density: the clients connected.
+    pub(crate) clients: Option<usize>,
+    /// Idle density: the kernel's TCP memory (`/proc/net/sockstat`, both
+    /// ends of every loopback connection) per client, bytes.
+    pub(crate) kernel_bytes_per_client: Option<f64>,
     pub(crate) errors: u64,
     /// CPU used meanwhile by other processes on the machine, in cores.
     pub(crate) other_cpu: f64,
@@ -98,7 +103,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// Aborts the tasks when dropped.
-struct Tasks(Vec<JoinHandle<()>>);
+pub(crate) struct Tasks(pub(crate) Vec<JoinHandle<()>>);
 
 impl Drop for Tasks {
     fn drop(&mut self) {
@@ -168,6 +173,8 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
                 },
                 gen_cpu: gen_cpu / elapsed,
                 bytes_per_client: None,
+                clients: None,
+                kernel_bytes_per_client: None,
                 errors: sh.errors.get() - err0,
                 other_cpu: other,
                 steal_cpu: steal,
@@ -200,7 +207,7 @@ fn source(i: usize, total: usize) -> Option<IpAddr> {
 
 /// Opens `n` Socket.IO connections, `concurrency` at a time, each optionally
 /// joined to room `r`, within `limit`.
-async fn connect_all(
+pub(crate) async fn connect_all(
     target: &Target,
     n: usize,
     join: bool,
@@ -573,7 +580,7 @@ pub(crate) async fn setup(
 
 /// GETs until the namespace CONNECT reply (`40...`) arrives (a server may
 /// answer a first poll with something else, such as a noop).
-async fn poll_until_connected(http: &mut Http, path: &str) -> io::Result<()> {
+pub(crate) async fn poll_until_connected(http: &mut Http, path: &str) -> io::Result<()> {
     for _ in 0..4 {
         let (status, body) = http.request("GET", path, b"").await?;
         if status != 200 {
