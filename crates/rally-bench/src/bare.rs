@@ -26,7 +26,7 @@ use std::{
 
 use base64::Engine as _;
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncReadExt, AsyncWriteExt, Interest},
     net::{TcpListener, TcpStream},
     sync::Notify,
 };
@@ -267,12 +267,24 @@ async fn run(conn: &Arc<Conn>, st: &mut State, rooms: &Rooms) -> io::Result<()> 
 fn on_readable(conn: &Arc<Conn>, st: &mut State, rooms: &Rooms) -> io::Result<bool> {
     READ.with_borrow_mut(|buf| {
         loop {
-            let n = match conn.stream.try_read(buf) {
+            // A read that does not fill the buffer drained the socket: it
+            // also clears the readiness (as tokio's own `poll_read` does),
+            // which saves the read that would only find nothing.
+            let mut n = 0;
+            let read = conn.stream.try_io(Interest::READABLE, || {
+                n = conn.stream.try_read(buf)?;
+                if n > 0 && n < buf.len() {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            });
+            match read {
                 Ok(0) => return Ok(false),
-                Ok(n) => n,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
                 Err(e) => return Err(e),
-            };
+            }
             if !on_bytes(conn, st, rooms, Some(&mut buf[..n]))? {
                 return Ok(false);
             }

@@ -37,23 +37,77 @@ pub(crate) fn kernel_tcp_bytes() -> u64 {
     pages * u64::try_from(page).unwrap_or(4096)
 }
 
+/// The kernel's unreclaimable slab memory in bytes (`SUnreclaim` in
+/// `/proc/meminfo`), where socket structures live.
+fn kernel_slab_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("SUnreclaim:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The memory figures read before and after connecting.
+#[derive(Clone, Copy, Debug)]
+struct Memory {
+    rss: u64,
+    tcp: u64,
+    slab: u64,
+}
+
+impl Memory {
+    fn read(pid: u32) -> Self {
+        Self {
+            rss: rss_bytes(pid),
+            tcp: kernel_tcp_bytes(),
+            slab: kernel_slab_bytes(),
+        }
+    }
+
+    /// Read once the kernel has let go of the previous cell's sockets (its
+    /// TCP memory no longer falling), waiting a few seconds at most.
+    async fn settled(pid: u32) -> Self {
+        let mut m = Self::read(pid);
+        for _ in 0..10 {
+            sleep(Duration::from_millis(300)).await;
+            let next = Self::read(pid);
+            let still = next.tcp >= m.tcp;
+            m = next;
+            if still {
+                break;
+            }
+        }
+        m
+    }
+}
+
 /// Memory before and after, per client.
-fn density(clients: usize, (rss0, kernel0): (u64, u64), (rss1, kernel1): (u64, u64)) -> Sample {
-    let per = rss1.saturating_sub(rss0) as f64 / clients as f64;
-    let kernel = kernel1.saturating_sub(kernel0) as f64 / clients as f64;
+fn density(clients: usize, m0: Memory, m1: Memory) -> Sample {
+    let per_client = |a: u64, b: u64| b.saturating_sub(a) as f64 / clients as f64;
+    let (per, tcp, slab) = (
+        per_client(m0.rss, m1.rss),
+        per_client(m0.tcp, m1.tcp),
+        per_client(m0.slab, m1.slab),
+    );
     eprintln!(
         "    {clients} clients: server RSS {:.1} MB -> {:.1} MB: {per:.0} B per client \
-         (1,000,000 clients: {:.2} GB); kernel TCP memory {:.1} MB -> {:.1} MB: {kernel:.0} B per client",
-        rss0 as f64 / 1e6,
-        rss1 as f64 / 1e6,
+         (1,000,000 clients: {:.2} GB); kernel TCP buffers {:.1} MB -> {:.1} MB: {tcp:.0} B per client; \
+         kernel slab {:.1} MB -> {:.1} MB: {slab:.0} B per client",
+        m0.rss as f64 / 1e6,
+        m1.rss as f64 / 1e6,
         per * 1e6 / 1e9,
-        kernel0 as f64 / 1e6,
-        kernel1 as f64 / 1e6,
+        m0.tcp as f64 / 1e6,
+        m1.tcp as f64 / 1e6,
+        m0.slab as f64 / 1e6,
+        m1.slab as f64 / 1e6,
     );
     Sample {
         bytes_per_client: Some(per),
         clients: Some(clients),
-        kernel_bytes_per_client: Some(kernel),
+        kernel_bytes_per_client: Some(tcp),
+        kernel_slab_per_client: Some(slab),
         ..Sample::default()
     }
 }
@@ -62,7 +116,7 @@ fn density(clients: usize, (rss0, kernel0): (u64, u64), (rss1, kernel1): (u64, u
 /// per client once they are all connected and (for a Socket.IO server,
 /// which pings every 25 s by default) each has answered one heartbeat.
 pub(crate) async fn idle_max(target: Target, clients: usize) -> Result<Vec<Sample>, String> {
-    let before = (rss_bytes(target.pid), kernel_tcp_bytes());
+    let before = Memory::settled(target.pid).await;
     let wss = connect_all(&target, clients, false, 512, Duration::from_secs(300)).await?;
     let answered = Rc::new(Cell::new(0usize));
     let tasks = Tasks(
@@ -99,7 +153,7 @@ pub(crate) async fn idle_max(target: Target, clients: usize) -> Result<Vec<Sampl
         );
     }
     sleep(target.timing.warmup.max(Duration::from_secs(1))).await;
-    let after = (rss_bytes(target.pid), kernel_tcp_bytes());
+    let after = Memory::read(target.pid);
     drop(tasks);
     Ok(vec![density(clients, before, after)])
 }
@@ -107,7 +161,7 @@ pub(crate) async fn idle_max(target: Target, clients: usize) -> Result<Vec<Sampl
 /// `clients` idle long-polling clients, each with one GET held by the
 /// server (a new one sent when a held one returns, a ping answered).
 pub(crate) async fn idle_polling(target: Target, clients: usize) -> Result<Vec<Sample>, String> {
-    let before = (rss_bytes(target.pid), kernel_tcp_bytes());
+    let before = Memory::settled(target.pid).await;
     let started = Instant::now();
     let holding = Rc::new(Cell::new(0usize));
     let failed: Rc<Cell<Option<usize>>> = Rc::default();
@@ -146,7 +200,7 @@ pub(crate) async fn idle_polling(target: Target, clients: usize) -> Result<Vec<S
         started.elapsed().as_secs_f64()
     );
     sleep(target.timing.warmup.max(Duration::from_secs(1))).await;
-    let after = (rss_bytes(target.pid), kernel_tcp_bytes());
+    let after = Memory::read(target.pid);
     drop(tasks);
     Ok(vec![density(clients, before, after)])
 }

@@ -322,6 +322,7 @@ fn sample_json(s: &crate::Sample) -> serde_json::Value {
         "server_cpu_ms_per_1k": s.cpu_ms_per_1k, "server_cpu": s.server_cpu, "server_kernel_share": s.kernel_share,
         "loadgen_cpu": s.gen_cpu, "other_processes_cpu": s.other_cpu, "steal_cpu": s.steal_cpu, "bytes_per_client": s.bytes_per_client,
         "clients": s.clients, "kernel_tcp_bytes_per_client": s.kernel_bytes_per_client,
+        "kernel_slab_bytes_per_client": s.kernel_slab_per_client,
         "projected_bytes_for_1m_clients": s.bytes_per_client.map(|b| b * 1e6), "errors": s.errors,
     })
 }

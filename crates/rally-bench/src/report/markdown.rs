@@ -181,15 +181,23 @@ impl Report {
         self.table(
             &mut out,
             "**Idle density** (server resident memory per connected client; at the open-files limit \
-             also the clients, the projection for 1,000,000 clients, and the kernel's TCP memory per \
-             client, both ends of the loopback connection, apart; lower is better)",
+             also the clients, the projection for 1,000,000 clients, and apart the kernel's memory per \
+             client, both ends of the loopback connection: TCP buffers from /proc/net/sockstat and \
+             socket structures from the slab; lower is better)",
             |s, m| {
                 let b = m.bytes_per_client?;
                 let mut text = format!("{:.1} KiB", b / 1024.0);
                 if let (Kind::IdleMax, Some(n)) = (s.kind, m.clients) {
                     let _ = write!(text, " ({n} clients; 1M: {:.2} GB", b * 1e6 / 1e9);
-                    if let Some(k) = m.kernel_bytes_per_client {
-                        let _ = write!(text, "; kernel {:.1} KiB", k / 1024.0);
+                    if let (Some(k), Some(slab)) =
+                        (m.kernel_bytes_per_client, m.kernel_slab_per_client)
+                    {
+                        let _ = write!(
+                            text,
+                            "; kernel: TCP buffers {:.1} KiB, slab {:.1} KiB",
+                            k / 1024.0,
+                            slab / 1024.0
+                        );
                     }
                     text.push(')');
                 }
