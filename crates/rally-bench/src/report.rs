@@ -216,6 +216,7 @@ impl Report {
             "runtimes": self.runtimes.iter().map(|r| r.name()).collect::<Vec<_>>(),
             "targets": {
                 "idle_bytes_per_client_at_most": IDLE_TARGET,
+                "idle_polling_bytes_per_client_at_most": IDLE_POLLING_TARGET,
                 "ack_cpu_per_op_vs_ceiling_at_most": ACK_CPU_TARGET,
                 "fanout_rate_vs_ceiling_at_least": FANOUT_RATE_TARGET,
             },
@@ -295,12 +296,23 @@ impl Report {
     }
 }
 
-/// Target: server memory per idle client, bytes.
+/// Target: server memory per idle WebSocket client, bytes.
 pub(crate) const IDLE_TARGET: f64 = 4096.0;
+/// Target: server memory per idle long-polling client, bytes.
+pub(crate) const IDLE_POLLING_TARGET: f64 = 6144.0;
 /// Target: Rally's CPU per acked round trip over the echo ceiling's.
 pub(crate) const ACK_CPU_TARGET: f64 = 1.15;
 /// Target: Rally's fan-out deliveries per second over the broadcaster's.
 pub(crate) const FANOUT_RATE_TARGET: f64 = 0.8;
+
+/// The memory per client an idle scenario aims at, bytes.
+pub(crate) fn idle_target(s: &Scenario) -> f64 {
+    if matches!(s.kind, Kind::IdlePolling { .. }) {
+        IDLE_POLLING_TARGET
+    } else {
+        IDLE_TARGET
+    }
+}
 
 /// Whether a scenario's Rally-to-ceiling ratio has a target, and which:
 /// `(target, higher_is_better)`, for the throughput table (`cpu` false) or

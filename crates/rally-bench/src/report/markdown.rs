@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{IDLE_TARGET, Report, ceiling_target, si, us};
+use super::{Report, ceiling_target, idle_target, si, us};
 use crate::{Cell, Kind, Scenario, peer::Peer, serve::Runtime};
 
 /// A table's figure of a median run: the value compared and its text.
@@ -43,19 +43,44 @@ impl Report {
     /// Rally's figure over the ceiling's, on the same runtime, with the
     /// target when the scenario has one (✓ met, ✗ not).
     fn ceiling_text(&self, s: &Scenario, rt: Option<Runtime>, figure: Figure, cpu: bool) -> String {
+        let mut parts = Vec::new();
+        if let Some(ratio) = self.ceiling_ratio(s, rt, figure, cpu) {
+            parts.push(ratio);
+        }
+        if s.is_idle() {
+            let target = idle_target(s);
+            let met = self
+                .clean_median(s, Peer::Rally, rt)
+                .and_then(|m| m.bytes_per_client)
+                .is_some_and(|b| b <= target);
+            let mark = if met { "✓" } else { "✗" };
+            parts.push(format!("Rally {mark} (target ≤{:.0} KiB)", target / 1024.0));
+        }
+        if parts.is_empty() {
+            "—".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+
+    fn ceiling_ratio(
+        &self,
+        s: &Scenario,
+        rt: Option<Runtime>,
+        figure: Figure,
+        cpu: bool,
+    ) -> Option<String> {
         let value = |p: Peer| {
             let c = self.cell(s, p, rt).filter(|c| c.error.is_none())?;
             let (v, _) = figure(s, c.median()?)?;
             (v > 0.0).then_some((v, c.saturated()))
         };
-        let (Some((r, r_sat)), Some((b, b_sat))) = (value(Peer::Rally), value(Peer::BareWs)) else {
-            return "—".into();
-        };
+        let ((r, r_sat), (b, b_sat)) = (value(Peer::Rally)?, value(Peer::BareWs)?);
         // A saturated load generator makes a figure a bound: a rate is at
         // least what was seen, a CPU time per operation at most.
         let bound = match (r_sat, b_sat) {
             (false, false) => "",
-            (true, true) => return "—".into(),
+            (true, true) => return None,
             (true, false) if cpu => "≤",
             (true, false) => "≥",
             (false, true) if cpu => "≥",
@@ -73,19 +98,7 @@ impl Report {
             let mark = if met { "✓" } else { "✗" };
             let _ = write!(text, " {mark} (target {sign}{target:.2}×)");
         }
-        if s.is_idle() {
-            let met = self
-                .clean_median(s, Peer::Rally, rt)
-                .and_then(|m| m.bytes_per_client)
-                .is_some_and(|b| b <= IDLE_TARGET);
-            let mark = if met { "✓" } else { "✗" };
-            let _ = write!(
-                text,
-                "; Rally {mark} (target ≤{:.0} KiB)",
-                IDLE_TARGET / 1024.0
-            );
-        }
-        text
+        Some(text)
     }
 
     fn table(
@@ -99,17 +112,16 @@ impl Report {
         if !self.scenarios.iter().any(rows) {
             return;
         }
-        // `ratio`: the Rally ÷ ceiling column, for a figure where lower is
-        // better (`Some(true)`) or higher (`Some(false)`).
-        let ceiling = ratio
-            .filter(|_| self.peers.contains(&Peer::Rally) && self.peers.contains(&Peer::BareWs));
+        // `ratio`: the Rally ÷ ceiling column (with the targets), for a
+        // figure where lower is better (`Some(true)`) or higher (`Some(false)`).
+        let ceiling = ratio.filter(|_| self.peers.contains(&Peer::Rally));
         let _ = writeln!(out, "{title}\n");
         out.push_str("| scenario | runtime |");
         for p in &self.peers {
             let _ = write!(out, " {} |", p.title());
         }
         if ceiling.is_some() {
-            out.push_str(" Rally ÷ ceiling |");
+            out.push_str(" Rally ÷ ceiling, target |");
         }
         out.push_str("\n| --- | --- |");
         for _ in &self.peers {
