@@ -404,10 +404,20 @@ fn run(opts: Options) -> Result<(), String> {
         runs: opts.runs.unwrap_or(timing.runs),
         ..timing
     };
-    let list: Vec<Scenario> = scenarios(opts.quick)
-        .into_iter()
-        .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| s.id.starts_with(o.as_str())))
-        .collect();
+    let chosen = |quick: bool| -> Vec<Scenario> {
+        scenarios(quick)
+            .into_iter()
+            .filter(|s| {
+                opts.only.is_empty() || opts.only.iter().any(|o| s.id.starts_with(o.as_str()))
+            })
+            .collect()
+    };
+    // `--quick --scenarios idle-max`: a scenario of the full run named
+    // explicitly runs, with the quick timing.
+    let mut list = chosen(opts.quick);
+    if list.is_empty() && !opts.only.is_empty() {
+        list = chosen(false);
+    }
     let machine = report::Machine::read(&opts, nofile);
     eprintln!("{}", machine.summary());
     let rt = tokio::runtime::Builder::new_current_thread()
