@@ -13,10 +13,10 @@
 //!   and writes it straight into every member's socket from the task that
 //!   read it, a member's queue used only when its socket is full; the
 //!   broadcasts to one room read together go to each member in one write,
-//!   as the echoes of one read do; `join`
-//!   (`42N["join",ROOM]`) is answered `43N[ROOM]`. That is all of Socket.IO
-//!   the fan-out scenario needs; on a `/socket.io/` path the connection also
-//!   opens with an Engine.IO open packet, as a Socket.IO server's does.
+//!   as the echoes of one read do. `join` (`42N["join",ROOM]`) is answered
+//!   `43N[ROOM]`. That is all of Socket.IO the fan-out scenario needs; on a
+//!   `/socket.io/` path the connection also opens with an Engine.IO open
+//!   packet, as a Socket.IO server's does.
 
 use std::{
     cell::RefCell,
