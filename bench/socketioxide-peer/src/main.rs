@@ -1,4 +1,5 @@
-//! socketioxide peer for rally-bench. Usage: `socketioxide-peer PORT`.
+//! socketioxide peer for rally-bench. Usage: `socketioxide-peer PORT [current|multi]`
+//! (the tokio runtime: multi-threaded, as `#[tokio::main]` builds it, unless `current`).
 //!
 //! The bench protocol: namespace `/`; `echo` is acked with its own argument;
 //! `join(room)` joins the room and is acked with the room; `bcast(room, payload)`
@@ -12,12 +13,24 @@ use socketioxide::{
 };
 use tokio::net::TcpListener;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let port: u16 = std::env::args()
         .nth(1)
         .and_then(|p| p.parse().ok())
-        .expect("usage: socketioxide-peer PORT");
+        .expect("usage: socketioxide-peer PORT [current|multi]");
+    let mut runtime = match std::env::args().nth(2).as_deref() {
+        Some("current") => tokio::runtime::Builder::new_current_thread(),
+        None | Some("multi") => tokio::runtime::Builder::new_multi_thread(),
+        Some(other) => panic!("unknown runtime {other}: current or multi"),
+    };
+    runtime
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(serve(port));
+}
+
+async fn serve(port: u16) {
     let (svc, io) = SocketIo::new_svc();
     let io2 = io.clone();
     io.ns("/", async move |socket: SocketRef| {

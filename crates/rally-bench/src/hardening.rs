@@ -126,7 +126,7 @@ fn run(scenario: &str, opts: &Opts) -> Result<(), String> {
     }
     peer::pin_self(crate::CLIENT_CPU)?;
     let programs = Programs::prepare(&[Peer::Rally])?;
-    let server = programs.start(Peer::Rally)?;
+    let server = programs.start(Peer::Rally, None)?;
     eprintln!(
         "{scenario}: Rally peer pid {} on {} (CPU {}), load generator on CPU {}; {opts:?}",
         server.pid,

@@ -1,10 +1,12 @@
 //! `rally-bench`: Rally side by side with socketioxide, Node.js socket.io and
-//! a bare WebSocket echo server (the ceiling).
+//! a bare WebSocket server (the ceiling: an echo server and a broadcaster,
+//! `bare.rs`), the Rust servers on both tokio runtimes.
 //!
 //! ```text
 //! cargo run --release -p rally-bench -- --quick            # under three minutes
 //! cargo run --release -p rally-bench -- --update-doc       # every scenario, BENCHMARKS.md
 //! cargo run --release -p rally-bench -- --peers rally,node --scenarios ack
+//! cargo run --release -p rally-bench -- --peers rally,bare-ws --runtimes current --scenarios idle-max
 //! cargo run --release -p rally-bench -- soak|storm|slow-mix [flags]   # hardening.rs
 //! cargo run --release -p rally-bench -- cluster [flags]   # cluster.rs, two nodes on Redis
 //! ```
@@ -17,9 +19,11 @@
 //! keeps the workspace's `unsafe_code = "deny"` instead of forbidding it, and
 //! allows it at each call with a SAFETY comment.
 
+mod bare;
 mod cluster;
 mod hardening;
 mod http;
+mod idle;
 mod peer;
 mod recovery;
 mod report;
@@ -34,6 +38,7 @@ use std::{path::PathBuf, time::Duration};
 
 use peer::{Peer, Programs};
 use scenario::{Sample, Target, Timing};
+use serve::Runtime;
 
 /// The CPU the servers run on.
 pub(crate) const SERVER_CPU: usize = 0;
@@ -54,6 +59,13 @@ pub(crate) enum Kind {
         clients: usize,
     },
     Idle {
+        clients: usize,
+    },
+    /// Idle density at as many WebSocket clients as the open-files limit
+    /// allows (see [`idle_max_clients`]).
+    IdleMax,
+    /// Idle density of long-polling clients, each with a GET held.
+    IdlePolling {
         clients: usize,
     },
     SetupWs,
@@ -97,6 +109,14 @@ impl Scenario {
                 format!("idle-{clients}"),
                 format!("idle memory, {clients} clients"),
             ),
+            Kind::IdleMax => (
+                "idle-max".into(),
+                "idle memory, as many clients as the open-files limit allows".into(),
+            ),
+            Kind::IdlePolling { clients } => (
+                format!("idle-polling-{clients}"),
+                format!("idle memory, {clients} long-polling clients"),
+            ),
             Kind::SetupWs => ("setup-ws".into(), "connection setup, WebSocket".into()),
             Kind::SetupPolling => (
                 "setup-polling".into(),
@@ -112,9 +132,23 @@ impl Scenario {
 
     fn applies_to(&self, peer: Peer) -> bool {
         match self.kind {
-            Kind::Ack { .. } | Kind::Idle { .. } | Kind::SetupWs => true,
-            Kind::Fanout { .. } | Kind::SetupPolling | Kind::Polling { .. } => peer.is_socketio(),
+            Kind::Ack { .. }
+            | Kind::Idle { .. }
+            | Kind::IdleMax
+            | Kind::SetupWs
+            | Kind::Fanout { .. } => true,
+            Kind::SetupPolling | Kind::Polling { .. } | Kind::IdlePolling { .. } => {
+                peer.is_socketio()
+            }
         }
+    }
+
+    /// Measures memory, not a rate.
+    pub(crate) fn is_idle(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Idle { .. } | Kind::IdleMax | Kind::IdlePolling { .. }
+        )
     }
 
     /// The unit of the headline figure.
@@ -122,7 +156,7 @@ impl Scenario {
         match self.kind {
             Kind::Ack { .. } | Kind::Polling { .. } => "round trips/s",
             Kind::Fanout { .. } => "deliveries/s",
-            Kind::Idle { .. } => "KiB per client",
+            Kind::Idle { .. } | Kind::IdleMax | Kind::IdlePolling { .. } => "KiB per client",
             Kind::SetupWs | Kind::SetupPolling => "connections/s",
         }
     }
@@ -181,7 +215,11 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
     }
     kinds.push(Kind::Idle { clients: 10_000 });
     if !quick {
-        kinds.push(Kind::Idle { clients: 50_000 });
+        kinds.extend([
+            Kind::Idle { clients: 50_000 },
+            Kind::IdleMax,
+            Kind::IdlePolling { clients: 10_000 },
+        ]);
     }
     kinds.extend([Kind::SetupWs, Kind::SetupPolling]);
     if !quick {
@@ -198,6 +236,8 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
 pub(crate) struct Cell {
     pub(crate) scenario: String,
     pub(crate) peer: Peer,
+    /// The tokio runtime of a Rust peer (`None` for Node).
+    pub(crate) runtime: Option<Runtime>,
     pub(crate) samples: Vec<Sample>,
     pub(crate) error: Option<String>,
 }
@@ -225,6 +265,7 @@ impl Cell {
 struct Options {
     quick: bool,
     peers: Vec<Peer>,
+    runtimes: Vec<Runtime>,
     only: Vec<String>,
     out: PathBuf,
     update_doc: bool,
@@ -236,6 +277,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         quick: false,
         peers: Peer::ALL.to_vec(),
+        runtimes: Vec::new(),
         only: Vec::new(),
         out: repo.join("bench/results"),
         update_doc: false,
@@ -253,6 +295,13 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                     .map(|p| Peer::parse(p).ok_or(format!("unknown peer {p}")))
                     .collect::<Result<_, _>>()?;
             }
+            "--runtimes" => {
+                let v = it.next().ok_or("--runtimes needs a list")?;
+                o.runtimes = v
+                    .split(',')
+                    .map(|r| Runtime::parse(r).ok_or(format!("unknown runtime {r}")))
+                    .collect::<Result<_, _>>()?;
+            }
             "--scenarios" => {
                 let v = it.next().ok_or("--scenarios needs a list")?;
                 o.only = v.split(',').map(str::to_owned).collect();
@@ -265,15 +314,25 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown flag {other}")),
         }
     }
+    if o.runtimes.is_empty() {
+        // The full run measures both; `--quick` keeps tokio's default.
+        o.runtimes = if o.quick {
+            vec![Runtime::Multi]
+        } else {
+            Runtime::ALL.to_vec()
+        };
+    }
+    o.runtimes.sort();
+    o.runtimes.dedup();
     Ok(o)
 }
 
 const USAGE: &str = "usage: rally-bench [--quick] [--peers rally,socketioxide,node,bare-ws] \
-[--scenarios ID-PREFIX,...] [--runs N] [--out DIR] [--update-doc]
+[--runtimes current,multi] [--scenarios ID-PREFIX,...] [--runs N] [--out DIR] [--update-doc]
        rally-bench recovery [--clients N] [--rate N] [--seconds N] [--fanout-clients N] [--fanout-broadcasts N]
        rally-bench cluster [--clients N] [--inflight N,...] [--modes classic,sharded] [--seconds N] [--runs N] [--warmup N] [--out DIR]
        rally-bench soak|storm|slow-mix [--clients N] [--duration S] ... (see hardening.rs)
-       rally-bench serve-rally PORT | serve-ws PORT";
+       rally-bench serve-rally PORT [current|multi] | serve-ws PORT [current|multi]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -283,9 +342,16 @@ fn main() {
             std::process::exit(2)
         })
     };
+    let runtime = || match args.get(2) {
+        None => Runtime::Multi,
+        Some(r) => Runtime::parse(r).unwrap_or_else(|| {
+            eprintln!("{USAGE}");
+            std::process::exit(2)
+        }),
+    };
     match args.first().map(String::as_str) {
-        Some("serve-rally") => return serve::rally_peer(port()),
-        Some("serve-ws") => return serve::ws_peer(port()),
+        Some("serve-rally") => return serve::rally_peer(port(), runtime()),
+        Some("serve-ws") => return bare::bare_peer(port(), runtime()),
         Some("recovery") => {
             if let Err(e) = recovery::main(&args[1..]) {
                 eprintln!("rally-bench recovery: {e}");
@@ -338,10 +404,20 @@ fn run(opts: Options) -> Result<(), String> {
         runs: opts.runs.unwrap_or(timing.runs),
         ..timing
     };
-    let list: Vec<Scenario> = scenarios(opts.quick)
-        .into_iter()
-        .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| s.id.starts_with(o.as_str())))
-        .collect();
+    let chosen = |quick: bool| -> Vec<Scenario> {
+        scenarios(quick)
+            .into_iter()
+            .filter(|s| {
+                opts.only.is_empty() || opts.only.iter().any(|o| s.id.starts_with(o.as_str()))
+            })
+            .collect()
+    };
+    // `--quick --scenarios idle-max`: a scenario of the full run named
+    // explicitly runs, with the quick timing.
+    let mut list = chosen(opts.quick);
+    if list.is_empty() && !opts.only.is_empty() {
+        list = chosen(false);
+    }
     let machine = report::Machine::read(&opts, nofile);
     eprintln!("{}", machine.summary());
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -351,25 +427,37 @@ fn run(opts: Options) -> Result<(), String> {
     let local = tokio::task::LocalSet::new();
     let started = std::time::Instant::now();
     let mut cells = Vec::new();
+    // Each Rust peer once per runtime, Node once.
+    let variants: Vec<(Peer, Option<Runtime>)> = opts
+        .peers
+        .iter()
+        .flat_map(|&p| {
+            if p.is_rust() {
+                opts.runtimes.iter().map(|&r| (p, Some(r))).collect()
+            } else {
+                vec![(p, None)]
+            }
+        })
+        .collect();
     let total: usize = list
         .iter()
         .map(|s| {
-            rounds(s, timing, opts.quick) * opts.peers.iter().filter(|p| s.applies_to(**p)).count()
+            rounds(s, timing, opts.quick) * variants.iter().filter(|p| s.applies_to(p.0)).count()
         })
         .sum();
     let mut done = 0;
     for s in &list {
-        let peers: Vec<Peer> = opts
-            .peers
+        let peers: Vec<(Peer, Option<Runtime>)> = variants
             .iter()
             .copied()
-            .filter(|p| s.applies_to(*p))
+            .filter(|p| s.applies_to(p.0))
             .collect();
         let mut row: Vec<Cell> = peers
             .iter()
-            .map(|&peer| Cell {
+            .map(|&(peer, runtime)| Cell {
                 scenario: s.id.clone(),
                 peer,
+                runtime,
                 samples: Vec::new(),
                 error: None,
             })
@@ -390,14 +478,17 @@ fn run(opts: Options) -> Result<(), String> {
                 if row[i].error.is_some() {
                     continue;
                 }
+                let (peer, runtime) = peers[i];
                 eprintln!(
-                    "[{done}/{total}] {} · {} ({:.0} s)",
+                    "[{done}/{total}] {} · {}{} ({:.0} s)",
                     s.title,
-                    peers[i].title(),
+                    peer.title(),
+                    runtime.map_or(String::new(), |r| format!(", {}", r.title())),
                     started.elapsed().as_secs_f64()
                 );
                 let timing = Timing { runs, ..timing };
-                let part = local.block_on(&rt, run_cell(&programs, s, peers[i], timing, nofile));
+                let part =
+                    local.block_on(&rt, run_cell(&programs, s, (peer, runtime), timing, nofile));
                 if let Some(e) = &part.error {
                     eprintln!("    error: {e}");
                 }
@@ -412,6 +503,7 @@ fn run(opts: Options) -> Result<(), String> {
         machine,
         scenarios: list,
         peers: opts.peers.clone(),
+        runtimes: opts.runtimes.clone(),
         cells,
         quick: opts.quick,
     };
@@ -426,7 +518,7 @@ fn run(opts: Options) -> Result<(), String> {
 /// drifts over seconds, not only over minutes); `--quick`, which must stay
 /// short, takes two; idle density one (a single measurement per peer).
 fn rounds(s: &Scenario, timing: Timing, quick: bool) -> usize {
-    if matches!(s.kind, Kind::Idle { .. }) {
+    if s.is_idle() {
         1
     } else if quick {
         timing.runs.min(2)
@@ -435,21 +527,34 @@ fn rounds(s: &Scenario, timing: Timing, quick: bool) -> usize {
     }
 }
 
+/// How many clients `idle-max` connects: the open-files limit (which the
+/// server and this load generator each have, one descriptor per
+/// connection) less a margin for everything else either process opens
+/// (listeners, the runtime's descriptors, Node's own): 1,000 at a limit of
+/// 20,000, 5% of a higher one.
+pub(crate) fn idle_max_clients(nofile: u64) -> usize {
+    let margin = (nofile / 20).max(1000);
+    usize::try_from(nofile.saturating_sub(margin)).unwrap_or(usize::MAX)
+}
+
 async fn run_cell(
     programs: &Programs,
     s: &Scenario,
-    peer: Peer,
+    (peer, runtime): (Peer, Option<Runtime>),
     timing: Timing,
     nofile: u64,
 ) -> Cell {
     let mut cell = Cell {
         scenario: s.id.clone(),
         peer,
+        runtime,
         samples: Vec::new(),
         error: None,
     };
     let needed = match s.kind {
-        Kind::Idle { clients } | Kind::Fanout { clients } => clients as u64 + 200,
+        Kind::Idle { clients } | Kind::Fanout { clients } | Kind::IdlePolling { clients } => {
+            clients as u64 + 200
+        }
         _ => 0,
     };
     if needed > nofile {
@@ -458,7 +563,7 @@ async fn run_cell(
         ));
         return cell;
     }
-    let running = match programs.start(peer) {
+    let running = match programs.start(peer, runtime) {
         Ok(r) => r,
         Err(e) => {
             cell.error = Some(e);
@@ -479,6 +584,8 @@ async fn run_cell(
         } => scenario::ack(target, conns, inflight, payload).await,
         Kind::Fanout { clients } => scenario::fanout(target, clients, 8).await,
         Kind::Idle { clients } => scenario::idle(target, clients).await,
+        Kind::IdleMax => idle::idle_max(target, idle_max_clients(nofile)).await,
+        Kind::IdlePolling { clients } => idle::idle_polling(target, clients).await,
         Kind::SetupWs => scenario::setup(target, 32, false).await,
         Kind::SetupPolling => scenario::setup(target, 32, true).await,
         Kind::Polling { conns, inflight } => scenario::polling(target, conns, inflight).await,

@@ -9,6 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::serve::Runtime;
+
 /// The servers compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Peer {
@@ -37,6 +39,11 @@ impl Peer {
             Peer::Node => "Node socket.io 4.8.4",
             Peer::BareWs => "bare WebSocket (ceiling)",
         }
+    }
+
+    /// A Rust server, run on each tokio runtime asked for.
+    pub(crate) fn is_rust(self) -> bool {
+        self != Peer::Node
     }
 
     pub(crate) fn parse(s: &str) -> Option<Self> {
@@ -100,7 +107,7 @@ impl Programs {
         })
     }
 
-    fn command(&self, peer: Peer, port: u16) -> Command {
+    fn command(&self, peer: Peer, port: u16, runtime: Option<Runtime>) -> Command {
         let port = port.to_string();
         let mut cmd = Command::new("taskset");
         cmd.arg("-c");
@@ -114,17 +121,21 @@ impl Programs {
                 .arg(self.repo.join("interop/bench-peer.mjs"))
                 .arg(&port),
         };
+        if let Some(rt) = runtime.filter(|_| peer.is_rust()) {
+            cmd.arg(rt.name());
+        }
         cmd
     }
 
-    /// Starts `peer` on a free port and waits until it accepts connections.
-    pub(crate) fn start(&self, peer: Peer) -> Result<Running, String> {
+    /// Starts `peer` on a free port, a Rust one on `runtime` (by default
+    /// tokio's multi-threaded one), and waits until it accepts connections.
+    pub(crate) fn start(&self, peer: Peer, runtime: Option<Runtime>) -> Result<Running, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
         let child = self
-            .command(peer, port)
+            .command(peer, port, runtime)
             .stdout(Stdio::null())
             .stdin(Stdio::null())
             .spawn()

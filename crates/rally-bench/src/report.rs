@@ -7,7 +7,7 @@ use std::{path::Path, process::Command};
 
 use serde_json::json;
 
-use crate::{Cell, Options, Scenario, peer::Peer};
+use crate::{Cell, Kind, Options, Scenario, peer::Peer, serve::Runtime};
 
 /// What the numbers were measured on.
 #[derive(Debug)]
@@ -128,21 +128,80 @@ pub(crate) fn us(v: u64) -> String {
     }
 }
 
+/// A peer, on a runtime when it is a Rust one.
+type Variant = (Peer, Option<Runtime>);
+
 /// The full results.
 #[derive(Debug)]
 pub(crate) struct Report {
     pub(crate) machine: Machine,
     pub(crate) scenarios: Vec<Scenario>,
     pub(crate) peers: Vec<Peer>,
+    /// The tokio runtimes the Rust peers ran on.
+    pub(crate) runtimes: Vec<Runtime>,
     pub(crate) cells: Vec<Cell>,
     pub(crate) quick: bool,
 }
 
 impl Report {
-    fn cell(&self, s: &Scenario, p: Peer) -> Option<&Cell> {
+    fn cell(&self, s: &Scenario, p: Peer, rt: Option<Runtime>) -> Option<&Cell> {
+        let rt = rt.filter(|_| p.is_rust());
         self.cells
             .iter()
-            .find(|c| c.scenario == s.id && c.peer == p)
+            .find(|c| c.scenario == s.id && c.peer == p && c.runtime == rt)
+    }
+
+    /// Every peer, a Rust one once per runtime.
+    fn variants(&self) -> Vec<Variant> {
+        self.peers
+            .iter()
+            .flat_map(|&p| {
+                if p.is_rust() {
+                    self.runtimes.iter().map(|&r| (p, Some(r))).collect()
+                } else {
+                    vec![(p, None)]
+                }
+            })
+            .collect()
+    }
+
+    /// The table rows of a scenario: one per runtime when a Rust peer ran.
+    fn row_runtimes(&self) -> Vec<Option<Runtime>> {
+        if self.peers.iter().any(|p| p.is_rust()) {
+            self.runtimes.iter().copied().map(Some).collect()
+        } else {
+            vec![None]
+        }
+    }
+
+    /// The median of a cell that can be reported (no error, the load
+    /// generator not saturated).
+    fn clean_median(&self, s: &Scenario, p: Peer, rt: Option<Runtime>) -> Option<&crate::Sample> {
+        self.cell(s, p, rt)
+            .filter(|c| c.error.is_none() && !c.saturated())
+            .and_then(Cell::median)
+    }
+
+    /// Rally against its ceiling (the bare server on the same runtime):
+    /// throughput and CPU per operation (or memory per client), as ratios.
+    fn ceiling_ratios(&self, s: &Scenario, rt: Option<Runtime>) -> serde_json::Value {
+        let (Some(r), Some(b)) = (
+            self.clean_median(s, Peer::Rally, rt),
+            self.clean_median(s, Peer::BareWs, rt),
+        ) else {
+            return serde_json::Value::Null;
+        };
+        let ratio = |a: f64, b: f64| (a > 0.0 && b > 0.0).then(|| a / b);
+        if s.is_idle() {
+            json!({
+                "memory_per_client": r.bytes_per_client.zip(b.bytes_per_client).and_then(|(a, b)| ratio(a, b)),
+            })
+        } else {
+            json!({
+                "rate": ratio(r.rate, b.rate),
+                "cpu_per_op": ratio(r.cpu_ms_per_1k, b.cpu_ms_per_1k),
+            })
+        }
     }
 
     fn json(&self) -> serde_json::Value {
@@ -154,6 +213,20 @@ impl Report {
                 "commit": self.machine.commit, "command": self.machine.command, "open_files": self.machine.nofile,
             },
             "quick": self.quick,
+            "runtimes": self.runtimes.iter().map(|r| r.name()).collect::<Vec<_>>(),
+            "targets": {
+                "idle_bytes_per_client_at_most": IDLE_TARGET,
+                "idle_polling_bytes_per_client_at_most": IDLE_POLLING_TARGET,
+                "ack_cpu_per_op_vs_ceiling_at_most": ACK_CPU_TARGET,
+                "fanout_rate_vs_ceiling_at_least": FANOUT_RATE_TARGET,
+            },
+            "rally_vs_ceiling": self.scenarios.iter().flat_map(|s| {
+                self.row_runtimes().into_iter().map(move |rt| json!({
+                    "scenario": s.id,
+                    "runtime": rt.map(Runtime::name),
+                    "ratios": self.ceiling_ratios(s, rt),
+                }))
+            }).collect::<Vec<_>>(),
             "results": self.cells.iter().map(|c| {
                 let scenario = self.scenarios.iter().find(|s| s.id == c.scenario);
                 json!({
@@ -161,6 +234,7 @@ impl Report {
                     "title": scenario.map(|s| s.title.clone()),
                     "unit": scenario.map(Scenario::unit),
                     "peer": c.peer.name(),
+                    "runtime": c.runtime.map(Runtime::name),
                     "error": c.error,
                     "saturated": c.saturated(),
                     "median": c.median().map(sample_json),
@@ -222,6 +296,35 @@ impl Report {
     }
 }
 
+/// Target: server memory per idle WebSocket client, bytes.
+pub(crate) const IDLE_TARGET: f64 = 4096.0;
+/// Target: server memory per idle long-polling client, bytes.
+pub(crate) const IDLE_POLLING_TARGET: f64 = 6144.0;
+/// Target: Rally's CPU per acked round trip over the echo ceiling's.
+pub(crate) const ACK_CPU_TARGET: f64 = 1.15;
+/// Target: Rally's fan-out deliveries per second over the broadcaster's.
+pub(crate) const FANOUT_RATE_TARGET: f64 = 0.8;
+
+/// The memory per client an idle scenario aims at, bytes.
+pub(crate) fn idle_target(s: &Scenario) -> f64 {
+    if matches!(s.kind, Kind::IdlePolling { .. }) {
+        IDLE_POLLING_TARGET
+    } else {
+        IDLE_TARGET
+    }
+}
+
+/// Whether a scenario's Rally-to-ceiling ratio has a target, and which:
+/// `(target, higher_is_better)`, for the throughput table (`cpu` false) or
+/// the CPU table.
+pub(crate) fn ceiling_target(s: &Scenario, cpu: bool) -> Option<(f64, bool)> {
+    match (s.kind, cpu) {
+        (Kind::Fanout { .. }, false) => Some((FANOUT_RATE_TARGET, true)),
+        (Kind::Ack { .. }, true) => Some((ACK_CPU_TARGET, false)),
+        _ => None,
+    }
+}
+
 const START: &str = "<!-- rally-bench:start -->";
 const END: &str = "<!-- rally-bench:end -->";
 
@@ -229,6 +332,9 @@ fn sample_json(s: &crate::Sample) -> serde_json::Value {
     json!({
         "rate": s.rate, "p50_us": s.p50_us, "p99_us": s.p99_us,
         "server_cpu_ms_per_1k": s.cpu_ms_per_1k, "server_cpu": s.server_cpu, "server_kernel_share": s.kernel_share,
-        "loadgen_cpu": s.gen_cpu, "other_processes_cpu": s.other_cpu, "steal_cpu": s.steal_cpu, "bytes_per_client": s.bytes_per_client, "errors": s.errors,
+        "loadgen_cpu": s.gen_cpu, "other_processes_cpu": s.other_cpu, "steal_cpu": s.steal_cpu, "bytes_per_client": s.bytes_per_client,
+        "clients": s.clients, "kernel_tcp_bytes_per_client": s.kernel_bytes_per_client,
+        "kernel_slab_bytes_per_client": s.kernel_slab_per_client,
+        "projected_bytes_for_1m_clients": s.bytes_per_client.map(|b| b * 1e6), "errors": s.errors,
     })
 }

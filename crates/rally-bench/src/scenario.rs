@@ -53,6 +53,16 @@ pub(crate) struct Sample {
     pub(crate) gen_cpu: f64,
     /// Idle density: server memory per client, bytes.
     pub(crate) bytes_per_client: Option<f64>,
+    /// Idle density: the clients connected.
+    pub(crate) clients: Option<usize>,
+    /// Idle density: the kernel's TCP buffer memory (`mem` of
+    /// `/proc/net/sockstat`, both ends of every loopback connection) per
+    /// client, bytes.
+    pub(crate) kernel_bytes_per_client: Option<f64>,
+    /// Idle density: the growth of the kernel's unreclaimable slab
+    /// (`SUnreclaim` in `/proc/meminfo`: socket structures, both ends) per
+    /// client, bytes.
+    pub(crate) kernel_slab_per_client: Option<f64>,
     pub(crate) errors: u64,
     /// CPU used meanwhile by other processes on the machine, in cores.
     pub(crate) other_cpu: f64,
@@ -98,7 +108,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// Aborts the tasks when dropped.
-struct Tasks(Vec<JoinHandle<()>>);
+pub(crate) struct Tasks(pub(crate) Vec<JoinHandle<()>>);
 
 impl Drop for Tasks {
     fn drop(&mut self) {
@@ -168,6 +178,9 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
                 },
                 gen_cpu: gen_cpu / elapsed,
                 bytes_per_client: None,
+                clients: None,
+                kernel_bytes_per_client: None,
+                kernel_slab_per_client: None,
                 errors: sh.errors.get() - err0,
                 other_cpu: other,
                 steal_cpu: steal,
@@ -192,15 +205,17 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
     out
 }
 
-/// Source address for the `i`-th of many connections: past ~25,000 a
-/// connection needs another 127.0.0.x to find free ports.
+/// Source address for the `i`-th of many connections: past 10,000 they are
+/// spread over 127.0.0.2 and up, 10,000 each (from one address, the
+/// kernel's search for a free port slows down well before the ~28,000
+/// ephemeral ports run out, more so with an earlier cell's TIME_WAITs).
 fn source(i: usize, total: usize) -> Option<IpAddr> {
-    (total > 25_000).then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (i / 25_000) as u8)))
+    (total > 10_000).then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (i / 10_000) as u8)))
 }
 
 /// Opens `n` Socket.IO connections, `concurrency` at a time, each optionally
 /// joined to room `r`, within `limit`.
-async fn connect_all(
+pub(crate) async fn connect_all(
     target: &Target,
     n: usize,
     join: bool,
@@ -573,7 +588,7 @@ pub(crate) async fn setup(
 
 /// GETs until the namespace CONNECT reply (`40...`) arrives (a server may
 /// answer a first poll with something else, such as a noop).
-async fn poll_until_connected(http: &mut Http, path: &str) -> io::Result<()> {
+pub(crate) async fn poll_until_connected(http: &mut Http, path: &str) -> io::Result<()> {
     for _ in 0..4 {
         let (status, body) = http.request("GET", path, b"").await?;
         if status != 200 {

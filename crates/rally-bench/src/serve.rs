@@ -1,24 +1,71 @@
-//! The peer servers that live in this binary: Rally and the bare WebSocket
-//! echo server (the ceiling). Each runs on tokio's default multi-threaded
-//! runtime, as `#[tokio::main]` would build it (under `taskset` to one core
-//! that is one worker), like the socketioxide peer.
+//! The Rally peer, and the tokio runtimes the Rust peers run on (the bare
+//! ceilings are in `bare.rs`).
 
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use std::fmt;
+
 use rally::{Args, Server};
 use tokio::net::TcpListener;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// The tokio runtime flavour a Rust peer runs on. Under `taskset` to one
+/// core the multi-threaded runtime has one worker, as `#[tokio::main]`
+/// builds it; the scheduler still differs (a LIFO slot and a local queue
+/// that overflows into a global one, against one queue polled in order),
+/// and that shows in p99 and in CPU per operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Runtime {
+    /// `new_current_thread`: the thread that calls `block_on` runs every task.
+    Current,
+    /// `new_multi_thread`: tokio's default (one worker per core).
+    Multi,
+}
+
+impl Runtime {
+    /// Both, in the order the reports list them.
+    pub(crate) const ALL: [Runtime; 2] = [Runtime::Current, Runtime::Multi];
+
+    /// The flag's spelling (`--runtimes current,multi`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Runtime::Current => "current",
+            Runtime::Multi => "multi",
+        }
+    }
+
+    /// The name in the reports.
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Runtime::Current => "current-thread",
+            Runtime::Multi => "multi-thread",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == s)
+    }
+
+    /// Builds the runtime, with I/O and timers.
+    pub(crate) fn build(self) -> tokio::runtime::Runtime {
+        match self {
+            Runtime::Current => tokio::runtime::Builder::new_current_thread(),
+            Runtime::Multi => tokio::runtime::Builder::new_multi_thread(),
+        }
         .enable_all()
         .build()
         .expect("a tokio runtime")
+    }
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The Rally peer: namespace `/`; `echo` acked with its arguments; `join(room)`
 /// acked with the room; `bcast(room, payload)` emits `bcast(payload)` to the
 /// room (the sender included), relaying the payload's JSON untouched.
-pub(crate) fn rally_peer(port: u16) {
-    runtime().block_on(async move {
+pub(crate) fn rally_peer(port: u16, runtime: Runtime) {
+    runtime.build().block_on(async move {
         let mut builder = Server::builder();
         // The slow-consumer mix may shrink the outgoing queue bound (default
         // 4096 frames) so that slow clients fill it sooner.
@@ -61,42 +108,4 @@ pub(crate) fn max_buffered_frames() -> Option<usize> {
     std::env::var("RALLY_BENCH_MAX_BUFFERED_FRAMES")
         .ok()
         .and_then(|v| v.parse().ok())
-}
-
-/// The ceiling: a WebSocket echo server on tokio-websockets, no Socket.IO.
-/// Every message comes back as it is; whatever is ready is written, then
-/// flushed once.
-pub(crate) fn ws_peer(port: u16) {
-    runtime().block_on(async move {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("bind the WebSocket peer");
-        println!("listening {port}");
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let Ok((_req, mut ws)) =
-                    tokio_websockets::ServerBuilder::new().accept(stream).await
-                else {
-                    return;
-                };
-                while let Some(Ok(msg)) = ws.next().await {
-                    if !(msg.is_text() || msg.is_binary()) || ws.feed(msg).await.is_err() {
-                        return;
-                    }
-                    while let Some(Some(Ok(msg))) = ws.next().now_or_never() {
-                        if (msg.is_text() || msg.is_binary()) && ws.feed(msg).await.is_err() {
-                            return;
-                        }
-                    }
-                    if ws.flush().await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
 }

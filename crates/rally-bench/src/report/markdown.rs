@@ -2,17 +2,15 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, si, us};
-use crate::{Cell, Kind, Scenario, peer::Peer};
+use super::{Report, ceiling_target, idle_target, si, us};
+use crate::{Cell, Kind, Scenario, peer::Peer, serve::Runtime};
+
+/// A table's figure of a median run: the value compared and its text.
+type Figure = fn(&Scenario, &crate::Sample) -> Option<(f64, String)>;
 
 impl Report {
-    fn cell_text(
-        &self,
-        s: &Scenario,
-        p: Peer,
-        figure: fn(&Scenario, &crate::Sample) -> Option<(f64, String)>,
-    ) -> String {
-        let Some(c) = self.cell(s, p) else {
+    fn cell_text(&self, s: &Scenario, p: Peer, rt: Option<Runtime>, figure: Figure) -> String {
+        let Some(c) = self.cell(s, p, rt) else {
             return "n/a".into();
         };
         if let Some(e) = &c.error {
@@ -33,9 +31,7 @@ impl Report {
         }
         let text = if m.noisy() { format!("{text}~") } else { text };
         let rally = self
-            .cell(s, Peer::Rally)
-            .filter(|c| c.error.is_none() && !c.saturated())
-            .and_then(Cell::median)
+            .clean_median(s, Peer::Rally, rt)
             .and_then(|m| figure(s, m))
             .map(|(v, _)| v);
         match rally {
@@ -44,29 +40,108 @@ impl Report {
         }
     }
 
+    /// Rally's figure over the ceiling's, on the same runtime, with the
+    /// target when the scenario has one (✓ met, ✗ not).
+    fn ceiling_text(&self, s: &Scenario, rt: Option<Runtime>, figure: Figure, cpu: bool) -> String {
+        let mut parts = Vec::new();
+        if let Some(ratio) = self.ceiling_ratio(s, rt, figure, cpu) {
+            parts.push(ratio);
+        }
+        if s.is_idle() {
+            let target = idle_target(s);
+            let met = self
+                .clean_median(s, Peer::Rally, rt)
+                .and_then(|m| m.bytes_per_client)
+                .is_some_and(|b| b <= target);
+            let mark = if met { "✓" } else { "✗" };
+            parts.push(format!("Rally {mark} (target ≤{:.0} KiB)", target / 1024.0));
+        }
+        if parts.is_empty() {
+            "—".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+
+    fn ceiling_ratio(
+        &self,
+        s: &Scenario,
+        rt: Option<Runtime>,
+        figure: Figure,
+        cpu: bool,
+    ) -> Option<String> {
+        let value = |p: Peer| {
+            let c = self.cell(s, p, rt).filter(|c| c.error.is_none())?;
+            let (v, _) = figure(s, c.median()?)?;
+            (v > 0.0).then_some((v, c.saturated()))
+        };
+        let ((r, r_sat), (b, b_sat)) = (value(Peer::Rally)?, value(Peer::BareWs)?);
+        // A saturated load generator makes a figure a bound: a rate is at
+        // least what was seen, a CPU time per operation at most.
+        let bound = match (r_sat, b_sat) {
+            (false, false) => "",
+            (true, true) => return None,
+            (true, false) if cpu => "≤",
+            (true, false) => "≥",
+            (false, true) if cpu => "≥",
+            (false, true) => "≤",
+        };
+        let ratio = r / b;
+        let mut text = format!("{bound}{ratio:.2}×");
+        if let Some((target, higher)) = ceiling_target(s, cpu) {
+            let met = if higher {
+                ratio >= target
+            } else {
+                ratio <= target
+            };
+            let sign = if higher { "≥" } else { "≤" };
+            let mark = if met { "✓" } else { "✗" };
+            let _ = write!(text, " {mark} (target {sign}{target:.2}×)");
+        }
+        Some(text)
+    }
+
     fn table(
         &self,
         out: &mut String,
         title: &str,
-        figure: fn(&Scenario, &crate::Sample) -> Option<(f64, String)>,
+        figure: Figure,
         rows: &dyn Fn(&Scenario) -> bool,
+        ratio: Option<bool>,
     ) {
+        if !self.scenarios.iter().any(rows) {
+            return;
+        }
+        // `ratio`: the Rally ÷ ceiling column (with the targets), for a
+        // figure where lower is better (`Some(true)`) or higher (`Some(false)`).
+        let ceiling = ratio.filter(|_| self.peers.contains(&Peer::Rally));
         let _ = writeln!(out, "{title}\n");
-        out.push_str("| scenario |");
+        out.push_str("| scenario | runtime |");
         for p in &self.peers {
             let _ = write!(out, " {} |", p.title());
         }
-        out.push_str("\n| --- |");
+        if ceiling.is_some() {
+            out.push_str(" Rally ÷ ceiling, target |");
+        }
+        out.push_str("\n| --- | --- |");
         for _ in &self.peers {
+            out.push_str(" ---: |");
+        }
+        if ceiling.is_some() {
             out.push_str(" ---: |");
         }
         out.push('\n');
         for s in self.scenarios.iter().filter(|s| rows(s)) {
-            let _ = write!(out, "| {} |", s.title);
-            for &p in &self.peers {
-                let _ = write!(out, " {} |", self.cell_text(s, p, figure));
+            for rt in self.row_runtimes() {
+                let _ = write!(out, "| {} | {} |", s.title, rt.map_or("—", Runtime::title));
+                for &p in &self.peers {
+                    let _ = write!(out, " {} |", self.cell_text(s, p, rt, figure));
+                }
+                if let Some(cpu) = ceiling {
+                    let _ = write!(out, " {} |", self.ceiling_text(s, rt, figure, cpu));
+                }
+                out.push('\n');
             }
-            out.push('\n');
         }
         out.push('\n');
     }
@@ -82,48 +157,77 @@ impl Report {
             .unwrap_or(0);
         self.table(
             &mut out,
-            &format!("**Throughput** (median of {runs} runs; in brackets: the ratio to Rally; higher is better)"),
-            |s, m| match s.kind {
-                Kind::Idle { .. } => None,
-                _ => Some((m.rate, format!("{} {}", si(m.rate), s.unit()))),
-            },
-            &|s| !matches!(s.kind, Kind::Idle { .. }),
+            &format!(
+                "**Throughput** (median of {runs} runs; in brackets: the ratio to Rally on the same runtime; \
+                 last column: Rally's over the ceiling's; higher is better)"
+            ),
+            |s, m| (!s.is_idle()).then(|| (m.rate, format!("{} {}", si(m.rate), s.unit()))),
+            &|s| !s.is_idle(),
+            Some(false),
         );
         self.table(
             &mut out,
-            "**Server CPU per 1,000 operations** (ms, from /proc; lower is better)",
-            |s, m| match s.kind {
-                Kind::Idle { .. } => None,
-                _ => (m.cpu_ms_per_1k > 0.0)
-                    .then(|| (m.cpu_ms_per_1k, format!("{:.1} ms", m.cpu_ms_per_1k))),
+            "**Server CPU per 1,000 operations** (ms, from /proc; last column: Rally's over the ceiling's; \
+             lower is better)",
+            |s, m| {
+                (!s.is_idle() && m.cpu_ms_per_1k > 0.0)
+                    .then(|| (m.cpu_ms_per_1k, format!("{:.1} ms", m.cpu_ms_per_1k)))
             },
-            &|s| !matches!(s.kind, Kind::Idle { .. }),
+            &|s| !s.is_idle(),
+            Some(true),
         );
         self.table(
             &mut out,
             "**Latency** (p50 / p99 of the median run; under the load above)",
-            |s, m| match s.kind {
-                Kind::Idle { .. } => None,
-                _ => Some((
-                    m.p50_us as f64,
-                    format!("{} / {}", us(m.p50_us), us(m.p99_us)),
-                )),
+            |s, m| {
+                (!s.is_idle()).then(|| {
+                    (
+                        m.p50_us as f64,
+                        format!("{} / {}", us(m.p50_us), us(m.p99_us)),
+                    )
+                })
             },
-            &|s| !matches!(s.kind, Kind::Idle { .. }),
+            &|s| !s.is_idle(),
+            None,
         );
         self.table(
             &mut out,
-            "**Idle density** (server resident memory per connected client; lower is better)",
-            |_, m| {
-                m.bytes_per_client
-                    .map(|b| (b, format!("{:.1} KiB", b / 1024.0)))
+            "**Idle density** (server resident memory per connected client; at the open-files limit \
+             also the clients, the projection for 1,000,000 clients, and apart the kernel's memory per \
+             client, both ends of the loopback connection: TCP buffers from /proc/net/sockstat and \
+             socket structures from the slab; lower is better)",
+            |s, m| {
+                let b = m.bytes_per_client?;
+                let mut text = format!("{:.1} KiB", b / 1024.0);
+                if let (Kind::IdleMax, Some(n)) = (s.kind, m.clients) {
+                    let _ = write!(text, " ({n} clients; 1M: {:.2} GB", b * 1e6 / 1e9);
+                    if let (Some(k), Some(slab)) =
+                        (m.kernel_bytes_per_client, m.kernel_slab_per_client)
+                    {
+                        let _ = write!(
+                            text,
+                            "; kernel: TCP buffers {:.1} KiB, slab {:.1} KiB",
+                            k / 1024.0,
+                            slab / 1024.0
+                        );
+                    }
+                    text.push(')');
+                }
+                Some((b, text))
             },
-            &|s| matches!(s.kind, Kind::Idle { .. }),
+            &|s| s.is_idle(),
+            Some(true),
         );
         out.push_str(
             "⚠ the load generator saturated its core in that run: a lower bound, not a result.  \n",
         );
-        out.push_str("n/a: the bare WebSocket server has no rooms and no polling.  \n");
+        out.push_str(
+            "The ceiling: a bare WebSocket server with its own framing and no Socket.IO, on the same \
+             runtime as the Rust peers of its row: an echo server for the acked round trips and a \
+             broadcaster for the fan-out (one frame per broadcast written straight into each member's \
+             socket). Node has no runtime to choose: its one measurement appears in every row.  \n",
+        );
+        out.push_str("n/a: the bare WebSocket server has no polling.  \n");
         let most = |f: fn(&crate::Sample) -> f64| {
             self.cells
                 .iter()
@@ -145,9 +249,10 @@ impl Report {
             .iter()
             .filter_map(|c| {
                 Some(format!(
-                    "{} / {}: {}",
+                    "{} / {}{}: {}",
                     c.scenario,
                     c.peer,
+                    c.runtime.map_or(String::new(), |r| format!(" ({r})")),
                     c.error.as_ref()?
                 ))
             })

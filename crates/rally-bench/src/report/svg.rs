@@ -2,20 +2,21 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, si};
-use crate::{Kind, Scenario, peer::Peer};
+use super::{Report, Variant, si};
+use crate::{Scenario, peer::Peer, serve::Runtime};
 
 impl Report {
     /// The headline figure of a cell, when it can be reported.
-    fn headline(&self, s: &Scenario, p: Peer) -> Option<f64> {
-        let c = self.cell(s, p)?;
+    fn headline(&self, s: &Scenario, p: Peer, rt: Option<Runtime>) -> Option<f64> {
+        let c = self.cell(s, p, rt)?;
         if c.error.is_some() || c.saturated() {
             return None;
         }
         let m = c.median()?;
-        match s.kind {
-            Kind::Idle { .. } => m.bytes_per_client.map(|b| b / 1024.0),
-            _ => (m.rate > 0.0).then_some(m.rate),
+        if s.is_idle() {
+            m.bytes_per_client.map(|b| b / 1024.0)
+        } else {
+            (m.rate > 0.0).then_some(m.rate)
         }
     }
 
@@ -39,10 +40,11 @@ impl Report {
             );
         }
         for s in &self.scenarios {
-            let values: Vec<(Peer, Option<f64>)> = self
-                .peers
-                .iter()
-                .map(|&p| (p, self.headline(s, p)))
+            let values: Vec<(Variant, Option<f64>)> = self
+                .variants()
+                .into_iter()
+                .filter(|&(p, rt)| self.cell(s, p, rt).is_some())
+                .map(|(p, rt)| ((p, rt), self.headline(s, p, rt)))
                 .collect();
             let max = values.iter().filter_map(|v| v.1).fold(0.0, f64::max);
             let _ = write!(
@@ -51,17 +53,13 @@ impl Report {
                 y + 12.0,
                 s.title,
                 s.unit(),
-                if matches!(s.kind, Kind::Idle { .. }) {
-                    ", lower is better"
-                } else {
-                    ""
-                }
+                if s.is_idle() { ", lower is better" } else { "" }
             );
             y += 18.0;
-            for (p, v) in values {
+            for ((p, rt), v) in values {
                 let color = colors[Peer::ALL.iter().position(|q| *q == p).unwrap_or(0)];
-                let label = match (v, self.cell(s, p)) {
-                    (Some(v), _) if matches!(s.kind, Kind::Idle { .. }) => format!("{v:.1}"),
+                let label = match (v, self.cell(s, p, rt)) {
+                    (Some(v), _) if s.is_idle() => format!("{v:.1}"),
                     (Some(v), _) => si(v),
                     (None, None) => "n/a".into(),
                     (None, Some(c)) if c.saturated() => "load generator saturated".into(),
@@ -79,7 +77,7 @@ impl Report {
                     r#"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{left}" y="{y}" width="{w:.1}" height="{}" fill="{color}"/><text x="{}" y="{}">{label}</text>"#,
                     left - 6.0,
                     y + 12.0,
-                    p.name(),
+                    rt.map_or_else(|| p.name().to_owned(), |rt| format!("{p} ({rt})")),
                     bar - 2.0,
                     left + w + 4.0,
                     y + 12.0,
