@@ -65,7 +65,11 @@ impl Frame {
     fn close_code(&self) -> u16 {
         assert_eq!(self.opcode, OpCode::Close, "expected a close frame");
         assert!(!self.rsv1, "control frames are never compressed");
-        assert_eq!(self.payload.len(), 2, "a status and no reason, as the reference");
+        assert_eq!(
+            self.payload.len(),
+            2,
+            "a status and no reason, as the reference"
+        );
         u16::from_be_bytes([self.payload[0], self.payload[1]])
     }
 }
