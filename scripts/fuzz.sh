@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(engine_packet polling_payload polling_payload_v3 socket_packet socket_assembler event_args websocket_messages msgpack msgpack_packet)
+TARGETS=(engine_packet polling_payload polling_payload_v3 socket_packet socket_assembler event_args websocket_messages ws_reader msgpack msgpack_packet)
 SANITIZER="${FUZZ_SANITIZER:-address}"
 [ "${1:-}" = ci ] && SANITIZER="${FUZZ_SANITIZER:-none}"
 export RUSTC_BOOTSTRAP=1

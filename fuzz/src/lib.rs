@@ -14,6 +14,7 @@ mod decoders;
 mod msgpack;
 mod polling_v3;
 pub mod ws;
+pub mod ws_reader;
 
 pub use decoders::{
     check_engine_packet, check_event_args, check_polling_payload, check_socket_assembler,
@@ -22,6 +23,7 @@ pub use decoders::{
 pub use msgpack::{check_msgpack, check_msgpack_packet};
 pub use polling_v3::check_polling_payload_v3;
 pub use ws::check_websocket_messages;
+pub use ws_reader::check_ws_reader;
 
 /// One message of a message-sequence input (`socket_assembler`,
 /// `websocket_messages`).

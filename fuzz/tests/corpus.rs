@@ -61,6 +61,26 @@ fn websocket_messages() {
 }
 
 #[test]
+fn ws_reader() {
+    replay("ws_reader", rally_fuzz::check_ws_reader);
+    for seed in rally_fuzz::ws_reader::seeds() {
+        rally_fuzz::check_ws_reader(&seed);
+    }
+}
+
+/// Writes the hand-made seeds of `ws_reader` to `corpus/ws_reader/`:
+/// `cargo test --manifest-path fuzz/Cargo.toml --test corpus -- --ignored write_ws_reader_seeds`.
+#[test]
+#[ignore = "writes the corpus"]
+fn write_ws_reader_seeds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/ws_reader");
+    fs::create_dir_all(&dir).expect("the corpus folder");
+    for (i, seed) in rally_fuzz::ws_reader::seeds().iter().enumerate() {
+        fs::write(dir.join(format!("seed-{i:02}")), seed).expect("a seed file");
+    }
+}
+
+#[test]
 fn msgpack() {
     replay("msgpack", rally_fuzz::check_msgpack);
 }

@@ -72,6 +72,7 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
         .transports(config.transports.iter().copied())
         .parser(config.parser)
         .allow_eio3(config.allow_eio3)
+        .per_message_deflate(config.per_message_deflate())
         .add_trailing_slash(config.add_trailing_slash);
     let limits = &config.limits;
     if let Some(n) = limits.max_sessions {

@@ -2,17 +2,19 @@
 //! text and binary as binary.
 //!
 //! ```text
-//! cargo run --release --example engine_echo -- --port 3000 [--ping-interval 300] [--ping-timeout 200] [--allow-eio3]
+//! cargo run --release --example engine_echo -- --port 3000 [--ping-interval 300] [--ping-timeout 200] [--allow-eio3] [--per-message-deflate]
 //! ```
 //!
 //! It answers under `/engine.io/` on `localhost` (IPv4 and IPv6) with
 //! `maxHttpBufferSize` 1,000,000. It speaks Engine.IO protocol 4; with
 //! `--allow-eio3` protocol 3 as well (`allowEIO3`: `EIO=3`, or a request
 //! without `EIO`, opens a protocol 3 session, where the client pings).
+//! `--per-message-deflate` turns WebSocket compression on
+//! (`perMessageDeflate`, threshold 1024 bytes).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use rally_engine::{Config, EngineIo, Handler, Message, Session};
+use rally_engine::{Config, EngineIo, Handler, Message, PerMessageDeflate, Session};
 use tokio::net::TcpListener;
 
 struct Echo;
@@ -33,6 +35,7 @@ struct Args {
     ping_interval: u64,
     ping_timeout: u64,
     allow_eio3: bool,
+    per_message_deflate: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -41,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
         ping_interval: 300,
         ping_timeout: 200,
         allow_eio3: false,
+        per_message_deflate: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -59,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
             "--ping-interval" => args.ping_interval = value("--ping-interval")?,
             "--ping-timeout" => args.ping_timeout = value("--ping-timeout")?,
             "--allow-eio3" => args.allow_eio3 = true,
+            "--per-message-deflate" => args.per_message_deflate = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -72,7 +77,7 @@ async fn main() {
         Err(e) => {
             eprintln!("engine_echo: {e}");
             eprintln!(
-                "usage: engine_echo [--port N] [--ping-interval MS] [--ping-timeout MS] [--allow-eio3]"
+                "usage: engine_echo [--port N] [--ping-interval MS] [--ping-timeout MS] [--allow-eio3] [--per-message-deflate]"
             );
             std::process::exit(2);
         }
@@ -82,7 +87,8 @@ async fn main() {
         .ping_interval(Duration::from_millis(args.ping_interval))
         .ping_timeout(Duration::from_millis(args.ping_timeout))
         .max_http_buffer_size(1_000_000)
-        .allow_eio3(args.allow_eio3);
+        .allow_eio3(args.allow_eio3)
+        .per_message_deflate(args.per_message_deflate.then(PerMessageDeflate::default));
     let engine = EngineIo::new(config, Echo);
 
     let mut servers = Vec::new();

@@ -1,7 +1,7 @@
 //! A Socket.IO server for conformance suites.
 //!
 //! ```text
-//! cargo run --release --example sio_conformance -- --port 3000 [--allow-eio3] [--parser msgpack]
+//! cargo run --release --example sio_conformance -- --port 3000 [--allow-eio3] [--parser msgpack] [--per-message-deflate]
 //! ```
 //!
 //! pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1000 ms,
@@ -17,17 +17,19 @@
 //! `--parser msgpack` speaks `socket.io-msgpack-parser` instead of the
 //! default parser. `--allow-eio3` also serves Socket.IO v2 clients
 //! (Engine.IO protocol 3, Socket.IO protocol 4; a request without `EIO` is
-//! protocol 3), beside v4 ones.
+//! protocol 3), beside v4 ones. `--per-message-deflate` turns WebSocket
+//! compression on (`perMessageDeflate`, threshold 1024 bytes).
 
 use std::{net::SocketAddr, time::Duration};
 
-use rally::{Args, Parser, Server};
+use rally::{Args, Parser, PerMessageDeflate, Server};
 use tokio::net::TcpListener;
 
 struct Options {
     port: u16,
     parser: Parser,
     allow_eio3: bool,
+    per_message_deflate: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -36,6 +38,7 @@ fn options() -> Result<Options, String> {
         port: 3000,
         parser: Parser::Json,
         allow_eio3: false,
+        per_message_deflate: false,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -50,6 +53,7 @@ fn options() -> Result<Options, String> {
                 options.parser = value()?.parse().map_err(|e| format!("--parser: {e}"))?;
             }
             "--allow-eio3" => options.allow_eio3 = true,
+            "--per-message-deflate" => options.per_message_deflate = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -62,9 +66,10 @@ async fn main() {
         port,
         parser,
         allow_eio3,
+        per_message_deflate,
     } = options().unwrap_or_else(|e| {
         eprintln!(
-            "sio_conformance: {e}\nusage: sio_conformance [--port N] [--allow-eio3] [--parser json|msgpack]"
+            "sio_conformance: {e}\nusage: sio_conformance [--port N] [--allow-eio3] [--parser json|msgpack] [--per-message-deflate]"
         );
         std::process::exit(2);
     });
@@ -75,6 +80,7 @@ async fn main() {
         .max_http_buffer_size(1_000_000)
         .parser(parser)
         .allow_eio3(allow_eio3)
+        .per_message_deflate(per_message_deflate.then(PerMessageDeflate::default))
         .build();
     for name in ["/", "/custom"] {
         let ns = io.of(name);

@@ -127,6 +127,23 @@ pub(crate) struct ServeArgs {
         default_missing_value = "true"
     )]
     allow_eio3: Option<Toml<bool>>,
+    /// compress WebSocket messages (permessage-deflate) with clients that offer it, true or false (default off; the flag alone turns it on)
+    #[arg(
+        long,
+        env = "RALLY_PER_MESSAGE_DEFLATE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    per_message_deflate: Option<Toml<bool>>,
+    /// with --per-message-deflate: WebSocket messages shorter than this go out uncompressed, in bytes (default 1024)
+    #[arg(
+        long,
+        env = "RALLY_PER_MESSAGE_DEFLATE_THRESHOLD",
+        value_name = "BYTES"
+    )]
+    per_message_deflate_threshold: Option<Toml<usize>>,
     /// serve this directory at / instead of the chat demo
     #[arg(long, env = "RALLY_STATIC_DIR", value_name = "DIR")]
     static_dir: Option<Toml<String>>,

@@ -93,6 +93,10 @@ pub(crate) struct ServeConfig {
     pub(crate) parser: rally::Parser,
     /// Whether Socket.IO v2 clients (Engine.IO protocol 3) are served.
     pub(crate) allow_eio3: bool,
+    /// Whether WebSocket messages are compressed (`perMessageDeflate`).
+    pub(crate) per_message_deflate: bool,
+    /// The size from which a WebSocket message is compressed, in bytes.
+    pub(crate) per_message_deflate_threshold: usize,
     pub(crate) static_dir: Option<PathBuf>,
     pub(crate) shutdown_timeout: Duration,
     /// The Redis of the cluster, if any.
@@ -187,6 +191,13 @@ impl ServeConfig {
                 .max_log_bytes(self.recovery_max_bytes)
         })
     }
+
+    /// WebSocket compression's options, when it is on.
+    pub(crate) fn per_message_deflate(&self) -> Option<rally::PerMessageDeflate> {
+        self.per_message_deflate.then(|| {
+            rally::PerMessageDeflate::default().threshold(self.per_message_deflate_threshold)
+        })
+    }
 }
 
 /// The limits of SECURITY.md that `rally serve` lets one set; `None`
@@ -218,6 +229,8 @@ impl Default for ServeConfig {
             transports: vec![Transport::Polling, Transport::WebSocket],
             parser: rally::Parser::Json,
             allow_eio3: false,
+            per_message_deflate: false,
+            per_message_deflate_threshold: rally::PerMessageDeflate::default().threshold,
             static_dir: None,
             shutdown_timeout: Duration::from_millis(10_000),
             redis: None,

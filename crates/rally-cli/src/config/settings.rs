@@ -56,6 +56,12 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
                 .map_err(|_| format!("expected json or msgpack, got `{last}`"))?;
         }
         "allow_eio3" => config.allow_eio3 = switch(last)?,
+        "per_message_deflate" => config.per_message_deflate = switch(last)?,
+        "per_message_deflate_threshold" => {
+            config.per_message_deflate_threshold = last
+                .parse()
+                .map_err(|_| format!("expected a number of bytes, got `{last}`"))?;
+        }
         "static_dir" => config.static_dir = Some(PathBuf::from(last)),
         "shutdown_timeout" => config.shutdown_timeout = millis(last)?,
         "redis" => {

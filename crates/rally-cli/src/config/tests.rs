@@ -181,6 +181,50 @@ recovery_max_disconnection = 300
 }
 
 #[test]
+fn per_message_deflate_settings() {
+    assert_eq!(serve(&[], &[]).unwrap().per_message_deflate(), None);
+    let on = serve(&["--per-message-deflate"], &[]).unwrap();
+    assert_eq!(
+        on.per_message_deflate(),
+        Some(rally::PerMessageDeflate::default())
+    );
+    let tuned = serve(
+        &["--per-message-deflate-threshold", "0"],
+        &[("RALLY_PER_MESSAGE_DEFLATE", "true")],
+    )
+    .unwrap()
+    .per_message_deflate()
+    .expect("on");
+    assert_eq!(tuned.threshold, 0);
+    let file = std::env::temp_dir().join(format!("rally-pmd-{}.toml", std::process::id()));
+    std::fs::write(
+        &file,
+        "per_message_deflate = true
+per_message_deflate_threshold = 4096
+",
+    )
+    .unwrap();
+    let file_name = file.display().to_string();
+    let from_file = serve(&["--config", &file_name], &[])
+        .unwrap()
+        .per_message_deflate()
+        .expect("on");
+    assert_eq!(from_file.threshold, 4096);
+    // Flags win over the file: off again.
+    let off = serve(
+        &["--config", &file_name, "--per-message-deflate=false"],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(off.per_message_deflate(), None);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(
+        serve(&["--per-message-deflate-threshold=-1"], &[]).unwrap_err(),
+        "--per-message-deflate-threshold: expected a number of bytes, got `-1`"
+    );
+}
+
+#[test]
 fn limits_come_from_flags_environment_and_file() {
     let file = std::env::temp_dir().join(format!("rally-limits-{}.toml", std::process::id()));
     std::fs::write(&file, "max_sessions = 10\nmax_rooms = 20\n").unwrap();
