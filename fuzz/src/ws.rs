@@ -318,7 +318,11 @@ fn check_server_frames(bytes: &[u8], socket_io: bool, upgraded: bool) -> Vec<Rep
         // had it over polling (its first frame is `3probe`, or anything
         // when the client sent `5` without a probe, which is allowed).
         let is_open = matches!(packet, engine::Packet::Open(_));
-        assert_eq!(is_open, first && !upgraded, "frame {text:?} (first: {first})");
+        assert_eq!(
+            is_open,
+            first && !upgraded,
+            "frame {text:?} (first: {first})"
+        );
         first = false;
         if socket_io && let engine::Packet::Message(EngineMessage::Text(t)) = packet {
             Decoder::new()

@@ -388,7 +388,7 @@ mod tests {
         let first = client_frame(false, true, OpCode::Text, a);
         let rest = client_frame(true, false, OpCode::Continuation, b);
         let got = read_all(&mut reader, &[whole, first, rest]).unwrap();
-        assert_eq!(got, vec![Incoming::Text(text.clone().into()); 2]);
+        assert_eq!(got, vec![Incoming::Text(text.into()); 2]);
         // Past the limit once inflated.
         let mut reader = Reader::new(Role::Server, 1000, true);
         let frame = client_frame(true, true, OpCode::Text, &c);

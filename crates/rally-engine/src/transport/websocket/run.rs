@@ -82,16 +82,17 @@ pub(super) async fn serve<H: Handler>(engine: &Engine<H>, session: &Arc<Session>
         None => Box::pin(session.receiver()).await,
     };
     let heartbeat = pin!(tokio::time::sleep_until(session.heartbeat_deadline()));
-    let mut run = Run {
-        engine,
-        session,
-        conn,
-        rx: &mut rx,
-        heartbeat,
-        blocked_since: None,
+    let end = {
+        let mut run = Run {
+            engine,
+            session,
+            conn: &mut *conn,
+            rx: &mut rx,
+            heartbeat,
+            blocked_since: None,
+        };
+        poll_fn(|cx| run.poll(cx)).await
     };
-    let end = poll_fn(|cx| run.poll(cx)).await;
-    drop(run);
     // The rare paths are boxed, so that their futures take no room in every
     // connection's task while it runs.
     Box::pin(finish(session, conn, &mut rx, end)).await;
