@@ -537,3 +537,32 @@ async fn the_upgrade_from_polling_negotiates_on_its_own_request() {
         rally_engine::Transport::WebSocket
     );
 }
+
+/// A client that dribbles a frame one byte at a time, slower than the
+/// heartbeat, cannot hold its session: the frame never completes, so no
+/// pong arrives, and the session ends with `ping timeout` after
+/// pingInterval + pingTimeout, as any silent client's does; the bytes kept
+/// for the incomplete frame stay bounded by the frame it announced.
+#[tokio::test]
+async fn a_client_dribbling_one_byte_at_a_time_times_out() {
+    let config = Config::default()
+        .ping_interval(std::time::Duration::from_millis(300))
+        .ping_timeout(std::time::Duration::from_millis(200));
+    let mut server = TestServer::start(config).await;
+    let (mut slow, _, _) = RawWs::open(server.addr, None).await;
+    let pong = frame(OpCode::Text, true, false, b"3");
+    let dribble = async {
+        for byte in pong.iter().cycle() {
+            if slow.tcp.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            // Three bytes per heartbeat: a pong frame (7 bytes) takes
+            // longer to arrive than the server waits for it.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        reason = server.expect_close() => assert_eq!(reason, CloseReason::PingTimeout),
+        () = dribble => panic!("the server closed the socket before the session ended"),
+    }
+}
