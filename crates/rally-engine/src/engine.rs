@@ -11,6 +11,7 @@ use std::{
     time::SystemTime,
 };
 
+use futures_util::FutureExt;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
 use http_body::Body;
 use rally_proto::{Str, engine::v3};
@@ -61,7 +62,20 @@ impl<H: Handler> Owner for Engine<H> {
     }
 }
 
+/// The reply to a request, boxed: only the futures of requests that wait
+/// are kept, each of its own size.
+pub(crate) type Reply = Pin<Box<dyn Future<Output = Response<EngineBody>> + Send>>;
+
+/// Where [`Engine::route`] sent a request.
+enum Routed {
+    /// The answer, known at once.
+    Now(Response<EngineBody>),
+    /// The answer, once the future gives it.
+    Later(Reply),
+}
+
 /// The query parameters the engine reads.
+#[derive(Clone, Copy)]
 struct Query {
     /// The protocol revision `EIO` names (protocol 3 unless it is `4`).
     protocol: Protocol,
@@ -141,14 +155,17 @@ impl<H: Handler> Engine<H> {
     }
 
     /// Answers one request under the engine's path.
-    pub(crate) async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<EngineBody>
+    pub(crate) fn handle<B>(self: Arc<Self>, req: Request<B>) -> Reply
     where
         B: Body + Send + 'static,
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
         if req.method() == Method::OPTIONS && self.config.cors.is_some() {
-            return response::preflight(&self.config, req.headers());
+            return Box::pin(std::future::ready(response::preflight(
+                &self.config,
+                req.headers(),
+            )));
         }
         // Only the origin outlives the request, and only when CORS needs it.
         let origin =
@@ -158,16 +175,27 @@ impl<H: Handler> Engine<H> {
             .config
             .hooks_requests()
             .then(|| hooks::copy_request(&req));
-        let mut response = self.route(req).await;
-        response::add_cors(&self.config, origin.as_ref(), response.headers_mut());
-        if let Some(request) = request {
-            let opens = Query::parse(request.uri.query()).sid.is_none();
-            hooks::run(&self.config, &request, opens, &mut response);
+        let finish = move |engine: &Self, mut response: Response<EngineBody>| {
+            response::add_cors(&engine.config, origin.as_ref(), response.headers_mut());
+            if let Some(request) = request {
+                let opens = Query::parse(request.uri.query()).sid.is_none();
+                hooks::run(&engine.config, &request, opens, &mut response);
+            }
+            response
+        };
+        match self.route(req) {
+            Routed::Now(response) => Box::pin(std::future::ready(finish(&self, response))),
+            Routed::Later(reply) => Box::pin(async move {
+                let response = reply.await;
+                finish(&self, response)
+            }),
         }
-        response
     }
 
-    async fn route<B>(self: &Arc<Self>, req: Request<B>) -> Response<EngineBody>
+    /// Where a request goes: most answers are known at once; a handshake, a
+    /// POST and a poll wait, each in a future of its own size (a held poll,
+    /// the request that waits for long, carries none of the others').
+    fn route<B>(self: &Arc<Self>, req: Request<B>) -> Routed
     where
         B: Body + Send + 'static,
         B::Data: Send,
@@ -176,30 +204,34 @@ impl<H: Handler> Engine<H> {
         let query = Query::parse(req.uri().query());
         let wants_upgrade = websocket::is_upgrade_request(&req);
         let Some(transport) = query.transport.filter(|t| self.config.allows(*t)) else {
-            return refuse(Refusal::UnknownTransport, wants_upgrade);
+            return Routed::Now(refuse(Refusal::UnknownTransport, wants_upgrade));
         };
         if wants_upgrade && transport == Transport::Polling {
-            return websocket::refuse(req);
+            return Routed::Now(websocket::refuse(req));
         }
         match query.sid {
-            Some(sid) => {
-                self.to_session(req, sid, transport, &query, wants_upgrade)
-                    .await
+            Some(sid) => self.to_session(req, sid, transport, &query, wants_upgrade),
+            None => {
+                let engine = self.clone();
+                Routed::Later(Box::pin(async move {
+                    engine
+                        .handshake(req, transport, &query, wants_upgrade)
+                        .await
+                }))
             }
-            None => self.handshake(req, transport, &query, wants_upgrade).await,
         }
     }
 
     /// A request naming a session (`sid`, `None` when it cannot be one): a
     /// poll, a POST or an upgrade.
-    async fn to_session<B>(
+    fn to_session<B>(
         self: &Arc<Self>,
         req: Request<B>,
         sid: Option<Sid>,
         transport: Transport,
         query: &Query,
         wants_upgrade: bool,
-    ) -> Response<EngineBody>
+    ) -> Routed
     where
         B: Body + Send + 'static,
         B::Data: Send,
@@ -207,27 +239,35 @@ impl<H: Handler> Engine<H> {
     {
         let session = sid.and_then(|sid| self.sessions().get(&sid).cloned());
         let Some(session) = session else {
-            return refuse(Refusal::UnknownSid, wants_upgrade);
+            return Routed::Now(refuse(Refusal::UnknownSid, wants_upgrade));
         };
         // A session speaks one protocol revision; a request naming another
         // is a mismatch (an upgrade included), as is the wrong transport
         // without an upgrade.
         if query.protocol != session.protocol() {
-            return refuse(Refusal::ProtocolMismatch, wants_upgrade);
+            return Routed::Now(refuse(Refusal::ProtocolMismatch, wants_upgrade));
         }
         if wants_upgrade {
-            return websocket::upgrade(self.clone(), session, req, query.binary);
+            let binary = query.binary;
+            return Routed::Now(websocket::upgrade(self.clone(), session, req, binary));
         }
         if transport != session.transport() {
-            return refuse(Refusal::TransportMismatch, false);
+            return Routed::Now(refuse(Refusal::TransportMismatch, false));
         }
         match *req.method() {
             Method::GET => {
-                let headers = req.into_parts().0.headers;
-                polling::poll(session, headers, self.config.http_compression).await
+                // The request is not kept while the poll waits.
+                let reply_to = polling::ReplyTo::of(req.headers());
+                let compression = self.config.http_compression;
+                Routed::Later(Box::pin(polling::poll(session, reply_to, compression)))
             }
-            Method::POST => polling::post(self, session, req).await,
-            _ => response::status(StatusCode::INTERNAL_SERVER_ERROR),
+            Method::POST => {
+                let engine = self.clone();
+                Routed::Later(Box::pin(async move {
+                    polling::post(&engine, session, req).await
+                }))
+            }
+            _ => Routed::Now(response::status(StatusCode::INTERNAL_SERVER_ERROR)),
         }
     }
 
@@ -549,12 +589,12 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let engine = self.engine.clone();
-        Box::pin(async move {
-            if !engine.matches(req.uri().path()) {
-                return Ok(response::status(http::StatusCode::NOT_FOUND));
-            }
-            Ok(engine.handle(req).await)
-        })
+        if !engine.matches(req.uri().path()) {
+            return Box::pin(std::future::ready(Ok(response::status(
+                http::StatusCode::NOT_FOUND,
+            ))));
+        }
+        Box::pin(engine.handle(req).map(Ok))
     }
 }
 

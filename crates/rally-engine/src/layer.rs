@@ -5,6 +5,7 @@ use std::{
     task::{Context, Poll},
 };
 
+use futures_util::FutureExt;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Either;
@@ -131,7 +132,7 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         if self.engine.engine.matches(req.uri().path()) {
             let engine = self.engine.engine.clone();
-            Box::pin(async move { Ok(engine.handle(req).await.map(Either::Left)) })
+            Box::pin(engine.handle(req).map(|r| Ok(r.map(Either::Left))))
         } else {
             let future = self.inner.call(req);
             Box::pin(async move { future.await.map(|r| r.map(Either::Right)) })

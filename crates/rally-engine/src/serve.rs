@@ -139,11 +139,14 @@ where
                 req.extensions_mut().insert(RemoteAddr(addr));
                 hyper::service::Service::call(&service, req)
             });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            let mut connection = pin!(connection);
+            // Made in place: a named local moved into `pin!` would take its
+            // room twice in this task.
+            let mut connection = pin!(
+                http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+            );
             let result = tokio::select! {
                 result = connection.as_mut() => result,
                 _ = stopping.changed() => {

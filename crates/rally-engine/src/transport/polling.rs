@@ -40,14 +40,36 @@ pub(crate) fn handshake(
     if let Some(mut rx) = session.try_receiver() {
         rx.drain(&mut frames, MAX_BATCH);
     }
-    reply_frames(&parts.headers, session, compression, &frames)
+    reply_frames(ReplyTo::of(&parts.headers), session, compression, &frames)
+}
+
+/// What a poll's reply depends on in its request's headers, read before the
+/// poll waits: the request's headers are not kept while a poll is held.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReplyTo {
+    /// The coding the client accepts best, if any.
+    coding: Option<compression::Coding>,
+    /// An old Internet Explorer, which gets `X-XSS-Protection: 0`.
+    msie: bool,
+}
+
+impl ReplyTo {
+    pub(crate) fn of(request_headers: &HeaderMap) -> Self {
+        let user_agent = request_headers
+            .get(header::USER_AGENT)
+            .map(HeaderValue::as_bytes);
+        Self {
+            coding: compression::negotiate(request_headers),
+            msie: user_agent.is_some_and(|ua| contains(ua, b";MSIE") || contains(ua, b"Trident/")),
+        }
+    }
 }
 
 /// A GET: waits until something is queued, the session closes, or an
 /// upgrade asks for a noop.
 pub(crate) async fn poll(
     session: Arc<Session>,
-    request_headers: HeaderMap,
+    reply_to: ReplyTo,
     compression: Option<HttpCompression>,
 ) -> Response<EngineBody> {
     let Some(mut rx) = session.try_receiver() else {
@@ -96,7 +118,7 @@ pub(crate) async fn poll(
         }
     }
     guard.0 = None;
-    reply_frames(&request_headers, &session, compression, &frames)
+    reply_frames(reply_to, &session, compression, &frames)
 }
 
 /// A POST: decodes the body and hands its packets over in order.
@@ -190,7 +212,11 @@ where
         None => deliver(engine, &session, decode_payload(body)),
         Some(form) => deliver(engine, &session, v3::decode_payload(form, body, max)),
     }
-    reply(&parts.headers, TEXT_HTML, Bytes::from_static(b"ok"))
+    reply(
+        ReplyTo::of(&parts.headers),
+        TEXT_HTML,
+        Bytes::from_static(b"ok"),
+    )
 }
 
 /// Hands the packets of a decoded body over in order, until the session
@@ -281,7 +307,7 @@ impl Drop for AbortGuard<'_> {
 /// `<length>:<packet>` text form otherwise. A body of at least the
 /// compression threshold is compressed when the client accepts it.
 fn reply_frames(
-    request_headers: &HeaderMap,
+    reply_to: ReplyTo,
     session: &Session,
     compression: Option<HttpCompression>,
     frames: &[Frame],
@@ -300,17 +326,17 @@ fn reply_frames(
     // Below the threshold the reply does not depend on Accept-Encoding:
     // no work, no header.
     if compression.is_none_or(|c| body.len() < c.threshold) {
-        return reply(request_headers, content_type, body);
+        return reply(reply_to, content_type, body);
     }
-    let compressed = compression::negotiate(request_headers)
-        .and_then(|coding| Some((coding, compression::compress(coding, &body)?)));
+    let compressed =
+        (reply_to.coding).and_then(|coding| Some((coding, compression::compress(coding, &body)?)));
     let mut response = match compressed {
         Some((coding, compressed)) => {
-            let mut response = reply(request_headers, content_type, compressed);
+            let mut response = reply(reply_to, content_type, compressed);
             (response.headers_mut()).insert(header::CONTENT_ENCODING, coding.header_value());
             response
         }
-        None => reply(request_headers, content_type, body),
+        None => reply(reply_to, content_type, body),
     };
     (response.headers_mut()).append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     response
@@ -325,19 +351,12 @@ fn unsupported_coding() -> Response<EngineBody> {
 }
 
 /// A 200 reply to a polling request, with the reference's headers.
-fn reply(
-    request_headers: &HeaderMap,
-    content_type: HeaderValue,
-    body: Bytes,
-) -> Response<EngineBody> {
+fn reply(reply_to: ReplyTo, content_type: HeaderValue, body: Bytes) -> Response<EngineBody> {
     let mut response = response::with_body(StatusCode::OK, content_type, body);
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Old Internet Explorer turns its XSS filter off only when asked.
-    let user_agent = request_headers
-        .get(header::USER_AGENT)
-        .map(HeaderValue::as_bytes);
-    if user_agent.is_some_and(|ua| contains(ua, b";MSIE") || contains(ua, b"Trident/")) {
+    if reply_to.msie {
         headers.insert("x-xss-protection", HeaderValue::from_static("0"));
     }
     response
