@@ -48,8 +48,13 @@ thread_local! {
     static DEFLATED: Cell<Vec<Deflated>> = const { Cell::new(Vec::new()) };
 }
 
-/// How many compressed messages a thread remembers.
-const DEFLATED_KEPT: usize = 4;
+/// How many compressed messages a thread remembers: enough for the
+/// broadcasts of several write batches in flight at once (with 4, eight
+/// broadcasts in flight already missed and compressed per recipient).
+const DEFLATED_KEPT: usize = 32;
+/// The most bytes (messages and their compressed forms) a thread keeps
+/// remembered; past it the oldest are forgotten.
+const DEFLATED_BYTES: usize = 4 << 20;
 
 /// A message and its compressed form, remembered by a thread.
 struct Deflated {
@@ -78,8 +83,10 @@ fn compressed(payload: &Bytes, deflate: &PerMessageDeflate, window_bits: u8) -> 
         hit.compressed.clone()
     } else {
         let compressed = compress(payload, level, window_bits).map(Bytes::from);
-        if kept.len() == DEFLATED_KEPT {
-            kept.remove(0);
+        let size = |d: &Deflated| d.source.len() + d.compressed.as_ref().map_or(0, Bytes::len);
+        let mut held = kept.iter().map(size).sum::<usize>() + payload.len();
+        while !kept.is_empty() && (kept.len() == DEFLATED_KEPT || held > DEFLATED_BYTES) {
+            held -= size(&kept.remove(0));
         }
         kept.push(Deflated {
             source: payload.clone(),
