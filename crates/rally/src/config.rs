@@ -4,7 +4,7 @@ use std::{
     time::Duration,
 };
 
-use rally_engine::{Cookie, Cors, HttpCompression, Transport};
+use rally_engine::{Cookie, Cors, HttpCompression, PerMessageDeflate, Transport};
 use rally_proto::socket::Parser;
 
 use crate::{Namespace, adapter::Adapter, namespace::AdapterFactory};
@@ -298,6 +298,28 @@ impl ServerBuilder {
     #[doc(alias = "allowEIO3")]
     pub fn allow_eio3(mut self, allow: bool) -> Self {
         self.engine = self.engine.allow_eio3(allow);
+        self
+    }
+
+    /// Sets `perMessageDeflate`: WebSocket compression (RFC 7692), off by
+    /// default as in the reference; `Some` turns it on. A client that offers
+    /// the extension gets it with no context takeover either way, messages
+    /// under the threshold (1024 bytes by default) go out uncompressed, and
+    /// a compressed message from a client may inflate to at most
+    /// `maxHttpBufferSize` (past it the connection closes with 1009). See
+    /// [`rally_engine::Config::per_message_deflate`].
+    ///
+    /// ```
+    /// use rally::PerMessageDeflate;
+    ///
+    /// let io = rally::Server::builder()
+    ///     .per_message_deflate(Some(PerMessageDeflate::default().threshold(2048)))
+    ///     .build();
+    /// # drop(io);
+    /// ```
+    #[doc(alias = "perMessageDeflate")]
+    pub fn per_message_deflate(mut self, deflate: Option<PerMessageDeflate>) -> Self {
+        self.engine = self.engine.per_message_deflate(deflate);
         self
     }
 
