@@ -21,6 +21,7 @@
 
 mod bare;
 mod cluster;
+mod compression;
 mod hardening;
 mod http;
 mod idle;
@@ -74,6 +75,17 @@ pub(crate) enum Kind {
         conns: usize,
         inflight: usize,
     },
+    /// Chat-history pages (JSON) broadcast to a room, WebSocket
+    /// permessage-deflate on or off (`compression.rs`).
+    Compression {
+        clients: usize,
+        deflate: bool,
+    },
+    /// Idle density with permessage-deflate agreed (`deflate`) or not.
+    CompressionIdle {
+        clients: usize,
+        deflate: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -126,6 +138,20 @@ impl Scenario {
                 format!("polling-c{conns}-f{inflight}"),
                 format!("long-polling acks, {conns} conns × {inflight} in flight, 32 B"),
             ),
+            Kind::Compression { clients, deflate } => (
+                format!("compression-fanout-{clients}-{}", on_off(deflate)),
+                format!(
+                    "chat pages broadcast to a room of {clients}, deflate {}",
+                    on_off(deflate)
+                ),
+            ),
+            Kind::CompressionIdle { clients, deflate } => (
+                format!("compression-idle-{clients}-{}", on_off(deflate)),
+                format!(
+                    "idle memory, {clients} clients, deflate {}",
+                    on_off(deflate)
+                ),
+            ),
         };
         Self { id, title, kind }
     }
@@ -140,14 +166,38 @@ impl Scenario {
             Kind::SetupPolling | Kind::Polling { .. } | Kind::IdlePolling { .. } => {
                 peer.is_socketio()
             }
+            // socketioxide has no permessage-deflate: it runs "off" only.
+            Kind::Compression { deflate, .. } | Kind::CompressionIdle { deflate, .. } => {
+                peer.is_socketio() && !(deflate && peer == Peer::Socketioxide)
+            }
         }
+    }
+
+    /// Whether the peer runs with WebSocket permessage-deflate on (and the
+    /// clients offer it).
+    pub(crate) fn deflate(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Compression { deflate: true, .. } | Kind::CompressionIdle { deflate: true, .. }
+        )
+    }
+
+    /// Part of the compression scenario (its own table).
+    pub(crate) fn is_compression(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Compression { .. } | Kind::CompressionIdle { .. }
+        )
     }
 
     /// Measures memory, not a rate.
     pub(crate) fn is_idle(&self) -> bool {
         matches!(
             self.kind,
-            Kind::Idle { .. } | Kind::IdleMax | Kind::IdlePolling { .. }
+            Kind::Idle { .. }
+                | Kind::IdleMax
+                | Kind::IdlePolling { .. }
+                | Kind::CompressionIdle { .. }
         )
     }
 
@@ -155,8 +205,11 @@ impl Scenario {
     pub(crate) fn unit(&self) -> &'static str {
         match self.kind {
             Kind::Ack { .. } | Kind::Polling { .. } => "round trips/s",
-            Kind::Fanout { .. } => "deliveries/s",
-            Kind::Idle { .. } | Kind::IdleMax | Kind::IdlePolling { .. } => "KiB per client",
+            Kind::Fanout { .. } | Kind::Compression { .. } => "deliveries/s",
+            Kind::Idle { .. }
+            | Kind::IdleMax
+            | Kind::IdlePolling { .. }
+            | Kind::CompressionIdle { .. } => "KiB per client",
             Kind::SetupWs | Kind::SetupPolling => "connections/s",
         }
     }
@@ -227,8 +280,25 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             conns: 100,
             inflight: 16,
         });
+        // Compression: off then on, in each pair.
+        for deflate in [false, true] {
+            kinds.push(Kind::Compression {
+                clients: 100,
+                deflate,
+            });
+        }
+        for deflate in [false, true] {
+            kinds.push(Kind::CompressionIdle {
+                clients: 10_000,
+                deflate,
+            });
+        }
     }
     kinds.into_iter().map(Scenario::new).collect()
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }
 
 /// The result of one peer in one scenario.
@@ -552,9 +622,11 @@ async fn run_cell(
         error: None,
     };
     let needed = match s.kind {
-        Kind::Idle { clients } | Kind::Fanout { clients } | Kind::IdlePolling { clients } => {
-            clients as u64 + 200
-        }
+        Kind::Idle { clients }
+        | Kind::Fanout { clients }
+        | Kind::IdlePolling { clients }
+        | Kind::Compression { clients, .. }
+        | Kind::CompressionIdle { clients, .. } => clients as u64 + 200,
         _ => 0,
     };
     if needed > nofile {
@@ -563,7 +635,7 @@ async fn run_cell(
         ));
         return cell;
     }
-    let running = match programs.start(peer, runtime) {
+    let running = match programs.start_deflate(peer, runtime, s.deflate()) {
         Ok(r) => r,
         Err(e) => {
             cell.error = Some(e);
@@ -575,6 +647,7 @@ async fn run_cell(
         socketio: peer.is_socketio(),
         pid: running.pid,
         timing,
+        deflate: s.deflate(),
     };
     let result = match s.kind {
         Kind::Ack {
@@ -589,6 +662,8 @@ async fn run_cell(
         Kind::SetupWs => scenario::setup(target, 32, false).await,
         Kind::SetupPolling => scenario::setup(target, 32, true).await,
         Kind::Polling { conns, inflight } => scenario::polling(target, conns, inflight).await,
+        Kind::Compression { clients, .. } => compression::fanout(target, clients, 8).await,
+        Kind::CompressionIdle { clients, .. } => scenario::idle(target, clients).await,
     };
     // Let closed connections go before the server stops.
     tokio::time::sleep(Duration::from_millis(100)).await;
