@@ -47,8 +47,22 @@ const HEAD: usize = 64;
 /// How the sender's packets start: the timestamp's digits follow.
 const PREFIX: &str = r#"42["bcast","r",{"ts":"#;
 
-/// How a delivered broadcast starts: the timestamp's digits follow.
-const RECEIVED: &[u8] = br#"42["bcast",{"ts":"#;
+/// How a delivered broadcast starts.
+const RECEIVED: &[u8] = br#"42["bcast","#;
+
+/// The timestamp's key: its digits follow. The pages have it first, and
+/// Rally and Node relay them as they are; socketioxide (which parses the
+/// page into a `serde_json::Value`) sends the keys sorted, the timestamp
+/// last.
+const TS: &[u8] = br#""ts":"#;
+
+/// The send timestamp of a delivered broadcast, from the start of the
+/// message (or the whole message).
+fn timestamp(m: &[u8]) -> Option<u64> {
+    let rest = m.strip_prefix(RECEIVED)?;
+    let at = crate::ws::find(rest, TS)?;
+    parse_num(&rest[at + TS.len()..])?.checked_sub(TS_BASE)
+}
 
 /// Added to the nanoseconds of a timestamp so that its 20 digits never
 /// start with a zero (which JSON does not allow in a number).
@@ -412,12 +426,17 @@ async fn receive_loop(
             if received % CHECK_EVERY == 0 {
                 check_page(&message(&ws, f.first, f.payload.clone())?)?;
             }
-            let m = inflater.head(ws.data(f.payload), f.first & RSV1 != 0)?;
-            if let Some(ts) = m
-                .strip_prefix(RECEIVED)
-                .and_then(parse_num)
-                .and_then(|ts| ts.checked_sub(TS_BASE))
-            {
+            let compressed = f.first & RSV1 != 0;
+            let m = inflater.head(ws.data(f.payload.clone()), compressed)?;
+            // A timestamp past the head: inflate the whole message.
+            let ts = match timestamp(m) {
+                Some(ts) => Some(ts),
+                None if compressed && m.starts_with(RECEIVED) => {
+                    timestamp(&message(&ws, f.first, f.payload)?)
+                }
+                None => None,
+            };
+            if let Some(ts) = ts {
                 let _ = sh
                     .hist
                     .borrow_mut()
@@ -485,8 +504,14 @@ mod tests {
         assert_eq!(back, all[0]);
         let mut inflater = HeadInflater::new();
         assert_eq!(inflater.head(&c, true).unwrap(), &all[0][..HEAD]);
-        // The server's relay of the page is one.
-        let relayed = [&b"42[\"bcast\","[..], &all[0][16..]].concat();
+        // The server's relay of the page is one, its timestamp read from
+        // the head, or from the end when the keys came sorted.
+        let relayed = [&b"42[\"bcast\","[..], &all[0][15..]].concat();
         check_page(&relayed).unwrap();
+        assert_eq!(timestamp(&relayed[..HEAD]), Some(0));
+        assert_eq!(
+            timestamp(br#"42["bcast",{"page":1,"ts":10000000000000000042}]"#),
+            Some(42)
+        );
     }
 }
