@@ -75,10 +75,12 @@ pub(crate) enum Kind {
         conns: usize,
         inflight: usize,
     },
-    /// Chat-history pages (JSON) broadcast to a room, WebSocket
-    /// permessage-deflate on or off (`compression.rs`).
+    /// Chat-history pages (JSON) broadcast to a room, at most `window`
+    /// broadcasts in flight, WebSocket permessage-deflate on or off
+    /// (`compression.rs`).
     Compression {
         clients: usize,
+        window: u64,
         deflate: bool,
     },
     /// Idle density with permessage-deflate agreed (`deflate`) or not.
@@ -138,10 +140,14 @@ impl Scenario {
                 format!("polling-c{conns}-f{inflight}"),
                 format!("long-polling acks, {conns} conns × {inflight} in flight, 32 B"),
             ),
-            Kind::Compression { clients, deflate } => (
-                format!("compression-fanout-{clients}-{}", on_off(deflate)),
+            Kind::Compression {
+                clients,
+                window,
+                deflate,
+            } => (
+                format!("compression-fanout-{clients}-w{window}-{}", on_off(deflate)),
                 format!(
-                    "chat pages broadcast to a room of {clients}, deflate {}",
+                    "chat pages broadcast to a room of {clients}, {window} in flight, deflate {}",
                     on_off(deflate)
                 ),
             ),
@@ -280,12 +286,16 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             conns: 100,
             inflight: 16,
         });
-        // Compression: off then on, in each pair.
-        for deflate in [false, true] {
-            kinds.push(Kind::Compression {
-                clients: 100,
-                deflate,
-            });
+        // Compression: off then on, in each pair; 8 broadcasts in flight
+        // as the fan-out cells, and one at a time.
+        for window in [8, 1] {
+            for deflate in [false, true] {
+                kinds.push(Kind::Compression {
+                    clients: 100,
+                    window,
+                    deflate,
+                });
+            }
         }
         for deflate in [false, true] {
             kinds.push(Kind::CompressionIdle {
@@ -297,7 +307,8 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
     kinds.into_iter().map(Scenario::new).collect()
 }
 
-fn on_off(on: bool) -> &'static str {
+/// "on" or "off".
+pub(crate) fn on_off(on: bool) -> &'static str {
     if on { "on" } else { "off" }
 }
 
@@ -662,7 +673,9 @@ async fn run_cell(
         Kind::SetupWs => scenario::setup(target, 32, false).await,
         Kind::SetupPolling => scenario::setup(target, 32, true).await,
         Kind::Polling { conns, inflight } => scenario::polling(target, conns, inflight).await,
-        Kind::Compression { clients, .. } => compression::fanout(target, clients, 8).await,
+        Kind::Compression {
+            clients, window, ..
+        } => compression::fanout(target, clients, window).await,
         Kind::CompressionIdle { clients, .. } => scenario::idle(target, clients).await,
     };
     // Let closed connections go before the server stops.

@@ -4,15 +4,19 @@
 use std::fmt::Write as _;
 
 use super::{Report, si, us};
-use crate::{Kind, Sample, Scenario, peer::Peer, serve::Runtime};
+use crate::{Kind, Sample, Scenario, on_off, peer::Peer, serve::Runtime};
 
 impl Report {
-    /// The compression scenario of `kind`'s flavour (`idle` or not) with
-    /// deflate on or off.
-    fn compression_scenario(&self, idle: bool, deflate: bool) -> Option<&Scenario> {
+    /// The compression scenario with deflate on or off: the fan-out with
+    /// `window` broadcasts in flight, or the idle one (`window` `None`).
+    fn compression_scenario(&self, window: Option<u64>, deflate: bool) -> Option<&Scenario> {
         self.scenarios.iter().find(|s| match s.kind {
-            Kind::Compression { deflate: d, .. } => !idle && d == deflate,
-            Kind::CompressionIdle { deflate: d, .. } => idle && d == deflate,
+            Kind::Compression {
+                window: w,
+                deflate: d,
+                ..
+            } => window == Some(w) && d == deflate,
+            Kind::CompressionIdle { deflate: d, .. } => window.is_none() && d == deflate,
             _ => false,
         })
     }
@@ -33,6 +37,68 @@ impl Report {
             return Err("⚠");
         }
         Ok(m)
+    }
+
+    /// The figures of one fan-out row, in brackets for "on" the ratio to
+    /// the same peer "off".
+    fn compression_row(
+        &self,
+        out: &mut String,
+        p: Peer,
+        rt: Option<Runtime>,
+        window: u64,
+        deflate: bool,
+    ) {
+        let fan = self.compression_median(self.compression_scenario(Some(window), deflate), p, rt);
+        let off = self
+            .compression_median(self.compression_scenario(Some(window), false), p, rt)
+            .ok()
+            .filter(|_| deflate);
+        let ratio = |on: f64, off: Option<f64>| match off {
+            Some(o) if o > 0.0 => format!(" ({:.2}×)", on / o),
+            _ => String::new(),
+        };
+        match fan {
+            Ok(m) => {
+                let wire = m.wire_bytes_per_op.unwrap_or(0.0);
+                let kib = |b: Option<f64>| {
+                    b.map_or("—".to_owned(), |b| format!("{:.0} KiB", b / 1024.0))
+                };
+                let _ = writeln!(
+                    out,
+                    " {wire:.0} B{} | {}{}{} | {:.1} ms{} | {} / {} | {} | {} |",
+                    ratio(wire, off.and_then(|o| o.wire_bytes_per_op)),
+                    si(m.rate),
+                    if m.noisy() { "~" } else { "" },
+                    ratio(m.rate, off.map(|o| o.rate)),
+                    m.cpu_ms_per_1k,
+                    ratio(m.cpu_ms_per_1k, off.map(|o| o.cpu_ms_per_1k)),
+                    us(m.p50_us),
+                    us(m.p99_us),
+                    kib(m.rss_first_message),
+                    kib(m.rss_under_load),
+                );
+            }
+            Err(why) => {
+                out.push_str(&format!(" {why} |").repeat(6));
+                out.push('\n');
+            }
+        }
+    }
+
+    /// The in-flight windows of the compression fan-out scenarios.
+    fn compression_windows(&self) -> Vec<u64> {
+        let mut windows: Vec<u64> = self
+            .scenarios
+            .iter()
+            .filter_map(|s| match s.kind {
+                Kind::Compression { window, .. } => Some(window),
+                _ => None,
+            })
+            .collect();
+        windows.sort_unstable_by(|a, b| b.cmp(a));
+        windows.dedup();
+        windows
     }
 
     /// The compression table (empty without its scenarios).
@@ -61,77 +127,77 @@ impl Report {
             "**Compression** (chat-history pages, JSON of {} bytes on average, broadcast to a room of \
              {clients}; median of {runs} runs; bytes on the wire per message received, frame header \
              included; server CPU per 1,000 deliveries; the server's RSS growth after the first \
-             broadcast and under the load, from its clients connected; idle memory per client with \
-             the extension agreed or not; in brackets, on: the ratio to the same peer off)\n",
+             broadcast and under the load, from its clients connected; in brackets, on: the ratio to \
+             the same peer off; ~: every run was noisy)\n",
             crate::compression::mean_page_size()
         );
         out.push_str(
-            "| peer | runtime | deflate | bytes per message | deliveries/s | CPU per 1k | p50 / p99 \
-             | RSS, first broadcast | RSS, under load | idle, per client |\n\
-             | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            "| peer | runtime | in flight | deflate | bytes per message | deliveries/s | CPU per 1k \
+             | p50 / p99 | RSS, first broadcast | RSS, under load |\n\
+             | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
-        for (p, rt) in self.variants() {
-            if !p.is_socketio() {
-                continue;
-            }
-            for deflate in [false, true] {
-                let _ = write!(
-                    out,
-                    "| {} | {} | {} |",
-                    p.title(),
-                    rt.map_or("—", Runtime::title),
-                    if deflate { "on" } else { "off" }
-                );
-                if deflate && p == Peer::Socketioxide {
-                    out.push_str(" no permessage-deflate | | | | | | |\n");
-                    continue;
-                }
-                let fan = self.compression_median(self.compression_scenario(false, deflate), p, rt);
-                let off = self
-                    .compression_median(self.compression_scenario(false, false), p, rt)
-                    .ok()
-                    .filter(|_| deflate);
-                let ratio = |on: f64, off: Option<f64>| match off {
-                    Some(o) if o > 0.0 => format!(" ({:.2}×)", on / o),
-                    _ => String::new(),
-                };
-                match fan {
-                    Ok(m) => {
-                        let wire = m.wire_bytes_per_op.unwrap_or(0.0);
-                        let kib = |b: Option<f64>| {
-                            b.map_or("—".to_owned(), |b| format!("{:.0} KiB", b / 1024.0))
-                        };
-                        let _ = write!(
-                            out,
-                            " {wire:.0} B{} | {}{} | {:.1} ms{} | {} / {} | {} | {} |",
-                            ratio(wire, off.and_then(|o| o.wire_bytes_per_op)),
-                            si(m.rate),
-                            ratio(m.rate, off.map(|o| o.rate)),
-                            m.cpu_ms_per_1k,
-                            ratio(m.cpu_ms_per_1k, off.map(|o| o.cpu_ms_per_1k)),
-                            us(m.p50_us),
-                            us(m.p99_us),
-                            kib(m.rss_first_message),
-                            kib(m.rss_under_load),
-                        );
+        let variants: Vec<_> = self
+            .variants()
+            .into_iter()
+            .filter(|(p, _)| p.is_socketio())
+            .collect();
+        for &(p, rt) in &variants {
+            for window in self.compression_windows() {
+                for deflate in [false, true] {
+                    let _ = write!(
+                        out,
+                        "| {} | {} | {window} | {} |",
+                        p.title(),
+                        rt.map_or("—", Runtime::title),
+                        on_off(deflate)
+                    );
+                    if deflate && p == Peer::Socketioxide {
+                        out.push_str(" no permessage-deflate | | | | | |\n");
+                        continue;
                     }
-                    Err(why) => out.push_str(&format!(" {why} |").repeat(6)),
-                }
-                let idle = self.compression_median(self.compression_scenario(true, deflate), p, rt);
-                match idle.map(|m| m.bytes_per_client) {
-                    Ok(Some(b)) => {
-                        let _ = writeln!(out, " {:.1} KiB |", b / 1024.0);
-                    }
-                    Ok(None) => out.push_str(" — |\n"),
-                    Err(why) => {
-                        let _ = writeln!(out, " {why} |");
-                    }
+                    self.compression_row(&mut out, p, rt, window, deflate);
                 }
             }
         }
         out.push_str(
+            "\n**Idle memory with permessage-deflate agreed** (server RSS growth per idle WebSocket \
+             client, 10,000 clients, each having offered the extension or not)\n\n\
+             | peer | runtime | deflate off | deflate on |\n| --- | --- | ---: | ---: |\n",
+        );
+        for &(p, rt) in &variants {
+            let _ = write!(
+                out,
+                "| {} | {} |",
+                p.title(),
+                rt.map_or("—", Runtime::title)
+            );
+            for deflate in [false, true] {
+                if deflate && p == Peer::Socketioxide {
+                    out.push_str(" no permessage-deflate |");
+                    continue;
+                }
+                let idle = self.compression_median(self.compression_scenario(None, deflate), p, rt);
+                match idle.map(|m| (m.bytes_per_client, m.noisy())) {
+                    Ok((Some(b), noisy)) => {
+                        let _ = write!(
+                            out,
+                            " {:.1} KiB{} |",
+                            b / 1024.0,
+                            if noisy { "~" } else { "" }
+                        );
+                    }
+                    Ok((None, _)) => out.push_str(" — |"),
+                    Err(why) => {
+                        let _ = write!(out, " {why} |");
+                    }
+                }
+            }
+            out.push('\n');
+        }
+        out.push_str(
             "\nThe clients offer permessage-deflate with no context takeover either way (as Rally's own \
-             client does) and inflate every compressed message; the sender compresses what it sends. \
+             client does) and inflate the head of every compressed message (one in 64 whole, checked); the \
+             sender compresses what it sends. \
              socketioxide has no permessage-deflate.  \n",
         );
         for c in self
