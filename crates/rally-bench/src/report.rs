@@ -245,20 +245,27 @@ impl Report {
         })
     }
 
-    /// Writes results.md, results.json and results.svg into `dir`; with
-    /// `update_doc`, the tables in BENCHMARKS.md too.
+    /// Writes results.md, results.json and results.svg into `dir`
+    /// (compression.* for a run of only the compression scenarios, which
+    /// leaves the main results as they are); with `update_doc`, the tables
+    /// in BENCHMARKS.md too.
     pub(crate) fn write(&self, dir: &Path, update_doc: bool) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let stem = if self.has_main() {
+            "results"
+        } else {
+            "compression"
+        };
         let files = [
-            ("results.md", self.section()),
+            ("md", self.section()),
             (
-                "results.json",
+                "json",
                 serde_json::to_string_pretty(&self.json()).map_err(|e| e.to_string())? + "\n",
             ),
-            ("results.svg", self.svg()),
+            ("svg", self.svg()),
         ];
-        for (name, text) in files {
-            let path = dir.join(name);
+        for (ext, text) in files {
+            let path = dir.join(format!("{stem}.{ext}"));
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
