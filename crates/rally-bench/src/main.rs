@@ -7,6 +7,7 @@
 //! cargo run --release -p rally-bench -- --update-doc       # every scenario, BENCHMARKS.md
 //! cargo run --release -p rally-bench -- --peers rally,node --scenarios ack
 //! cargo run --release -p rally-bench -- --peers rally,bare-ws --runtimes current --scenarios idle-max
+//! cargo run --release -p rally-bench -- --quick --scenarios compression   # permessage-deflate off / on
 //! cargo run --release -p rally-bench -- soak|storm|slow-mix [flags]   # hardening.rs
 //! cargo run --release -p rally-bench -- cluster [flags]   # cluster.rs, two nodes on Redis
 //! ```

@@ -265,9 +265,11 @@ impl Report {
              run above it).  ",
             crate::scenario::NOISY
         );
+        // The compression table lists its own failures.
         let notes: Vec<String> = self
             .cells
             .iter()
+            .filter(|c| !c.scenario.starts_with("compression"))
             .filter_map(|c| {
                 Some(format!(
                     "{} / {}{}: {}",
