@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, si, us};
+use super::{Report, Variant, si, us};
 use crate::{Kind, Sample, Scenario, on_off, peer::Peer, serve::Runtime};
 
 impl Report {
@@ -37,6 +37,46 @@ impl Report {
             return Err("⚠");
         }
         Ok(m)
+    }
+
+    /// The idle table: memory per client with the extension agreed or not.
+    fn compression_idle_table(&self, out: &mut String, variants: &[Variant], clients: usize) {
+        let _ = write!(
+            out,
+            "\n**Idle memory with permessage-deflate agreed** (server RSS growth per idle WebSocket \
+             client, {clients} clients, each having offered the extension or not)\n\n\
+             | peer | runtime | deflate off | deflate on |\n| --- | --- | ---: | ---: |\n"
+        );
+        for &(p, rt) in variants {
+            let _ = write!(
+                out,
+                "| {} | {} |",
+                p.title(),
+                rt.map_or("—", Runtime::title)
+            );
+            for deflate in [false, true] {
+                if deflate && p == Peer::Socketioxide {
+                    out.push_str(" no permessage-deflate |");
+                    continue;
+                }
+                let idle = self.compression_median(self.compression_scenario(None, deflate), p, rt);
+                match idle.map(|m| (m.bytes_per_client, m.noisy())) {
+                    Ok((Some(b), noisy)) => {
+                        let _ = write!(
+                            out,
+                            " {:.1} KiB{} |",
+                            b / 1024.0,
+                            if noisy { "~" } else { "" }
+                        );
+                    }
+                    Ok((None, _)) => out.push_str(" — |"),
+                    Err(why) => {
+                        let _ = write!(out, " {why} |");
+                    }
+                }
+            }
+            out.push('\n');
+        }
     }
 
     /// The figures of one fan-out row, in brackets for "on" the ratio to
@@ -107,92 +147,67 @@ impl Report {
         if !self.has_compression() {
             return out;
         }
-        let runs = self
-            .cells
-            .iter()
-            .filter(|c| c.scenario.starts_with("compression-fanout"))
-            .map(|c| c.samples.len())
-            .max()
-            .unwrap_or(0);
-        let clients = self
-            .scenarios
-            .iter()
-            .find_map(|s| match s.kind {
-                Kind::Compression { clients, .. } => Some(clients),
-                _ => None,
-            })
-            .unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "**Compression** (chat-history pages, JSON of {} bytes on average, broadcast to a room of \
-             {clients}; median of {runs} runs; bytes on the wire per message received, frame header \
-             included; server CPU per 1,000 deliveries; the server's RSS growth after the first \
-             broadcast and under the load, from its clients connected; in brackets, on: the ratio to \
-             the same peer off; ~: every run was noisy)\n",
-            crate::compression::mean_page_size()
-        );
-        out.push_str(
-            "| peer | runtime | in flight | deflate | bytes per message | deliveries/s | CPU per 1k \
-             | p50 / p99 | RSS, first broadcast | RSS, under load |\n\
-             | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-        );
         let variants: Vec<_> = self
             .variants()
             .into_iter()
             .filter(|(p, _)| p.is_socketio())
             .collect();
-        for &(p, rt) in &variants {
-            for window in self.compression_windows() {
-                for deflate in [false, true] {
-                    let _ = write!(
-                        out,
-                        "| {} | {} | {window} | {} |",
-                        p.title(),
-                        rt.map_or("—", Runtime::title),
-                        on_off(deflate)
-                    );
-                    if deflate && p == Peer::Socketioxide {
-                        out.push_str(" no permessage-deflate | | | | | |\n");
-                        continue;
+        // The fan-out table, unless only the idle scenarios ran.
+        if !self.compression_windows().is_empty() {
+            let runs = self
+                .cells
+                .iter()
+                .filter(|c| c.scenario.starts_with("compression-fanout"))
+                .map(|c| c.samples.len())
+                .max()
+                .unwrap_or(0);
+            let clients = self
+                .scenarios
+                .iter()
+                .find_map(|s| match s.kind {
+                    Kind::Compression { clients, .. } => Some(clients),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "**Compression** (chat-history pages, JSON of {} bytes on average, broadcast to a room of \
+                 {clients}; median of {runs} runs; bytes on the wire per message received, frame header \
+                 included; server CPU per 1,000 deliveries; the server's RSS growth after the first \
+                 broadcast and under the load, from its clients connected; in brackets, on: the ratio to \
+                 the same peer off; ~: every run was noisy)\n",
+                crate::compression::mean_page_size()
+            );
+            out.push_str(
+                "| peer | runtime | in flight | deflate | bytes per message | deliveries/s | CPU per 1k \
+                 | p50 / p99 | RSS, first broadcast | RSS, under load |\n\
+                 | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            );
+            for &(p, rt) in &variants {
+                for window in self.compression_windows() {
+                    for deflate in [false, true] {
+                        let _ = write!(
+                            out,
+                            "| {} | {} | {window} | {} |",
+                            p.title(),
+                            rt.map_or("—", Runtime::title),
+                            on_off(deflate)
+                        );
+                        if deflate && p == Peer::Socketioxide {
+                            out.push_str(" no permessage-deflate | | | | | |\n");
+                            continue;
+                        }
+                        self.compression_row(&mut out, p, rt, window, deflate);
                     }
-                    self.compression_row(&mut out, p, rt, window, deflate);
                 }
             }
         }
-        out.push_str(
-            "\n**Idle memory with permessage-deflate agreed** (server RSS growth per idle WebSocket \
-             client, 10,000 clients, each having offered the extension or not)\n\n\
-             | peer | runtime | deflate off | deflate on |\n| --- | --- | ---: | ---: |\n",
-        );
-        for &(p, rt) in &variants {
-            let _ = write!(
-                out,
-                "| {} | {} |",
-                p.title(),
-                rt.map_or("—", Runtime::title)
-            );
-            for deflate in [false, true] {
-                if deflate && p == Peer::Socketioxide {
-                    out.push_str(" no permessage-deflate |");
-                    continue;
-                }
-                let idle = self.compression_median(self.compression_scenario(None, deflate), p, rt);
-                match idle.map(|m| (m.bytes_per_client, m.noisy())) {
-                    Ok((Some(b), noisy)) => {
-                        let _ = write!(
-                            out,
-                            " {:.1} KiB{} |",
-                            b / 1024.0,
-                            if noisy { "~" } else { "" }
-                        );
-                    }
-                    Ok((None, _)) => out.push_str(" — |"),
-                    Err(why) => {
-                        let _ = write!(out, " {why} |");
-                    }
-                }
-            }
-            out.push('\n');
+        let idle_clients = self.scenarios.iter().find_map(|s| match s.kind {
+            Kind::CompressionIdle { clients, .. } => Some(clients),
+            _ => None,
+        });
+        if let Some(clients) = idle_clients {
+            self.compression_idle_table(&mut out, &variants, clients);
         }
         out.push_str(
             "\nThe clients offer permessage-deflate with no context takeover either way (as Rally's own \
