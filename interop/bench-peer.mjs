@@ -6,6 +6,10 @@
 // `join(room)` joins the room and is acked with the room; `bcast(room, payload)`
 // emits `bcast(payload)` to every socket in the room (the sender included).
 //
+// With RALLY_BENCH_PER_MESSAGE_DEFLATE=1 in the environment (rally-bench's
+// compression scenario), WebSocket compression is on: `perMessageDeflate: true`,
+// that is `ws`'s defaults (threshold 1024 bytes).
+//
 // Usage: node bench-peer.mjs <port>      Prints "listening <port>" when ready.
 
 import http from 'node:http';
@@ -18,7 +22,8 @@ if (!Number.isInteger(port)) {
 }
 
 const httpServer = http.createServer();
-const io = new Server(httpServer);
+const perMessageDeflate = process.env.RALLY_BENCH_PER_MESSAGE_DEFLATE === '1';
+const io = new Server(httpServer, { perMessageDeflate });
 
 io.on('connection', (socket) => {
   socket.on('echo', (...args) => {

@@ -7,6 +7,7 @@
 //! cargo run --release -p rally-bench -- --update-doc       # every scenario, BENCHMARKS.md
 //! cargo run --release -p rally-bench -- --peers rally,node --scenarios ack
 //! cargo run --release -p rally-bench -- --peers rally,bare-ws --runtimes current --scenarios idle-max
+//! cargo run --release -p rally-bench -- --quick --scenarios compression   # permessage-deflate off / on
 //! cargo run --release -p rally-bench -- soak|storm|slow-mix [flags]   # hardening.rs
 //! cargo run --release -p rally-bench -- cluster [flags]   # cluster.rs, two nodes on Redis
 //! ```
@@ -21,6 +22,7 @@
 
 mod bare;
 mod cluster;
+mod compression;
 mod hardening;
 mod http;
 mod idle;
@@ -74,6 +76,19 @@ pub(crate) enum Kind {
         conns: usize,
         inflight: usize,
     },
+    /// Chat-history pages (JSON) broadcast to a room, at most `window`
+    /// broadcasts in flight, WebSocket permessage-deflate on or off
+    /// (`compression.rs`).
+    Compression {
+        clients: usize,
+        window: u64,
+        deflate: bool,
+    },
+    /// Idle density with permessage-deflate agreed (`deflate`) or not.
+    CompressionIdle {
+        clients: usize,
+        deflate: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -126,6 +141,24 @@ impl Scenario {
                 format!("polling-c{conns}-f{inflight}"),
                 format!("long-polling acks, {conns} conns × {inflight} in flight, 32 B"),
             ),
+            Kind::Compression {
+                clients,
+                window,
+                deflate,
+            } => (
+                format!("compression-fanout-{clients}-w{window}-{}", on_off(deflate)),
+                format!(
+                    "chat pages broadcast to a room of {clients}, {window} in flight, deflate {}",
+                    on_off(deflate)
+                ),
+            ),
+            Kind::CompressionIdle { clients, deflate } => (
+                format!("compression-idle-{clients}-{}", on_off(deflate)),
+                format!(
+                    "idle memory, {clients} clients, deflate {}",
+                    on_off(deflate)
+                ),
+            ),
         };
         Self { id, title, kind }
     }
@@ -140,14 +173,38 @@ impl Scenario {
             Kind::SetupPolling | Kind::Polling { .. } | Kind::IdlePolling { .. } => {
                 peer.is_socketio()
             }
+            // socketioxide has no permessage-deflate: it runs "off" only.
+            Kind::Compression { deflate, .. } | Kind::CompressionIdle { deflate, .. } => {
+                peer.is_socketio() && !(deflate && peer == Peer::Socketioxide)
+            }
         }
+    }
+
+    /// Whether the peer runs with WebSocket permessage-deflate on (and the
+    /// clients offer it).
+    pub(crate) fn deflate(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Compression { deflate: true, .. } | Kind::CompressionIdle { deflate: true, .. }
+        )
+    }
+
+    /// Part of the compression scenario (its own table).
+    pub(crate) fn is_compression(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Compression { .. } | Kind::CompressionIdle { .. }
+        )
     }
 
     /// Measures memory, not a rate.
     pub(crate) fn is_idle(&self) -> bool {
         matches!(
             self.kind,
-            Kind::Idle { .. } | Kind::IdleMax | Kind::IdlePolling { .. }
+            Kind::Idle { .. }
+                | Kind::IdleMax
+                | Kind::IdlePolling { .. }
+                | Kind::CompressionIdle { .. }
         )
     }
 
@@ -155,8 +212,11 @@ impl Scenario {
     pub(crate) fn unit(&self) -> &'static str {
         match self.kind {
             Kind::Ack { .. } | Kind::Polling { .. } => "round trips/s",
-            Kind::Fanout { .. } => "deliveries/s",
-            Kind::Idle { .. } | Kind::IdleMax | Kind::IdlePolling { .. } => "KiB per client",
+            Kind::Fanout { .. } | Kind::Compression { .. } => "deliveries/s",
+            Kind::Idle { .. }
+            | Kind::IdleMax
+            | Kind::IdlePolling { .. }
+            | Kind::CompressionIdle { .. } => "KiB per client",
             Kind::SetupWs | Kind::SetupPolling => "connections/s",
         }
     }
@@ -227,8 +287,30 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             conns: 100,
             inflight: 16,
         });
+        // Compression: off then on, in each pair; 8 broadcasts in flight
+        // as the fan-out cells, and one at a time.
+        for window in [8, 1] {
+            for deflate in [false, true] {
+                kinds.push(Kind::Compression {
+                    clients: 100,
+                    window,
+                    deflate,
+                });
+            }
+        }
+        for deflate in [false, true] {
+            kinds.push(Kind::CompressionIdle {
+                clients: 10_000,
+                deflate,
+            });
+        }
     }
     kinds.into_iter().map(Scenario::new).collect()
+}
+
+/// "on" or "off".
+pub(crate) fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }
 
 /// The result of one peer in one scenario.
@@ -552,9 +634,11 @@ async fn run_cell(
         error: None,
     };
     let needed = match s.kind {
-        Kind::Idle { clients } | Kind::Fanout { clients } | Kind::IdlePolling { clients } => {
-            clients as u64 + 200
-        }
+        Kind::Idle { clients }
+        | Kind::Fanout { clients }
+        | Kind::IdlePolling { clients }
+        | Kind::Compression { clients, .. }
+        | Kind::CompressionIdle { clients, .. } => clients as u64 + 200,
         _ => 0,
     };
     if needed > nofile {
@@ -563,7 +647,7 @@ async fn run_cell(
         ));
         return cell;
     }
-    let running = match programs.start(peer, runtime) {
+    let running = match programs.start_deflate(peer, runtime, s.deflate()) {
         Ok(r) => r,
         Err(e) => {
             cell.error = Some(e);
@@ -575,6 +659,7 @@ async fn run_cell(
         socketio: peer.is_socketio(),
         pid: running.pid,
         timing,
+        deflate: s.deflate(),
     };
     let result = match s.kind {
         Kind::Ack {
@@ -589,6 +674,10 @@ async fn run_cell(
         Kind::SetupWs => scenario::setup(target, 32, false).await,
         Kind::SetupPolling => scenario::setup(target, 32, true).await,
         Kind::Polling { conns, inflight } => scenario::polling(target, conns, inflight).await,
+        Kind::Compression {
+            clients, window, ..
+        } => compression::fanout(target, clients, window).await,
+        Kind::CompressionIdle { clients, .. } => scenario::idle(target, clients).await,
     };
     // Let closed connections go before the server stops.
     tokio::time::sleep(Duration::from_millis(100)).await;

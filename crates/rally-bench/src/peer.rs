@@ -130,12 +130,26 @@ impl Programs {
     /// Starts `peer` on a free port, a Rust one on `runtime` (by default
     /// tokio's multi-threaded one), and waits until it accepts connections.
     pub(crate) fn start(&self, peer: Peer, runtime: Option<Runtime>) -> Result<Running, String> {
+        self.start_deflate(peer, runtime, false)
+    }
+
+    /// [`Programs::start`], with WebSocket permessage-deflate on when
+    /// `deflate` is set (Rally and Node; socketioxide has none).
+    pub(crate) fn start_deflate(
+        &self,
+        peer: Peer,
+        runtime: Option<Runtime>,
+        deflate: bool,
+    ) -> Result<Running, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
-        let child = self
-            .command(peer, port, runtime)
+        let mut cmd = self.command(peer, port, runtime);
+        if deflate {
+            cmd.env(crate::serve::PER_MESSAGE_DEFLATE_VAR, "1");
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stdin(Stdio::null())
             .spawn()

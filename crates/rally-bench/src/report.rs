@@ -1,5 +1,6 @@
 //! Results: a Markdown table, JSON and an SVG chart; the machine they came from.
 
+mod compression;
 mod markdown;
 mod svg;
 
@@ -244,39 +245,56 @@ impl Report {
         })
     }
 
-    /// Writes results.md, results.json and results.svg into `dir`; with
-    /// `update_doc`, the tables in BENCHMARKS.md too.
+    /// Writes results.md, results.json and results.svg into `dir`
+    /// (compression.* for a run of only the compression scenarios, which
+    /// leaves the main results as they are); with `update_doc`, the tables
+    /// in BENCHMARKS.md too.
     pub(crate) fn write(&self, dir: &Path, update_doc: bool) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let section = self.section();
+        let stem = if self.has_main() {
+            "results"
+        } else {
+            "compression"
+        };
         let files = [
-            ("results.md", section.clone()),
+            ("md", self.section()),
             (
-                "results.json",
+                "json",
                 serde_json::to_string_pretty(&self.json()).map_err(|e| e.to_string())? + "\n",
             ),
-            ("results.svg", self.svg()),
+            ("svg", self.svg()),
         ];
-        for (name, text) in files {
-            let path = dir.join(name);
+        for (ext, text) in files {
+            let path = dir.join(format!("{stem}.{ext}"));
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
         if update_doc {
             let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../BENCHMARKS.md"));
-            let old = std::fs::read_to_string(path)
+            let mut doc = std::fs::read_to_string(path)
                 .unwrap_or_else(|_| format!("# Benchmarks\n\n{START}\n{END}\n"));
-            let (Some(a), Some(b)) = (old.find(START), old.find(END)) else {
-                return Err("BENCHMARKS.md has no results markers".into());
-            };
-            let new = format!("{}{START}\n{section}{}", &old[..a], &old[b..]);
-            std::fs::write(path, new).map_err(|e| format!("BENCHMARKS.md: {e}"))?;
+            // Each set of tables has its own markers: a run of only the
+            // compression scenarios leaves the main tables as they are, and
+            // the other way round.
+            if self.has_main() {
+                doc = replace_between(&doc, START, END, &self.with_header(&self.main_markdown()))?;
+            }
+            if self.has_compression() {
+                let tables = self.with_header(&self.compression_markdown());
+                doc = replace_between(&doc, COMPRESSION_START, COMPRESSION_END, &tables)?;
+            }
+            std::fs::write(path, doc).map_err(|e| format!("BENCHMARKS.md: {e}"))?;
             eprintln!("updated BENCHMARKS.md");
         }
         Ok(())
     }
 
     fn section(&self) -> String {
+        self.with_header(&self.markdown())
+    }
+
+    /// `tables` after the machine, the date and the command.
+    fn with_header(&self, tables: &str) -> String {
         let m = &self.machine;
         format!(
             "Measured {} on {} × {} ({}), Linux {}, {}, Node.js {}; load average {} when the run started; \
@@ -291,7 +309,7 @@ impl Report {
             m.load,
             m.commit,
             m.command,
-            self.markdown()
+            tables
         )
     }
 }
@@ -327,6 +345,16 @@ pub(crate) fn ceiling_target(s: &Scenario, cpu: bool) -> Option<(f64, bool)> {
 
 const START: &str = "<!-- rally-bench:start -->";
 const END: &str = "<!-- rally-bench:end -->";
+const COMPRESSION_START: &str = "<!-- rally-bench:compression:start -->";
+const COMPRESSION_END: &str = "<!-- rally-bench:compression:end -->";
+
+/// `doc` with what lies between the markers `start` and `end` replaced.
+fn replace_between(doc: &str, start: &str, end: &str, with: &str) -> Result<String, String> {
+    let (Some(a), Some(b)) = (doc.find(start), doc.find(end)) else {
+        return Err(format!("BENCHMARKS.md has no {start} marker"));
+    };
+    Ok(format!("{}{start}\n{with}{}", &doc[..a], &doc[b..]))
+}
 
 fn sample_json(s: &crate::Sample) -> serde_json::Value {
     json!({
@@ -335,6 +363,8 @@ fn sample_json(s: &crate::Sample) -> serde_json::Value {
         "loadgen_cpu": s.gen_cpu, "other_processes_cpu": s.other_cpu, "steal_cpu": s.steal_cpu, "bytes_per_client": s.bytes_per_client,
         "clients": s.clients, "kernel_tcp_bytes_per_client": s.kernel_bytes_per_client,
         "kernel_slab_bytes_per_client": s.kernel_slab_per_client,
+        "wire_bytes_per_message": s.wire_bytes_per_op, "rss_growth_first_message": s.rss_first_message,
+        "rss_growth_under_load": s.rss_under_load,
         "projected_bytes_for_1m_clients": s.bytes_per_client.map(|b| b * 1e6), "errors": s.errors,
     })
 }

@@ -16,7 +16,7 @@ use tokio::{sync::Notify, task::JoinHandle, time::sleep};
 use crate::{
     http::{Http, parse_sid},
     peer::{cpu_times, machine_cpu_seconds, machine_steal_seconds, rss_bytes},
-    ws::{CLOSE, PING, TEXT, Ws, parse_num, sio_connect, text_frame},
+    ws::{CLOSE, PING, TEXT, Ws, parse_num, sio_connect, sio_connect_offering, text_frame},
 };
 
 /// Warm-up, length and count of the measured runs.
@@ -34,6 +34,8 @@ pub(crate) struct Target {
     pub(crate) socketio: bool,
     pub(crate) pid: u32,
     pub(crate) timing: Timing,
+    /// Offer permessage-deflate (and require it) on every connection.
+    pub(crate) deflate: bool,
 }
 
 /// One measured run.
@@ -63,6 +65,15 @@ pub(crate) struct Sample {
     /// (`SUnreclaim` in `/proc/meminfo`: socket structures, both ends) per
     /// client, bytes.
     pub(crate) kernel_slab_per_client: Option<f64>,
+    /// Compression: bytes on the wire (frame header included) per message
+    /// received, server to client.
+    pub(crate) wire_bytes_per_op: Option<f64>,
+    /// Compression: the server's RSS growth, bytes, from its clients
+    /// connected to the first broadcast delivered to all of them.
+    pub(crate) rss_first_message: Option<f64>,
+    /// Compression: the server's RSS growth, bytes, from its clients
+    /// connected to the end of the measured runs.
+    pub(crate) rss_under_load: Option<f64>,
     pub(crate) errors: u64,
     /// CPU used meanwhile by other processes on the machine, in cores.
     pub(crate) other_cpu: f64,
@@ -83,18 +94,22 @@ impl Sample {
 /// times).
 pub(crate) const NOISY: f64 = 0.25;
 
-struct Shared {
-    ops: Cell<u64>,
-    errors: Cell<u64>,
-    stop: Cell<bool>,
+/// What the tasks of one scenario share: counters, the stop flag, latencies.
+pub(crate) struct Shared {
+    pub(crate) ops: Cell<u64>,
+    /// Bytes on the wire of the messages counted in `ops` (when counted).
+    pub(crate) wire: Cell<u64>,
+    pub(crate) errors: Cell<u64>,
+    pub(crate) stop: Cell<bool>,
     first_error: RefCell<Option<String>>,
-    hist: RefCell<Histogram<u64>>,
+    pub(crate) hist: RefCell<Histogram<u64>>,
 }
 
 impl Shared {
-    fn new() -> Rc<Self> {
+    pub(crate) fn new() -> Rc<Self> {
         Rc::new(Self {
             ops: Cell::new(0),
+            wire: Cell::new(0),
             errors: Cell::new(0),
             stop: Cell::new(false),
             first_error: RefCell::new(None),
@@ -103,7 +118,7 @@ impl Shared {
     }
 }
 
-fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).max(1)
 }
 
@@ -137,7 +152,7 @@ async fn wait_for_calm(limit: Duration) {
 
 /// Warm-up, then `runs` windows, each started in a calm spell when one
 /// comes soon enough.
-async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
+pub(crate) async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
     sleep(target.timing.warmup).await;
     let mut out = Vec::new();
     let mut retries = target.timing.runs.div_ceil(2);
@@ -145,7 +160,7 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
     while out.len() < target.timing.runs {
         wait_for_calm(patience).await;
         sh.hist.borrow_mut().reset();
-        let (ops0, err0) = (sh.ops.get(), sh.errors.get());
+        let (ops0, err0, wire0) = (sh.ops.get(), sh.errors.get(), sh.wire.get());
         let s0 = cpu_times(Some(target.pid));
         let g0 = cpu_times(None).total();
         let m0 = machine_cpu_seconds();
@@ -181,6 +196,10 @@ async fn measure(sh: &Shared, target: &Target) -> Vec<Sample> {
                 clients: None,
                 kernel_bytes_per_client: None,
                 kernel_slab_per_client: None,
+                wire_bytes_per_op: (sh.wire.get() > wire0 && ops > 0)
+                    .then(|| (sh.wire.get() - wire0) as f64 / ops as f64),
+                rss_first_message: None,
+                rss_under_load: None,
                 errors: sh.errors.get() - err0,
                 other_cpu: other,
                 steal_cpu: steal,
@@ -237,8 +256,14 @@ pub(crate) async fn connect_all(
                 }
                 next.set(i + 1);
                 let conn = async {
-                    let mut ws =
-                        sio_connect(target.addr, source(i, n), target.socketio, buf).await?;
+                    let mut ws = sio_connect_offering(
+                        target.addr,
+                        source(i, n),
+                        target.socketio,
+                        buf,
+                        target.deflate,
+                    )
+                    .await?;
                     if join {
                         ws.send(&text_frame(br#"420["join","r"]"#)).await?;
                         ws.expect_text(b"430").await?;
@@ -250,8 +275,14 @@ pub(crate) async fn connect_all(
                 if result.is_err() {
                     eprintln!("    connection {i} timed out after 10 s: trying again");
                     let conn = async {
-                        let mut ws =
-                            sio_connect(target.addr, source(i, n), target.socketio, buf).await?;
+                        let mut ws = sio_connect_offering(
+                            target.addr,
+                            source(i, n),
+                            target.socketio,
+                            buf,
+                            target.deflate,
+                        )
+                        .await?;
                         if join {
                             ws.send(&text_frame(br#"420["join","r"]"#)).await?;
                             ws.expect_text(b"430").await?;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use rally::{Args, Server};
+use rally::{Args, PerMessageDeflate, Server};
 use tokio::net::TcpListener;
 
 /// The tokio runtime flavour a Rust peer runs on. Under `taskset` to one
@@ -72,6 +72,11 @@ pub(crate) fn rally_peer(port: u16, runtime: Runtime) {
         if let Some(frames) = max_buffered_frames() {
             builder = builder.max_buffered_frames(frames);
         }
+        // The compression scenario turns permessage-deflate on (defaults:
+        // threshold 1024 bytes, level 1).
+        if per_message_deflate() {
+            builder = builder.per_message_deflate(Some(PerMessageDeflate::default()));
+        }
         let io = builder.build();
         let root = io.of("/");
         root.on("echo", |_socket, mut event| async move {
@@ -108,4 +113,13 @@ pub(crate) fn max_buffered_frames() -> Option<usize> {
     std::env::var("RALLY_BENCH_MAX_BUFFERED_FRAMES")
         .ok()
         .and_then(|v| v.parse().ok())
+}
+
+/// The variable that turns permessage-deflate on in the Rally and Node peers
+/// (`1`): the compression scenario sets it.
+pub(crate) const PER_MESSAGE_DEFLATE_VAR: &str = "RALLY_BENCH_PER_MESSAGE_DEFLATE";
+
+/// Whether [`PER_MESSAGE_DEFLATE_VAR`] is set to `1`.
+fn per_message_deflate() -> bool {
+    std::env::var(PER_MESSAGE_DEFLATE_VAR).is_ok_and(|v| v == "1")
 }

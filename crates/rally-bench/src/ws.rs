@@ -9,6 +9,7 @@ use std::{
     time::Duration,
 };
 
+use rally_proto::ws::deflate;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
@@ -29,8 +30,24 @@ pub(crate) fn text_frame(payload: &[u8]) -> Vec<u8> {
 
 /// A masked client frame with the given opcode.
 pub(crate) fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    frame_with(FIN | opcode, payload)
+}
+
+/// A masked client text frame whose payload was compressed (RSV1 set, as
+/// permessage-deflate marks a compressed message).
+pub(crate) fn compressed_text_frame(payload: &[u8]) -> Vec<u8> {
+    frame_with(FIN | RSV1 | TEXT, payload)
+}
+
+/// The FIN bit of a frame's first byte.
+const FIN: u8 = 0x80;
+/// The RSV1 bit of a frame's first byte: a compressed message.
+pub(crate) const RSV1: u8 = 0x40;
+
+/// A masked client frame whose first byte is `first`.
+fn frame_with(first: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 14);
-    out.push(0x80 | opcode);
+    out.push(first);
     let len = payload.len();
     if len < 126 {
         out.push(0x80 | len as u8);
@@ -72,6 +89,18 @@ pub(crate) struct Ws {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The server agreed to permessage-deflate.
+    pub(crate) deflate: bool,
+}
+
+/// A frame found in the read buffer.
+pub(crate) struct Frame {
+    /// The first byte: FIN, RSV1-3 and the opcode.
+    pub(crate) first: u8,
+    /// The payload's range in the buffer (see [`Ws::data`]).
+    pub(crate) payload: Range<usize>,
+    /// The frame's size on the wire, header included.
+    pub(crate) wire_len: usize,
 }
 
 impl Ws {
@@ -82,10 +111,28 @@ impl Ws {
         path: &str,
         buf_size: usize,
     ) -> io::Result<Self> {
+        Self::connect_offering(addr, src, path, buf_size, false).await
+    }
+
+    /// Connects and upgrades to WebSocket at `path`; with `deflate`, offers
+    /// permessage-deflate with no context takeover either way (whether the
+    /// server agreed is in [`Ws::deflate`]).
+    pub(crate) async fn connect_offering(
+        addr: SocketAddr,
+        src: Option<IpAddr>,
+        path: &str,
+        buf_size: usize,
+        deflate: bool,
+    ) -> io::Result<Self> {
         let mut stream = tcp_connect(addr, src).await?;
+        let offer = if deflate {
+            format!("Sec-WebSocket-Extensions: {}\r\n", deflate::CLIENT_OFFER)
+        } else {
+            String::new()
+        };
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
         );
         stream.write_all(req.as_bytes()).await?;
         let mut ws = Self {
@@ -93,12 +140,21 @@ impl Ws {
             buf: vec![0; buf_size.max(1024)],
             start: 0,
             end: 0,
+            deflate: false,
         };
         loop {
             if let Some(pos) = find(&ws.buf[..ws.end], b"\r\n\r\n") {
-                if !ws.buf.starts_with(b"HTTP/1.1 101") {
-                    let head = String::from_utf8_lossy(&ws.buf[..pos]).into_owned();
+                let head = String::from_utf8_lossy(&ws.buf[..pos]).into_owned();
+                if !head.starts_with("HTTP/1.1 101") {
                     return Err(other(format!("upgrade refused: {head}")));
+                }
+                for line in head.lines() {
+                    if let Some((name, value)) = line.split_once(':') {
+                        if name.trim().eq_ignore_ascii_case("sec-websocket-extensions") {
+                            ws.deflate = deflate::check_response(value.trim())
+                                .map_err(|e| other(format!("{e}: {value}")))?;
+                        }
+                    }
                 }
                 ws.start = pos + 4;
                 return Ok(ws);
@@ -133,11 +189,17 @@ impl Ws {
     /// The next complete frame already in the buffer: its opcode and the
     /// range of its payload (see [`Ws::data`]).
     pub(crate) fn next_frame(&mut self) -> Option<(u8, Range<usize>)> {
+        self.next_frame_full().map(|f| (f.first & 0x0f, f.payload))
+    }
+
+    /// The next complete frame already in the buffer, with its first byte
+    /// and its size on the wire.
+    pub(crate) fn next_frame_full(&mut self) -> Option<Frame> {
         let b = &self.buf[self.start..self.end];
         if b.len() < 2 {
             return None;
         }
-        let opcode = b[0] & 0x0f;
+        let first = b[0];
         let masked = b[1] & 0x80 != 0;
         let mut len = (b[1] & 0x7f) as usize;
         let mut head = 2;
@@ -162,9 +224,13 @@ impl Ws {
         if b.len() < head + len {
             return None;
         }
-        let range = self.start + head..self.start + head + len;
+        let payload = self.start + head..self.start + head + len;
         self.start += head + len;
-        Some((opcode, range))
+        Some(Frame {
+            first,
+            payload,
+            wire_len: head + len,
+        })
     }
 
     /// The bytes of a payload range returned by [`Ws::next_frame`].
@@ -225,12 +291,27 @@ pub(crate) async fn sio_connect(
     socketio: bool,
     buf_size: usize,
 ) -> io::Result<Ws> {
+    sio_connect_offering(addr, src, socketio, buf_size, false).await
+}
+
+/// [`sio_connect`], offering permessage-deflate when `deflate` is set: it
+/// is then an error if the server does not agree.
+pub(crate) async fn sio_connect_offering(
+    addr: SocketAddr,
+    src: Option<IpAddr>,
+    socketio: bool,
+    buf_size: usize,
+    deflate: bool,
+) -> io::Result<Ws> {
     let path = if socketio {
         "/socket.io/?EIO=4&transport=websocket"
     } else {
         "/"
     };
-    let mut ws = Ws::connect(addr, src, path, buf_size).await?;
+    let mut ws = Ws::connect_offering(addr, src, path, buf_size, deflate).await?;
+    if deflate && !ws.deflate {
+        return Err(other("the server did not agree to permessage-deflate"));
+    }
     if socketio {
         ws.expect_text(b"0").await?;
     }

@@ -109,6 +109,7 @@ impl Report {
         rows: &dyn Fn(&Scenario) -> bool,
         ratio: Option<bool>,
     ) {
+        let rows = |s: &Scenario| !s.is_compression() && rows(s);
         if !self.scenarios.iter().any(rows) {
             return;
         }
@@ -146,9 +147,29 @@ impl Report {
         out.push('\n');
     }
 
-    /// The Markdown tables.
+    /// The Markdown tables: the main ones, then the compression table.
     pub(crate) fn markdown(&self) -> String {
+        let mut out = self.main_markdown();
+        out.push_str(&self.compression_markdown());
+        out
+    }
+
+    /// Whether the report has scenarios of the main tables.
+    pub(crate) fn has_main(&self) -> bool {
+        self.scenarios.iter().any(|s| !s.is_compression())
+    }
+
+    /// Whether the report has compression scenarios.
+    pub(crate) fn has_compression(&self) -> bool {
+        self.scenarios.iter().any(Scenario::is_compression)
+    }
+
+    /// The main tables (empty without their scenarios).
+    pub(crate) fn main_markdown(&self) -> String {
         let mut out = String::new();
+        if !self.has_main() {
+            return out;
+        }
         let runs = self
             .cells
             .iter()
@@ -244,9 +265,11 @@ impl Report {
              run above it).  ",
             crate::scenario::NOISY
         );
+        // The compression table lists its own failures.
         let notes: Vec<String> = self
             .cells
             .iter()
+            .filter(|c| !c.scenario.starts_with("compression"))
             .filter_map(|c| {
                 Some(format!(
                     "{} / {}{}: {}",
