@@ -667,7 +667,7 @@ async fn run_cell(
             inflight,
             payload,
         } => scenario::ack(target, conns, inflight, payload).await,
-        Kind::Fanout { clients } => scenario::fanout(target, clients, 8).await,
+        Kind::Fanout { clients } => scenario::fanout(target, clients, 32).await,
         Kind::Idle { clients } => scenario::idle(target, clients).await,
         Kind::IdleMax => idle::idle_max(target, idle_max_clients(nofile)).await,
         Kind::IdlePolling { clients } => idle::idle_polling(target, clients).await,
