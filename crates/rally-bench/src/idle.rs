@@ -5,6 +5,7 @@
 use std::{
     cell::Cell,
     io,
+    net::{IpAddr, Ipv4Addr},
     rc::Rc,
     time::{Duration, Instant},
 };
@@ -170,7 +171,11 @@ pub(crate) async fn idle_polling(target: Target, clients: usize) -> Result<Vec<S
     for i in 0..clients {
         let (held, fail) = (holding.clone(), failed.clone());
         tasks.0.push(tokio::task::spawn_local(async move {
-            if hold_poll(target, &held).await.is_err() && fail.get().is_none() {
+            // Source addresses of their own (127.0.3.x, 4,000 clients each):
+            // the ports of 127.0.0.1 may still be in TIME_WAIT from the
+            // cells run before this one.
+            let src = IpAddr::V4(Ipv4Addr::new(127, 0, 3, 1 + (i / 4000 % 250) as u8));
+            if hold_poll(target, src, &held).await.is_err() && fail.get().is_none() {
                 fail.set(Some(i));
             }
         }));
@@ -207,8 +212,8 @@ pub(crate) async fn idle_polling(target: Target, clients: usize) -> Result<Vec<S
 
 /// Handshake and namespace connect over one keep-alive connection, then a
 /// GET held, again and again (a ping answered with a POST in between).
-async fn hold_poll(target: Target, holding: &Cell<usize>) -> io::Result<()> {
-    let mut http = Http::connect(target.addr, None).await?;
+async fn hold_poll(target: Target, src: IpAddr, holding: &Cell<usize>) -> io::Result<()> {
+    let mut http = Http::connect(target.addr, Some(src)).await?;
     let (status, open) = http
         .request("GET", "/socket.io/?EIO=4&transport=polling", b"")
         .await?;
