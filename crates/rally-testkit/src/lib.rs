@@ -9,6 +9,8 @@
 //! - [`node`]: the Node.js scripts of `interop/` as child processes (run to
 //!   completion, a server that prints `listening <port>`, a JSON-lines driver);
 //! - [`redis`]: a `redis-server` of its own on a free port;
+//! - [`tls`]: a throwaway certificate authority and the server certificates
+//!   it signs, as PEM files;
 //! - [`proxy`]: a TCP proxy a test can cut, stall, refuse and re-point;
 //! - [`interop`]: the interop test server (the protocol of
 //!   `interop/README.md`) on Rally, in-process or on a thread of its own;
@@ -30,6 +32,7 @@ pub mod interop;
 pub mod node;
 pub mod proxy;
 pub mod redis;
+pub mod tls;
 pub mod ws;
 
 use std::{future::Future, path::PathBuf, time::Duration};
