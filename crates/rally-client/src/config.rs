@@ -5,7 +5,12 @@ use std::{sync::Arc, time::Duration};
 use http::{HeaderName, HeaderValue};
 use rally_proto::socket::Parser;
 
-use crate::{Error, Manager, Socket, Transport, engine::EngineConfig, url::ParsedUrl};
+use crate::{
+    Error, Manager, Socket, Transport,
+    engine::EngineConfig,
+    tls::{Tls, TrustOptions},
+    url::ParsedUrl,
+};
 
 /// Options of a [`Manager`], named after the official client's
 /// (`reconnectionDelay` is [`reconnection_delay`](Self::reconnection_delay)),
@@ -41,6 +46,7 @@ pub struct ManagerBuilder {
     parser: Parser,
     retries: u32,
     ack_timeout: Option<Duration>,
+    trust: TrustOptions,
 }
 
 /// The options, checked.
@@ -78,6 +84,7 @@ impl ManagerBuilder {
             parser: Parser::Json,
             retries: 0,
             ack_timeout: None,
+            trust: TrustOptions::default(),
         }
     }
 
@@ -315,6 +322,48 @@ impl ManagerBuilder {
         self
     }
 
+    /// Trusts the root certificates in `pem` (one or more PEM
+    /// `CERTIFICATE` blocks) for `https://` and `wss://` URLs, besides the
+    /// platform's roots (which are always trusted). Repeatable. Checked by
+    /// [`build`](Self::build). The official client's `ca` option.
+    ///
+    /// A server whose certificate no trusted root signed is refused: the
+    /// connection fails with [`TransportError::Tls`](crate::TransportError::Tls),
+    /// whose cause names the problem (`invalid peer certificate:
+    /// UnknownIssuer`).
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("ca.pem")?;
+    /// let manager = rally_client::Manager::builder("https://localhost:3443")
+    ///     .ca_certificates(pem)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "ca")]
+    pub fn ca_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.trust.extra_roots.push(pem.into());
+        self
+    }
+
+    /// **Dangerous**: accepts any certificate from an `https://` or
+    /// `wss://` server, for any name, trusted or not, expired or not
+    /// (the official client's `rejectUnauthorized: false`). Anyone on the
+    /// path can then read and change the traffic. For development against
+    /// a server with a self-signed certificate only; a warning is logged
+    /// when a manager is built with it. Default `false`.
+    ///
+    /// ```
+    /// let manager = rally_client::Manager::builder("https://localhost:3443")
+    ///     .danger_accept_invalid_certificates(true)
+    ///     .build()?;
+    /// # Ok::<(), rally_client::Error>(())
+    /// ```
+    #[doc(alias = "rejectUnauthorized")]
+    pub fn danger_accept_invalid_certificates(mut self, accept: bool) -> Self {
+        self.trust.accept_invalid = accept;
+        self
+    }
+
     /// The manager. It connects when a socket does.
     ///
     /// ```
@@ -324,9 +373,10 @@ impl ManagerBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidUrl`] for a URL that is not `http://` or `ws://`
-    /// with a host, [`Error::InvalidOption`] for a bad header or no
-    /// transport.
+    /// [`Error::InvalidUrl`] for a URL that is not `http://`, `https://`,
+    /// `ws://` or `wss://` with a host, [`Error::InvalidOption`] for a bad
+    /// header, no transport, or CA certificates that are not PEM
+    /// certificates.
     pub fn build(self) -> Result<Manager, Error> {
         let (config, _) = self.config()?;
         Ok(Manager::with_config(config))
@@ -352,6 +402,11 @@ impl ManagerBuilder {
     fn config(self) -> Result<(Config, String), Error> {
         let parsed = ParsedUrl::parse(&self.url)?;
         let mut endpoint = parsed.endpoint;
+        if endpoint.secure {
+            // Built once here: every request and WebSocket of the manager
+            // shares it (and its session cache).
+            endpoint.tls = Some(Tls::new(&endpoint.host, &self.trust)?);
+        }
         if let Some(path) = &self.path {
             endpoint.set_path(path);
         }

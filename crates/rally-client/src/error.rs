@@ -20,7 +20,8 @@ use thiserror::Error;
 #[derive(Debug, Clone, Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The URL could not be used (not `http`/`ws`, no host, bad port...).
+    /// The URL could not be used (not `http`, `https`, `ws` or `wss`, no
+    /// host, bad port...).
     #[error("invalid url: {0}")]
     InvalidUrl(String),
     /// An option was invalid (a header name or value, a non-object auth...).
@@ -107,6 +108,12 @@ pub enum TransportError {
     /// refused upgrade is [`Http`](Self::Http).
     #[error("websocket error")]
     WebSocket(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// The TLS handshake failed; the cause is rustls' error, which names
+    /// the problem (`invalid peer certificate: UnknownIssuer` for a
+    /// certificate no trusted root signed, `NotValidForName` for one made
+    /// out to another host...).
+    #[error("tls handshake failed")]
+    Tls(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// The server sent something that is not Engine.IO.
     #[error("invalid response: {0}")]
     InvalidResponse(&'static str),

@@ -16,6 +16,7 @@ mod queue;
 mod reason;
 mod reconnect;
 mod socket;
+mod tls;
 mod transport;
 mod upgrade;
 mod url;

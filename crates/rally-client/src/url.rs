@@ -4,16 +4,21 @@ use std::fmt::Write as _;
 
 use http::Uri;
 
-use crate::{Error, Transport};
+use crate::{Error, Transport, tls::Tls};
 
 /// The server's address and the Engine.IO request path and query.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
     /// The host to connect to, without IPv6 brackets.
     pub(crate) host: String,
     /// The TCP port.
     pub(crate) port: u16,
-    /// The `Host` header: the host, bracketed if IPv6, and the port unless 80.
+    /// Whether the URL asks for TLS (`https`, `wss`).
+    pub(crate) secure: bool,
+    /// The TLS configuration, set by the manager's builder when `secure`.
+    pub(crate) tls: Option<Tls>,
+    /// The `Host` header: the host, bracketed if IPv6, and the port unless
+    /// the scheme's default (80, or 443 with TLS).
     pub(crate) authority: String,
     /// The Engine.IO path, with its trailing slash (`/socket.io/`).
     pub(crate) path: String,
@@ -23,7 +28,7 @@ pub(crate) struct Endpoint {
 
 /// A URL taken apart: the endpoint (with the default path) and the URL's
 /// own path, which names a namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct ParsedUrl {
     pub(crate) endpoint: Endpoint,
     pub(crate) namespace: String,
@@ -31,36 +36,33 @@ pub(crate) struct ParsedUrl {
 
 impl ParsedUrl {
     /// Parses `http://host[:port][/namespace][?query]` (`ws` is taken as
-    /// `http`). TLS schemes are refused: this client speaks plain TCP.
+    /// `http`, `wss` as `https`). The TLS configuration is left for the
+    /// builder to set.
     pub(crate) fn parse(url: &str) -> Result<Self, Error> {
         let uri: Uri = url
             .parse()
             .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(format!("{url}: {e}")))?;
-        match uri.scheme_str() {
-            Some("http" | "ws") => {}
-            Some("https" | "wss") => {
-                return Err(Error::InvalidUrl(format!(
-                    "{url}: tls (https, wss) is not supported"
-                )));
-            }
+        let (secure, default_port) = match uri.scheme_str() {
+            Some("http" | "ws") => (false, 80),
+            Some("https" | "wss") => (true, 443),
             _ => {
                 return Err(Error::InvalidUrl(format!(
-                    "{url}: expected http:// or ws://"
+                    "{url}: expected http://, https://, ws:// or wss://"
                 )));
             }
-        }
+        };
         let raw_host = uri
             .host()
             .filter(|h| !h.is_empty())
             .ok_or_else(|| Error::InvalidUrl(format!("{url}: no host")))?;
-        let port = uri.port_u16().unwrap_or(80);
+        let port = uri.port_u16().unwrap_or(default_port);
         let host = raw_host.trim_start_matches('[').trim_end_matches(']');
         let bracketed = if host.contains(':') {
             format!("[{host}]")
         } else {
             host.to_owned()
         };
-        let authority = if port == 80 {
+        let authority = if port == default_port {
             bracketed
         } else {
             format!("{bracketed}:{port}")
@@ -73,6 +75,8 @@ impl ParsedUrl {
             endpoint: Endpoint {
                 host: host.to_owned(),
                 port,
+                secure,
+                tls: None,
                 authority,
                 path: "/socket.io/".to_owned(),
                 query: uri.query().unwrap_or_default().to_owned(),
@@ -152,6 +156,13 @@ mod tests {
         assert_eq!((p.endpoint.host.as_str(), p.endpoint.port), ("::1", 80));
         assert_eq!(p.endpoint.authority, "[::1]");
         assert_eq!(p.namespace, "/");
+        assert!(!p.endpoint.secure);
+        let p = ParsedUrl::parse("https://example.com/chat").unwrap();
+        assert!(p.endpoint.secure);
+        assert_eq!((p.endpoint.port, p.endpoint.authority.as_str()), (443, "example.com"));
+        let p = ParsedUrl::parse("wss://localhost:8443").unwrap();
+        assert!(p.endpoint.secure);
+        assert_eq!(p.endpoint.authority, "localhost:8443");
         assert_eq!(
             p.endpoint.target(Transport::WebSocket, Some("a+b")),
             "/socket.io/?EIO=4&transport=websocket&sid=a%2Bb"
@@ -160,7 +171,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_urls() {
-        for bad in ["https://x", "wss://x", "ftp://x", "x", "http://", ""] {
+        for bad in ["ftp://x", "x", "http://", "https://", ""] {
             assert!(
                 matches!(ParsedUrl::parse(bad), Err(Error::InvalidUrl(_))),
                 "{bad}"

@@ -1,5 +1,5 @@
 //! A minimal HTTP/1.1 client for long-polling: one request at a time on a
-//! kept-alive TCP connection, `Content-Length` or chunked bodies, gzip or
+//! kept-alive connection (TCP, or TLS over TCP), `Content-Length` or chunked bodies, gzip or
 //! deflate content codings.
 //!
 //! Long-polling needs nothing more: a GET that the server holds, a POST with
@@ -11,12 +11,9 @@ use std::io::Read;
 use bytes::{Bytes, BytesMut};
 use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 use http::{HeaderName, HeaderValue, header};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{TransportError, url::Endpoint};
+use crate::{TransportError, transport::stream::Stream, url::Endpoint};
 
 /// The largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -24,10 +21,10 @@ const MAX_HEAD: usize = 64 * 1024;
 /// frame limit), compressed or once inflated.
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
-/// A TCP connection to the server, reused from one request to the next.
+/// A connection to the server, reused from one request to the next.
 #[derive(Debug)]
 pub(crate) struct HttpConn {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
 }
 
@@ -142,12 +139,10 @@ fn encode_head(
 }
 
 impl HttpConn {
-    /// Opens a TCP connection to the endpoint, with `TCP_NODELAY`.
+    /// Opens a connection to the endpoint (see [`Stream::connect`]).
     pub(crate) async fn connect(endpoint: &Endpoint) -> Result<Self, TransportError> {
-        let stream = TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
-        let _ = stream.set_nodelay(true);
         Ok(Self {
-            stream,
+            stream: Stream::connect(endpoint).await?,
             buf: BytesMut::with_capacity(4096),
         })
     }

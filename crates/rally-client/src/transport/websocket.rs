@@ -32,12 +32,13 @@ use rally_proto::{
         frame::{OpCode, apply_mask, write_header},
     },
 };
-use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::TcpStream,
-};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::{TransportError, transport::ws_handshake, url::Endpoint};
+use crate::{
+    TransportError,
+    transport::{stream::Stream, ws_handshake},
+    url::Endpoint,
+};
 
 /// The largest message taken from the server, counted once inflated (the
 /// limit of the WebSocket library this client used before: 64 MiB).
@@ -55,7 +56,7 @@ const KEPT_WRITE_BUFFER: usize = 64 * 1024;
 
 /// A WebSocket to the server.
 pub(crate) struct WebSocket {
-    stream: TcpStream,
+    stream: Stream,
     reader: Reader,
     /// Bytes the handshake read past the server's reply: fed first.
     early: Vec<u8>,
@@ -250,6 +251,8 @@ impl WebSocket {
             }
             self.written += n;
         }
+        // TLS may hold the tail of what was written: push it out.
+        ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
         self.written = 0;
         if self.out.capacity() > KEPT_WRITE_BUFFER {
             self.out = Vec::new();

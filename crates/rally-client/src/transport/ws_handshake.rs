@@ -6,12 +6,13 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use rally_proto::ws::{accept_key, deflate};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{Transport, TransportError, transport::http::Response, url::Endpoint};
+use crate::{
+    Transport, TransportError,
+    transport::{http::Response, stream::Stream},
+    url::Endpoint,
+};
 
 /// The largest reply head accepted, and the most of a refusal's body read.
 const MAX_HEAD: usize = 16 * 1024;
@@ -19,7 +20,7 @@ const MAX_HEAD: usize = 16 * 1024;
 /// A WebSocket whose handshake succeeded.
 #[derive(Debug)]
 pub(crate) struct Opened {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     /// What the server sent after its reply (the first frames, maybe).
     pub(crate) early: Vec<u8>,
     /// Whether permessage-deflate was agreed.
@@ -41,9 +42,9 @@ pub(crate) async fn open(
 ) -> Result<Opened, TransportError> {
     let key = STANDARD.encode(fastrand::u128(..).to_ne_bytes());
     let request = encode_request(endpoint, headers, sid, &key, offer_deflate);
-    let mut stream = TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
-    let _ = stream.set_nodelay(true);
+    let mut stream = Stream::connect(endpoint).await?;
     stream.write_all(&request).await?;
+    stream.flush().await?;
     let mut buf = Vec::with_capacity(1024);
     let end = loop {
         if let Some(at) = find(&buf, b"\r\n\r\n") {
@@ -117,7 +118,7 @@ fn encode_request(
 /// The body of a refusal (the Engine.IO error, when the server sent one):
 /// what came with the head and, when the length is known, the rest of it,
 /// up to a bound.
-async fn refusal_body(stream: &mut TcpStream, mut body: Vec<u8>, length: Option<usize>) -> Bytes {
+async fn refusal_body(stream: &mut Stream, mut body: Vec<u8>, length: Option<usize>) -> Bytes {
     if let Some(length) = length {
         let want = length.min(MAX_HEAD);
         while body.len() < want {
