@@ -20,29 +20,41 @@
 //   WebSocket extensions agreed ("" on polling or without any).
 //
 // Usage: node ref-socket-server.mjs <port> [json|msgpack] [eio3] [deflate]
+//                                  [--cert=<pem> --key=<pem>]
 //   (port 0 picks a free port; msgpack: socket.io-msgpack-parser 3.0.2;
 //   eio3: allowEIO3, Socket.IO v2 clients welcome; deflate:
 //   perMessageDeflate: true, WebSocket messages of 1024 bytes or more
-//   compressed)
+//   compressed; --cert and --key: https and wss with that certificate chain
+//   and private key, PEM files)
 // Prints "listening <port>" once it accepts connections, then one line per
 // engine connection, namespace connection and disconnection (with reasons).
 
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { Server } from 'socket.io';
 import msgpackParser from 'socket.io-msgpack-parser';
 
 const portArg = process.argv[2];
 const parserArg = process.argv[3] ?? 'json';
-const flags = process.argv.slice(4);
+const tlsFiles = {};
+const flags = process.argv.slice(4).filter((arg) => {
+  const m = /^--(cert|key)=(.+)$/.exec(arg);
+  if (m) tlsFiles[m[1]] = m[2];
+  return !m;
+});
 const eio3 = flags.includes('eio3');
 const deflate = flags.includes('deflate');
 if (portArg === undefined || !/^\d+$/.test(portArg) || !['json', 'msgpack'].includes(parserArg)
-  || flags.some((f) => !['eio3', 'deflate'].includes(f))) {
-  console.error('usage: node ref-socket-server.mjs <port> [json|msgpack] [eio3] [deflate]');
+  || flags.some((f) => !['eio3', 'deflate'].includes(f))
+  || (tlsFiles.cert === undefined) !== (tlsFiles.key === undefined)) {
+  console.error('usage: node ref-socket-server.mjs <port> [json|msgpack] [eio3] [deflate] [--cert=<pem> --key=<pem>]');
   process.exit(2);
 }
 
-const httpServer = http.createServer();
+const httpServer = tlsFiles.cert === undefined
+  ? http.createServer()
+  : https.createServer({ cert: fs.readFileSync(tlsFiles.cert), key: fs.readFileSync(tlsFiles.key) });
 
 const io = new Server(httpServer, {
   path: '/socket.io/',

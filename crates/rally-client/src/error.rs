@@ -110,8 +110,9 @@ pub enum TransportError {
     WebSocket(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// The TLS handshake failed; the cause is rustls' error, which names
     /// the problem (`invalid peer certificate: UnknownIssuer` for a
-    /// certificate no trusted root signed, `NotValidForName` for one made
-    /// out to another host...).
+    /// certificate no trusted root signed, `certificate not valid for name
+    /// "localhost"; certificate is only valid for ...` for one made out to
+    /// another host...).
     #[error("tls handshake failed")]
     Tls(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// The server sent something that is not Engine.IO.

@@ -159,7 +159,10 @@ mod tests {
         assert!(!p.endpoint.secure);
         let p = ParsedUrl::parse("https://example.com/chat").unwrap();
         assert!(p.endpoint.secure);
-        assert_eq!((p.endpoint.port, p.endpoint.authority.as_str()), (443, "example.com"));
+        assert_eq!(
+            (p.endpoint.port, p.endpoint.authority.as_str()),
+            (443, "example.com")
+        );
         let p = ParsedUrl::parse("wss://localhost:8443").unwrap();
         assert!(p.endpoint.secure);
         assert_eq!(p.endpoint.authority, "localhost:8443");

@@ -11,6 +11,8 @@
 //! - [`redis`]: a `redis-server` of its own on a free port;
 //! - [`tls`]: a throwaway certificate authority and the server certificates
 //!   it signs, as PEM files;
+//! - [`https`]: the interop test server over TLS (Node.js on https, Rally
+//!   behind a TLS-terminating proxy);
 //! - [`proxy`]: a TCP proxy a test can cut, stall, refuse and re-point;
 //! - [`interop`]: the interop test server (the protocol of
 //!   `interop/README.md`) on Rally, in-process or on a thread of its own;
@@ -28,6 +30,7 @@
 
 pub mod cluster;
 pub mod http;
+pub mod https;
 pub mod interop;
 pub mod node;
 pub mod proxy;
