@@ -94,7 +94,9 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) async fn open(url: &str) -> Result<Arc<Self>, Error> {
+    /// Connects to `url`; over TLS, with `ca` (PEM) as the only roots when
+    /// given.
+    pub(crate) async fn open(url: &str, ca: Option<&[u8]>) -> Result<Arc<Self>, Error> {
         let info = url
             .into_connection_info()
             .map_err(|e| Error::Url(e.to_string()))?;
@@ -102,8 +104,18 @@ impl Connection {
             .redis_settings()
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings))
-            .map_err(|e| Error::Url(e.to_string()))?;
+        let info = info.set_redis_settings(settings);
+        let client = match ca {
+            None => redis::Client::open(info),
+            Some(pem) => redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.to_vec()),
+                },
+            ),
+        }
+        .map_err(|e| Error::Url(e.to_string()))?;
         let (push_tx, push_rx) = mpsc::unbounded_channel::<PushInfo>();
         let config = ConnectionManagerConfig::new()
             .set_push_sender(push_tx)

@@ -75,6 +75,7 @@ pub struct RedisConfig {
     recovery: Option<ConnectionStateRecovery>,
     stream_name: String,
     stream_count: usize,
+    ca_certificates: Option<Vec<u8>>,
 }
 
 impl Default for RedisConfig {
@@ -93,6 +94,7 @@ impl RedisConfig {
             recovery: None,
             stream_name: "socket.io".to_owned(),
             stream_count: 1,
+            ca_certificates: None,
         }
     }
 
@@ -140,6 +142,25 @@ impl RedisConfig {
     /// recovers on any node. The other modes support no recovery.
     pub fn connection_state_recovery(mut self, recovery: ConnectionStateRecovery) -> Self {
         self.recovery = Some(recovery);
+        self
+    }
+
+    /// The root certificates (PEM, one or more) a `rediss://` server's
+    /// certificate must chain to, for a Redis whose certificate a private
+    /// CA signed. They replace the platform's roots, which a `rediss://`
+    /// URL is checked against by default. A `redis://` URL with this set is
+    /// refused ([`Error::Url`]).
+    ///
+    /// ```no_run
+    /// use rally_redis::{RedisAdapter, RedisConfig};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = RedisConfig::new().ca_certificates(std::fs::read("redis-ca.pem")?);
+    /// let redis = RedisAdapter::connect("rediss://redis.internal:6380", config).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn ca_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_certificates = Some(pem.into());
         self
     }
 }
@@ -193,17 +214,23 @@ pub struct RedisAdapter {
 }
 
 impl RedisAdapter {
-    /// Connects to Redis at `url` (`redis://host:port`).
+    /// Connects to Redis at `url`: `redis://host:port`, or
+    /// `rediss://host:port` for TLS (the server's certificate checked
+    /// against the platform's roots, or those of
+    /// [`RedisConfig::ca_certificates`]). Credentials and the database go
+    /// in the URL as usual (`rediss://user:password@host:port/0`).
     ///
     /// # Errors
     ///
-    /// [`Error::Url`] or [`Error::Connect`].
+    /// [`Error::Url`] or [`Error::Connect`] (a TLS server whose
+    /// certificate is not trusted among them: its message names the
+    /// problem, as `invalid peer certificate: UnknownIssuer`).
     ///
     /// # Cancel safety
     ///
     /// Dropping the future abandons the connection.
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, Error> {
-        let conn = Connection::open(url).await?;
+        let conn = Connection::open(url, config.ca_certificates.as_deref()).await?;
         let mut hubs = HashMap::new();
         if config.mode == Mode::Streams {
             // As the reference: a reader for each stream from the start.
