@@ -4,6 +4,7 @@
 //! rally connect <url> [--namespace <nsp>] [--auth <json-object>]
 //!                     [--transport polling|websocket] [--parser json|msgpack]
 //!                     [--per-message-deflate true|false]
+//!                     [--ca <pem-file>] [--insecure]
 //!                     [--emit <event> <json-array>]... [--ack]
 //!                     [--expect <event>] [--timeout <ms>]
 //! ```
@@ -21,6 +22,9 @@
 //!   Numbers print as JavaScript prints them (`1`, not `1.0`).
 //! - `--timeout` (default 10 000 ms) bounds connecting, each ack and the
 //!   wait for `--expect`, all counted from the start.
+//! - `https://` and `wss://` URLs connect over TLS, trusting the platform's
+//!   roots and the certificates of `--ca`; `--insecure` accepts any
+//!   certificate (development only: it says so on stderr).
 //!
 //! Exit status: 0 on success, 1 when the connection is refused or fails, an
 //! ack or the expected event does not come in time; 2 for a usage error.
@@ -29,7 +33,7 @@
 //! `tests/connect_args.rs` runs it in-process against Rally and Node
 //! through [`parse`] and [`run_with`].
 
-use std::{io::Write, process::ExitCode, time::Duration};
+use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
 use base64::Engine as _;
 use clap::{Args as _, FromArgMatches as _};
@@ -49,7 +53,7 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 #[derive(Debug, clap::Args)]
 #[command(about = "a command-line Socket.IO client")]
 pub(crate) struct ConnectFlags {
-    /// the server's URL, http://host:port (its path names the namespace)
+    /// the server's URL, http://host:port or https://host:port (its path names the namespace)
     url: String,
     /// the namespace (default: the URL's path, else /)
     #[arg(long, value_name = "NSP", allow_hyphen_values = true, value_parser = namespace)]
@@ -72,6 +76,12 @@ pub(crate) struct ConnectFlags {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     per_message_deflate: bool,
+    /// with https:// or wss://: also trust the CA certificates of this PEM file (the platform's roots are always trusted)
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// with https:// or wss://: accept any certificate, trusted or not (development only: anyone on the path can read and change the traffic)
+    #[arg(long)]
+    insecure: bool,
     /// emit EVENT with the arguments in JSON-ARRAY (repeatable: in order);
     /// without it, each stdin line `<event> <json-array>` is emitted
     #[arg(
@@ -96,7 +106,8 @@ pub(crate) struct ConnectFlags {
 /// The options of `rally connect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectArgs {
-    /// The server's URL (`http://host:port`, its path naming a namespace).
+    /// The server's URL (`http://host:port` or `https://host:port`, its path
+    /// naming a namespace).
     pub url: String,
     /// `--namespace`: the namespace; default the URL's path, else `/`.
     pub namespace: Option<String>,
@@ -110,6 +121,11 @@ pub struct ConnectArgs {
     /// `--per-message-deflate`: whether the WebSocket offers
     /// permessage-deflate (default true).
     pub per_message_deflate: bool,
+    /// `--ca <file>`: CA certificates (PEM) trusted besides the platform's
+    /// roots, for `https://` and `wss://`.
+    pub ca: Option<PathBuf>,
+    /// `--insecure`: accept any TLS certificate (development only).
+    pub insecure: bool,
     /// `--emit <event> <json-array>`, in order.
     pub emits: Vec<(String, String)>,
     /// `--ack`: wait for and print each emit's acknowledgement.
@@ -141,6 +157,8 @@ impl ConnectFlags {
             transport: self.transport,
             parser: self.parser,
             per_message_deflate: self.per_message_deflate,
+            ca: self.ca,
+            insecure: self.insecure,
             emits,
             ack: self.ack,
             expect: self.expect,
@@ -266,6 +284,19 @@ impl Session {
             .per_message_deflate(args.per_message_deflate);
         if let Some(transport) = args.transport.as_deref().and_then(Transport::from_name) {
             builder = builder.transports([transport]);
+        }
+        if let Some(ca) = &args.ca {
+            match std::fs::read(ca) {
+                Ok(pem) => builder = builder.ca_certificates(pem),
+                Err(e) => return Err(fail(err, &format!("--ca {}: {e}", ca.display()), 2)),
+            }
+        }
+        if args.insecure {
+            note_line(
+                err,
+                "warning: --insecure: TLS certificates are not checked; anyone on the path can read and change the traffic",
+            );
+            builder = builder.danger_accept_invalid_certificates(true);
         }
         let socket = match builder.socket() {
             Ok(socket) => socket,

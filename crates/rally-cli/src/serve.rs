@@ -147,6 +147,11 @@ async fn run(config: ServeConfig) -> Result<(), String> {
                 // Streams mode keeps sessions in Redis: recovery across nodes.
                 redis_config = redis_config.connection_state_recovery(recovery);
             }
+            if let Some(ca) = &config.redis_ca {
+                let pem =
+                    std::fs::read(ca).map_err(|e| format!("--redis-ca {}: {e}", ca.display()))?;
+                redis_config = redis_config.ca_certificates(pem);
+            }
             let redis = RedisAdapter::connect(url, redis_config)
                 .await
                 .map_err(|e| format!("--redis: {e}"))?;

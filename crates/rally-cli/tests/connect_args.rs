@@ -284,6 +284,8 @@ fn parses_arguments() {
             transport: Some("websocket".into()),
             parser: rally_client::Parser::Json,
             per_message_deflate: true,
+            ca: None,
+            insecure: false,
             emits: vec![("e".into(), "[1]".into()), ("f".into(), "[]".into())],
             ack: true,
             expect: Some("g".into()),

@@ -82,10 +82,12 @@ fn handshake_error(e: std::io::Error) -> TransportError {
 /// The crypto provider: ring, named here rather than left to the process
 /// default, so that another provider linked into the program changes
 /// nothing.
-// rustls deprecates ring's provider for lacking post-quantum key exchange;
-// ring is the project's choice all the same: it builds with the C compiler
-// every machine has, where aws-lc-rs wants cmake.
-#[expect(deprecated)]
+#[expect(
+    deprecated,
+    reason = "rustls deprecates ring's provider for lacking post-quantum key exchange; ring is \
+              the project's choice all the same: it builds with the C compiler every machine \
+              has, where aws-lc-rs wants cmake"
+)]
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

@@ -39,7 +39,7 @@ async fn two_nodes(mode: Mode) {
         nodes[0].names(Some("room1")).await == ["a"]
     })
     .await;
-    nodes[0].io.to("room1").emit("ev", &"over tls").unwrap();
+    nodes[0].io.to("room1").emit("ev", "over tls").unwrap();
     loop {
         let text = ws::expect_text(&mut a).await;
         if text == "2" {
@@ -88,8 +88,7 @@ async fn untrusted_certificate_is_refused() {
         RedisConfig::new().ca_certificates(other.pem()),
     )
     .await
-    .err()
-    .expect("an untrusted certificate is refused");
+    .expect_err("an untrusted certificate is refused");
     match &refused {
         Error::Connect(message) => assert!(
             message.contains("invalid peer certificate: UnknownIssuer"),
@@ -103,7 +102,6 @@ async fn untrusted_certificate_is_refused() {
         RedisConfig::new().ca_certificates(ca.pem()),
     )
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(matches!(plain, Error::Url(_)), "{plain:?}");
 }

@@ -150,12 +150,15 @@ pub(crate) struct ServeArgs {
     /// how long a shutdown may drain, in milliseconds (default 10000)
     #[arg(long, env = "RALLY_SHUTDOWN_TIMEOUT", value_name = "MS")]
     shutdown_timeout: Option<Toml<u64>>,
-    /// join a cluster through Redis, redis://host:port
+    /// join a cluster through Redis, redis://host:port, or rediss://host:port over TLS
     #[arg(long, env = "RALLY_REDIS", value_name = "URL")]
     redis: Option<Toml<String>>,
     /// classic (PUBLISH), sharded (SPUBLISH, Redis 7) or streams (XADD/XREAD, recovery across nodes)
     #[arg(long, env = "RALLY_REDIS_MODE", value_name = "MODE")]
     redis_mode: Option<Toml<String>>,
+    /// with a rediss:// --redis: trust only the CA certificates of this PEM file (default: the platform's roots)
+    #[arg(long, env = "RALLY_REDIS_CA", value_name = "FILE")]
+    redis_ca: Option<Toml<String>>,
     /// connection state recovery, true or false (default off; the flag alone turns it on)
     #[arg(
         long,

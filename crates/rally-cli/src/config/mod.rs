@@ -102,6 +102,9 @@ pub(crate) struct ServeConfig {
     /// The Redis of the cluster, if any.
     pub(crate) redis: Option<String>,
     pub(crate) redis_mode: Mode,
+    /// The CA certificates (a PEM file) a `rediss://` Redis is checked
+    /// against, instead of the platform's roots.
+    pub(crate) redis_ca: Option<PathBuf>,
     pub(crate) recovery: bool,
     pub(crate) recovery_max_disconnection: Duration,
     pub(crate) recovery_max_bytes: usize,
@@ -235,6 +238,7 @@ impl Default for ServeConfig {
             shutdown_timeout: Duration::from_millis(10_000),
             redis: None,
             redis_mode: Mode::Classic,
+            redis_ca: None,
             recovery: false,
             recovery_max_disconnection: rally::ConnectionStateRecovery::default()
                 .get_max_disconnection_duration(),

@@ -1,6 +1,6 @@
 //! The layers of `rally serve`'s settings, their errors, and the help.
 
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
 use rally::Transport;
 use rally_redis::Mode;
@@ -116,10 +116,19 @@ fn redis_settings() {
     let config = serve(&["--redis-mode", "streams"], &[]).unwrap();
     assert_eq!(config.redis_mode, Mode::Streams);
     let file = std::env::temp_dir().join(format!("rally-redis-{}.toml", std::process::id()));
-    std::fs::write(&file, "redis = \"redis://f:2\"\nredis_mode = \"sharded\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "redis = \"rediss://f:2\"\nredis_mode = \"sharded\"\nredis_ca = \"/etc/ca.pem\"\n",
+    )
+    .unwrap();
     let config = serve(&["--config", &file.display().to_string()], &[]).unwrap();
-    assert_eq!(config.redis.as_deref(), Some("redis://f:2"));
+    assert_eq!(config.redis.as_deref(), Some("rediss://f:2"));
     assert_eq!(config.redis_mode, Mode::Sharded);
+    assert_eq!(config.redis_ca.as_deref(), Some(Path::new("/etc/ca.pem")));
+    let config = serve(&["--redis-ca", "/a.pem"], &[("RALLY_REDIS_CA", "/b.pem")]).unwrap();
+    assert_eq!(config.redis_ca.as_deref(), Some(Path::new("/a.pem")));
+    let config = serve(&[], &[("RALLY_REDIS_CA", "/b.pem")]).unwrap();
+    assert_eq!(config.redis_ca.as_deref(), Some(Path::new("/b.pem")));
     assert_eq!(
         serve(&["--redis-mode", "ring"], &[]).unwrap_err(),
         "--redis-mode: expected classic, sharded or streams, got `ring`"
