@@ -214,7 +214,7 @@ async fn reserved_names_and_bad_args_are_refused() {
     ));
     assert!(socket.set_auth(&json!([1])).is_err());
     assert!(matches!(
-        Manager::new("https://example.invalid"),
+        Manager::new("ftp://example.invalid"),
         Err(Error::InvalidUrl(_))
     ));
 }
