@@ -179,3 +179,34 @@ async fn wss_urls() {
     client.settle().await;
     within("close", client.manager.close()).await;
 }
+
+/// A transport the server drops: the client sees the same reason as on
+/// plain TCP, and reconnects over TLS with the manager's configuration.
+async fn reconnects(mode: Mode) {
+    let ca = TestCa::new("reconnect");
+    let server = HttpsServer::start(Kind::Node, &ca.server_cert("server")).await;
+    let mut client = Client::with(&server.url(), mode, |b| b.ca_certificates(ca.pem()));
+    let (socket, mut rec) = client.socket("/");
+    within("connect", socket.connect()).await.expect("connects");
+    client.settle().await;
+    socket.emit("drop-transport", ()).expect("emits");
+    assert_eq!(
+        rec.disconnected().await,
+        rally_client::DisconnectReason::TransportClose
+    );
+    client.reconnected().await;
+    client.settle().await;
+    socket.emit("message", "again").expect("emits");
+    assert_eq!(rec.event("message-back").await, [json!("again")]);
+    within("close", client.manager.close()).await;
+}
+
+#[tokio::test]
+async fn reconnects_polling() {
+    reconnects(Mode::Polling).await;
+}
+
+#[tokio::test]
+async fn reconnects_websocket() {
+    reconnects(Mode::WebSocket).await;
+}
