@@ -3,7 +3,10 @@
 //! platform's roots and the certificates the application adds, or, for
 //! development only, any certificate at all.
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+};
 
 use rustls::{
     ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
@@ -116,17 +119,28 @@ fn client_config(trust: &TrustOptions) -> Result<ClientConfig, Error> {
     Ok(config)
 }
 
+/// The platform's roots, read once per process: reading and parsing them
+/// takes milliseconds, which a program making many managers should pay
+/// once. (Roots added to the system later are seen after a restart.)
+fn platform_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for error in &native.errors {
+            tracing::debug!(%error, "a platform root certificate could not be loaded");
+        }
+        let (_, unusable) = roots.add_parsable_certificates(native.certs);
+        if unusable > 0 {
+            tracing::debug!(unusable, "platform root certificates skipped");
+        }
+        roots
+    })
+}
+
 /// The platform's roots, and the extra ones.
 fn roots(extra: &[Vec<u8>]) -> Result<RootCertStore, Error> {
-    let mut roots = RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for error in &native.errors {
-        tracing::debug!(%error, "a platform root certificate could not be loaded");
-    }
-    let (_, unusable) = roots.add_parsable_certificates(native.certs);
-    if unusable > 0 {
-        tracing::debug!(unusable, "platform root certificates skipped");
-    }
+    let mut roots = platform_roots().clone();
     for pem in extra {
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
