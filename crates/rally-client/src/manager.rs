@@ -79,8 +79,10 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Manager {
-    /// A manager for the server at `url` (`http://host:port`, or `ws://`),
-    /// with the default options. The URL's query goes with every request;
+    /// A manager for the server at `url` (`http://host:port`, or `ws://`;
+    /// `https://` or `wss://` for TLS, see
+    /// [`ca_certificates`](ManagerBuilder::ca_certificates)), with the
+    /// default options. The URL's query goes with every request;
     /// its path is not used (namespaces are named in
     /// [`socket`](Self::socket)).
     ///
