@@ -3,6 +3,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod adapter;
+pub mod admin;
 mod client;
 mod config;
 mod encode;
