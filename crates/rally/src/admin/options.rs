@@ -41,6 +41,9 @@ impl std::str::FromStr for Mode {
     }
 }
 
+/// The cost of the hashes [`Auth::from_password`] makes.
+const HASH_COST: u32 = 10;
+
 /// A bcrypt hash that does not parse, refused by [`Auth::basic`].
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the admin password must be a valid bcrypt hash")]
@@ -77,16 +80,16 @@ impl Auth {
         })
     }
 
-    /// A username and a plain password, hashed here with bcrypt's default
-    /// cost (it takes a fraction of a second): for a password read from
-    /// the environment at start.
+    /// A username and a plain password, hashed here with bcrypt at cost 10
+    /// (`bcryptjs`'s usual cost; it takes a fraction of a second): for a
+    /// password read from the environment at start.
     ///
     /// # Errors
     ///
     /// [`InvalidHash`] when bcrypt cannot hash it (it can hash any
     /// password; only its first 72 bytes count).
     pub fn from_password(username: &str, password: &str) -> Result<Self, InvalidHash> {
-        let hash = bcrypt::hash(password, bcrypt::DEFAULT_COST).map_err(|_| InvalidHash)?;
+        let hash = bcrypt::hash(password, HASH_COST).map_err(|_| InvalidHash)?;
         Self::basic(username, &hash)
     }
 
