@@ -18,9 +18,11 @@
 // - readonly: config lists no command, and `_disconnect` does nothing.
 // - production: config without ALL_EVENTS, no per-socket events, and the
 //   statistics still count the sockets and events.
-// - cluster <url2> <count>: the UIs on either node list the sockets of both
-//   (<count> in all, in `all_sockets` and through socket_connected), and a
-//   command sent to one node disconnects a socket of the other.
+// - cluster <url2>: two clients on each node (the server joins them to the
+//   rooms of their auth, {name, rooms}); a UI on either node lists all four
+//   in `all_sockets` and hears both servers' `server_stats`; a socket that
+//   connects to one node is shown by the UI of the other, whose commands
+//   (join, _disconnect) reach it.
 // Exit status 0 and a final line "ok <scenario>" on success; otherwise a
 // "FAIL <scenario>: <reason>" line and exit status 1; a usage error exits
 // with 2. Every wait is bounded by a deadline.
@@ -277,39 +279,53 @@ async function production(url) {
   ui.socket.close();
 }
 
-async function cluster(url, url2, count) {
-  const total = Number(count);
+async function cluster(url, url2) {
+  // Two clients on each node, in a room.
+  const clients = [];
+  for (const [at, name] of [[url, 'r1'], [url, 'r2'], [url2, 'n1'], [url2, 'n2']]) {
+    const c = client(at, { transports: ['websocket'], auth: { name, rooms: ['shared'] } });
+    await connected(c, `client ${name}`);
+    clients.push(c);
+  }
+  const ids = clients.map((c) => c.socket.id);
   const one = admin(url);
   const two = admin(url2);
   await connected(one, 'the UI on node 1');
   await connected(two, 'the UI on node 2');
-  for (const ui of [one, two]) {
+  for (const [label, ui] of [['node 1', one], ['node 2', two]]) {
     const [all] = await ui.events.wait('all_sockets');
-    const clients = all.filter((s) => s.nsp === '/');
-    check(clients.length === total, `all_sockets lists ${clients.length} of ${total}: ${JSON.stringify(clients.map((s) => s.id))}`);
-    check(clients.every((s) => typeof s.clientId === 'string' && s.transport), `clients without clientId or transport: ${JSON.stringify(clients)}`);
-  }
-  // Each UI hears both servers' statistics.
-  for (const ui of [one, two]) {
-    const ids = new Set();
+    const listed = all.filter((s) => s.nsp === '/');
+    for (const id of ids) {
+      const s = listed.find((x) => x.id === id);
+      check(s, `the UI on ${label}: ${id} missing from all_sockets ${JSON.stringify(listed.map((x) => x.id))}`);
+      check(typeof s.clientId === 'string' && s.clientId.length > 0 && s.transport === 'websocket', `the UI on ${label}: ${JSON.stringify(s)}`);
+      check(s.rooms.includes('shared') && typeof s.data.name === 'string' && !('_admin' in s.data), `the UI on ${label}: ${JSON.stringify(s)}`);
+    }
+    // Both servers' statistics.
+    const servers = new Set();
     const deadline = Date.now() + WAIT_MS;
-    while (ids.size < 2) {
-      check(Date.now() < deadline, `server_stats of ${[...ids]} only`);
-      const [stats] = await ui.events.wait('server_stats', (s) => !ids.has(s.serverId), 'server_stats of another node');
-      ids.add(stats.serverId);
+    while (servers.size < 2) {
+      check(Date.now() < deadline, `the UI on ${label} heard the server_stats of ${[...servers]} only`);
+      const [stats] = await ui.events.wait('server_stats', (s) => !servers.has(s.serverId), `server_stats of a second node on ${label}`);
+      servers.add(stats.serverId);
     }
   }
-  // A socket that connects to node 2 is shown by the UI of node 1; node 1
-  // disconnects it.
-  const c = client(url2, { transports: ['websocket'] });
-  await connected(c, 'client c');
-  await one.events.wait('socket_connected', (s) => s.id === c.socket.id, 'socket_connected of a socket of node 2');
+  // A socket connecting to node 2 is shown by the UI of node 1, which makes
+  // it join a room and then disconnects it.
+  const c = client(url2, { transports: ['websocket'], auth: { name: 'late' } });
+  await connected(c, 'client late');
   const cId = c.socket.id;
+  await one.events.wait('socket_connected', (s) => s.id === cId, 'socket_connected of a socket of node 2');
+  one.socket.emit('join', '/', 'moved', cId);
+  await one.events.wait('room_joined', (n, room, i) => room === 'moved' && i === cId, 'room_joined on node 2');
   one.socket.emit('_disconnect', '/', false, cId);
   await c.events.wait('disconnect');
-  await one.events.wait('socket_disconnected', (n, i) => i === cId, 'socket_disconnected from node 2');
-  one.socket.close();
-  two.socket.close();
+  await one.events.wait('socket_disconnected', (n, i) => i === cId, 'socket_disconnected on node 2');
+  // And the other way round.
+  two.socket.emit('_disconnect', '/', false, ids[0]);
+  await clients[0].events.wait('disconnect');
+  await two.events.wait('socket_disconnected', (n, i) => i === ids[0], 'socket_disconnected on node 1');
+  for (const x of [one, two, ...clients]) x.socket.close();
 }
 
 const scenarios = { watch, auth, readonly, production, cluster };
