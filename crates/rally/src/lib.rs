@@ -60,4 +60,6 @@ const _: () = {
     send_sync::<Args>();
     send_sync::<ConnectionStateRecovery>();
     send_sync::<ServerBuilder>();
+    send_sync::<admin::AdminUi>();
+    send_sync::<admin::Auth>();
 };
