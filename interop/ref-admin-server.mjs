@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// A Node.js socket.io 4.8.4 node of a Redis cluster (@socket.io/redis-adapter,
-// classic mode), instrumented for the Admin UI with @socket.io/admin-ui
+// A Node.js socket.io 4.8.4 node of a Redis cluster (@socket.io/redis-adapter
+// in classic or sharded mode, or @socket.io/redis-streams-adapter), instrumented for the Admin UI with @socket.io/admin-ui
 // 0.5.1's `instrument` (no auth, development mode): the Node side of a mixed
 // Rally + Node.js cluster watched by one UI.
 //
-// Usage: node ref-admin-server.mjs <port> <redisUrl> <serverId>
+// Usage: node ref-admin-server.mjs <port> <redisUrl> <serverId> [classic|sharded|streams]
 // (port 0: a free one). Prints "listening <port>" once it serves; its `/`
 // sockets get the data {name} and join the rooms of their auth
 // ({name, rooms}).
@@ -12,12 +12,13 @@
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { createClient } from 'redis';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { instrument } from '@socket.io/admin-ui';
 
-const [port, redisUrl, serverId] = process.argv.slice(2);
-if (port === undefined || !redisUrl || !serverId) {
-  console.error('usage: node ref-admin-server.mjs <port> <redisUrl> <serverId>');
+const [port, redisUrl, serverId, mode = 'classic'] = process.argv.slice(2);
+if (port === undefined || !redisUrl || !serverId || !['classic', 'sharded', 'streams'].includes(mode)) {
+  console.error('usage: node ref-admin-server.mjs <port> <redisUrl> <serverId> [classic|sharded|streams]');
   process.exit(2);
 }
 
@@ -27,7 +28,10 @@ for (const c of [pub, sub]) c.on('error', (e) => console.error(`redis: ${e.messa
 await Promise.all([pub.connect(), sub.connect()]);
 
 const http = createServer();
-const io = new Server(http, { adapter: createAdapter(pub, sub) });
+const adapter = mode === 'streams'
+  ? createStreamsAdapter(pub)
+  : mode === 'sharded' ? createShardedAdapter(pub, sub) : createAdapter(pub, sub);
+const io = new Server(http, { adapter });
 io.on('connection', (socket) => {
   const { name, rooms } = socket.handshake.auth;
   socket.data.name = name;

@@ -8,15 +8,15 @@
 use std::time::Duration;
 
 use rally::{Server, admin::AdminUi};
-use rally_redis::{RedisAdapter, RedisConfig};
+use rally_redis::{Mode, RedisAdapter, RedisConfig};
 use rally_testkit::{eventually, node, redis::RedisServer};
 use tokio::net::TcpListener;
 
-/// A Rally node on the Redis at `url` (classic mode), instrumented as
-/// `server_id`, whose `/` sockets join the rooms of their auth
+/// A Rally node on the Redis at `url` in adapter mode `mode`, instrumented
+/// as `server_id`, whose `/` sockets join the rooms of their auth
 /// (`{name, rooms}`) and keep `{name}` as data; its URL and server.
-async fn rally_node(url: &str, server_id: &str) -> (String, Server) {
-    let redis = RedisAdapter::connect(url, RedisConfig::new())
+async fn rally_node(url: &str, mode: Mode, server_id: &str) -> (String, Server) {
+    let redis = RedisAdapter::connect(url, RedisConfig::new().mode(mode))
         .await
         .expect("the adapter connects");
     let io = Server::builder()
@@ -52,23 +52,57 @@ async fn nodes(io: &Server, n: usize) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_ui_sees_and_drives_two_rally_nodes() {
+/// Two Rally nodes in adapter mode `mode`.
+async fn two_rally_nodes(mode: Mode) {
     let redis = RedisServer::start().await;
-    let (one, io) = rally_node(&redis.url(), "rally-one").await;
-    let (two, _io2) = rally_node(&redis.url(), "rally-two").await;
+    let (one, io) = rally_node(&redis.url(), mode, "rally-one").await;
+    let (two, _io2) = rally_node(&redis.url(), mode, "rally-two").await;
     nodes(&io, 2).await;
     node::run("admin-client.mjs", &["cluster", &one, &two]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_ui_sees_and_drives_a_rally_node_and_a_node_js_node() {
+/// A Rally node and a Node.js node in adapter mode `mode` (`mode_name` for
+/// the Node.js side); the UI on either.
+async fn rally_and_node_js(mode: Mode, mode_name: &str) {
     let redis = RedisServer::start().await;
-    let (rally, io) = rally_node(&redis.url(), "rally").await;
-    let node_js =
-        node::NodeServer::start_with("ref-admin-server.mjs", 0, &[&redis.url(), "node"]).await;
+    let (rally, io) = rally_node(&redis.url(), mode, "rally").await;
+    let node_js = node::NodeServer::start_with(
+        "ref-admin-server.mjs",
+        0,
+        &[&redis.url(), "node", mode_name],
+    )
+    .await;
     nodes(&io, 2).await;
     node::run("admin-client.mjs", &["cluster", &rally, &node_js.url()]).await;
-    // And with the UI's first node the Node.js one.
     node::run("admin-client.mjs", &["cluster", &node_js.url(), &rally]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ui_sees_and_drives_two_rally_nodes() {
+    two_rally_nodes(Mode::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ui_sees_and_drives_two_rally_nodes_sharded() {
+    two_rally_nodes(Mode::Sharded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ui_sees_and_drives_two_rally_nodes_streams() {
+    two_rally_nodes(Mode::Streams).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ui_sees_and_drives_a_rally_node_and_a_node_js_node() {
+    rally_and_node_js(Mode::Classic, "classic").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ui_sees_and_drives_a_rally_node_and_a_node_js_node_sharded() {
+    rally_and_node_js(Mode::Sharded, "sharded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ui_sees_and_drives_a_rally_node_and_a_node_js_node_streams() {
+    rally_and_node_js(Mode::Streams, "streams").await;
 }

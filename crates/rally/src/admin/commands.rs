@@ -71,6 +71,11 @@ pub(super) fn authenticate(admin: &Arc<Namespace>, auth: Auth) {
                             }
                         }
                         sessions.known.insert(id.clone());
+                        // Due until the UI is admitted: a UI that a later
+                        // middleware refuses never takes its id.
+                        if sessions.due.len() >= MAX_SESSIONS {
+                            sessions.due.clear();
+                        }
                         sessions.due.insert(socket.id(), id);
                         return Ok(());
                     }

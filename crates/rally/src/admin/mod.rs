@@ -12,8 +12,8 @@
 //!   [`read_only`](AdminUi::read_only); aggregated events; every event in
 //!   development mode);
 //! - `server_stats` every 2 s from every node: server id, host name, pid,
-//!   uptime, clients, polling clients, aggregated events, namespaces and
-//!   their socket counts;
+//!   uptime (seconds since the server was instrumented), clients, polling
+//!   clients, aggregated events, namespaces and their socket counts;
 //! - in [`Mode::Development`] only: `all_sockets` when it connects (every
 //!   socket of every node), then `socket_connected`, `socket_updated`
 //!   (transport upgrade, data), `socket_disconnected`, `room_joined`,
