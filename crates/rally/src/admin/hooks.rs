@@ -25,14 +25,6 @@ impl Hooks {
         }
     }
 
-    /// Sends `event` with `args` (raw JSON, `count` values) to every UI of
-    /// the cluster.
-    fn emit(&self, event: &str, args: &str, count: usize) {
-        if let Some(admin) = self.admin.upgrade() {
-            let _ = admin.emit(event, Args::raw_relay(args, count, Vec::new()));
-        }
-    }
-
     /// A socket joined its namespace (its own room joined, its connection
     /// handlers not run yet): `socket_connected`, and catch-alls for its
     /// events unless it is a UI.
@@ -42,7 +34,7 @@ impl Hooks {
             json!(serialize::now()).to_string(),
         ]
         .join(",");
-        self.emit("socket_connected", &args, 2);
+        emit(&self.admin, "socket_connected", &args, 2);
         if self
             .admin
             .upgrade()
@@ -114,19 +106,29 @@ impl Hooks {
                 _ => return,
             };
             let args = json!([name, &**room, id.as_str(), serialize::now()]);
-            Self {
-                admin: admin.clone(),
-            }
-            .emit_array(event, &args);
+            emit_array(&admin, event, &args);
         });
     }
 
     /// Sends `event` with the items of the JSON array `args`.
     fn emit_array(&self, event: &str, args: &serde_json::Value) {
-        let items = args.as_array().map_or(&[][..], Vec::as_slice);
-        let text: Vec<String> = items.iter().map(ToString::to_string).collect();
-        self.emit(event, &text.join(","), items.len());
+        emit_array(&self.admin, event, args);
     }
+}
+
+/// Sends `event` with `args` (raw JSON, `count` values) to every UI of the
+/// cluster.
+fn emit(admin: &Weak<Namespace>, event: &str, args: &str, count: usize) {
+    if let Some(admin) = admin.upgrade() {
+        let _ = admin.emit(event, Args::raw_relay(args, count, Vec::new()));
+    }
+}
+
+/// Sends `event` with the items of the JSON array `args`.
+fn emit_array(admin: &Weak<Namespace>, event: &str, args: &serde_json::Value) {
+    let items = args.as_array().map_or(&[][..], Vec::as_slice);
+    let text: Vec<String> = items.iter().map(ToString::to_string).collect();
+    emit(admin, event, &text.join(","), items.len());
 }
 
 /// `event_received` or `event_sent` for `socket`: its namespace, its id,
@@ -139,8 +141,5 @@ fn event_args(admin: &Weak<Namespace>, event: &str, socket: &Socket, list: &str)
         json!(socket.id().as_str()),
         json!(serialize::now())
     );
-    Hooks {
-        admin: admin.clone(),
-    }
-    .emit(event, &args, 4);
+    emit(admin, event, &args, 4);
 }
