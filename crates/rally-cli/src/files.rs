@@ -53,6 +53,46 @@ pub(crate) fn client(name: &str, request: &HeaderMap) -> Option<Reply> {
     Some(reply)
 }
 
+/// Whether the Admin UI was embedded at build time.
+pub(crate) fn has_admin_ui() -> bool {
+    !ADMIN_FILES.is_empty()
+}
+
+/// The Admin UI's file for the request path `path` (`/admin/...`; `/admin`
+/// itself redirects to `/admin/`); `None` when the path is not the UI's.
+/// The page is told the server's Socket.IO `path`, so that it offers to
+/// connect to this server at once.
+pub(crate) fn admin_ui(path: &str, socket_io_path: &str) -> Option<Reply> {
+    if path == "/admin" {
+        let mut reply = status(StatusCode::MOVED_PERMANENTLY, "");
+        reply
+            .headers_mut()
+            .insert(header::LOCATION, HeaderValue::from_static("/admin/"));
+        return Some(reply);
+    }
+    let name = path.strip_prefix("/admin/")?;
+    let name = if name.is_empty() { "index.html" } else { name };
+    let Some((_, bytes)) = ADMIN_FILES.iter().find(|(n, _)| *n == name) else {
+        return Some(status(
+            StatusCode::NOT_FOUND,
+            "not found (the Admin UI is built in from interop/node_modules: run `bash scripts/run.sh`)",
+        ));
+    };
+    let file = Path::new(name);
+    if name != "index.html" {
+        return Some(with_type(Bytes::from_static(bytes), content_type(file)));
+    }
+    // Before the app reads its settings: this server, unless the operator
+    // chose another one already.
+    let path = socket_io_path.trim_end_matches('/');
+    let preset = format!(
+        "<head><script>if(!localStorage.getItem(\"server_url\")){{localStorage.setItem(\"server_url\",location.origin);localStorage.setItem(\"path\",{})}}</script>",
+        serde_json::Value::from(path)
+    );
+    let page = String::from_utf8_lossy(bytes).replacen("<head>", &preset, 1);
+    Some(with_type(Bytes::from(page), "text/html; charset=utf-8"))
+}
+
 /// The chat demo page.
 pub(crate) fn chat_page() -> Reply {
     with_type(

@@ -161,6 +161,19 @@ async fn run(config: ServeConfig) -> Result<(), String> {
         None => None,
     };
     let io = server(&config, redis.as_ref());
+    if config.admin.enabled {
+        rally::admin::instrument(&io, config.admin.admin_ui()?);
+        if !files::has_admin_ui() {
+            tracing::warn!(
+                "the Admin UI is not built in (run `bash scripts/run.sh`): /admin/ answers 404; the hosted UI can still connect to /admin"
+            );
+        }
+        tracing::info!(
+            mode = config.admin.mode.as_str(),
+            "Admin UI on http://localhost:{}/admin/",
+            addr.port()
+        );
+    }
     let app = App {
         io: io.clone(),
         config: Arc::new(config.clone()),
@@ -272,6 +285,13 @@ where
         let app = self.clone();
         Box::pin(async move {
             let reply = match (req.method(), path.as_str()) {
+                (&Method::GET | &Method::HEAD, _)
+                    if app.config.admin.enabled
+                        && (path == "/admin" || path.starts_with("/admin/")) =>
+                {
+                    files::admin_ui(&path, &app.config.path)
+                        .unwrap_or_else(|| files::status(StatusCode::NOT_FOUND, "not found"))
+                }
                 (&Method::GET, "/healthz") => files::status(StatusCode::OK, "ok"),
                 (&Method::GET, "/metrics") => {
                     let mut reply =

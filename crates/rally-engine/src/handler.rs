@@ -30,6 +30,13 @@ pub trait Handler: Send + Sync + 'static {
     /// A message arrived.
     fn on_message(&self, session: &Arc<Session>, message: Message);
 
+    /// The session moved from long-polling to WebSocket (called once, when
+    /// the upgrade completes; never for a session that opened on
+    /// WebSocket).
+    fn on_upgrade(&self, session: &Arc<Session>) {
+        let _ = session;
+    }
+
     /// The session ended. It is called once per session.
     fn on_close(&self, session: &Arc<Session>, reason: CloseReason) {
         let _ = (session, reason);

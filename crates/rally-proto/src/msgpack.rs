@@ -5,9 +5,10 @@
 //! binary data. [`Value`] is the tree they hold: JSON's values plus binary.
 //! [`encode`] writes the same bytes as `@msgpack/msgpack` for the same tree
 //! (smallest integer and length forms, maps in insertion order, floats as
-//! 64 bits); [`decode`] reads any well-formed MessagePack without
-//! extension types, checking every length against the input before it
-//! allocates.
+//! 64 bits); [`decode`] reads any well-formed MessagePack whose only
+//! extension type is the timestamp (a JavaScript `Date`, read as the text
+//! `JSON.stringify` makes of it), checking every length against the input
+//! before it allocates.
 //!
 //! ```
 //! use rally_proto::msgpack::{Value, decode, encode};
@@ -295,8 +296,8 @@ pub(crate) fn write_int(out: &mut Vec<u8>, i: i64) {
 /// # Errors
 ///
 /// [`DecodeError::InvalidMsgpack`] for truncated input, trailing bytes,
-/// extension types, non-string map keys, invalid UTF-8 or nesting deeper
-/// than [`MAX_DEPTH`].
+/// extension types other than the timestamp, non-string map keys, invalid
+/// UTF-8 or nesting deeper than [`MAX_DEPTH`].
 pub fn decode(input: &[u8]) -> Result<Value, DecodeError> {
     let mut reader = Reader { input, pos: 0 };
     let value = reader.value(0)?;
@@ -386,9 +387,40 @@ impl<'a> Reader<'a> {
                 self.map(len, depth)?
             }
             0xe0..=0xff => Value::Int(i64::from(tag as i8)),
-            // 0xc1 is never used; 0xc7-0xc9 and 0xd4-0xd8 are extensions.
+            0xd6 => self.timestamp(4)?,
+            0xd7 => self.timestamp(8)?,
+            0xc7 => {
+                let len = self.len(1)?;
+                self.timestamp(len)?
+            }
+            // 0xc1 is never used; the other extensions are refused.
             _ => return Err(DecodeError::InvalidMsgpack),
         })
+    }
+
+    /// The timestamp extension (type -1) of `len` data bytes: a JavaScript
+    /// `Date` (the Admin UI's events carry some), as `JSON.stringify`
+    /// writes it (`2026-01-02T03:04:05.678Z`; `null` out of `Date`'s range).
+    fn timestamp(&mut self, len: usize) -> Result<Value, DecodeError> {
+        if self.be::<1>()?[0] != 0xff {
+            return Err(DecodeError::InvalidMsgpack);
+        }
+        let (seconds, nanos) = match len {
+            4 => (i64::from(u32::from_be_bytes(self.be()?)), 0),
+            8 => {
+                let both = u64::from_be_bytes(self.be()?);
+                ((both & 0x3_ffff_ffff) as i64, (both >> 34) as u32)
+            }
+            12 => {
+                let nanos = u32::from_be_bytes(self.be()?);
+                (i64::from_be_bytes(self.be()?), nanos)
+            }
+            _ => return Err(DecodeError::InvalidMsgpack),
+        };
+        if nanos >= 1_000_000_000 {
+            return Err(DecodeError::InvalidMsgpack);
+        }
+        Ok(js_date(seconds, nanos).map_or(Value::Nil, Value::Str))
     }
 
     /// Every element takes at least one byte: a count above what is left
@@ -422,9 +454,48 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A time as JavaScript's `Date.prototype.toJSON` writes it (to the
+/// millisecond); `None` beyond `Date`'s range.
+fn js_date(seconds: i64, nanos: u32) -> Option<String> {
+    let ms = seconds
+        .checked_mul(1000)?
+        .checked_add(i64::from(nanos / 1_000_000))?;
+    let mut quoted = String::new();
+    crate::socket::msgpack::text::push_date(&mut quoted, ms)
+        .then(|| quoted.trim_matches('"').to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Dates as `@msgpack/msgpack` (and notepack.io) write them, read as
+    /// `JSON.stringify` writes them.
+    #[test]
+    fn timestamps_read_as_javascript_dates() {
+        let cases: [(&[u8], &str); 4] = [
+            (
+                b"\xd7\xff\x0a\x03\x7a\x00\x65\x53\xf1\x00",
+                "2023-11-14T22:13:20.042Z",
+            ),
+            (b"\xd6\xff\x65\x53\xf1\x00", "2023-11-14T22:13:20.000Z"),
+            (
+                b"\xc7\x0c\xff\x00\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff",
+                "1969-12-31T23:59:59.000Z",
+            ),
+            (
+                b"\xc7\x0c\xff\x00\x00\x00\x00\x00\x00\x00\x3a\xff\xf4\x41\x80",
+                "+010000-01-01T00:00:00.000Z",
+            ),
+        ];
+        for (bytes, text) in cases {
+            assert_eq!(decode(bytes).unwrap(), Value::from(text), "{bytes:02x?}");
+        }
+        // Other extension types, and bad timestamps, are refused.
+        assert!(decode(b"\xd6\x01\x00\x00\x00\x00").is_err());
+        assert!(decode(b"\xc7\x05\xff\x00\x00\x00\x00\x00").is_err());
+        assert!(decode(b"\xd7\xff\xff\xff\xff\xff\x00\x00\x00\x00").is_err());
+    }
 
     /// The broadcast of `a.to("room1").emit("ev", "hi", 1, Buffer.from([1, 2]))`
     /// by a Node.js node, classic mode (recorded with `redis-cli MONITOR` from

@@ -57,6 +57,21 @@ impl Client {
         self.protocol == Protocol::V3
     }
 
+    /// The server.
+    pub(crate) fn server(&self) -> &ServerInner {
+        &self.server
+    }
+
+    /// The Engine.IO session's id.
+    pub(crate) fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    /// The sockets connected over this client.
+    pub(crate) fn sockets(&self) -> Vec<Arc<Socket>> {
+        self.lock(&self.sockets).clone()
+    }
+
     /// The server's options.
     pub(crate) fn config(&self) -> &crate::server::Config {
         &self.server.config

@@ -35,6 +35,7 @@ pub struct ServerBuilder {
     pub(crate) recovery: Option<crate::ConnectionStateRecovery>,
     pub(crate) parser: Parser,
     pub(crate) states: crate::state::States,
+    pub(crate) admin_ui: Option<crate::admin::AdminUi>,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -54,6 +55,7 @@ impl fmt::Debug for ServerBuilder {
             .field("connection_state_recovery", &self.recovery)
             .field("parser", &self.parser)
             .field("states", &self.states)
+            .field("admin_ui", &self.admin_ui)
             .finish()
     }
 }
@@ -72,6 +74,7 @@ impl Default for ServerBuilder {
             recovery: None,
             parser: Parser::Json,
             states: crate::state::States::default(),
+            admin_ui: None,
         }
     }
 }
@@ -435,6 +438,23 @@ impl ServerBuilder {
     /// ```
     pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.states.insert(value);
+        self
+    }
+
+    /// Serves the Socket.IO Admin UI's namespace with `options` (see
+    /// [`admin::instrument`](crate::admin::instrument), which this calls
+    /// when the server is built; default: off, which costs nothing).
+    ///
+    /// ```
+    /// use rally::admin::{AdminUi, Mode};
+    ///
+    /// let io = rally::Server::builder()
+    ///     .admin_ui(AdminUi::new().mode(Mode::Production))
+    ///     .build();
+    /// # let _ = io;
+    /// ```
+    pub fn admin_ui(mut self, options: crate::admin::AdminUi) -> Self {
+        self.admin_ui = Some(options);
         self
     }
 

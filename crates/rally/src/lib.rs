@@ -3,6 +3,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod adapter;
+pub mod admin;
 mod client;
 mod config;
 mod encode;
@@ -59,4 +60,6 @@ const _: () = {
     send_sync::<Args>();
     send_sync::<ConnectionStateRecovery>();
     send_sync::<ServerBuilder>();
+    send_sync::<admin::AdminUi>();
+    send_sync::<admin::Auth>();
 };

@@ -297,7 +297,7 @@ pub(crate) fn handshake_json(socket: &Socket) -> serde_json::Value {
 
 /// A timestamp as the reference's `new Date().toString()`-like text; a
 /// plain RFC 3339 UTC time here.
-fn httpdate(t: std::time::SystemTime) -> String {
+pub(crate) fn httpdate(t: std::time::SystemTime) -> String {
     let secs = t
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

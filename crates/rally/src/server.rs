@@ -2,7 +2,7 @@ use std::{
     collections::HashMap,
     convert::Infallible,
     fmt,
-    sync::{Arc, RwLock, atomic::Ordering},
+    sync::{Arc, OnceLock, RwLock, atomic::Ordering},
     task::{Context, Poll},
 };
 
@@ -60,9 +60,16 @@ pub(crate) struct ServerInner {
     adapter: AdapterFactory,
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     dynamic: RwLock<Vec<(Predicate, Arc<Namespace>)>>,
+    /// Set once the server is instrumented for the Admin UI.
+    pub(crate) admin: OnceLock<crate::admin::Instrumented>,
 }
 
 impl ServerInner {
+    /// The Admin UI's hooks, in its development mode.
+    pub(crate) fn admin_hooks(&self) -> Option<&crate::admin::Hooks> {
+        self.admin.get()?.hooks.as_ref()
+    }
+
     /// The namespace a CONNECT names: a static one, or a child created by
     /// a dynamic namespace whose predicate accepts the name.
     ///
@@ -124,10 +131,12 @@ impl ServerInner {
     /// The child `name` of the dynamic namespace `parent`, created when it
     /// does not exist yet.
     fn child(self: &Arc<Self>, name: &str, parent: &Arc<Namespace>) -> Arc<Namespace> {
+        let mut created = false;
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        namespaces
+        let child = namespaces
             .entry(name.to_owned())
             .or_insert_with(|| {
+                created = true;
                 let child = Namespace::child(name.to_owned(), &self.adapter, parent);
                 if self.config.cleanup_empty_child_namespaces {
                     let server = Arc::downgrade(self);
@@ -139,17 +148,38 @@ impl ServerInner {
                 }
                 child
             })
-            .clone()
+            .clone();
+        drop(namespaces);
+        if created {
+            self.watch(&child);
+        }
+        child
     }
 
     fn of(&self, name: &str) -> Arc<Namespace> {
         let name = normalize(name);
-        self.namespaces
+        let mut created = false;
+        let ns = self
+            .namespaces
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(name.clone())
-            .or_insert_with(|| Namespace::new(name, &self.adapter))
-            .clone()
+            .or_insert_with(|| {
+                created = true;
+                Namespace::new(name, &self.adapter)
+            })
+            .clone();
+        if created {
+            self.watch(&ns);
+        }
+        ns
+    }
+
+    /// Shows the Admin UI the room changes of a new namespace.
+    fn watch(&self, ns: &Namespace) {
+        if let Some(hooks) = self.admin_hooks() {
+            hooks.watch(ns);
+        }
     }
 }
 
@@ -172,6 +202,16 @@ impl Handler for Dispatch {
     fn on_message(&self, session: &Arc<Session>, message: Message) {
         if let Some(client) = session.attached::<Arc<Client>>() {
             client.on_message(message);
+        }
+    }
+
+    fn on_upgrade(&self, session: &Arc<Session>) {
+        if let (Some(hooks), Some(client)) =
+            (self.0.admin_hooks(), session.attached::<Arc<Client>>())
+        {
+            for socket in client.sockets() {
+                hooks.upgraded(&socket);
+            }
         }
     }
 
@@ -211,7 +251,7 @@ impl ServerInner {
 /// ```
 #[derive(Clone)]
 pub struct Server {
-    inner: Arc<ServerInner>,
+    pub(crate) inner: Arc<ServerInner>,
     engine: EngineIo<Dispatch>,
 }
 
@@ -249,10 +289,15 @@ impl Server {
             }),
             namespaces: RwLock::default(),
             dynamic: RwLock::default(),
+            admin: OnceLock::new(),
         });
         inner.of("/");
         let engine = EngineIo::new(builder.engine, Dispatch(inner.clone()));
-        Self { inner, engine }
+        let server = Self { inner, engine };
+        if let Some(admin_ui) = builder.admin_ui {
+            crate::admin::instrument(&server, admin_ui);
+        }
+        server
     }
 
     /// The namespace `name`, created when it does not exist yet.

@@ -294,6 +294,9 @@ impl Socket {
     /// When `data` does not serialize to JSON.
     pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), serde_json::Error> {
         *self.data_guard() = serde_json::to_value(data)?;
+        if let Some(hooks) = self.client.server().admin_hooks() {
+            hooks.data_changed(self);
+        }
         Ok(())
     }
 

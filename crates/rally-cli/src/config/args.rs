@@ -17,7 +17,9 @@ use serde::{Deserialize, Deserializer};
     after_help = "Flags win over environment variables, which win over the config file; \
 each option's key in that file is shown as [toml: key].\n\
 Logs go to stderr; RUST_LOG sets the level (default info).\n\
-Endpoints: /healthz, /metrics (Prometheus), /socket.io/socket.io.js (browser client)."
+Endpoints: /healthz, /metrics (Prometheus), /socket.io/socket.io.js (browser client), \
+/admin/ (the Admin UI, with --admin-ui).\n\
+RALLY_ADMIN_PASSWORD: the Admin UI's password in plain text (hashed at start; environment only)."
 )]
 pub(crate) struct ServeArgs {
     /// TOML file with any of the settings below
@@ -175,6 +177,26 @@ pub(crate) struct ServeArgs {
     /// memory cap of the recovery log, per namespace (default 67108864)
     #[arg(long, env = "RALLY_RECOVERY_MAX_BYTES", value_name = "BYTES")]
     recovery_max_bytes: Option<Toml<usize>>,
+    /// serve the Socket.IO Admin UI at /admin/ and its namespace /admin, true or false (default off; the flag alone turns it on)
+    #[arg(
+        long,
+        env = "RALLY_ADMIN_UI",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        help_heading = ADMIN
+    )]
+    admin_ui: Option<Toml<bool>>,
+    /// with --admin-ui: the username the UI must give (default admin, when a password is set)
+    #[arg(long, env = "RALLY_ADMIN_USER", value_name = "NAME", help_heading = ADMIN)]
+    admin_user: Option<Toml<String>>,
+    /// with --admin-ui: the bcrypt hash of the password the UI must give (or a plain password in RALLY_ADMIN_PASSWORD, hashed at start); without either, no login
+    #[arg(long, env = "RALLY_ADMIN_PASSWORD_HASH", value_name = "HASH", help_heading = ADMIN)]
+    admin_password_hash: Option<Toml<String>>,
+    /// with --admin-ui: development (every socket, room and event) or production (only figures) (default development)
+    #[arg(long, env = "RALLY_ADMIN_MODE", value_name = "MODE", help_heading = ADMIN)]
+    admin_mode: Option<Toml<String>>,
     /// log lines as text or json (one JSON object a line)
     #[arg(long, env = "RALLY_LOG_FORMAT", value_name = "FORMAT")]
     log_format: Option<Toml<String>>,
@@ -205,6 +227,7 @@ pub(crate) struct ServeArgs {
 
 /// The heading of the resource limits in `--help`.
 const LIMITS: &str = "Limits (SECURITY.md says what happens past each)";
+const ADMIN: &str = "Admin UI";
 
 /// A setting's type in a config file: reading a file into [`ServeArgs`]
 /// checks that the value is a `T`, and keeps nothing. The value itself is

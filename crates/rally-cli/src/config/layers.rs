@@ -33,6 +33,9 @@ pub(super) fn resolve(
                 .map_err(|e| format!("{origin}: {e}"))?;
         }
     }
+    // A plain password is read from the environment only: neither a flag
+    // (other users see the command lines) nor a key of the file.
+    config.admin.password = env("RALLY_ADMIN_PASSWORD").filter(|p| !p.is_empty());
     Ok(config)
 }
 

@@ -112,6 +112,42 @@ pub(crate) struct ServeConfig {
     /// runs set none).
     pub(crate) limits: Box<Limits>,
     pub(crate) log_format: LogFormat,
+    /// The Admin UI's options.
+    pub(crate) admin: AdminOptions,
+}
+
+/// The Admin UI's options of `rally serve`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AdminOptions {
+    /// Whether the UI and its namespace are served.
+    pub(crate) enabled: bool,
+    pub(crate) user: Option<String>,
+    pub(crate) password_hash: Option<String>,
+    /// A plain password (from `RALLY_ADMIN_PASSWORD` only), hashed at start.
+    pub(crate) password: Option<String>,
+    pub(crate) mode: rally::admin::Mode,
+}
+
+impl AdminOptions {
+    /// The library's options; the plain password, if any, is hashed here
+    /// (bcrypt: this takes a moment).
+    ///
+    /// # Errors
+    ///
+    /// When the password cannot be hashed.
+    pub(crate) fn admin_ui(&self) -> Result<rally::admin::AdminUi, String> {
+        let mut options = rally::admin::AdminUi::new().mode(self.mode);
+        let user = self.user.as_deref().unwrap_or("admin");
+        let auth = match (&self.password_hash, &self.password) {
+            (Some(hash), _) => Some(rally::admin::Auth::basic(user, hash)),
+            (None, Some(password)) => Some(rally::admin::Auth::from_password(user, password)),
+            (None, None) => None,
+        };
+        if let Some(auth) = auth {
+            options = options.auth(auth.map_err(|e| format!("--admin-password-hash: {e}"))?);
+        }
+        Ok(options)
+    }
 }
 
 /// The CORS options of `rally serve`; `None` keeps the library's default.
@@ -245,6 +281,7 @@ impl Default for ServeConfig {
             recovery_max_bytes: rally::ConnectionStateRecovery::default().get_max_log_bytes(),
             limits: Box::default(),
             log_format: LogFormat::Text,
+            admin: AdminOptions::default(),
         }
     }
 }

@@ -80,6 +80,18 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
         "recovery_max_disconnection" => config.recovery_max_disconnection = millis(last)?,
         "recovery_max_bytes" => config.recovery_max_bytes = positive(last, " of bytes")?,
         "log_format" => config.log_format = LogFormat::from_name(last)?,
+        "admin_ui" => config.admin.enabled = switch(last)?,
+        "admin_user" => {
+            if last.is_empty() {
+                return Err("expected a username".into());
+            }
+            config.admin.user = Some(last.to_owned());
+        }
+        "admin_password_hash" => {
+            rally::admin::Auth::basic("admin", last).map_err(|e| e.to_string())?;
+            config.admin.password_hash = Some(last.to_owned());
+        }
+        "admin_mode" => config.admin.mode = last.parse()?,
         "max_sessions" => limits.max_sessions = Some(positive(last, "")?),
         "max_namespaces" => limits.max_namespaces = Some(positive(last, "")?),
         "max_pending_acks" => limits.max_pending_acks = Some(positive(last, "")?),

@@ -388,3 +388,61 @@ fn cors_cookie_and_trailing_slash_settings() {
         "--cors-max-age: expected a number of seconds, got `soon`"
     );
 }
+
+#[test]
+fn admin_ui_settings() {
+    let config = serve(&[], &[]).unwrap();
+    assert!(!config.admin.enabled);
+    // A fixed hash of cost 4 (the flag checks it is bcrypt's).
+    let hash = "$2a$04$ewfyDNUOjvZfa0RMB/mZguyzZN8iBT8Dz0SlNFyLWznB492TZEDQy";
+    let on = serve(
+        &[
+            "--admin-ui",
+            "--admin-user",
+            "ops",
+            "--admin-mode",
+            "production",
+        ],
+        &[("RALLY_ADMIN_PASSWORD_HASH", hash)],
+    )
+    .unwrap();
+    assert!(on.admin.enabled);
+    assert_eq!(on.admin.user.as_deref(), Some("ops"));
+    assert_eq!(on.admin.password_hash.as_deref(), Some(hash));
+    assert_eq!(on.admin.mode, rally::admin::Mode::Production);
+    assert!(on.admin.admin_ui().is_ok());
+
+    let dir = std::env::temp_dir().join(format!("rally-admin-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rally.toml");
+    std::fs::write(&file, "admin_ui = true\nadmin_mode = \"development\"\n").unwrap();
+    let file = file.display().to_string();
+    let from_file = serve(
+        &["--config", &file],
+        &[
+            ("RALLY_ADMIN_PASSWORD", "plain"),
+            ("RALLY_ADMIN_USER", "root"),
+        ],
+    )
+    .unwrap();
+    assert!(from_file.admin.enabled);
+    assert_eq!(from_file.admin.mode, rally::admin::Mode::Development);
+    assert_eq!(from_file.admin.password.as_deref(), Some("plain"));
+    assert_eq!(from_file.admin.user.as_deref(), Some("root"));
+    let off = serve(&["--config", &file, "--admin-ui=false"], &[]).unwrap();
+    assert!(!off.admin.enabled);
+    // The plain password is no key of the file.
+    std::fs::write(dir.join("bad.toml"), "admin_password = \"x\"\n").unwrap();
+    let bad = dir.join("bad.toml").display().to_string();
+    assert!(serve(&["--config", &bad], &[]).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    assert_eq!(
+        serve(&["--admin-password-hash", "plain"], &[]).unwrap_err(),
+        "--admin-password-hash: the admin password must be a valid bcrypt hash"
+    );
+    assert_eq!(
+        serve(&["--admin-mode", "verbose"], &[]).unwrap_err(),
+        "--admin-mode: expected development or production, got `verbose`"
+    );
+}

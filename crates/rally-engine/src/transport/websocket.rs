@@ -227,6 +227,7 @@ pub(crate) fn upgrade<H: Handler, B>(
             session.end_upgrade(true);
             session.noop.notify_one();
             tracing::debug!(sid = %session.sid(), "upgraded to websocket");
+            engine.handler.on_upgrade(&session);
             run::serve(&engine, &session, conn).await;
         },
     )

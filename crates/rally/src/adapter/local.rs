@@ -324,7 +324,7 @@ impl Adapter for LocalAdapter {
             .map(|socket| SocketInfo {
                 id: socket.id(),
                 rooms: socket.rooms(),
-                data: socket.raw_data(),
+                data: crate::admin::described_data(socket),
                 handshake: crate::operators::handshake_json(socket),
             })
             .collect();

@@ -37,6 +37,11 @@ impl Namespace {
             .collect()
     }
 
+    /// How many sockets are connected.
+    pub(crate) fn socket_count(&self) -> usize {
+        self.sockets.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.sockets
             .read()
@@ -55,6 +60,9 @@ impl Namespace {
             .add_all(socket.id(), &[crate::Room::from(socket.id().as_str())]);
         if !rooms.is_empty() {
             self.adapter().add_all(socket.id(), rooms);
+        }
+        if let Some(hooks) = socket.client.server().admin_hooks() {
+            hooks.connected(socket);
         }
         for handler in self.handlers().connection.clone() {
             run_detached(handler(socket.clone()));

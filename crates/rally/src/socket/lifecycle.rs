@@ -66,6 +66,9 @@ impl Socket {
         for (_, tx) in self.acks().drain() {
             let _ = tx.send(Err(AckError::Disconnected));
         }
+        if let Some(hooks) = self.client.server().admin_hooks() {
+            hooks.disconnected(self, reason);
+        }
         self.ns.fire_disconnect(self, reason);
         self.clear_listeners();
         self.ns.remove_if_empty_child();

@@ -96,7 +96,7 @@
 
 mod decode;
 mod encode;
-mod text;
+pub(crate) mod text;
 
 pub use decode::decode;
 pub use encode::{EncodeError, Layout, encode, encode_into};

@@ -59,7 +59,7 @@ const MAX_TIME: i64 = 8_640_000_000_000_000;
 /// 0 to 9999 as `+010000` / `-000001`), or `null` for a time no `Date`
 /// holds, as `JSON.stringify` writes an invalid date. Whether it was a
 /// valid date.
-pub(super) fn push_date(out: &mut String, ms: i64) -> bool {
+pub(crate) fn push_date(out: &mut String, ms: i64) -> bool {
     if !(-MAX_TIME..=MAX_TIME).contains(&ms) {
         out.push_str("null");
         return false;
