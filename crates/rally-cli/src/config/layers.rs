@@ -33,6 +33,7 @@ pub(super) fn resolve(
                 .map_err(|e| format!("{origin}: {e}"))?;
         }
     }
+    settings::check(&config)?;
     Ok(config)
 }
 

@@ -109,6 +109,13 @@ pub(crate) struct ServeConfig {
     /// runs set none).
     pub(crate) limits: Box<Limits>,
     pub(crate) log_format: LogFormat,
+    /// The TLS certificate chain (PEM): HTTPS and WSS when set, with
+    /// `tls_key` (both or neither).
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM).
+    pub(crate) tls_key: Option<PathBuf>,
+    /// A plain HTTP port redirecting to HTTPS, with TLS.
+    pub(crate) redirect_http: Option<u16>,
 }
 
 /// The CORS options of `rally serve`; `None` keeps the library's default.
@@ -241,6 +248,9 @@ impl Default for ServeConfig {
             recovery_max_bytes: rally::ConnectionStateRecovery::default().get_max_log_bytes(),
             limits: Box::default(),
             log_format: LogFormat::Text,
+            tls_cert: None,
+            tls_key: None,
+            redirect_http: None,
         }
     }
 }

@@ -46,6 +46,15 @@ impl Rally {
         Self { child, port }
     }
 
+    /// Sends the signal `name` (`HUP`, `TERM`...) to the process.
+    pub(crate) fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
     /// Where it listens, for raw requests.
     pub(crate) fn http(&self) -> Http {
         Http::new(SocketAddr::from(([127, 0, 0, 1], self.port)))
