@@ -12,7 +12,7 @@ use crate::Transport;
 pub struct RemoteAddr(pub SocketAddr);
 
 /// The mark of a request that came over TLS, put in request extensions by
-/// [`serve_tls`](crate::serve_tls) (or by your own accept loop, after its
+/// `serve_tls` (the `tls` feature; or by your own accept loop, after its
 /// TLS handshake): a session opened by such a request has
 /// [`Handshake::secure`] set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

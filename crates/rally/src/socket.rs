@@ -111,7 +111,7 @@ pub struct Handshake {
     /// The request URL (path and query).
     pub url: String,
     /// Whether the connection came over TLS: served by
-    /// [`serve_tls`](crate::serve_tls) (the request had the
+    /// `serve_tls` (the `tls` feature; the request had the
     /// [`Secure`](crate::Secure) extension), or behind a proxy that says
     /// `X-Forwarded-Proto: https`.
     pub secure: bool,
