@@ -55,6 +55,22 @@ impl Rally {
         assert!(status.success());
     }
 
+    /// Its log lines from now on, as they come (its stderr is then no
+    /// longer returned by [`terminate`](Self::terminate)).
+    pub(crate) fn log_lines(&mut self) -> std::sync::mpsc::Receiver<String> {
+        let stderr = self.child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
     /// Where it listens, for raw requests.
     pub(crate) fn http(&self) -> Http {
         Http::new(SocketAddr::from(([127, 0, 0, 1], self.port)))
