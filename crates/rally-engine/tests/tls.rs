@@ -194,6 +194,50 @@ async fn a_reloaded_certificate_is_presented_to_new_connections() {
     assert_opened(&handshake(server.addr, &new_ca).await.unwrap());
 }
 
+#[tokio::test]
+async fn shutdown_ends_handshakes_and_idle_connections() {
+    let ca = TestCa::new("shutdown");
+    let files = ca.server_cert("server");
+    let tls = Tls::from_resolver(ReloadableCert::from_pem_files(&files.cert, &files.key).unwrap());
+    let engine = EngineIo::new(Config::default(), Secure::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(rally_engine::serve_tls_with_shutdown(
+        listener,
+        tls,
+        engine,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // A connection in its handshake, and one idle between requests.
+    let mut shaking = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut idle = within("a tls connection", connector(&ca).connect(name, tcp))
+        .await
+        .unwrap();
+    idle.write_all(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0; 12];
+    idle.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    stop.send(()).unwrap();
+    within("serve_tls_with_shutdown returns", serving)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = within(
+        "the handshaking connection closed",
+        shaking.read_to_end(&mut rest),
+    )
+    .await;
+    let _ = within("the idle connection closed", idle.read_to_end(&mut rest)).await;
+}
+
 #[test]
 fn a_key_of_another_certificate_is_refused() {
     let ca = TestCa::new("mismatch");

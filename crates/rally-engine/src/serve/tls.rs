@@ -1,7 +1,7 @@
 //! Serving over TLS: the handshake in each connection's own task, then
 //! HTTP/2 or HTTP/1.1 as the client chose through ALPN.
 
-use std::{future::Future, io, net::SocketAddr, pin::pin};
+use std::{future::Future, io, net::SocketAddr, pin::pin, time::Duration};
 
 use http::{Request, Response};
 use http_body::Body;
@@ -24,6 +24,10 @@ use crate::{RemoteAddr, Secure, engine::BoxError, tls::Tls};
 
 /// The first byte of a TLS record carrying a handshake message.
 const TLS_HANDSHAKE: u8 = 0x16;
+
+/// How long an HTTP/2 connection may be silent before the server checks
+/// that its peer is still there.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The answer to a client that speaks plain HTTP to the TLS port.
 const PLAIN_HTTP_REPLY: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
@@ -161,6 +165,10 @@ async fn tls_connection<S, B>(
         let mut connection = pin!(
             http2::Builder::new(TokioExecutor::new())
                 .timer(TokioTimer::new())
+                // An idle HTTP/2 connection has no request to time out: a
+                // peer gone without a word is found by a PING it does not
+                // answer (hyper waits 20 s for the answer).
+                .keep_alive_interval(Some(H2_PING_INTERVAL))
                 .serve_connection(io, service)
         );
         tokio::select! {
