@@ -7,6 +7,7 @@
 //
 // Usage: node chat-browser.mjs <baseUrl> <screenshotPath>
 //   e.g. node chat-browser.mjs http://127.0.0.1:3000 /tmp/chat.png
+// An https:// baseUrl is trusted whatever its certificate (a test CA's).
 //
 // Checks: the page loads /socket.io/socket.io.js; both pages connect (status
 // "connected"); both join the room and show 2 members; page A types, page B
@@ -58,6 +59,7 @@ function usage() {
 
 const [BASE_URL, SHOT, extra] = process.argv.slice(2);
 if (!BASE_URL || !SHOT || extra !== undefined || !/^https?:\/\//.test(BASE_URL)) usage();
+const HTTPS = BASE_URL.startsWith('https://');
 
 let browserContext = null; // the persistent context that owns the browser process
 let userDataDir = null;
@@ -200,10 +202,12 @@ async function main() {
     args: CHROMIUM_ARGS,
     viewport: VIEWPORT,
     timeout: WAIT_MS * 3,
+    // An https server of a test has a certificate from the test's own CA.
+    ignoreHTTPSErrors: HTTPS,
   }));
   const browser = browserContext.browser();
   if (!browser) fail('no Browser object for the persistent context');
-  const contextB = await step('open a second browser context', browser.newContext({ viewport: VIEWPORT }));
+  const contextB = await step('open a second browser context', browser.newContext({ viewport: VIEWPORT, ignoreHTTPSErrors: HTTPS }));
   log(`browser: Chromium ${browser.version()}, user data dir ${userDataDir}`);
 
   const A = new ChatPage('page A', browserContext.pages()[0] ?? await browserContext.newPage());

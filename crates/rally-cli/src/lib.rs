@@ -20,6 +20,7 @@ pub mod connect;
 mod files;
 mod metrics;
 mod serve;
+mod tls;
 
 use std::{ffi::OsString, process::ExitCode};
 

@@ -24,6 +24,7 @@ use crate::{
     config::{LogFormat, ServeConfig},
     files,
     metrics::Metrics,
+    tls,
 };
 
 /// Runs the server `config` describes until SIGINT or SIGTERM, with its
@@ -113,17 +114,18 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
     io
 }
 
-async fn bind(config: &ServeConfig) -> Result<TcpListener, String> {
+/// A listener on `config.host`, port `port`.
+async fn bind(config: &ServeConfig, port: u16) -> Result<TcpListener, String> {
     let host = config.host.trim_start_matches('[').trim_end_matches(']');
-    let addr: SocketAddr = format!("[{host}]:{}", config.port)
+    let addr: SocketAddr = format!("[{host}]:{port}")
         .parse()
-        .or_else(|_| format!("{host}:{}", config.port).parse())
+        .or_else(|_| format!("{host}:{port}").parse())
         .map_err(|_| format!("--host: not an IP address: `{}`", config.host))?;
     match TcpListener::bind(addr).await {
         Ok(listener) => Ok(listener),
         // No IPv6 here: all IPv4 addresses instead.
         Err(_) if host == "::" => {
-            let v4 = SocketAddr::from(([0, 0, 0, 0], config.port));
+            let v4 = SocketAddr::from(([0, 0, 0, 0], port));
             TcpListener::bind(v4)
                 .await
                 .map_err(|e| format!("cannot listen on {v4}: {e}"))
@@ -138,7 +140,15 @@ async fn run(config: ServeConfig) -> Result<(), String> {
             return Err(format!("--static-dir: not a directory: {}", dir.display()));
         }
     }
-    let listener = bind(&config).await?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::load(cert, key)?),
+        _ => None,
+    };
+    let listener = bind(&config, config.port).await?;
+    let redirects = match config.redirect_http {
+        Some(port) => Some(bind(&config, port).await?),
+        None => None,
+    };
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let redis = match &config.redis {
         Some(url) => {
@@ -177,7 +187,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let app = App {
         io: io.clone(),
         config: Arc::new(config.clone()),
-        metrics: Metrics::new(io.clone(), redis),
+        metrics: Metrics::new(io.clone(), redis, tls.as_ref().map(|(tls, _)| tls.clone())),
     };
     if !files::has_client() {
         tracing::warn!(
@@ -185,20 +195,49 @@ async fn run(config: ServeConfig) -> Result<(), String> {
         );
     }
     let stop = shutdown_signal();
-    tracing::info!(%addr, path = %config.path, "rally listening; chat demo on http://localhost:{}/", addr.port());
+    // Listened for before the server says it listens, as the signals to stop.
+    let tls = tls.map(|(tls, cert)| {
+        tls::reload_on_hangup(cert);
+        tls
+    });
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, path = %config.path, "rally listening; chat demo on {scheme}://localhost:{}/", addr.port());
     println!(
-        "rally listening on http://localhost:{}/ ({addr})",
+        "rally listening on {scheme}://localhost:{}/ ({addr})",
         addr.port()
     );
 
-    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(rally::serve_with_shutdown(listener, app, async move {
-        let _ = stopped_rx.await;
-    }));
+    let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(());
+    let stopped = move || {
+        let mut stopped_rx = stopped_rx.clone();
+        async move {
+            let _ = stopped_rx.changed().await;
+        }
+    };
+    if let Some(redirects) = redirects {
+        let redirect = tls::Redirect {
+            https_port: addr.port(),
+        };
+        tracing::info!(
+            port = config.redirect_http,
+            "plain http redirected to https"
+        );
+        tokio::spawn(rally::serve_with_shutdown(redirects, redirect, stopped()));
+    }
+    let served = match tls {
+        Some(tls) => tokio::spawn(rally::serve_tls_with_shutdown(
+            listener,
+            tls,
+            app,
+            stopped(),
+        )),
+        None => tokio::spawn(rally::serve_with_shutdown(listener, app, stopped())),
+    };
     stop.await;
     tracing::info!(connections = io.connection_count(), "shutting down");
     io.close_all(CloseReason::ServerShuttingDown);
     let _ = stopped_tx.send(());
+    drop(stopped_tx);
     let drained = tokio::time::timeout(config.shutdown_timeout, async {
         let _ = served.await;
         while io.connection_count() > 0 {

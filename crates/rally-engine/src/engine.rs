@@ -389,6 +389,7 @@ impl<H: Handler> Engine<H> {
             remote_addr: parts.extensions.get::<RemoteAddr>().map(|a| a.0),
             issued: SystemTime::now(),
             transport,
+            secure: parts.extensions.get::<crate::Secure>().is_some(),
         };
         let owner: std::sync::Weak<dyn Owner> = Arc::downgrade(self) as _;
         let session = {

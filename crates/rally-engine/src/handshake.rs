@@ -11,6 +11,13 @@ use crate::Transport;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteAddr(pub SocketAddr);
 
+/// The mark of a request that came over TLS, put in request extensions by
+/// `serve_tls` (the `tls` feature; or by your own accept loop, after its
+/// TLS handshake): a session opened by such a request has
+/// [`Handshake::secure`] set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Secure;
+
 /// What the client sent when it opened its session.
 ///
 /// ```
@@ -32,6 +39,9 @@ pub struct Handshake {
     pub issued: SystemTime,
     /// The transport the session started on.
     pub transport: Transport,
+    /// Whether the connection came over TLS (the request had the [`Secure`]
+    /// extension).
+    pub secure: bool,
 }
 
 impl Default for Handshake {
@@ -42,6 +52,7 @@ impl Default for Handshake {
             remote_addr: None,
             issued: SystemTime::UNIX_EPOCH,
             transport: Transport::Polling,
+            secure: false,
         }
     }
 }

@@ -19,6 +19,8 @@ mod serve;
 mod session;
 mod sid;
 mod stats;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 
 pub use close::CloseReason;
@@ -29,7 +31,7 @@ pub use config::{
 pub use engine::{EngineIo, ResponseFuture};
 pub use error::SendError;
 pub use handler::Handler;
-pub use handshake::{Handshake, Headers, RemoteAddr};
+pub use handshake::{Handshake, Headers, RemoteAddr, Secure};
 pub use hooks::{ConnectionError, ConnectionErrorHook, HeadersHook, Refusal};
 pub use layer::{EngineIoLayer, EngineIoService, LayerFuture};
 pub use protocol::Protocol;
@@ -37,6 +39,8 @@ pub use rally_proto::Str;
 pub use rally_proto::engine::{Frame, Message};
 pub use response::EngineBody;
 pub use serve::{serve, serve_with_shutdown};
+#[cfg(feature = "tls")]
+pub use serve::{serve_tls, serve_tls_with_shutdown};
 pub use session::Session;
 pub use sid::{Sid, SidHash, SidHasher, SidMap, SidSet};
 pub use stats::Stats;

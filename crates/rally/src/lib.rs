@@ -31,8 +31,10 @@ pub use operators::{AckResponses, BroadcastOperator};
 pub use rally_engine::PerMessageDeflate;
 pub use rally_engine::{
     CloseReason, ConnectionError, Cookie, Cors, HttpCompression, Refusal, RemoteAddr, SameSite,
-    Sid, SidHasher, SidMap, SidSet, Stats, Transport, serve, serve_with_shutdown,
+    Secure, Sid, SidHasher, SidMap, SidSet, Stats, Transport, serve, serve_with_shutdown,
 };
+#[cfg(feature = "tls")]
+pub use rally_engine::{serve_tls, serve_tls_with_shutdown, tls};
 pub use rally_proto::{Args, Binary, socket::Parser};
 pub use reason::DisconnectReason;
 pub use recovery::{ConnectionStateRecovery, RecoveryLogSize, RecoveryStats};

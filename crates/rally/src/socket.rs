@@ -110,7 +110,10 @@ pub struct Handshake {
     pub issued: SystemTime,
     /// The request URL (path and query).
     pub url: String,
-    /// Whether the connection came over TLS (per `X-Forwarded-Proto`).
+    /// Whether the connection came over TLS: served by
+    /// `serve_tls` (the `tls` feature; the request had the
+    /// [`Secure`](crate::Secure) extension), or behind a proxy that says
+    /// `X-Forwarded-Proto: https`.
     pub secure: bool,
     /// Whether the request came from another origin.
     pub xdomain: bool,
@@ -251,7 +254,8 @@ impl Socket {
                 .path_and_query()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
-            secure: header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https")),
+            secure: engine.secure
+                || header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https")),
             xdomain,
             auth: serde_json::from_str(&self.auth).unwrap_or_default(),
         }

@@ -331,6 +331,41 @@ async fn handshake_has_headers_query_address_url_issued_and_auth() {
     assert!(!h.xdomain, "no Origin header: not cross-domain");
 }
 
+/// A request with the `Secure` mark (which `serve_tls` puts on every
+/// request it serves) makes a secure handshake; without it, only a proxy's
+/// `X-Forwarded-Proto: https` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_secure_follows_the_secure_mark() {
+    let io = quiet().build();
+    let (tx, mut rx) = channel();
+    io.of("/").on_connection(move |socket| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(socket.handshake().secure);
+        }
+    });
+    let marked = axum::Router::new()
+        .layer(io.layer())
+        .layer(axum::Extension(rally::Secure));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = tokio::spawn(rally::serve(listener, marked));
+    let mut client = support::Client::open(addr, "", &[]).await;
+    client.connect("/").await;
+    assert!(rx.recv().await, "marked: secure");
+    serving.abort();
+
+    let server = TestServer::start(io).await;
+    let mut client = server
+        .client_with("", &[("x-forwarded-proto", "https")])
+        .await;
+    client.connect("/").await;
+    assert!(rx.recv().await, "behind a proxy that says https: secure");
+    let mut client = server.client().await;
+    client.connect("/").await;
+    assert!(!rx.recv().await, "neither: not secure");
+}
+
 /// The reference's `handshake.query` comes from `URL.searchParams`: values
 /// are percent-decoded (`a%20b` → `a b`), as the engine's own
 /// `Handshake::query` does.

@@ -197,6 +197,15 @@ pub(crate) struct ServeArgs {
     /// with --admin-ui: development (every socket, room and event) or production (only figures) (default development)
     #[arg(long, env = "RALLY_ADMIN_MODE", value_name = "MODE", help_heading = ADMIN)]
     admin_mode: Option<Toml<String>>,
+    /// serve HTTPS and WSS with this certificate chain (PEM, the server's certificate first, e.g. an ACME client's fullchain.pem); with --tls-key; reloaded on SIGHUP
+    #[arg(long, env = "RALLY_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<Toml<String>>,
+    /// with --tls-cert: its private key (PEM: PKCS#8, PKCS#1 or SEC1); reloaded on SIGHUP
+    #[arg(long, env = "RALLY_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<Toml<String>>,
+    /// with --tls-cert: also listen on this port for plain HTTP, answering every request with a permanent redirect to https on the main port
+    #[arg(long, env = "RALLY_REDIRECT_HTTP", value_name = "PORT")]
+    redirect_http: Option<Toml<u16>>,
     /// log lines as text or json (one JSON object a line)
     #[arg(long, env = "RALLY_LOG_FORMAT", value_name = "FORMAT")]
     log_format: Option<Toml<String>>,

@@ -36,6 +36,7 @@ pub(super) fn resolve(
     // A plain password is read from the environment only: neither a flag
     // (other users see the command lines) nor a key of the file.
     config.admin.password = env("RALLY_ADMIN_PASSWORD").filter(|p| !p.is_empty());
+    settings::check(&config)?;
     Ok(config)
 }
 

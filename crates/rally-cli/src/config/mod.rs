@@ -112,6 +112,13 @@ pub(crate) struct ServeConfig {
     /// runs set none).
     pub(crate) limits: Box<Limits>,
     pub(crate) log_format: LogFormat,
+    /// The TLS certificate chain (PEM): HTTPS and WSS when set, with
+    /// `tls_key` (both or neither).
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM).
+    pub(crate) tls_key: Option<PathBuf>,
+    /// A plain HTTP port redirecting to HTTPS, with TLS.
+    pub(crate) redirect_http: Option<u16>,
     /// The Admin UI's options.
     pub(crate) admin: AdminOptions,
 }
@@ -282,6 +289,9 @@ impl Default for ServeConfig {
             limits: Box::default(),
             log_format: LogFormat::Text,
             admin: AdminOptions::default(),
+            tls_cert: None,
+            tls_key: None,
+            redirect_http: None,
         }
     }
 }

@@ -79,6 +79,16 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
         "recovery" => config.recovery = switch(last)?,
         "recovery_max_disconnection" => config.recovery_max_disconnection = millis(last)?,
         "recovery_max_bytes" => config.recovery_max_bytes = positive(last, " of bytes")?,
+        "tls_cert" => config.tls_cert = Some(file(last)?),
+        "tls_key" => config.tls_key = Some(file(last)?),
+        "redirect_http" => {
+            config.redirect_http = Some(
+                last.parse()
+                    .ok()
+                    .filter(|port| *port > 0)
+                    .ok_or_else(|| format!("expected a port number above 0, got `{last}`"))?,
+            );
+        }
         "log_format" => config.log_format = LogFormat::from_name(last)?,
         "admin_ui" => config.admin.enabled = switch(last)?,
         "admin_user" => {
@@ -103,6 +113,34 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
         _ => return Err(format!("unknown setting {key}")),
     }
     Ok(())
+}
+
+/// A file's path (not checked here: it is read when the server starts).
+fn file(text: &str) -> Result<PathBuf, String> {
+    if text.is_empty() {
+        return Err("expected a file name".into());
+    }
+    Ok(PathBuf::from(text))
+}
+
+/// Settings that need others: a TLS key without its certificate, or the
+/// other way round, or a redirect to HTTPS without TLS.
+///
+/// # Errors
+///
+/// What is missing, naming the flags.
+pub(super) fn check(config: &ServeConfig) -> Result<(), String> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(_), None) => Err("--tls-cert needs --tls-key (the certificate's private key)".into()),
+        (None, Some(_)) => Err("--tls-key needs --tls-cert (the certificate chain)".into()),
+        (None, None) if config.redirect_http.is_some() => {
+            Err("--redirect-http needs --tls-cert and --tls-key (it redirects to https)".into())
+        }
+        _ if config.redirect_http == Some(config.port) => {
+            Err("--redirect-http: the same port as --port".into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The items of comma-separated lists, trimmed.

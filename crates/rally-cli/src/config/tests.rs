@@ -446,3 +446,75 @@ fn admin_ui_settings() {
         "--admin-mode: expected development or production, got `verbose`"
     );
 }
+
+#[test]
+fn tls_settings_come_in_pairs() {
+    let dir = std::env::temp_dir().join(format!("rally-config-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rally.toml");
+    std::fs::write(
+        &file,
+        "tls_cert = \"/etc/rally/fullchain.pem\"\ntls_key = \"/etc/rally/key.pem\"\nredirect_http = 8080\n",
+    )
+    .unwrap();
+    let config = serve(&["--config", &file.display().to_string()], &[]).unwrap();
+    assert_eq!(
+        config.tls_cert.as_deref(),
+        Some(std::path::Path::new("/etc/rally/fullchain.pem"))
+    );
+    assert_eq!(
+        config.tls_key.as_deref(),
+        Some(std::path::Path::new("/etc/rally/key.pem"))
+    );
+    assert_eq!(config.redirect_http, Some(8080));
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let config = serve(
+        &["--tls-cert", "c.pem", "--redirect-http", "80"],
+        &[("RALLY_TLS_KEY", "k.pem")],
+    )
+    .unwrap();
+    assert_eq!(
+        config.tls_key.as_deref(),
+        Some(std::path::Path::new("k.pem"))
+    );
+    assert_eq!(config.redirect_http, Some(80));
+    assert_eq!(
+        serve(
+            &[],
+            &[("RALLY_TLS_CERT", "c.pem"), ("RALLY_TLS_KEY", "k.pem")]
+        )
+        .unwrap()
+        .tls_cert
+        .as_deref(),
+        Some(std::path::Path::new("c.pem"))
+    );
+
+    let error = serve(&["--tls-cert", "c.pem"], &[]).unwrap_err();
+    assert!(error.contains("--tls-cert needs --tls-key"), "{error}");
+    let error = serve(&[], &[("RALLY_TLS_KEY", "k.pem")]).unwrap_err();
+    assert!(error.contains("--tls-key needs --tls-cert"), "{error}");
+    let error = serve(&["--redirect-http", "80"], &[]).unwrap_err();
+    assert!(
+        error.contains("--redirect-http needs --tls-cert"),
+        "{error}"
+    );
+    let error = serve(&["--tls-cert=c", "--tls-key=k", "--redirect-http=0"], &[]).unwrap_err();
+    assert!(
+        error.starts_with("--redirect-http: expected a port"),
+        "{error}"
+    );
+    let error = serve(
+        &[
+            "--tls-cert=c",
+            "--tls-key=k",
+            "--port=8443",
+            "--redirect-http=8443",
+        ],
+        &[],
+    )
+    .unwrap_err();
+    assert!(error.contains("the same port"), "{error}");
+    let error = serve(&["--tls-cert="], &[]).unwrap_err();
+    assert!(error.starts_with("--tls-cert: expected a file"), "{error}");
+}

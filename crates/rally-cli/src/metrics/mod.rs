@@ -9,7 +9,7 @@
 mod cluster;
 mod text;
 
-use rally::{Server, Stats};
+use rally::{Server, Stats, tls::Tls};
 use rally_redis::RedisAdapter;
 
 use self::{
@@ -23,14 +23,17 @@ use self::{
 pub(crate) struct Metrics {
     io: Server,
     cluster: Option<(RedisAdapter, ClusterGauges)>,
+    /// The TLS settings, when the server terminates TLS.
+    tls: Option<Tls>,
 }
 
 impl Metrics {
     /// The metrics of `io`; on the cluster of `redis`, the cluster-wide
-    /// figures start being read in the background (on the current runtime).
-    pub(crate) fn new(io: Server, redis: Option<RedisAdapter>) -> Self {
+    /// figures start being read in the background (on the current runtime);
+    /// with `tls`, its handshake failures are shown.
+    pub(crate) fn new(io: Server, redis: Option<RedisAdapter>, tls: Option<Tls>) -> Self {
         let cluster = redis.map(|redis| (redis, ClusterGauges::spawn(io.clone())));
-        Self { io, cluster }
+        Self { io, cluster, tls }
     }
 
     /// The exposition text, from local state only.
@@ -40,6 +43,14 @@ impl Metrics {
         connections(&mut text, &stats);
         self.sockets(&mut text).await;
         traffic(&mut text, &stats);
+        if let Some(tls) = &self.tls {
+            text.single(
+                "rally_tls_handshake_failures_total",
+                Kind::Counter,
+                "Connections that ended before completing their TLS handshake.",
+                tls.handshake_failures(),
+            );
+        }
         if let Some((redis, gauges)) = &self.cluster {
             cluster(&mut text, redis, gauges);
         }

@@ -46,6 +46,31 @@ impl Rally {
         Self { child, port }
     }
 
+    /// Sends the signal `name` (`HUP`, `TERM`...) to the process.
+    pub(crate) fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Its log lines from now on, as they come (its stderr is then no
+    /// longer returned by [`terminate`](Self::terminate)).
+    pub(crate) fn log_lines(&mut self) -> std::sync::mpsc::Receiver<String> {
+        let stderr = self.child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
     /// Where it listens, for raw requests.
     pub(crate) fn http(&self) -> Http {
         Http::new(SocketAddr::from(([127, 0, 0, 1], self.port)))
