@@ -142,11 +142,9 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let redis = match &config.redis {
         Some(url) => {
-            let mut redis_config = RedisConfig::new().mode(config.redis_mode);
-            if let Some(recovery) = config.recovery() {
-                // Streams mode keeps sessions in Redis: recovery across nodes.
-                redis_config = redis_config.connection_state_recovery(recovery);
-            }
+            // In streams mode, the adapter follows the server's recovery
+            // settings: sessions kept in Redis, recovery across nodes.
+            let redis_config = RedisConfig::new().mode(config.redis_mode);
             let redis = RedisAdapter::connect(url, redis_config)
                 .await
                 .map_err(|e| format!("--redis: {e}"))?;

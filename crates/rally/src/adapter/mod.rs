@@ -4,6 +4,7 @@
 //! rooms in memory for one process; a cluster adapter (Redis) implements
 //! the same trait and also carries operations to the other nodes.
 
+mod context;
 mod error;
 mod local;
 mod store;
@@ -13,6 +14,7 @@ use std::{fmt, sync::Arc, time::Duration};
 use rally_engine::Sid;
 use tokio::sync::mpsc;
 
+pub use context::AdapterContext;
 pub use error::AdapterError;
 pub use local::LocalAdapter;
 

@@ -9,9 +9,9 @@ use std::{
 use rally::AdapterError;
 use tokio::sync::mpsc;
 
-use crate::wire::Incoming;
+use crate::Answer;
 
-type Map = HashMap<String, mpsc::UnboundedSender<Incoming>>;
+type Map = HashMap<String, mpsc::UnboundedSender<Answer>>;
 
 /// The requests in flight.
 #[derive(Default, Clone)]
@@ -40,46 +40,54 @@ impl Pending {
     }
 
     /// Hands an answer to the request waiting for it, if any.
-    pub(crate) fn answer(&self, id: &str, answer: Incoming) {
+    pub(crate) fn answer(&self, id: &str, answer: Answer) {
         if let Some(tx) = self.map().get(id) {
             let _ = tx.send(answer);
         }
     }
-
-    /// Hands a response of the cluster protocol (its request id in
-    /// `data.requestId`) to the request waiting for it, if any.
-    pub(crate) fn answer_response(&self, response: Incoming) {
-        let id = response
-            .get("data")
-            .and_then(|d| d.get("requestId"))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned);
-        if let Some(id) = id {
-            self.answer(&id, response);
-        }
-    }
 }
 
-/// A request waiting for answers.
-pub(crate) struct Request {
-    pub(crate) id: String,
-    pub(crate) rx: mpsc::UnboundedReceiver<Incoming>,
+/// A request of this node, waiting for the other nodes' answers (they stop
+/// being taken when it is dropped).
+#[derive(Debug)]
+pub struct Request {
+    id: String,
+    rx: mpsc::UnboundedReceiver<Answer>,
     pending: Pending,
 }
 
 impl Request {
+    /// The request's id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The next answer; `None` once the request is forgotten.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: an answer is either returned or left for the next call.
+    pub async fn recv(&mut self) -> Option<Answer> {
+        self.rx.recv().await
+    }
+
     /// Waits for `expected` answers that `keep` accepts, at most `timeout`.
     ///
     /// # Errors
     ///
     /// [`AdapterError::Timeout`], saying how many answers are missing.
-    pub(crate) async fn gather(
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future forgets the request.
+    pub async fn gather(
         mut self,
         expected: usize,
         timeout: Duration,
         operation: &'static str,
-        keep: impl Fn(&Incoming) -> bool,
-    ) -> Result<Vec<Incoming>, AdapterError> {
+        keep: impl Fn(&Answer) -> bool,
+    ) -> Result<Vec<Answer>, AdapterError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut answers = Vec::with_capacity(expected);
         while answers.len() < expected {
@@ -102,5 +110,11 @@ impl Request {
 impl Drop for Request {
     fn drop(&mut self) {
         self.pending.map().remove(&self.id);
+    }
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").finish_non_exhaustive()
     }
 }
