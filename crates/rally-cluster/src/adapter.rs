@@ -17,7 +17,9 @@ use rally::{
 };
 use serde_json::Value;
 
-use crate::{Answer, BoxFuture, Message, Request, Transport, acks, pending::Pending};
+use crate::{
+    Answer, BoxFuture, Message, Request, Transport, acks, heartbeat::Nodes, pending::Pending,
+};
 
 /// The adapter of one namespace on a cluster (socket.io-adapter's
 /// `ClusterAdapter`): the protocol, written once, over a [`Transport`].
@@ -35,6 +37,8 @@ pub struct ClusterAdapter<T: Transport> {
     pending: Pending,
     timeout: Duration,
     recovery: Option<ConnectionStateRecovery>,
+    /// The other nodes, when they are counted by heartbeats.
+    nodes: Option<Nodes>,
     transport: T,
 }
 
@@ -52,10 +56,41 @@ impl<T: Transport> ClusterAdapter<T> {
             pending: Pending::default(),
             timeout,
             recovery: ctx.connection_state_recovery().cloned(),
+            nodes: transport.heartbeat().map(Nodes::new),
             transport,
         });
         adapter.transport.start(&adapter);
+        if adapter.nodes.is_some() {
+            adapter.publish(Message::InitialHeartbeat);
+        }
         adapter
+    }
+
+    /// With [heartbeats](Transport::heartbeat): forgets the nodes not heard
+    /// of for the timeout, and sends a heartbeat when this node has been
+    /// quiet for the interval. The transport calls it every
+    /// [`Heartbeat::tick`](crate::Heartbeat::tick).
+    pub fn heartbeat_tick(&self) {
+        if self.nodes.as_ref().is_some_and(Nodes::tick) {
+            self.publish(Message::Heartbeat);
+        }
+    }
+
+    /// With heartbeats: what a message from node `from` of type `kind`
+    /// tells about the nodes; true when that is all it carries.
+    pub(crate) fn on_heartbeat(&self, from: &str, kind: i64) -> bool {
+        use crate::wire::cluster_kind as k;
+        let Some(nodes) = &self.nodes else {
+            return false;
+        };
+        nodes.seen(from);
+        match kind {
+            k::INITIAL_HEARTBEAT => self.publish(Message::Heartbeat),
+            k::HEARTBEAT => {}
+            k::ADAPTER_CLOSE => nodes.remove(from),
+            _ => return false,
+        }
+        true
     }
 
     /// This node's rooms and sockets.
@@ -143,7 +178,7 @@ impl<T: Transport> ClusterAdapter<T> {
         operation: &'static str,
         keep: impl Fn(&Answer) -> bool,
     ) -> Result<Vec<Answer>, AdapterError> {
-        let nodes = self.transport.server_count(self).await;
+        let nodes = Adapter::server_count(self).await;
         if nodes <= 1 {
             return Ok(Vec::new());
         }
@@ -155,6 +190,9 @@ impl<T: Transport> ClusterAdapter<T> {
     }
 
     fn publish(&self, message: Message<'_>) {
+        if let Some(nodes) = &self.nodes {
+            nodes.published();
+        }
         self.transport.publish(self, message);
     }
 }
@@ -163,6 +201,9 @@ impl<T: Transport> Drop for ClusterAdapter<T> {
     /// A namespace that goes away (a dynamic one left empty) leaves the
     /// cluster.
     fn drop(&mut self) {
+        if self.nodes.is_some() {
+            self.publish(Message::AdapterClose);
+        }
         self.transport.close(self);
     }
 }
@@ -303,7 +344,13 @@ impl<T: Transport> Adapter for ClusterAdapter<T> {
     }
 
     fn server_count(&self) -> BoxFuture<usize> {
-        self.transport.server_count(self)
+        match &self.nodes {
+            Some(nodes) => {
+                let count = 1 + nodes.count();
+                Box::pin(async move { count })
+            }
+            None => self.transport.server_count(self),
+        }
     }
 
     fn broadcast_with_ack(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> AckStream {

@@ -34,6 +34,9 @@ impl<T: Transport> ClusterAdapter<T> {
         {
             return;
         }
+        if self.on_heartbeat(&from, kind) {
+            return;
+        }
         let Some(data) = message.json.get_mut("data").map(Value::take) else {
             return;
         };

@@ -4,12 +4,14 @@
 
 mod acks;
 mod adapter;
+mod heartbeat;
 mod incoming;
 mod message;
 mod pending;
 pub mod wire;
 
 pub use adapter::ClusterAdapter;
+pub use heartbeat::Heartbeat;
 pub use message::{Answer, Message, Response};
 pub use pending::Request;
 
@@ -45,8 +47,22 @@ pub trait Transport: Send + Sync + Sized + 'static {
     /// engine cannot address one).
     fn publish_response(&self, node: &ClusterAdapter<Self>, to: &str, response: Response);
 
-    /// How many nodes serve the namespace, this one included.
-    fn server_count(&self, node: &ClusterAdapter<Self>) -> BoxFuture<usize>;
+    /// How many nodes serve the namespace, this one included, as the engine
+    /// counts them (1 by default; unused with [heartbeats](Self::heartbeat)).
+    fn server_count(&self, node: &ClusterAdapter<Self>) -> BoxFuture<usize> {
+        let _ = node;
+        Box::pin(async { 1 })
+    }
+
+    /// Whether nodes count each other by heartbeats (socket.io-adapter's
+    /// `ClusterAdapterWithHeartbeat`): then the adapter announces itself,
+    /// sends heartbeats when it is quiet (the transport calls
+    /// [`ClusterAdapter::heartbeat_tick`] every [`Heartbeat::tick`]), says
+    /// goodbye when it goes, and counts the nodes it hears of. `None` (the
+    /// default): the engine counts them ([`server_count`](Self::server_count)).
+    fn heartbeat(&self) -> Option<Heartbeat> {
+        None
+    }
 
     /// Whether a broadcast comes back to this node through the transport
     /// (then it is delivered here when it does, in the order every node

@@ -28,6 +28,7 @@ pub mod cluster;
 pub mod http;
 pub mod interop;
 pub mod node;
+pub mod postgres;
 pub mod proxy;
 pub mod redis;
 pub mod ws;
