@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use rally::{CloseReason, Server};
+use rally_postgres::{PostgresAdapter, PostgresConfig};
 use rally_redis::{RedisAdapter, RedisConfig};
 use tokio::net::TcpListener;
 use tower_service::Service;
@@ -23,7 +24,7 @@ use crate::{
     chat,
     config::{LogFormat, ServeConfig},
     files,
-    metrics::Metrics,
+    metrics::{ClusterLink, Metrics},
 };
 
 /// Runs the server `config` describes until SIGINT or SIGTERM, with its
@@ -57,8 +58,8 @@ pub(crate) fn main(config: ServeConfig) -> ExitCode {
 }
 
 /// The Socket.IO server that `config` describes, with the chat demo, on
-/// the cluster of `redis` when there is one.
-fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
+/// the cluster of `link` when there is one.
+fn server(config: &ServeConfig, link: Option<&ClusterLink>) -> Server {
     let mut builder = Server::builder()
         .path(config.path.clone())
         .ping_interval(config.ping_interval)
@@ -100,8 +101,10 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
     if let Some(cookie) = config.cookie() {
         builder = builder.cookie(cookie);
     }
-    if let Some(redis) = redis {
-        builder = builder.adapter(redis.factory());
+    match link {
+        Some(ClusterLink::Redis(redis)) => builder = builder.adapter(redis.factory()),
+        Some(ClusterLink::Postgres(pg)) => builder = builder.adapter(pg.factory()),
+        None => {}
     }
     if let Some(recovery) = config.recovery() {
         builder = builder.connection_state_recovery(recovery);
@@ -140,7 +143,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     }
     let listener = bind(&config).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let redis = match &config.redis {
+    let link = match &config.redis {
         Some(url) => {
             // In streams mode, the adapter follows the server's recovery
             // settings: sessions kept in Redis, recovery across nodes.
@@ -149,15 +152,24 @@ async fn run(config: ServeConfig) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("--redis: {e}"))?;
             tracing::info!(%url, mode = ?config.redis_mode, "joined the cluster through redis");
-            Some(redis)
+            Some(ClusterLink::Redis(redis))
         }
-        None => None,
+        None => match &config.postgres {
+            Some(url) => {
+                let pg = PostgresAdapter::connect(url, PostgresConfig::new())
+                    .await
+                    .map_err(|e| format!("--postgres: {e}"))?;
+                tracing::info!("joined the cluster through postgres");
+                Some(ClusterLink::Postgres(pg))
+            }
+            None => None,
+        },
     };
-    let io = server(&config, redis.as_ref());
+    let io = server(&config, link.as_ref());
     let app = App {
         io: io.clone(),
         config: Arc::new(config.clone()),
-        metrics: Metrics::new(io.clone(), redis),
+        metrics: Metrics::new(io.clone(), link),
     };
     if !files::has_client() {
         tracing::warn!(

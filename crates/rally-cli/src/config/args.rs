@@ -156,6 +156,9 @@ pub(crate) struct ServeArgs {
     /// classic (PUBLISH), sharded (SPUBLISH, Redis 7) or streams (XADD/XREAD, recovery across nodes)
     #[arg(long, env = "RALLY_REDIS_MODE", value_name = "MODE")]
     redis_mode: Option<Toml<String>>,
+    /// join a cluster through Postgres (LISTEN/NOTIFY), postgres://user:password@host/db (not with --redis)
+    #[arg(long, env = "RALLY_POSTGRES", value_name = "URL")]
+    postgres: Option<Toml<String>>,
     /// connection state recovery, true or false (default off; the flag alone turns it on)
     #[arg(
         long,

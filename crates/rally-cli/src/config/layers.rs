@@ -33,6 +33,11 @@ pub(super) fn resolve(
                 .map_err(|e| format!("{origin}: {e}"))?;
         }
     }
+    if config.redis.is_some() && config.postgres.is_some() {
+        return Err(
+            "--redis and --postgres: a node joins one cluster, through one of them".to_owned(),
+        );
+    }
     Ok(config)
 }
 

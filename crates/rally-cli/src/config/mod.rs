@@ -102,6 +102,8 @@ pub(crate) struct ServeConfig {
     /// The Redis of the cluster, if any.
     pub(crate) redis: Option<String>,
     pub(crate) redis_mode: Mode,
+    /// The Postgres of the cluster, if any (never with `redis`).
+    pub(crate) postgres: Option<String>,
     pub(crate) recovery: bool,
     pub(crate) recovery_max_disconnection: Duration,
     pub(crate) recovery_max_bytes: usize,
@@ -235,6 +237,7 @@ impl Default for ServeConfig {
             shutdown_timeout: Duration::from_millis(10_000),
             redis: None,
             redis_mode: Mode::Classic,
+            postgres: None,
             recovery: false,
             recovery_max_disconnection: rally::ConnectionStateRecovery::default()
                 .get_max_disconnection_duration(),
