@@ -17,7 +17,7 @@ use futures_util::future::join_all;
 use rally_cluster::wire::Incoming;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
-use tokio_postgres::{AsyncMessage, NoTls, Notification};
+use tokio_postgres::{AsyncMessage, NoTls, Notification, Statement};
 
 use crate::{Error, PostgresConfig, transport::PostgresNode};
 
@@ -236,20 +236,37 @@ impl Client {
     }
 }
 
+impl Drop for Client {
+    /// Wakes the listener, which then sees the client gone and closes its
+    /// connection.
+    fn drop(&mut self) {
+        self.new_channel.notify_one();
+    }
+}
+
 /// Sends queued messages in order: notifications pipelined on one
 /// connection, each attachment stored before its notification.
 async fn publisher(client: Weak<Client>, mut outgoing: mpsc::Receiver<Outgoing>) {
     let mut batch = Vec::with_capacity(BATCH);
-    let mut conn: Option<tokio_postgres::Client> = None;
+    let mut conn: Option<(tokio_postgres::Client, Statement)> = None;
     while outgoing.recv_many(&mut batch, BATCH).await > 0 {
         let Some(client) = client.upgrade() else {
             return;
         };
-        if conn.as_ref().is_none_or(tokio_postgres::Client::is_closed) {
-            conn = open(&client.pg, None).await.ok();
+        if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
+            conn = match open(&client.pg, None).await {
+                Ok(c) => c
+                    .prepare("SELECT pg_notify($1, $2)")
+                    .await
+                    .ok()
+                    .map(|notify| (c, notify)),
+                Err(_) => None,
+            };
         }
         let sent = match &conn {
-            Some(conn) => publish(conn, &client.config.table_name, &mut batch).await,
+            Some((conn, notify)) => {
+                publish(conn, notify, &client.config.table_name, &mut batch).await
+            }
             None => Err(String::from("postgres unreachable")),
         };
         if let Err(e) = sent {
@@ -265,13 +282,10 @@ async fn publisher(client: Weak<Client>, mut outgoing: mpsc::Receiver<Outgoing>)
 /// Publishes `batch` in order, draining what went out.
 async fn publish(
     conn: &tokio_postgres::Client,
+    notify: &Statement,
     table: &str,
     batch: &mut Vec<Outgoing>,
 ) -> Result<(), String> {
-    let notify = conn
-        .prepare("SELECT pg_notify($1, $2)")
-        .await
-        .map_err(|e| e.to_string())?;
     let insert = format!("INSERT INTO {table} (payload) VALUES ($1) RETURNING id");
     while !batch.is_empty() {
         // The notifications before the next attachment, pipelined.
@@ -284,7 +298,7 @@ async fn publish(
                 let Outgoing::Notify { channel, payload } = m else {
                     return Ok(0);
                 };
-                conn.execute(&notify, &[channel, payload]).await
+                conn.execute(notify, &[channel, payload]).await
             }))
             .await;
             if let Some(Err(e)) = sent.into_iter().find(Result::is_err) {
@@ -309,7 +323,7 @@ async fn publish(
         let id: i64 = row.try_get(0).map_err(|e| e.to_string())?;
         // As the reference writes it; the id as text, as Node.js reads it.
         let header = serde_json::json!({"uid": uid, "type": kind, "attachmentId": id.to_string()});
-        conn.execute(&notify, &[&channel, &header.to_string()])
+        conn.execute(notify, &[&channel, &header.to_string()])
             .await
             .map_err(|e| e.to_string())?;
     }
