@@ -12,7 +12,7 @@ use rally::{
     AdapterError, ConnectionStateRecovery, Namespace, Room, Sid,
     adapter::{
         AckStream, Adapter, AdapterContext, BroadcastOptions, BroadcastPacket, LocalAdapter,
-        RestoredSession, RoomEvent, SessionState, SocketInfo,
+        RestoredSession, SessionState, SocketInfo,
     },
 };
 use serde_json::Value;
@@ -218,30 +218,16 @@ impl<T: Transport> fmt::Debug for ClusterAdapter<T> {
 }
 
 impl<T: Transport> Adapter for ClusterAdapter<T> {
+    // The rest of the local half (leaving rooms, a socket's rooms, targets,
+    // room events) delegates to the local adapter by default.
+    fn local(&self) -> &LocalAdapter {
+        &self.local
+    }
+
     fn add_all(&self, id: Sid, rooms: &[Room]) {
         if !self.transport.add_all(self, id, rooms) {
             self.local.add_all(id, rooms);
         }
-    }
-
-    fn del(&self, id: Sid, room: &str) {
-        self.local.del(id, room);
-    }
-
-    fn del_all(&self, id: Sid) {
-        self.local.del_all(id);
-    }
-
-    fn socket_rooms(&self, id: Sid) -> Vec<Room> {
-        self.local.socket_rooms(id)
-    }
-
-    fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        self.local.targets(opts)
-    }
-
-    fn on_room_event(&self, listener: Box<dyn Fn(&RoomEvent) + Send + Sync>) {
-        self.local.on_room_event(listener);
     }
 
     fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) {
