@@ -66,6 +66,16 @@ impl<T: Transport> ClusterAdapter<T> {
         adapter
     }
 
+    /// With [heartbeats](Transport::heartbeat): announces this node again
+    /// (`INITIAL_HEARTBEAT`, which every node answers), for a transport
+    /// that starts listening only after the adapter is made, or listens
+    /// again after an outage, so that it hears the answers.
+    pub fn announce(&self) {
+        if self.nodes.is_some() {
+            self.publish(Message::InitialHeartbeat);
+        }
+    }
+
     /// With [heartbeats](Transport::heartbeat): forgets the nodes not heard
     /// of for the timeout, and sends a heartbeat when this node has been
     /// quiet for the interval. The transport calls it every
@@ -157,12 +167,20 @@ impl<T: Transport> ClusterAdapter<T> {
     /// Hands another node's answer to request `request_id`, if this node
     /// waits for it.
     pub fn answer(&self, request_id: &str, answer: Answer) {
-        self.pending.answer(request_id, answer);
+        self.pending.answer(request_id, None, answer);
+    }
+
+    /// [`answer`](Self::answer), from node `from`.
+    pub(crate) fn answer_from(&self, request_id: &str, from: &str, answer: Answer) {
+        self.pending
+            .answer(request_id, Some(from.to_owned()), answer);
     }
 
     /// Sends a request every other node answers (`publish` sends it, given
     /// the request id) and gathers the answers `keep` accepts, one per
-    /// node.
+    /// node. With [heartbeats](Transport::heartbeat), the nodes waited for
+    /// are those known when it is sent, and one that goes away meanwhile is
+    /// no longer waited for.
     ///
     /// # Errors
     ///
@@ -178,7 +196,19 @@ impl<T: Transport> ClusterAdapter<T> {
         operation: &'static str,
         keep: impl Fn(&Answer) -> bool,
     ) -> Result<Vec<Answer>, AdapterError> {
-        let nodes = Adapter::server_count(self).await;
+        if let Some(nodes) = &self.nodes {
+            let waiting = nodes.uids();
+            if waiting.is_empty() {
+                return Ok(Vec::new());
+            }
+            let request = self.open_request();
+            publish(request.id());
+            let knows = |uid: &str| nodes.knows(uid);
+            return request
+                .gather_from(waiting, knows, self.timeout, operation, keep)
+                .await;
+        }
+        let nodes = self.transport.server_count(self).await;
         if nodes <= 1 {
             return Ok(Vec::new());
         }

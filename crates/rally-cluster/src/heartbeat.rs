@@ -4,7 +4,7 @@
 //! heartbeat when it has been quiet for a while, and say goodbye.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Mutex, MutexGuard},
     time::{Duration, Instant},
 };
@@ -86,6 +86,16 @@ impl Nodes {
         lock(&self.seen).len()
     }
 
+    /// The other nodes' uids.
+    pub(crate) fn uids(&self) -> HashSet<String> {
+        lock(&self.seen).keys().cloned().collect()
+    }
+
+    /// Whether node `uid` is known (heard of within the timeout).
+    pub(crate) fn knows(&self, uid: &str) -> bool {
+        lock(&self.seen).contains_key(uid)
+    }
+
     /// This node published something.
     pub(crate) fn published(&self) {
         *lock(&self.last_publish) = Instant::now();
@@ -95,7 +105,7 @@ impl Nodes {
     /// has been quiet for the interval (a heartbeat is due).
     pub(crate) fn tick(&self) -> bool {
         let timeout = self.settings.timeout;
-        lock(&self.seen).retain(|_, at| at.elapsed() <= timeout);
+        lock(&self.seen).retain(|_, at| at.elapsed() < timeout);
         lock(&self.last_publish).elapsed() >= self.settings.interval
     }
 }
@@ -120,7 +130,6 @@ mod tests {
         );
         let gone = Nodes::new(Heartbeat::new(Duration::from_secs(60), Duration::ZERO));
         gone.seen("a");
-        std::thread::sleep(Duration::from_millis(2));
         assert!(!gone.tick());
         assert_eq!(gone.count(), 0);
     }

@@ -89,15 +89,15 @@ impl<T: Transport> ClusterAdapter<T> {
             | kind::SERVER_SIDE_EMIT_RESPONSE
             | kind::BROADCAST_CLIENT_COUNT
             | kind::BROADCAST_ACK => {
-                self.on_response(kind, data, message.attachments);
+                self.on_response(&from, kind, data, message.attachments);
             }
             _ => {}
         }
     }
 
-    /// A response of the cluster protocol (type `kind`, its `data`), for
-    /// one of this node's requests.
-    pub fn on_response(&self, kind: i64, mut data: Value, attachments: Vec<Bytes>) {
+    /// A response of the cluster protocol (type `kind`, its `data`) from
+    /// node `from`, for one of this node's requests.
+    fn on_response(&self, from: &str, kind: i64, mut data: Value, attachments: Vec<Bytes>) {
         let Some(id) = data
             .get("requestId")
             .and_then(Value::as_str)
@@ -124,7 +124,7 @@ impl<T: Transport> ClusterAdapter<T> {
             kind::BROADCAST_ACK => Answer::Ack(wire::ack_reply(data.get("packet"), attachments)),
             _ => return,
         };
-        self.answer(&id, answer);
+        self.answer_from(&id, from, answer);
     }
 
     /// Delivers another node's broadcast (`packet` as the reference writes

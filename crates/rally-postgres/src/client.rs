@@ -370,6 +370,11 @@ async fn listener(client: Weak<Client>) {
                     tracing::debug!(error = %e, "cannot listen");
                     break 'connected;
                 }
+                // Listening now: the namespace's adapter announces itself,
+                // so the other nodes' answers are heard.
+                if let Some(node) = strong.route(&channel) {
+                    node.announce();
+                }
                 listening.insert(channel);
             }
             if strong.health.down.swap(false, Ordering::Relaxed) {
