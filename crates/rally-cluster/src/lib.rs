@@ -19,7 +19,7 @@ use std::{future::Future, pin::Pin};
 
 use rally::adapter::{Adapter, BroadcastOptions, BroadcastPacket, RestoredSession, SessionState};
 
-/// A boxed future, as the [`Adapter`](rally::adapter::Adapter) trait returns.
+/// A boxed future, as the [`Adapter`] trait returns.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// What a transport runs instead when a message could not reach the other
