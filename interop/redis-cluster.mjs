@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Drives one side of a Redis cluster test for rally-redis: official
-// socket.io-client 4.8.4 clients, optionally a Node.js socket.io 4.8.4 node
-// with @socket.io/redis-adapter 8.3.0 (or @socket.io/redis-streams-adapter
-// 0.3.1), and an @socket.io/redis-emitter 5.1.0, all on one Redis.
+// Drives one side of a cluster test for rally-redis and rally-postgres:
+// official socket.io-client 4.8.4 clients, optionally a Node.js socket.io
+// 4.8.4 node with @socket.io/redis-adapter 8.3.0 (or
+// @socket.io/redis-streams-adapter 0.3.1, or, on Postgres,
+// @socket.io/postgres-adapter 0.5.0), and an @socket.io/redis-emitter 5.1.0
+// (on Postgres, @socket.io/postgres-emitter 0.1.1), all on one Redis (or
+// Postgres).
 //
-// Usage: node redis-cluster.mjs <redisUrl>
+// Usage: node redis-cluster.mjs <redisUrl | postgresUrl>
 //
 // A line protocol, one JSON object a line. Commands on stdin:
 //   {"cmd":"client","name":"c1","url":"http://127.0.0.1:3000","rooms":["r1"],"parser":"msgpack"}
@@ -13,7 +16,7 @@
 //       answers {"ok":"client","name":"c1","id":"<socket id>"}
 //   {"cmd":"emit","client":"c1","ev":"join","args":["lobby"]}
 //       client c1 emits, asking for an ack: {"event":"ack","client":"c1","args":[...]}
-//   {"cmd":"serve","port":0,"mode":"classic"|"sharded"|"streams","recovery":false,"streamCount":1,"parser":"msgpack"}
+//   {"cmd":"serve","port":0,"mode":"classic"|"sharded"|"streams"|"postgres","recovery":false,"streamCount":1,"parser":"msgpack"}
 //       starts the Node.js node (with socket.io-msgpack-parser when "parser"
 //       is "msgpack"); answers {"ok":"serve","port":<port>}. With
 //       "recovery" (streams mode), connection state recovery is on (ping
@@ -28,7 +31,8 @@
 //       socketsJoin {rooms, join}, socketsLeave {rooms, leave},
 //       disconnectSockets {rooms, close}, serverCount, allRooms
 //   {"cmd":"emitter","id":8,"op":"emit"|"socketsJoin"|"disconnectSockets"|"serverSideEmit",...}
-//       the same through @socket.io/redis-emitter (classic channels)
+//       the same through @socket.io/redis-emitter (classic channels), or
+//       @socket.io/postgres-emitter on Postgres
 // Events on stdout:
 //   {"event":"<ev>","client":"c1","args":[...]}  an event a client got; binary
 //       arguments as {"bin":[bytes]}; a client answers acks with "<name>-ack"
@@ -46,6 +50,9 @@ import { createClient } from 'redis';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { Emitter } from '@socket.io/redis-emitter';
+import pg from 'pg';
+import { createAdapter as createPostgresAdapter } from '@socket.io/postgres-adapter';
+import { Emitter as PostgresEmitter } from '@socket.io/postgres-emitter';
 
 const redisUrl = process.argv[2];
 if (!redisUrl) {
@@ -53,8 +60,10 @@ if (!redisUrl) {
   process.exit(2);
 }
 
+const onPostgres = redisUrl.startsWith('postgres');
 const clients = new Map();
 const redisClients = [];
+const pools = [];
 let node = null;
 let emitter = null;
 
@@ -81,6 +90,13 @@ function fromWire(value) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromWire(v)]));
   }
   return value;
+}
+
+function postgresPool() {
+  const pool = new pg.Pool({ connectionString: redisUrl, max: 4 });
+  pool.on('error', () => {});
+  pools.push(pool);
+  return pool;
 }
 
 async function redisPair() {
@@ -119,11 +135,11 @@ function parserOption(parser) {
 }
 
 async function serve({ port, mode, recovery, streamCount, parser }) {
-  const [pub, sub] = await redisPair();
   let adapter;
-  if (mode === 'streams') adapter = createStreamsAdapter(pub, { streamCount: streamCount || 1 });
-  else if (mode === 'sharded') adapter = createShardedAdapter(pub, sub);
-  else adapter = createAdapter(pub, sub);
+  if (mode === 'postgres') adapter = createPostgresAdapter(postgresPool());
+  else if (mode === 'streams') adapter = createStreamsAdapter((await redisPair())[0], { streamCount: streamCount || 1 });
+  else if (mode === 'sharded') adapter = createShardedAdapter(...(await redisPair()));
+  else adapter = createAdapter(...(await redisPair()));
   const http = createServer();
   const options = recovery
     ? { adapter, pingInterval: 300, pingTimeout: 200, connectionStateRecovery: {}, ...parserOption(parser) }
@@ -215,8 +231,7 @@ async function operate(cmd) {
 
 async function emit(cmd) {
   if (!emitter) {
-    const [pub] = await redisPair();
-    emitter = new Emitter(pub);
+    emitter = onPostgres ? new PostgresEmitter(postgresPool()) : new Emitter((await redisPair())[0]);
   }
   switch (cmd.op) {
     case 'emit':
@@ -268,6 +283,13 @@ lines.on('close', async () => {
   for (const c of redisClients) {
     try {
       await c.quit();
+    } catch {
+      // already closed
+    }
+  }
+  for (const pool of pools) {
+    try {
+      await pool.end();
     } catch {
       // already closed
     }

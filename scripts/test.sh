@@ -15,6 +15,10 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # The cluster tests (rally-redis, rally serve --redis) start their own Redis.
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The Postgres cluster tests (rally-postgres) start their own server with
+# initdb and pg_ctl; Debian keeps them in /usr/lib/postgresql/<version>/bin,
+# off the PATH.
+command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_apt+=(postgresql)
 # libFuzzer (C++) is built by libfuzzer-sys for the fuzz targets.
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use rally::{CloseReason, Server};
+use rally_postgres::{PostgresAdapter, PostgresConfig};
 use rally_redis::{RedisAdapter, RedisConfig};
 use tokio::net::TcpListener;
 use tower_service::Service;
@@ -23,7 +24,7 @@ use crate::{
     chat,
     config::{LogFormat, ServeConfig},
     files,
-    metrics::Metrics,
+    metrics::{ClusterLink, Metrics},
     tls,
 };
 
@@ -58,8 +59,8 @@ pub(crate) fn main(config: ServeConfig) -> ExitCode {
 }
 
 /// The Socket.IO server that `config` describes, with the chat demo, on
-/// the cluster of `redis` when there is one.
-fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
+/// the cluster of `link` when there is one.
+fn server(config: &ServeConfig, link: Option<&ClusterLink>) -> Server {
     let mut builder = Server::builder()
         .path(config.path.clone())
         .ping_interval(config.ping_interval)
@@ -101,8 +102,10 @@ fn server(config: &ServeConfig, redis: Option<&RedisAdapter>) -> Server {
     if let Some(cookie) = config.cookie() {
         builder = builder.cookie(cookie);
     }
-    if let Some(redis) = redis {
-        builder = builder.adapter(redis.factory());
+    match link {
+        Some(ClusterLink::Redis(redis)) => builder = builder.adapter(redis.factory()),
+        Some(ClusterLink::Postgres(pg)) => builder = builder.adapter(pg.factory()),
+        None => {}
     }
     if let Some(recovery) = config.recovery() {
         builder = builder.connection_state_recovery(recovery);
@@ -150,13 +153,11 @@ async fn run(config: ServeConfig) -> Result<(), String> {
         None => None,
     };
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let redis = match &config.redis {
+    let link = match &config.redis {
         Some(url) => {
+            // In streams mode, the adapter follows the server's recovery
+            // settings: sessions kept in Redis, recovery across nodes.
             let mut redis_config = RedisConfig::new().mode(config.redis_mode);
-            if let Some(recovery) = config.recovery() {
-                // Streams mode keeps sessions in Redis: recovery across nodes.
-                redis_config = redis_config.connection_state_recovery(recovery);
-            }
             if let Some(ca) = &config.redis_ca {
                 let pem =
                     std::fs::read(ca).map_err(|e| format!("--redis-ca {}: {e}", ca.display()))?;
@@ -166,11 +167,20 @@ async fn run(config: ServeConfig) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("--redis: {e}"))?;
             tracing::info!(%url, mode = ?config.redis_mode, "joined the cluster through redis");
-            Some(redis)
+            Some(ClusterLink::Redis(redis))
         }
-        None => None,
+        None => match &config.postgres {
+            Some(url) => {
+                let pg = PostgresAdapter::connect(url, PostgresConfig::new())
+                    .await
+                    .map_err(|e| format!("--postgres: {e}"))?;
+                tracing::info!("joined the cluster through postgres");
+                Some(ClusterLink::Postgres(pg))
+            }
+            None => None,
+        },
     };
-    let io = server(&config, redis.as_ref());
+    let io = server(&config, link.as_ref());
     if config.admin.enabled {
         rally::admin::instrument(&io, config.admin.admin_ui()?);
         if !files::has_admin_ui() {
@@ -187,7 +197,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let app = App {
         io: io.clone(),
         config: Arc::new(config.clone()),
-        metrics: Metrics::new(io.clone(), redis, tls.as_ref().map(|(tls, _)| tls.clone())),
+        metrics: Metrics::new(io.clone(), link, tls.as_ref().map(|(tls, _)| tls.clone())),
     };
     if !files::has_client() {
         tracing::warn!(

@@ -1,7 +1,7 @@
-//! `rally serve --redis`: two standalone servers joined through a real
-//! Redis, the chat demo's broadcasts crossing from one to the other, the
-//! adapter's health in `/metrics` through a Redis restart, and scrapes that
-//! do not wait for a stalled Redis.
+//! `rally serve --redis` (and `--postgres`): two standalone servers joined
+//! through a real Redis (or Postgres), the chat demo's broadcasts crossing
+//! from one to the other, the adapter's health in `/metrics` through a
+//! restart, and scrapes that do not wait for a stalled Redis.
 
 mod support;
 
@@ -10,7 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rally_testkit::{DEADLINE, cluster::Driver, eventually, redis::RedisServer};
+use rally_testkit::{
+    DEADLINE, cluster::Driver, eventually, postgres::PostgresServer, redis::RedisServer,
+};
 use serde_json::json;
 use support::Rally;
 use tokio::{
@@ -61,6 +63,45 @@ async fn two_servers(mode: &str) {
     metric_becomes(&a, "rally_adapter_up", |n| n == 1).await;
     metric_becomes(&b, "rally_adapter_up", |n| n == 1).await;
     metric_becomes(&a, "rally_cluster_nodes", |n| n == 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_postgres() {
+    let pg = PostgresServer::start().await;
+    let url = pg.url();
+    let a = Rally::start(&["--postgres", &url]);
+    let b = Rally::start(&["--postgres", &url]);
+    metric_becomes(&a, "rally_cluster_nodes", |n| n == 2).await;
+    metric_becomes(&b, "rally_cluster_nodes", |n| n == 2).await;
+    assert_eq!(a.get("/metrics").await.metric("rally_adapter_up"), 1);
+
+    // A member joining on b is announced to the room's members on a.
+    let mut clients = Driver::start(&url).await;
+    clients
+        .client("ann", &format!("http://127.0.0.1:{}", a.port), &[])
+        .await;
+    clients
+        .client("bob", &format!("http://127.0.0.1:{}", b.port), &[])
+        .await;
+    clients
+        .send(json!({"cmd": "emit", "client": "ann", "ev": "join", "args": ["lobby"]}))
+        .await;
+    clients.event("ann", "ack").await;
+    clients
+        .send(json!({"cmd": "emit", "client": "bob", "ev": "join", "args": ["lobby"]}))
+        .await;
+    assert_eq!(
+        clients.event("ann", "user joined").await,
+        json!([{"name": "bob", "room": "lobby"}])
+    );
+
+    // Postgres restarts: counted, and back up.
+    pg.stop();
+    metric_becomes(&a, "rally_adapter_up", |n| n == 0).await;
+    pg.start_again().await;
+    metric_becomes(&a, "rally_adapter_outages_total", |n| n >= 1).await;
+    metric_becomes(&a, "rally_adapter_up", |n| n == 1).await;
+    metric_becomes(&b, "rally_adapter_up", |n| n == 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! Classic mode: PUBLISH / PSUBSCRIBE, as @socket.io/redis-adapter's
-//! `createAdapter`.
+//! `createAdapter`: a transport on the cluster core that keeps the classic
+//! protocol's own messages.
 //!
 //! Broadcasts go to `socket.io#<nsp>#` (or `socket.io#<nsp>#<room>#` for
 //! exactly one room) as MessagePack `[uid, packet, opts]`; requests to
@@ -13,23 +14,17 @@ use std::{
 
 use bytes::Bytes;
 use rally::{
-    AdapterError, Namespace, Room, Sid,
-    adapter::{
-        AckEvent, AckStream, Adapter, BroadcastOptions, BroadcastPacket, LocalAdapter, RoomEvent,
-        SocketInfo,
-    },
+    AdapterError, Room, Sid,
+    adapter::{Adapter, AdapterContext, BroadcastOptions},
+};
+use rally_cluster::{
+    Answer, BoxFuture, ClusterAdapter, Message, Response, Transport,
+    wire::{self, Incoming},
 };
 use rally_proto::msgpack::{self, Value as Mp};
 use serde_json::Value;
 
-use crate::{
-    connection::{Connection, Route, Sub},
-    pending::Pending,
-    serve,
-    wire::{self, Incoming},
-};
-
-type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+use crate::connection::{Connection, Route, Sub};
 
 /// The request types of the classic protocol.
 mod kind {
@@ -46,54 +41,38 @@ mod kind {
 }
 
 /// The adapter of one namespace in classic mode.
-pub(crate) struct ClassicAdapter {
-    me: Weak<ClassicAdapter>,
-    local: LocalAdapter,
-    ns: Weak<Namespace>,
-    nsp: String,
-    uid: String,
+pub(crate) type ClassicAdapter = ClusterAdapter<Classic>;
+
+/// The classic mode's transport for one namespace.
+pub(crate) struct Classic {
     conn: Arc<Connection>,
     channel: String,
     request_channel: String,
     response_channel: String,
     specific_response_channel: String,
-    pending: Pending,
-    timeout: Duration,
 }
 
-impl ClassicAdapter {
-    pub(crate) fn new(
-        ns: Weak<Namespace>,
-        conn: Arc<Connection>,
-        key: &str,
-        timeout: Duration,
-    ) -> Arc<Self> {
-        let nsp = ns
-            .upgrade()
-            .map(|ns| ns.name().to_owned())
-            .unwrap_or_else(|| "/".to_owned());
-        let uid = wire::random_id(6);
-        let response_channel = format!("{key}-response#{nsp}#");
-        let adapter = Arc::new_cyclic(|me| Self {
-            me: me.clone(),
-            local: LocalAdapter::new(ns.clone()),
-            ns,
-            channel: format!("{key}#{nsp}#"),
-            request_channel: format!("{key}-request#{nsp}#"),
-            specific_response_channel: format!("{response_channel}{uid}#"),
-            response_channel,
-            nsp,
-            uid,
-            conn: conn.clone(),
-            pending: Pending::default(),
-            timeout,
-        });
-        let route: Weak<dyn Route> = Arc::downgrade(&adapter) as Weak<dyn Route>;
-        conn.add_route(route);
-        conn.subscribe(adapter.subscriptions());
-        adapter
-    }
+/// The adapter of the namespace of `ctx` in classic mode.
+pub(crate) fn adapter(
+    ctx: &AdapterContext,
+    conn: Arc<Connection>,
+    key: &str,
+    timeout: Duration,
+) -> Arc<ClassicAdapter> {
+    let nsp = ctx.name();
+    let uid = wire::random_id(6);
+    let response_channel = format!("{key}-response#{nsp}#");
+    let transport = Classic {
+        conn,
+        channel: format!("{key}#{nsp}#"),
+        request_channel: format!("{key}-request#{nsp}#"),
+        specific_response_channel: format!("{response_channel}{uid}#"),
+        response_channel,
+    };
+    ClusterAdapter::new(ctx, uid, timeout, transport)
+}
 
+impl Classic {
     fn subscriptions(&self) -> Vec<Sub> {
         vec![
             Sub::Pattern(format!("{}*", self.channel)),
@@ -103,19 +82,19 @@ impl ClassicAdapter {
         ]
     }
 
-    fn publish(&self, channel: &str, payload: Vec<u8>) {
+    fn publish_on(&self, channel: &str, payload: Vec<u8>) {
         self.conn.publish(false, channel.to_owned(), payload);
     }
 
     /// A request to every node, as JSON in the reference's key order.
     fn request(&self, request: Mp) {
-        self.publish(&self.request_channel, wire::json_text(&request));
+        self.publish_on(&self.request_channel, wire::json_text(&request));
     }
 
     /// REMOTE_JOIN or REMOTE_LEAVE: `{uid, type, opts, rooms}`.
-    fn rooms_request(&self, kind: u64, opts: &BroadcastOptions, rooms: &[Room]) -> Mp {
+    fn rooms_request(uid: &str, kind: u64, opts: &BroadcastOptions, rooms: &[Room]) -> Mp {
         Mp::map([
-            ("uid", Mp::from(self.uid.as_str())),
+            ("uid", Mp::from(uid)),
             ("type", Mp::Int(kind as i64)),
             ("opts", wire::opts_value(opts, false)),
             (
@@ -126,443 +105,365 @@ impl ClassicAdapter {
     }
 
     fn respond(&self, payload: Vec<u8>) {
-        self.publish(&self.response_channel, payload);
+        self.publish_on(&self.response_channel, payload);
+    }
+}
+
+impl Transport for Classic {
+    fn start(&self, node: &Arc<ClassicAdapter>) {
+        let route: Weak<dyn Route> = Arc::downgrade(node) as Weak<dyn Route>;
+        self.conn.add_route(route);
+        self.conn.subscribe(self.subscriptions());
     }
 
-    /// How many nodes listen on this namespace's request channel (this one
-    /// included); 1 when Redis cannot say.
-    async fn nodes(conn: Arc<Connection>, channel: String) -> usize {
-        crate::numsub(&conn, "NUMSUB", &channel).await
-    }
-
-    fn on_broadcast(&self, payload: &[u8]) {
-        let Ok(Mp::Array(parts)) = msgpack::decode(payload) else {
-            return;
-        };
-        let Ok([uid, packet, opts]) = <[Mp; 3]>::try_from(parts) else {
-            return;
-        };
-        if uid.as_str() == Some(&self.uid) || matches!(packet, Mp::Nil) {
-            return;
-        }
-        let mut attachments = Vec::new();
-        let packet = packet.into_json(&mut attachments);
-        let opts = opts.into_json(&mut Vec::new());
-        if let Some(packet) = wire::packet_from(&packet, &attachments, &self.nsp, "/", None) {
-            self.local.broadcast(&packet, &wire::opts_from(Some(&opts)));
-        }
-    }
-
-    fn on_request(&self, request: Incoming) {
-        let from_self = request.str("uid") == Some(&self.uid);
-        let request_id = request.str("requestId").map(str::to_owned);
-        let opts = wire::opts_from(request.get("opts"));
-        match request.kind() {
-            Some(kind::SOCKETS) => {
-                let Some(id) = request_id.filter(|id| !self.pending.contains(id)) else {
-                    return;
+    fn publish(&self, node: &ClassicAdapter, message: Message<'_>) {
+        let uid = Mp::from(node.uid());
+        match message {
+            Message::Broadcast {
+                packet,
+                opts,
+                request_id: None,
+                ..
+            } => {
+                let message = Mp::Array(vec![
+                    uid,
+                    wire::packet_value(packet, true),
+                    wire::opts_value(opts, true),
+                ]);
+                let channel = match opts.rooms.as_slice() {
+                    [room] => format!("{}{room}#", self.channel),
+                    _ => self.channel.clone(),
                 };
-                let mut opts = BroadcastOptions::default();
-                opts.rooms = wire::rooms_from(request.get("rooms"));
-                let sockets: Vec<String> = self
-                    .local
-                    .targets(&opts)
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect();
-                let sockets = sockets.into_iter().map(Mp::from).collect();
-                self.respond(wire::json_text(&Mp::map([
+                self.publish_on(&channel, msgpack::encode(&message));
+            }
+            Message::Broadcast {
+                packet,
+                opts,
+                request_id: Some(id),
+                ..
+            } => self.publish_on(
+                &self.request_channel,
+                msgpack::encode(&Mp::map([
+                    ("uid", uid),
                     ("requestId", Mp::from(id)),
-                    ("sockets", Mp::Array(sockets)),
-                ])));
+                    ("type", Mp::Int(kind::BROADCAST as i64)),
+                    ("packet", wire::packet_value(packet, true)),
+                    ("opts", wire::opts_value(opts, true)),
+                ])),
+            ),
+            Message::SocketsJoin { opts, rooms } => {
+                self.request(Self::rooms_request(
+                    node.uid(),
+                    kind::REMOTE_JOIN,
+                    opts,
+                    rooms,
+                ));
             }
-            Some(kind::ALL_ROOMS) => {
-                let Some(id) = request_id.filter(|id| !self.pending.contains(id)) else {
-                    return;
-                };
-                let Some(me) = self.me.upgrade() else { return };
-                self.conn.runtime.spawn(async move {
-                    let rooms = me.local.rooms().await.unwrap_or_default();
-                    let rooms = rooms.iter().map(|r| Mp::from(&**r)).collect();
-                    me.respond(wire::json_text(&Mp::map([
-                        ("requestId", Mp::from(id)),
-                        ("rooms", Mp::Array(rooms)),
-                    ])));
-                });
+            Message::SocketsLeave { opts, rooms } => {
+                self.request(Self::rooms_request(
+                    node.uid(),
+                    kind::REMOTE_LEAVE,
+                    opts,
+                    rooms,
+                ));
             }
-            Some(kind::REMOTE_JOIN) if !from_self => self.remote_rooms(&request, &opts, true),
-            Some(kind::REMOTE_LEAVE) if !from_self => self.remote_rooms(&request, &opts, false),
-            Some(kind::REMOTE_DISCONNECT) if !from_self => {
-                let close = request
-                    .get("close")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                if request.get("opts").is_some() {
-                    self.local.disconnect_sockets(&opts, close);
-                } else if let Some(sid) = request.str("sid").and_then(Sid::parse) {
-                    let mut one = BroadcastOptions::default();
-                    one.rooms = vec![Room::from(sid.as_str())];
-                    self.local.disconnect_sockets(&one, close);
-                    if let Some(id) = request_id {
-                        self.respond(wire::json_text(&Mp::map([("requestId", Mp::from(id))])));
-                    }
+            Message::DisconnectSockets { opts, close } => self.request(Mp::map([
+                ("uid", uid),
+                ("type", Mp::Int(kind::REMOTE_DISCONNECT as i64)),
+                ("opts", wire::opts_value(opts, false)),
+                ("close", Mp::Bool(close)),
+            ])),
+            Message::FetchSockets { opts, request_id } => self.request(Mp::map([
+                ("uid", uid),
+                ("requestId", Mp::from(request_id)),
+                ("type", Mp::Int(kind::REMOTE_FETCH as i64)),
+                ("opts", wire::opts_value(opts, false)),
+            ])),
+            Message::ServerSideEmit { data, request_id } => {
+                let mut request = vec![("uid".to_owned(), uid)];
+                if let Some(id) = request_id {
+                    request.push(("requestId".to_owned(), Mp::from(id)));
                 }
+                request.push(("type".to_owned(), Mp::Int(kind::SERVER_SIDE_EMIT as i64)));
+                request.push(("data".to_owned(), wire::mp(&Value::Array(data.to_vec()))));
+                self.request(Mp::Map(request));
             }
-            Some(kind::REMOTE_FETCH) => {
-                let Some(id) = request_id.filter(|id| !self.pending.contains(id)) else {
-                    return;
-                };
-                let Some(me) = self.me.upgrade() else { return };
-                serve::fetch_sockets(&self.local, opts, move |sockets| {
-                    me.respond(wire::json_text(&Mp::map([
-                        ("requestId", Mp::from(id)),
-                        ("sockets", sockets),
-                    ])));
-                });
-            }
-            Some(kind::SERVER_SIDE_EMIT) if !from_self => self.on_server_side_emit(request),
-            Some(kind::BROADCAST) => {
-                let Some(id) = request_id.filter(|id| !self.pending.contains(id)) else {
-                    return;
-                };
-                self.on_broadcast_with_ack(id, &request, &opts);
-            }
+            // The classic protocol counts nodes by their subscriptions.
             _ => {}
         }
     }
 
-    /// REMOTE_JOIN and REMOTE_LEAVE: by options, or one socket by id.
-    fn remote_rooms(&self, request: &Incoming, opts: &BroadcastOptions, join: bool) {
-        if request.get("opts").is_some() {
-            let rooms = wire::rooms_from(request.get("rooms"));
-            if join {
-                self.local.add_sockets(opts, &rooms);
-            } else {
-                self.local.del_sockets(opts, &rooms);
-            }
-            return;
-        }
-        let (Some(sid), Some(room)) = (
-            request.str("sid").and_then(Sid::parse),
-            request.get("room").and_then(wire::room_of),
-        ) else {
-            return;
+    fn publish_response(&self, _node: &ClassicAdapter, _to: &str, response: Response) {
+        let payload = match response {
+            Response::FetchSockets {
+                request_id,
+                sockets,
+            } => wire::json_text(&Mp::map([
+                ("requestId", Mp::from(request_id)),
+                ("sockets", sockets),
+            ])),
+            Response::ServerSideEmit { request_id, packet } => wire::json_text(&Mp::map([
+                ("type", Mp::Int(kind::SERVER_SIDE_EMIT as i64)),
+                ("requestId", Mp::from(request_id)),
+                ("data", packet),
+            ])),
+            Response::BroadcastClientCount { request_id, count } => wire::json_text(&Mp::map([
+                ("type", Mp::Int(kind::BROADCAST_CLIENT_COUNT as i64)),
+                ("requestId", Mp::from(request_id)),
+                ("clientCount", Mp::Int(count as i64)),
+            ])),
+            Response::BroadcastAck { request_id, packet } => msgpack::encode(&Mp::map([
+                ("type", Mp::Int(kind::BROADCAST_ACK as i64)),
+                ("requestId", Mp::from(request_id)),
+                ("packet", packet),
+            ])),
+            _ => return,
         };
-        if self.local.socket_rooms(sid).is_empty() {
-            return;
-        }
-        if join {
-            self.local.add_all(sid, &[room]);
-        } else {
-            self.local.del(sid, &room);
-        }
-        if let Some(id) = request.str("requestId") {
-            self.respond(wire::json_text(&Mp::map([("requestId", Mp::from(id))])));
-        }
+        self.respond(payload);
     }
 
-    fn on_server_side_emit(&self, request: Incoming) {
-        let (Some(ns), Some(me)) = (self.ns.upgrade(), self.me.upgrade()) else {
-            return;
-        };
-        let Some(Value::Array(data)) = request.get("data") else {
-            return;
-        };
-        let answer = request.str("requestId").map(|id| {
-            let id = id.to_owned();
-            move |value: Value| {
-                me.respond(wire::json_text(&Mp::map([
-                    ("type", Mp::Int(kind::SERVER_SIDE_EMIT as i64)),
-                    ("requestId", Mp::from(id)),
-                    ("data", wire::mp(&value)),
-                ])));
-            }
-        });
-        serve::server_event(&ns, data.clone(), answer);
+    /// How many nodes listen on this namespace's request channel (this one
+    /// included); 1 when Redis cannot say.
+    fn server_count(&self, _node: &ClassicAdapter) -> BoxFuture<usize> {
+        let (conn, channel) = (self.conn.clone(), self.request_channel.clone());
+        Box::pin(async move { crate::numsub(&conn, "NUMSUB", &channel).await })
     }
 
-    /// Another node's broadcast with acks: deliver here, then report the
-    /// client count and forward each answer.
-    fn on_broadcast_with_ack(&self, id: String, request: &Incoming, opts: &BroadcastOptions) {
-        let (Some(ns), Some(me)) = (self.ns.upgrade(), self.me.upgrade()) else {
-            return;
-        };
-        let Some(packet) = request.get("packet") else {
-            return;
-        };
-        let (counter, acker) = (me.clone(), id.clone());
-        serve::broadcast_with_ack(
-            &self.local,
-            &ns,
-            packet,
-            "/",
-            &request.attachments,
-            opts,
-            move |n| {
-                counter.respond(wire::json_text(&Mp::map([
-                    ("type", Mp::Int(kind::BROADCAST_CLIENT_COUNT as i64)),
-                    ("requestId", Mp::from(id.as_str())),
-                    ("clientCount", Mp::Int(n as i64)),
-                ])));
-            },
-            move |reply| {
-                me.respond(msgpack::encode(&Mp::map([
-                    ("type", Mp::Int(kind::BROADCAST_ACK as i64)),
-                    ("requestId", Mp::from(acker.as_str())),
-                    ("packet", wire::ack_value(reply)),
-                ])));
-            },
-        );
-    }
-
-    fn on_response(&self, payload: &[u8]) {
-        let Some(response) = Incoming::parse(payload) else {
-            return;
-        };
-        if let Some(id) = response.str("requestId").map(str::to_owned) {
-            self.pending.answer(&id, response);
-        }
-    }
-
-    /// Runs a request every other node answers, once.
-    async fn ask(
-        &self,
-        kind: u64,
-        fields: Vec<(String, Mp)>,
-        operation: &'static str,
-        key: Option<&'static str>,
-    ) -> Result<Vec<Incoming>, AdapterError> {
-        let nodes = Self::nodes(self.conn.clone(), self.request_channel.clone()).await;
-        if nodes <= 1 {
-            return Ok(Vec::new());
-        }
-        let id = wire::random_id(6);
-        let mut request = vec![
-            ("uid".to_owned(), Mp::from(self.uid.as_str())),
-            ("requestId".to_owned(), Mp::from(id.as_str())),
-            ("type".to_owned(), Mp::Int(kind as i64)),
-        ];
-        request.extend(fields);
-        let waiting = self.pending.open(id);
-        self.request(Mp::Map(request));
-        waiting
-            .gather(nodes - 1, self.timeout, operation, |answer| {
-                key.is_none_or(|key| answer.get(key).is_some())
-            })
-            .await
-    }
-}
-
-impl Drop for ClassicAdapter {
-    /// A namespace that goes away (a dynamic one left empty) stops
-    /// listening.
-    fn drop(&mut self) {
-        self.conn.unsubscribe(self.subscriptions());
-    }
-}
-
-impl Route for ClassicAdapter {
-    fn owns(&self, channel: &str) -> bool {
-        channel.starts_with(&self.channel)
-            || channel == self.request_channel
-            || channel.starts_with(&self.response_channel)
-    }
-
-    fn on_message(&self, channel: &str, payload: Bytes) {
-        if channel.starts_with(&self.response_channel) {
-            self.on_response(&payload);
-        } else if channel == self.request_channel {
-            if let Some(request) = Incoming::parse(&payload) {
-                self.on_request(request);
-            }
-        } else {
-            self.on_broadcast(&payload);
-        }
-    }
-}
-
-impl Adapter for ClassicAdapter {
-    fn add_all(&self, id: Sid, rooms: &[Room]) {
-        self.local.add_all(id, rooms);
-    }
-
-    fn del(&self, id: Sid, room: &str) {
-        self.local.del(id, room);
-    }
-
-    fn del_all(&self, id: Sid) {
-        self.local.del_all(id);
-    }
-
-    fn socket_rooms(&self, id: Sid) -> Vec<Room> {
-        self.local.socket_rooms(id)
-    }
-
-    fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        self.local.targets(opts)
-    }
-
-    fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) {
-        if !opts.local {
-            let message = Mp::Array(vec![
-                Mp::from(self.uid.as_str()),
-                wire::packet_value(packet, true),
-                wire::opts_value(opts, true),
-            ]);
-            let channel = match opts.rooms.as_slice() {
-                [room] => format!("{}{room}#", self.channel),
-                _ => self.channel.clone(),
-            };
-            self.publish(&channel, msgpack::encode(&message));
-        }
-        self.local.broadcast(packet, opts);
-    }
-
-    fn fetch_sockets(
-        &self,
-        opts: BroadcastOptions,
-    ) -> BoxFuture<Result<Vec<SocketInfo>, AdapterError>> {
-        let local = self.local.fetch_sockets(opts.clone());
-        let Some(me) = self.me.upgrade().filter(|_| !opts.local) else {
-            return local;
-        };
-        Box::pin(async move {
-            let mut sockets = local.await?;
-            let fields = vec![("opts".to_owned(), wire::opts_value(&opts, false))];
-            for answer in me
-                .ask(kind::REMOTE_FETCH, fields, "fetchSockets", Some("sockets"))
-                .await?
-            {
-                if let Some(Value::Array(remote)) = answer.get("sockets") {
-                    sockets.extend(remote.iter().filter_map(wire::socket_from));
-                }
-            }
-            Ok(sockets)
-        })
-    }
-
-    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        if !opts.local {
-            self.request(self.rooms_request(kind::REMOTE_JOIN, opts, rooms));
-        }
-        self.local.add_sockets(opts, rooms);
-    }
-
-    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        if !opts.local {
-            self.request(self.rooms_request(kind::REMOTE_LEAVE, opts, rooms));
-        }
-        self.local.del_sockets(opts, rooms);
-    }
-
-    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
-        if !opts.local {
-            self.request(Mp::map([
-                ("uid", Mp::from(self.uid.as_str())),
-                ("type", Mp::Int(kind::REMOTE_DISCONNECT as i64)),
-                ("opts", wire::opts_value(opts, false)),
-                ("close", Mp::Bool(close)),
-            ]));
-        }
-        self.local.disconnect_sockets(opts, close);
-    }
-
-    fn rooms(&self) -> BoxFuture<Result<Vec<Room>, AdapterError>> {
-        let local = self.local.rooms();
-        let Some(me) = self.me.upgrade() else {
-            return local;
-        };
-        Box::pin(async move {
+    fn rooms(&self, node: &ClassicAdapter) -> Option<BoxFuture<Result<Vec<Room>, AdapterError>>> {
+        let local = node.local().rooms();
+        let me = node.weak().upgrade()?;
+        Some(Box::pin(async move {
             let mut rooms = local.await?;
-            for answer in me
-                .ask(kind::ALL_ROOMS, Vec::new(), "allRooms", Some("rooms"))
-                .await?
-            {
-                for room in wire::rooms_from(answer.get("rooms")) {
-                    if !rooms.contains(&room) {
-                        rooms.push(room);
+            let publish = |id: &str| {
+                me.transport().request(Mp::map([
+                    ("uid", Mp::from(me.uid())),
+                    ("requestId", Mp::from(id)),
+                    ("type", Mp::Int(kind::ALL_ROOMS as i64)),
+                ]));
+            };
+            let keep = |a: &Answer| matches!(a, Answer::Rooms(_));
+            for answer in me.ask(publish, "allRooms", keep).await? {
+                if let Answer::Rooms(remote) = answer {
+                    for room in remote {
+                        if !rooms.contains(&room) {
+                            rooms.push(room);
+                        }
                     }
                 }
             }
             Ok(rooms)
-        })
+        }))
     }
 
-    fn server_count(&self) -> BoxFuture<usize> {
-        Box::pin(Self::nodes(self.conn.clone(), self.request_channel.clone()))
+    fn new_id(&self) -> String {
+        wire::random_id(6)
     }
 
-    fn on_room_event(&self, listener: Box<dyn Fn(&RoomEvent) + Send + Sync>) {
-        self.local.on_room_event(listener);
+    /// A namespace that goes away (a dynamic one left empty) stops
+    /// listening.
+    fn close(&self, _node: &ClassicAdapter) {
+        self.conn.unsubscribe(self.subscriptions());
     }
+}
 
-    fn broadcast_with_ack(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> AckStream {
-        let local = self.local.broadcast_with_ack(packet, opts);
-        if opts.local {
-            return local;
+/// What the classic protocol's requests do here.
+fn on_request(node: &ClassicAdapter, request: Incoming) {
+    let classic = node.transport();
+    let from_self = request.str("uid") == Some(node.uid());
+    let from = request.str("uid").unwrap_or_default().to_owned();
+    let request_id = request.str("requestId").map(str::to_owned);
+    let opts = wire::opts_from(request.get("opts"));
+    // A request of this node's own comes back to it: it answers nothing.
+    let foreign = |id: Option<String>| id.filter(|id| !node.is_own_request(id));
+    match request.kind() {
+        Some(kind::SOCKETS) => {
+            let Some(id) = foreign(request_id) else {
+                return;
+            };
+            let mut opts = BroadcastOptions::default();
+            opts.rooms = wire::rooms_from(request.get("rooms"));
+            let sockets: Vec<String> = node
+                .local()
+                .targets(&opts)
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect();
+            let sockets = sockets.into_iter().map(Mp::from).collect();
+            classic.respond(wire::json_text(&Mp::map([
+                ("requestId", Mp::from(id)),
+                ("sockets", Mp::Array(sockets)),
+            ])));
         }
-        let id = wire::random_id(6);
-        let remote = self.pending.open(id.clone());
-        self.publish(
-            &self.request_channel,
-            msgpack::encode(&Mp::map([
-                ("uid", Mp::from(self.uid.as_str())),
-                ("requestId", Mp::from(id.as_str())),
-                ("type", Mp::Int(kind::BROADCAST as i64)),
-                ("packet", wire::packet_value(packet, true)),
-                ("opts", wire::opts_value(opts, true)),
-            ])),
-        );
-        let timeout = opts.timeout.unwrap_or(rally::adapter::DEFAULT_ACK_TIMEOUT);
-        crate::merge_acks(local, remote, timeout, |answer| match answer.kind() {
-            Some(kind::BROADCAST_CLIENT_COUNT) => Some(AckEvent::Targeted(
-                answer
-                    .get("clientCount")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0) as usize,
-            )),
-            Some(kind::BROADCAST_ACK) => Some(AckEvent::Reply(
-                None,
-                Ok(wire::ack_reply(
-                    answer.get("packet"),
-                    answer.attachments.clone(),
-                )),
-            )),
-            _ => None,
-        })
+        Some(kind::ALL_ROOMS) => {
+            let Some(id) = foreign(request_id) else {
+                return;
+            };
+            let Some(me) = node.weak().upgrade() else {
+                return;
+            };
+            classic.conn.runtime.spawn(async move {
+                let rooms = me.local().rooms().await.unwrap_or_default();
+                let rooms = rooms.iter().map(|r| Mp::from(&**r)).collect();
+                me.transport().respond(wire::json_text(&Mp::map([
+                    ("requestId", Mp::from(id)),
+                    ("rooms", Mp::Array(rooms)),
+                ])));
+            });
+        }
+        Some(kind::REMOTE_JOIN) if !from_self => remote_rooms(node, &request, &opts, true),
+        Some(kind::REMOTE_LEAVE) if !from_self => remote_rooms(node, &request, &opts, false),
+        Some(kind::REMOTE_DISCONNECT) if !from_self => {
+            let close = request
+                .get("close")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if request.get("opts").is_some() {
+                node.local().disconnect_sockets(&opts, close);
+            } else if let Some(sid) = request.str("sid").and_then(Sid::parse) {
+                let mut one = BroadcastOptions::default();
+                one.rooms = vec![Room::from(sid.as_str())];
+                node.local().disconnect_sockets(&one, close);
+                if let Some(id) = request_id {
+                    classic.respond(wire::json_text(&Mp::map([("requestId", Mp::from(id))])));
+                }
+            }
+        }
+        Some(kind::REMOTE_FETCH) => {
+            if let Some(id) = foreign(request_id) {
+                node.serve_fetch_sockets(opts, from, id);
+            }
+        }
+        Some(kind::SERVER_SIDE_EMIT) if !from_self => {
+            if let Some(Value::Array(data)) = request.get("data") {
+                node.serve_server_side_emit(data.clone(), from, request_id);
+            }
+        }
+        Some(kind::BROADCAST) => {
+            let Some(id) = foreign(request_id) else {
+                return;
+            };
+            if let Some(packet) = request.get("packet") {
+                node.serve_broadcast_with_ack(packet, &request.attachments, &opts, from, id);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// REMOTE_JOIN and REMOTE_LEAVE: by options, or one socket by id.
+fn remote_rooms(node: &ClassicAdapter, request: &Incoming, opts: &BroadcastOptions, join: bool) {
+    let local = node.local();
+    if request.get("opts").is_some() {
+        let rooms = wire::rooms_from(request.get("rooms"));
+        if join {
+            local.add_sockets(opts, &rooms);
+        } else {
+            local.del_sockets(opts, &rooms);
+        }
+        return;
+    }
+    let (Some(sid), Some(room)) = (
+        request.str("sid").and_then(Sid::parse),
+        request.get("room").and_then(wire::room_of),
+    ) else {
+        return;
+    };
+    if local.socket_rooms(sid).is_empty() {
+        return;
+    }
+    if join {
+        local.add_all(sid, &[room]);
+    } else {
+        local.del(sid, &room);
+    }
+    if let Some(id) = request.str("requestId") {
+        node.transport()
+            .respond(wire::json_text(&Mp::map([("requestId", Mp::from(id))])));
+    }
+}
+
+/// Another node's broadcast: `[uid, packet, opts]`.
+fn on_broadcast(node: &ClassicAdapter, payload: &[u8]) {
+    let Ok(Mp::Array(parts)) = msgpack::decode(payload) else {
+        return;
+    };
+    let Ok([uid, packet, opts]) = <[Mp; 3]>::try_from(parts) else {
+        return;
+    };
+    if uid.as_str() == Some(node.uid()) || matches!(packet, Mp::Nil) {
+        return;
+    }
+    let mut attachments = Vec::new();
+    let packet = packet.into_json(&mut attachments);
+    let opts = opts.into_json(&mut Vec::new());
+    if let Some(packet) = wire::packet_from(&packet, &attachments, node.nsp(), "/", None) {
+        node.local()
+            .broadcast(&packet, &wire::opts_from(Some(&opts)));
+    }
+}
+
+/// An answer to one of this node's requests.
+fn on_response(node: &ClassicAdapter, payload: &[u8]) {
+    let Some(mut response) = Incoming::parse(payload) else {
+        return;
+    };
+    let Some(id) = response.str("requestId").map(str::to_owned) else {
+        return;
+    };
+    let answer = match response.kind() {
+        Some(kind::SERVER_SIDE_EMIT) => Answer::Value(
+            response
+                .json
+                .get_mut("data")
+                .map(Value::take)
+                .unwrap_or_default(),
+        ),
+        Some(kind::BROADCAST_CLIENT_COUNT) => Answer::ClientCount(
+            response
+                .get("clientCount")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as usize,
+        ),
+        Some(kind::BROADCAST_ACK) => {
+            let attachments = std::mem::take(&mut response.attachments);
+            Answer::Ack(wire::ack_reply(response.get("packet"), attachments))
+        }
+        _ => match (response.get("sockets"), response.get("rooms")) {
+            (Some(Value::Array(sockets)), _) => {
+                Answer::Sockets(sockets.iter().filter_map(wire::socket_from).collect())
+            }
+            (_, Some(rooms)) => Answer::Rooms(wire::rooms_from(Some(rooms))),
+            _ => return,
+        },
+    };
+    node.answer(&id, answer);
+}
+
+impl Route for ClassicAdapter {
+    fn owns(&self, channel: &str) -> bool {
+        let classic = self.transport();
+        channel.starts_with(&classic.channel)
+            || channel == classic.request_channel
+            || channel.starts_with(&classic.response_channel)
     }
 
-    fn server_side_emit(&self, data: Vec<Value>) {
-        self.request(Mp::map([
-            ("uid", Mp::from(self.uid.as_str())),
-            ("type", Mp::Int(kind::SERVER_SIDE_EMIT as i64)),
-            ("data", wire::mp(&Value::Array(data))),
-        ]));
-    }
-
-    fn server_side_emit_with_ack(
-        &self,
-        data: Vec<Value>,
-    ) -> BoxFuture<Result<Vec<Value>, AdapterError>> {
-        let Some(me) = self.me.upgrade() else {
-            return Box::pin(async { Ok(Vec::new()) });
-        };
-        Box::pin(async move {
-            let fields = vec![("data".to_owned(), wire::mp(&Value::Array(data)))];
-            let answers = me
-                .ask(kind::SERVER_SIDE_EMIT, fields, "serverSideEmit", None)
-                .await?;
-            Ok(answers
-                .into_iter()
-                .map(|mut a| a.json.get_mut("data").map(Value::take).unwrap_or_default())
-                .collect())
-        })
+    fn on_message(&self, channel: &str, payload: Bytes) {
+        let classic = self.transport();
+        if channel.starts_with(&classic.response_channel) {
+            on_response(self, &payload);
+        } else if channel == classic.request_channel {
+            if let Some(request) = Incoming::parse(&payload) {
+                on_request(self, request);
+            }
+        } else {
+            on_broadcast(self, &payload);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use rally::Args;
+    use rally::{Args, adapter::BroadcastPacket};
 
     use super::*;
 

@@ -4,27 +4,20 @@
 
 mod classic;
 mod connection;
-mod pending;
-mod serve;
 mod sharded;
 mod streams;
-mod wire;
 
 use std::{
     collections::HashMap,
     fmt,
-    sync::{Arc, Mutex, Weak, atomic::Ordering},
+    sync::{Arc, Mutex, atomic::Ordering},
     time::Duration,
 };
 
-use rally::{
-    ConnectionStateRecovery, Namespace,
-    adapter::{AckEvent, AckStream, Adapter},
-};
+use rally::adapter::{Adapter, AdapterContext};
 use thiserror::Error;
-use tokio::sync::mpsc;
 
-use crate::{connection::Connection, pending::Request, wire::Incoming};
+use crate::connection::Connection;
 
 /// Which of the reference's Redis adapters to speak.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,8 +30,8 @@ pub enum Mode {
     Sharded,
     /// XADD / XREAD on the stream `socket.io`, requests over pub/sub
     /// (@socket.io/redis-streams-adapter): supports connection state
-    /// recovery across nodes (see
-    /// [`RedisConfig::connection_state_recovery`]).
+    /// recovery across nodes, when the server has it on
+    /// ([`ServerBuilder::connection_state_recovery`](rally::ServerBuilder::connection_state_recovery)).
     Streams,
 }
 
@@ -72,7 +65,6 @@ pub struct RedisConfig {
     mode: Mode,
     key: String,
     requests_timeout: Duration,
-    recovery: Option<ConnectionStateRecovery>,
     stream_name: String,
     stream_count: usize,
     ca_certificates: Option<Vec<u8>>,
@@ -91,7 +83,6 @@ impl RedisConfig {
             mode: Mode::Classic,
             key: "socket.io".to_owned(),
             requests_timeout: Duration::from_secs(5),
-            recovery: None,
             stream_name: "socket.io".to_owned(),
             stream_count: 1,
             ca_certificates: None,
@@ -131,17 +122,6 @@ impl RedisConfig {
     /// read on a connection of its own.
     pub fn stream_count(mut self, count: usize) -> Self {
         self.stream_count = count.max(1);
-        self
-    }
-
-    /// Connection state recovery, in [`Mode::Streams`]: the same settings
-    /// as the server's
-    /// ([`ServerBuilder::connection_state_recovery`](rally::ServerBuilder::connection_state_recovery)).
-    /// Broadcasts then carry their stream entry id as offset, and sessions
-    /// are kept in Redis for `maxDisconnectionDuration`, so a client
-    /// recovers on any node. The other modes support no recovery.
-    pub fn connection_state_recovery(mut self, recovery: ConnectionStateRecovery) -> Self {
-        self.recovery = Some(recovery);
         self
     }
 
@@ -253,34 +233,29 @@ impl RedisAdapter {
         })
     }
 
-    /// The adapter of namespace `ns`, for
+    /// The adapter of the namespace of `ctx`, for
     /// [`ServerBuilder::adapter`](rally::ServerBuilder::adapter) (see
-    /// [`factory`](Self::factory)).
-    pub fn adapter(&self, ns: Weak<Namespace>) -> Arc<dyn Adapter> {
+    /// [`factory`](Self::factory)). In [`Mode::Streams`], connection state
+    /// recovery follows the server's settings.
+    pub fn adapter(&self, ctx: AdapterContext) -> Arc<dyn Adapter> {
         let (key, timeout) = (&self.config.key, self.config.requests_timeout);
+        let conn = self.conn.clone();
         match self.config.mode {
-            Mode::Classic => classic::ClassicAdapter::new(ns, self.conn.clone(), key, timeout),
-            Mode::Sharded => sharded::ShardedAdapter::new(ns, self.conn.clone(), key, timeout),
-            Mode::Streams => streams::StreamsAdapter::new(
-                ns,
-                self.conn.clone(),
-                streams::Streams {
+            Mode::Classic => classic::adapter(&ctx, conn, key, timeout),
+            Mode::Sharded => sharded::adapter(&ctx, conn, key, timeout),
+            Mode::Streams => {
+                let streams = streams::Streams {
                     hubs: self.hubs.clone(),
                     name: self.config.stream_name.clone(),
                     count: self.config.stream_count,
-                },
-                key,
-                timeout,
-                self.config
-                    .recovery
-                    .as_ref()
-                    .map(ConnectionStateRecovery::get_max_disconnection_duration),
-            ),
+                };
+                streams::adapter(&ctx, conn, &streams, key, timeout)
+            }
         }
     }
 
     /// What [`ServerBuilder::adapter`](rally::ServerBuilder::adapter) takes.
-    pub fn factory(&self) -> impl Fn(Weak<Namespace>) -> Arc<dyn Adapter> + Send + Sync + 'static {
+    pub fn factory(&self) -> impl Fn(AdapterContext) -> Arc<dyn Adapter> + Send + Sync + 'static {
         let this = self.clone();
         move |ns| this.adapter(ns)
     }
@@ -330,39 +305,6 @@ async fn numsub(conn: &Connection, sub: &str, channel: &str) -> usize {
             1
         }
     }
-}
-
-/// One stream of a broadcast with acks: this node's part, and the other
-/// nodes' answers to `remote` (read by `read` until `timeout`).
-fn merge_acks(
-    mut local: AckStream,
-    mut remote: Request,
-    timeout: Duration,
-    read: impl Fn(Incoming) -> Option<AckEvent> + Send + 'static,
-) -> AckStream {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let (mut local_open, mut remote_open) = (true, true);
-        while local_open || remote_open {
-            tokio::select! {
-                event = local.recv(), if local_open => match event {
-                    Some(event) => { let _ = tx.send(event); }
-                    None => local_open = false,
-                },
-                answer = remote.rx.recv(), if remote_open => match answer {
-                    Some(answer) => {
-                        if let Some(event) = read(answer) {
-                            let _ = tx.send(event);
-                        }
-                    }
-                    None => remote_open = false,
-                },
-                () = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-    });
-    rx
 }
 
 #[cfg(test)]

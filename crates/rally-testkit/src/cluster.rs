@@ -1,10 +1,14 @@
-//! Cluster tests' pieces: Rally nodes on a Redis adapter, and the Node.js
-//! side of a mixed cluster (`interop/redis-cluster.mjs`: official clients,
-//! a Node.js socket.io node with the official Redis adapters, the emitter).
+//! Cluster tests' pieces: Rally nodes on a Redis (or any) adapter, and the
+//! Node.js side of a mixed cluster (`interop/redis-cluster.mjs`: official
+//! clients, a Node.js socket.io node with the official Redis or Postgres
+//! adapters, the emitters).
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
-use rally::{Parser, Server};
+use rally::{
+    Parser, Server,
+    adapter::{Adapter, AdapterContext},
+};
 use rally_redis::{Mode, RedisAdapter, RedisConfig};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -42,40 +46,7 @@ impl RallyNode {
         let redis = RedisAdapter::connect(url, config)
             .await
             .expect("the adapter connects");
-        let io = Server::builder()
-            .adapter(redis.factory())
-            .parser(parser)
-            .build();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("a local address");
-        let tag = format!("ack-from-{}", addr.port());
-        for nsp in ["/", "/admin"] {
-            io.of(nsp).on_connection(|socket| async move {
-                let auth: Value = socket.auth().unwrap_or(Value::Null);
-                let _ = socket.set_data(&json!({"name": auth["name"]}));
-                for room in auth["rooms"].as_array().into_iter().flatten() {
-                    if let Some(room) = room.as_str() {
-                        socket.join(room);
-                    }
-                }
-            });
-        }
-        let main = io.of("/");
-        io.of("/").on_server_event("hello", move |mut event| {
-            let tag = tag.clone();
-            let main = main.clone();
-            async move {
-                if event.has_ack() {
-                    event.ack(&tag);
-                } else {
-                    let _ = main
-                        .broadcast()
-                        .local()
-                        .emit("got-hello", &event.args().to_vec());
-                }
-            }
-        });
-        tokio::spawn(rally::serve(listener, io.clone()));
+        let (io, addr) = serve_node(redis.factory(), parser).await;
         Self { io, addr, redis }
     }
 
@@ -87,29 +58,80 @@ impl RallyNode {
     /// The `name`s (from their data) of the sockets of the whole cluster in
     /// `room` (every socket when `None`), sorted.
     pub async fn names(&self, room: Option<&str>) -> Vec<String> {
-        let op = match room {
-            Some(room) => self.io.to(room),
-            None => self.io.broadcast(),
-        };
-        let mut names: Vec<String> = op
-            .fetch_sockets()
-            .await
-            .expect("fetch_sockets answers")
-            .iter()
-            .filter_map(|s| s.data::<Value>()?["name"].as_str().map(str::to_owned))
-            .collect();
-        names.sort();
-        names
+        names(&self.io, room).await
     }
 
     /// Waits until the adapter counts `n` nodes on the main namespace.
     pub async fn wait_for_nodes(&self, n: usize) {
-        let io = &self.io;
-        eventually(&format!("{n} nodes"), || async move {
-            io.of("/").adapter().server_count().await == n
-        })
-        .await;
+        wait_for_nodes(&self.io, n).await;
     }
+}
+
+/// Serves a cluster test node on a free port with the adapters `factory`
+/// makes (namespaces `/` and `/admin`, as [`RallyNode`] describes), its
+/// clients using `parser`.
+pub async fn serve_node(
+    factory: impl Fn(AdapterContext) -> Arc<dyn Adapter> + Send + Sync + 'static,
+    parser: Parser,
+) -> (Server, SocketAddr) {
+    let io = Server::builder().adapter(factory).parser(parser).build();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("a local address");
+    let tag = format!("ack-from-{}", addr.port());
+    for nsp in ["/", "/admin"] {
+        io.of(nsp).on_connection(|socket| async move {
+            let auth: Value = socket.auth().unwrap_or(Value::Null);
+            let _ = socket.set_data(&json!({"name": auth["name"]}));
+            for room in auth["rooms"].as_array().into_iter().flatten() {
+                if let Some(room) = room.as_str() {
+                    socket.join(room);
+                }
+            }
+        });
+    }
+    let main = io.of("/");
+    io.of("/").on_server_event("hello", move |mut event| {
+        let tag = tag.clone();
+        let main = main.clone();
+        async move {
+            if event.has_ack() {
+                event.ack(&tag);
+            } else {
+                let _ = main
+                    .broadcast()
+                    .local()
+                    .emit("got-hello", &event.args().to_vec());
+            }
+        }
+    });
+    tokio::spawn(rally::serve(listener, io.clone()));
+    (io, addr)
+}
+
+/// The `name`s (from their data) of the sockets of the whole cluster in
+/// `room` (every socket when `None`), sorted.
+pub async fn names(io: &Server, room: Option<&str>) -> Vec<String> {
+    let op = match room {
+        Some(room) => io.to(room),
+        None => io.broadcast(),
+    };
+    let mut names: Vec<String> = op
+        .fetch_sockets()
+        .await
+        .expect("fetch_sockets answers")
+        .iter()
+        .filter_map(|s| s.data::<Value>()?["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Waits until the adapter of `io` counts `n` nodes on the main namespace.
+pub async fn wait_for_nodes(io: &Server, n: usize) {
+    eventually(&format!("{n} nodes"), || async move {
+        io.of("/").adapter().server_count().await == n
+    })
+    .await;
 }
 
 /// The Node.js side: `node interop/redis-cluster.mjs <redisUrl>`, driven by

@@ -33,6 +33,7 @@ pub mod http;
 pub mod https;
 pub mod interop;
 pub mod node;
+pub mod postgres;
 pub mod proxy;
 pub mod redis;
 pub mod tls;

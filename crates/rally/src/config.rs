@@ -1,13 +1,12 @@
-use std::{
-    fmt,
-    sync::{Arc, Weak},
-    time::Duration,
-};
+use std::{fmt, sync::Arc, time::Duration};
 
 use rally_engine::{Cookie, Cors, HttpCompression, PerMessageDeflate, Transport};
 use rally_proto::socket::Parser;
 
-use crate::{Namespace, adapter::Adapter, namespace::AdapterFactory};
+use crate::adapter::{Adapter, AdapterContext};
+
+/// Makes the adapter of a new namespace from its context.
+pub(crate) type ContextFactory = Arc<dyn Fn(AdapterContext) -> Arc<dyn Adapter> + Send + Sync>;
 
 /// Options of a Socket.IO server: the Engine.IO ones plus its own. The
 /// defaults are the reference's.
@@ -31,7 +30,7 @@ pub struct ServerBuilder {
     pub(crate) max_namespaces: usize,
     pub(crate) max_pending_acks: usize,
     pub(crate) max_rooms: usize,
-    pub(crate) adapter: Option<AdapterFactory>,
+    pub(crate) adapter: Option<ContextFactory>,
     pub(crate) recovery: Option<crate::ConnectionStateRecovery>,
     pub(crate) parser: Parser,
     pub(crate) states: crate::state::States,
@@ -387,10 +386,11 @@ impl ServerBuilder {
 
     /// Sets how each namespace's [`Adapter`] is made (default: the
     /// in-memory [`LocalAdapter`](crate::adapter::LocalAdapter)); a cluster
-    /// adapter plugs in here.
+    /// adapter plugs in here. The factory gets an [`AdapterContext`]: the
+    /// namespace and the server's recovery settings and parser.
     pub fn adapter(
         mut self,
-        factory: impl Fn(Weak<Namespace>) -> Arc<dyn Adapter> + Send + Sync + 'static,
+        factory: impl Fn(AdapterContext) -> Arc<dyn Adapter> + Send + Sync + 'static,
     ) -> Self {
         self.adapter = Some(Arc::new(factory));
         self

@@ -16,7 +16,7 @@ use tower_service::Service;
 
 use crate::{
     Args, BroadcastOperator, EmitError, IntoRooms, Namespace, ServerBuilder,
-    adapter::{Adapter, LocalAdapter},
+    adapter::{Adapter, AdapterContext, LocalAdapter},
     client::Client,
     namespace::AdapterFactory,
 };
@@ -281,12 +281,16 @@ impl Server {
                 states: builder.states,
             },
             recoveries: crate::recovery::Counters::default(),
-            adapter: builder.adapter.unwrap_or_else(|| match builder.recovery {
-                Some(recovery) => Arc::new(move |ns| {
+            adapter: match (builder.adapter, builder.recovery) {
+                (Some(factory), recovery) => {
+                    let parser = builder.parser;
+                    Arc::new(move |ns| factory(AdapterContext::new(ns, recovery.clone(), parser)))
+                }
+                (None, Some(recovery)) => Arc::new(move |ns| {
                     Arc::new(LocalAdapter::with_recovery(ns, recovery.clone())) as Arc<dyn Adapter>
                 }),
-                None => Arc::new(|ns| Arc::new(LocalAdapter::new(ns)) as Arc<dyn Adapter>),
-            }),
+                (None, None) => Arc::new(|ns| Arc::new(LocalAdapter::new(ns)) as Arc<dyn Adapter>),
+            },
             namespaces: RwLock::default(),
             dynamic: RwLock::default(),
             admin: OnceLock::new(),

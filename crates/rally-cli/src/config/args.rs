@@ -161,6 +161,9 @@ pub(crate) struct ServeArgs {
     /// with a rediss:// --redis: trust only the CA certificates of this PEM file (default: the platform's roots)
     #[arg(long, env = "RALLY_REDIS_CA", value_name = "FILE")]
     redis_ca: Option<Toml<String>>,
+    /// join a cluster through Postgres (LISTEN/NOTIFY), postgres://user:password@host/db (not with --redis)
+    #[arg(long, env = "RALLY_POSTGRES", value_name = "URL")]
+    postgres: Option<Toml<String>>,
     /// connection state recovery, true or false (default off; the flag alone turns it on)
     #[arg(
         long,

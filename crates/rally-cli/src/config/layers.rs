@@ -36,6 +36,11 @@ pub(super) fn resolve(
     // A plain password is read from the environment only: neither a flag
     // (other users see the command lines) nor a key of the file.
     config.admin.password = env("RALLY_ADMIN_PASSWORD").filter(|p| !p.is_empty());
+    if config.redis.is_some() && config.postgres.is_some() {
+        return Err(
+            "--redis and --postgres: a node joins one cluster, through one of them".to_owned(),
+        );
+    }
     settings::check(&config)?;
     Ok(config)
 }

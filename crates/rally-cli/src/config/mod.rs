@@ -105,6 +105,8 @@ pub(crate) struct ServeConfig {
     /// The CA certificates (a PEM file) a `rediss://` Redis is checked
     /// against, instead of the platform's roots.
     pub(crate) redis_ca: Option<PathBuf>,
+    /// The Postgres of the cluster, if any (never with `redis`).
+    pub(crate) postgres: Option<String>,
     pub(crate) recovery: bool,
     pub(crate) recovery_max_disconnection: Duration,
     pub(crate) recovery_max_bytes: usize,
@@ -282,6 +284,7 @@ impl Default for ServeConfig {
             redis: None,
             redis_mode: Mode::Classic,
             redis_ca: None,
+            postgres: None,
             recovery: false,
             recovery_max_disconnection: rally::ConnectionStateRecovery::default()
                 .get_max_disconnection_duration(),

@@ -70,6 +70,12 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
             }
             config.redis = Some(last.to_owned());
         }
+        "postgres" => {
+            if !last.starts_with("postgres://") && !last.starts_with("postgresql://") {
+                return Err(format!("expected postgres://user@host/db, got `{last}`"));
+            }
+            config.postgres = Some(last.to_owned());
+        }
         "redis_mode" => {
             config.redis_mode = last
                 .parse()

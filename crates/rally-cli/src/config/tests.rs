@@ -140,6 +140,33 @@ fn redis_settings() {
 }
 
 #[test]
+fn postgres_settings() {
+    let config = serve(&["--postgres", "postgres://app@127.0.0.1/app"], &[]).unwrap();
+    assert_eq!(
+        config.postgres.as_deref(),
+        Some("postgres://app@127.0.0.1/app")
+    );
+    let config = serve(&[], &[("RALLY_POSTGRES", "postgresql://h/db")]).unwrap();
+    assert_eq!(config.postgres.as_deref(), Some("postgresql://h/db"));
+    let file = std::env::temp_dir().join(format!("rally-pg-{}.toml", std::process::id()));
+    std::fs::write(&file, "postgres = \"postgres://f/db\"\n").unwrap();
+    let config = serve(&["--config", &file.display().to_string()], &[]).unwrap();
+    assert_eq!(config.postgres.as_deref(), Some("postgres://f/db"));
+    assert_eq!(
+        serve(&["--postgres", "localhost"], &[]).unwrap_err(),
+        "--postgres: expected postgres://user@host/db, got `localhost`"
+    );
+    assert_eq!(
+        serve(
+            &["--postgres", "postgres://h/db", "--redis", "redis://h:1"],
+            &[]
+        )
+        .unwrap_err(),
+        "--redis and --postgres: a node joins one cluster, through one of them"
+    );
+}
+
+#[test]
 fn recovery_settings() {
     assert_eq!(serve(&[], &[]).unwrap().recovery(), None);
     let on = serve(&["--recovery", "--port", "1"], &[]).unwrap();

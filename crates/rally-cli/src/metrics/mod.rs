@@ -1,8 +1,8 @@
 //! `GET /metrics`: the server's figures in the Prometheus text format.
 //!
 //! A scrape reads local state only: the engine's counters, the namespaces
-//! and sockets of this node, the recovery log, the Redis connection's
-//! health. The cluster-wide figures (nodes, rooms on every node) are read
+//! and sockets of this node, the recovery log, the health of the cluster
+//! adapter's connection (Redis or Postgres). The cluster-wide figures (nodes, rooms on every node) are read
 //! from the cluster in the background (cluster.rs), and a scrape shows them
 //! as last read, with their age.
 
@@ -10,6 +10,7 @@ mod cluster;
 mod text;
 
 use rally::{Server, Stats, tls::Tls};
+use rally_postgres::PostgresAdapter;
 use rally_redis::RedisAdapter;
 
 use self::{
@@ -17,22 +18,52 @@ use self::{
     text::{Exposition, Kind},
 };
 
+/// A node's link to its cluster.
+#[derive(Debug, Clone)]
+pub(crate) enum ClusterLink {
+    Redis(RedisAdapter),
+    Postgres(PostgresAdapter),
+}
+
+impl ClusterLink {
+    fn is_down(&self) -> bool {
+        match self {
+            ClusterLink::Redis(redis) => redis.is_down(),
+            ClusterLink::Postgres(pg) => pg.is_down(),
+        }
+    }
+
+    fn outages(&self) -> u64 {
+        match self {
+            ClusterLink::Redis(redis) => redis.outages(),
+            ClusterLink::Postgres(pg) => pg.outages(),
+        }
+    }
+
+    fn dropped(&self) -> u64 {
+        match self {
+            ClusterLink::Redis(redis) => redis.dropped(),
+            ClusterLink::Postgres(pg) => pg.dropped(),
+        }
+    }
+}
+
 /// What `/metrics` shows: this server's figures and, on a cluster, those of
-/// its Redis adapter.
+/// its adapter.
 #[derive(Debug, Clone)]
 pub(crate) struct Metrics {
     io: Server,
-    cluster: Option<(RedisAdapter, ClusterGauges)>,
+    cluster: Option<(ClusterLink, ClusterGauges)>,
     /// The TLS settings, when the server terminates TLS.
     tls: Option<Tls>,
 }
 
 impl Metrics {
-    /// The metrics of `io`; on the cluster of `redis`, the cluster-wide
+    /// The metrics of `io`; on the cluster of `link`, the cluster-wide
     /// figures start being read in the background (on the current runtime);
     /// with `tls`, its handshake failures are shown.
-    pub(crate) fn new(io: Server, redis: Option<RedisAdapter>, tls: Option<Tls>) -> Self {
-        let cluster = redis.map(|redis| (redis, ClusterGauges::spawn(io.clone())));
+    pub(crate) fn new(io: Server, link: Option<ClusterLink>, tls: Option<Tls>) -> Self {
+        let cluster = link.map(|link| (link, ClusterGauges::spawn(io.clone())));
         Self { io, cluster, tls }
     }
 
@@ -51,8 +82,8 @@ impl Metrics {
                 tls.handshake_failures(),
             );
         }
-        if let Some((redis, gauges)) = &self.cluster {
-            cluster(&mut text, redis, gauges);
+        if let Some((link, gauges)) = &self.cluster {
+            cluster(&mut text, link, gauges);
         }
         self.recovery(&mut text);
         text.finish()
@@ -127,13 +158,14 @@ impl Metrics {
     }
 }
 
-/// The cluster: its nodes as last read, and the Redis connection's health.
-fn cluster(text: &mut Exposition, redis: &RedisAdapter, gauges: &ClusterGauges) {
+/// The cluster: its nodes as last read, and the health of the adapter's
+/// connection (to Redis or Postgres).
+fn cluster(text: &mut Exposition, link: &ClusterLink, gauges: &ClusterGauges) {
     let last = gauges.snapshot();
     text.single(
         "rally_cluster_nodes",
         Kind::Gauge,
-        "Nodes of the cluster (this one included), as Redis counts them.",
+        "Nodes of the cluster (this one included), as Redis counts them (Postgres: by heartbeats).",
         last.nodes,
     );
     text.single(
@@ -152,20 +184,20 @@ fn cluster(text: &mut Exposition, redis: &RedisAdapter, gauges: &ClusterGauges) 
     text.single(
         "rally_adapter_up",
         Kind::Gauge,
-        "Whether the connection to Redis is up.",
-        u8::from(!redis.is_down()),
+        "Whether the connection to Redis (or Postgres) is up.",
+        u8::from(!link.is_down()),
     );
     text.single(
         "rally_adapter_outages_total",
         Kind::Counter,
-        "Times the connection to Redis was lost.",
-        redis.outages(),
+        "Times the connection to Redis (or Postgres) was lost.",
+        link.outages(),
     );
     text.single(
         "rally_adapter_dropped_total",
         Kind::Counter,
-        "Messages for other nodes lost while Redis was unreachable.",
-        redis.dropped(),
+        "Messages for other nodes lost while Redis (or Postgres) was unreachable.",
+        link.dropped(),
     );
 }
 

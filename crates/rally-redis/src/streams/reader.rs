@@ -13,7 +13,9 @@ use redis::Value as RedisValue;
 use tokio::sync::oneshot;
 
 use super::StreamsAdapter;
-use crate::{connection::Connection, wire::Incoming};
+use rally_cluster::wire::Incoming;
+
+use crate::connection::Connection;
 
 /// Entries per XREAD (`readCount`).
 const READ_COUNT: u32 = 100;
@@ -120,7 +122,7 @@ impl Hub {
             .get(nsp)
             .and_then(Weak::upgrade);
         if let Some(adapter) = adapter {
-            adapter.on_entry(entry);
+            super::incoming::on_entry(&adapter, entry);
         }
     }
 }

@@ -9,22 +9,29 @@ use rally::{
 };
 use redis::Value as RedisValue;
 
+use rally_cluster::wire;
+
 use super::{
-    MAX_RANGES, RANGE_COUNT, Restoring, SESSION_PREFIX, StreamsAdapter, decode_session, includes,
+    MAX_RANGES, RANGE_COUNT, Restoring, SESSION_PREFIX, StreamsAdapter, StreamsTransport,
+    decode_session, includes, packet_from,
     reader::{Entry, EntryId, entries},
 };
-use crate::wire;
 
-impl StreamsAdapter {
-    pub(super) async fn restore(&self, pid: &str, offset: &str) -> Option<RestoredSession> {
-        self.recovery?;
+impl StreamsTransport {
+    pub(super) async fn restore(
+        &self,
+        node: &StreamsAdapter,
+        pid: &str,
+        offset: &str,
+    ) -> Option<RestoredSession> {
+        node.recovery()?;
         let from = EntryId::parse(offset)?;
         let mut manager = self.conn.manager();
         let (raw, found): (Option<String>, RedisValue) = redis::pipe()
             .cmd("GETDEL")
             .arg(format!("{SESSION_PREFIX}{pid}"))
             .cmd("XRANGE")
-            .arg(self.names().hub.stream())
+            .arg(self.hub.stream())
             .arg(offset)
             .arg(offset)
             .query_async(&mut manager)
@@ -48,7 +55,7 @@ impl StreamsAdapter {
                 overflowed: false,
             },
         );
-        let replay = self.missed(&session.rooms, offset, from).await;
+        let replay = self.missed(node, &session.rooms, offset, from).await;
         let mut restoring = self.restoring();
         let Some((missed, upto)) = replay else {
             restoring.remove(&sid);
@@ -66,6 +73,7 @@ impl StreamsAdapter {
     /// last entry read.
     async fn missed(
         &self,
+        node: &StreamsAdapter,
         rooms: &[Room],
         offset: &str,
         mut last: EntryId,
@@ -75,7 +83,7 @@ impl StreamsAdapter {
         let mut missed = Vec::new();
         for _ in 0..MAX_RANGES {
             let reply: RedisValue = redis::cmd("XRANGE")
-                .arg(self.names().hub.stream())
+                .arg(self.hub.stream())
                 .arg(format!("({cursor}"))
                 .arg("+")
                 .arg("COUNT")
@@ -89,10 +97,8 @@ impl StreamsAdapter {
             }
             for entry in batch {
                 last = EntryId::parse(&entry.id)?.max(last);
-                if entry.field("nsp") == Some(self.names().nsp.as_str())
-                    && entry.field("type") == Some("3")
-                {
-                    if let Some(packet) = self.missed_packet(&entry, rooms) {
+                if entry.field("nsp") == Some(node.nsp()) && entry.field("type") == Some("3") {
+                    if let Some(packet) = missed_packet(node, &entry, rooms) {
                         missed.push(packet);
                     }
                 }
@@ -102,20 +108,10 @@ impl StreamsAdapter {
         Some((missed, last))
     }
 
-    fn missed_packet(&self, entry: &Entry, rooms: &[Room]) -> Option<MissedPacket> {
-        let message = entry.data()?;
-        let opts = wire::opts_from(message.get("opts"));
-        if !includes(rooms, &opts) {
-            return None;
-        }
-        let packet = self.packet_from(message.get("packet")?, &message.attachments)?;
-        Some(packet.with_offset(&entry.id).to_missed())
-    }
-
     /// Admits a socket given back by [`restore`](Self::restore): it joins
     /// `rooms` and its session's rooms, and gets what came since its replay.
     /// False when `id` is not such a socket (it was not joined).
-    pub(super) fn admit_restored(&self, id: Sid, rooms: &[Room]) -> bool {
+    pub(super) fn admit_restored(&self, node: &StreamsAdapter, id: Sid, rooms: &[Room]) -> bool {
         let mut restoring = self.restoring();
         let Some(socket) = restoring
             .get_mut(&id)
@@ -129,11 +125,11 @@ impl StreamsAdapter {
         let held = std::mem::take(&mut socket.held);
         let overflowed = socket.overflowed;
         let session_rooms = socket.rooms.clone();
-        self.local.add_all(id, rooms);
-        self.local.add_all(id, &session_rooms);
+        node.local().add_all(id, rooms);
+        node.local().add_all(id, &session_rooms);
         if overflowed {
             drop(restoring);
-            let socket = self.ns.upgrade().and_then(|ns| ns.get_socket(id));
+            let socket = node.namespace().and_then(|ns| ns.get_socket(id));
             if let Some(socket) = socket {
                 tracing::debug!(sid = %id.as_str(), "too much came before its admission");
                 socket.disconnect(true);
@@ -143,8 +139,18 @@ impl StreamsAdapter {
         let mut own = BroadcastOptions::default();
         own.rooms = vec![Room::from(id.as_str())];
         for (_, packet) in &held {
-            self.local.broadcast(packet, &own);
+            node.local().broadcast(packet, &own);
         }
         true
     }
+}
+
+fn missed_packet(node: &StreamsAdapter, entry: &Entry, rooms: &[Room]) -> Option<MissedPacket> {
+    let message = entry.data()?;
+    let opts = wire::opts_from(message.get("opts"));
+    if !includes(rooms, &opts) {
+        return None;
+    }
+    let packet = packet_from(node, message.get("packet")?, &message.attachments)?;
+    Some(packet.with_offset(&entry.id).to_missed())
 }

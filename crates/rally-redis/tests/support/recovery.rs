@@ -107,9 +107,7 @@ pub struct RecoveryNode {
 
 impl RecoveryNode {
     pub async fn start(url: &str, recovery: ConnectionStateRecovery) -> Self {
-        let config = RedisConfig::new()
-            .mode(Mode::Streams)
-            .connection_state_recovery(recovery.clone());
+        let config = RedisConfig::new().mode(Mode::Streams);
         let redis = RedisAdapter::connect(url, config).await.unwrap();
         let io = Server::builder()
             .ping_interval(Duration::from_millis(300))

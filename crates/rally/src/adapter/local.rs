@@ -203,6 +203,10 @@ impl LocalAdapter {
 }
 
 impl Adapter for LocalAdapter {
+    fn local(&self) -> &LocalAdapter {
+        self
+    }
+
     fn add_all(&self, id: Sid, rooms: &[Room]) {
         let Some(store) = &self.recovery else {
             return self.emit(self.add_rooms(id, rooms));

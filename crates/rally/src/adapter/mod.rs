@@ -4,6 +4,7 @@
 //! rooms in memory for one process; a cluster adapter (Redis) implements
 //! the same trait and also carries operations to the other nodes.
 
+mod context;
 mod error;
 mod local;
 mod store;
@@ -13,6 +14,7 @@ use std::{fmt, sync::Arc, time::Duration};
 use rally_engine::Sid;
 use tokio::sync::mpsc;
 
+pub use context::AdapterContext;
 pub use error::AdapterError;
 pub use local::LocalAdapter;
 
@@ -266,17 +268,38 @@ pub enum RoomEvent {
 ///
 /// Local operations are synchronous; those that need other nodes' answers
 /// return futures, so a cluster adapter slots in without changing callers.
+///
+/// The local half (this node's rooms: [`add_all`](Self::add_all),
+/// [`del`](Self::del), [`del_all`](Self::del_all),
+/// [`socket_rooms`](Self::socket_rooms), [`targets`](Self::targets),
+/// [`on_room_event`](Self::on_room_event)) delegates by default to the
+/// [`LocalAdapter`] that [`local`](Self::local) gives: a cluster adapter
+/// keeps this node's rooms in one and writes only the cluster half.
 pub trait Adapter: Send + Sync + 'static {
+    /// This node's rooms and sockets, which the local half of this trait
+    /// works on by default. ([`LocalAdapter`] gives itself and implements
+    /// the local half itself.)
+    fn local(&self) -> &LocalAdapter;
     /// Adds socket `id` to `rooms`.
-    fn add_all(&self, id: Sid, rooms: &[Room]);
+    fn add_all(&self, id: Sid, rooms: &[Room]) {
+        self.local().add_all(id, rooms);
+    }
     /// Removes socket `id` from `room`.
-    fn del(&self, id: Sid, room: &str);
+    fn del(&self, id: Sid, room: &str) {
+        self.local().del(id, room);
+    }
     /// Removes socket `id` from every room.
-    fn del_all(&self, id: Sid);
+    fn del_all(&self, id: Sid) {
+        self.local().del_all(id);
+    }
     /// The rooms socket `id` is in.
-    fn socket_rooms(&self, id: Sid) -> Vec<Room>;
+    fn socket_rooms(&self, id: Sid) -> Vec<Room> {
+        self.local().socket_rooms(id)
+    }
     /// The local sockets `opts` reaches, each once.
-    fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid>;
+    fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        self.local().targets(opts)
+    }
     /// Delivers `packet` to the sockets `opts` reaches (and, in a cluster,
     /// asks the other nodes to do the same unless `opts.local`).
     fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions);
@@ -299,7 +322,9 @@ pub trait Adapter: Send + Sync + 'static {
     /// How many nodes share this namespace (1 without a cluster).
     fn server_count(&self) -> BoxFuture<usize>;
     /// Calls `listener` on every room change of this node.
-    fn on_room_event(&self, listener: Box<dyn Fn(&RoomEvent) + Send + Sync>);
+    fn on_room_event(&self, listener: Box<dyn Fn(&RoomEvent) + Send + Sync>) {
+        self.local().on_room_event(listener);
+    }
     /// Delivers `packet` (which carries an ack id) to the sockets `opts`
     /// reaches, on every node unless `opts.local`, and streams back how
     /// many clients each node reached and their answers, until

@@ -1,6 +1,6 @@
-//! The pieces of @socket.io/redis-adapter's messages both flavours share:
-//! packets, broadcast options, socket descriptions, and reading a payload
-//! that is JSON or MessagePack.
+//! The pieces every engine's messages share (@socket.io/redis-adapter's
+//! flavours, the streams and Postgres adapters): packets, broadcast options,
+//! socket descriptions, and reading a payload that is JSON or MessagePack.
 
 use std::{
     hash::{BuildHasher, RandomState},
@@ -16,18 +16,20 @@ use rally::{
 use rally_proto::msgpack;
 use serde_json::{Value, json};
 
-/// A message received from Redis: its JSON tree (binary turned into
+/// A message received from another node: its JSON tree (binary turned into
 /// placeholders) and the binary parts the placeholders point at.
 #[derive(Debug)]
-pub(crate) struct Incoming {
-    pub(crate) json: Value,
-    pub(crate) attachments: Vec<Bytes>,
+pub struct Incoming {
+    /// The message, binary parts replaced by placeholders.
+    pub json: Value,
+    /// The binary parts.
+    pub attachments: Vec<Bytes>,
 }
 
 impl Incoming {
     /// Reads JSON when the payload starts with `{`, MessagePack otherwise,
     /// as the reference does. `None` for anything malformed.
-    pub(crate) fn parse(payload: &[u8]) -> Option<Self> {
+    pub fn parse(payload: &[u8]) -> Option<Self> {
         if payload.first() == Some(&b'{') {
             let json = serde_json::from_slice(payload).ok()?;
             return Some(Self {
@@ -40,27 +42,33 @@ impl Incoming {
         Some(Self { json, attachments })
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+    /// Field `key`.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&Value> {
         self.json.get(key)
     }
 
-    pub(crate) fn str(&self, key: &str) -> Option<&str> {
+    /// Field `key`, when it is a string.
+    #[must_use]
+    pub fn str(&self, key: &str) -> Option<&str> {
         self.get(key).and_then(Value::as_str)
     }
 
-    pub(crate) fn kind(&self) -> Option<u64> {
+    /// Field `type`, when it is a non-negative integer.
+    #[must_use]
+    pub fn kind(&self) -> Option<u64> {
         self.get("type").and_then(Value::as_u64)
     }
 }
 
 /// Random text for node and request ids: `len` base64url characters.
-pub(crate) fn random_id(len: usize) -> String {
+pub fn random_id(len: usize) -> String {
     let sid = Sid::random();
     sid.as_str()[..len.min(20)].to_owned()
 }
 
 /// 16 random hexadecimal digits (the sharded adapter's ids).
-pub(crate) fn random_hex() -> String {
+pub fn random_hex() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = RandomState::new().hash_one((COUNTER.fetch_add(1, Ordering::Relaxed), Sid::random()));
     format!("{n:016x}")
@@ -68,7 +76,7 @@ pub(crate) fn random_hex() -> String {
 
 /// `{rooms, except}` and, with `flags`, the flags the reference keeps, in
 /// the reference's order.
-pub(crate) fn opts_value(opts: &BroadcastOptions, flags: bool) -> msgpack::Value {
+pub fn opts_value(opts: &BroadcastOptions, flags: bool) -> msgpack::Value {
     let rooms = |rooms: &[Room]| {
         msgpack::Value::Array(rooms.iter().map(|r| msgpack::Value::from(&**r)).collect())
     };
@@ -94,7 +102,7 @@ pub(crate) fn opts_value(opts: &BroadcastOptions, flags: bool) -> msgpack::Value
 }
 
 /// Broadcast options from another node's `{rooms, except, flags}`.
-pub(crate) fn opts_from(json: Option<&Value>) -> BroadcastOptions {
+pub fn opts_from(json: Option<&Value>) -> BroadcastOptions {
     let rooms = |key: &str| -> Vec<Room> {
         json.and_then(|j| j.get(key))
             .and_then(Value::as_array)
@@ -122,7 +130,7 @@ pub(crate) fn opts_from(json: Option<&Value>) -> BroadcastOptions {
 }
 
 /// A room name; the reference also allows numbers.
-pub(crate) fn room_of(value: &Value) -> Option<Room> {
+pub fn room_of(value: &Value) -> Option<Room> {
     match value {
         Value::String(s) => Some(Room::from(s.as_str())),
         Value::Number(n) => Some(Room::from(n.to_string())),
@@ -130,23 +138,27 @@ pub(crate) fn room_of(value: &Value) -> Option<Room> {
     }
 }
 
-/// The message types of the cluster protocol (@socket.io/cluster-adapter's),
-/// which the sharded and streams modes speak.
-pub(crate) mod cluster_kind {
-    pub(crate) const BROADCAST: i64 = 3;
-    pub(crate) const SOCKETS_JOIN: i64 = 4;
-    pub(crate) const SOCKETS_LEAVE: i64 = 5;
-    pub(crate) const DISCONNECT_SOCKETS: i64 = 6;
-    pub(crate) const FETCH_SOCKETS: i64 = 7;
-    pub(crate) const FETCH_SOCKETS_RESPONSE: i64 = 8;
-    pub(crate) const SERVER_SIDE_EMIT: i64 = 9;
-    pub(crate) const SERVER_SIDE_EMIT_RESPONSE: i64 = 10;
-    pub(crate) const BROADCAST_CLIENT_COUNT: i64 = 11;
-    pub(crate) const BROADCAST_ACK: i64 = 12;
+/// The message types of the cluster protocol (socket.io-adapter's
+/// `ClusterAdapter`), which the sharded, streams and Postgres adapters speak.
+#[allow(missing_docs)] // the reference's names say it
+pub mod cluster_kind {
+    pub const INITIAL_HEARTBEAT: i64 = 1;
+    pub const HEARTBEAT: i64 = 2;
+    pub const BROADCAST: i64 = 3;
+    pub const SOCKETS_JOIN: i64 = 4;
+    pub const SOCKETS_LEAVE: i64 = 5;
+    pub const DISCONNECT_SOCKETS: i64 = 6;
+    pub const FETCH_SOCKETS: i64 = 7;
+    pub const FETCH_SOCKETS_RESPONSE: i64 = 8;
+    pub const SERVER_SIDE_EMIT: i64 = 9;
+    pub const SERVER_SIDE_EMIT_RESPONSE: i64 = 10;
+    pub const BROADCAST_CLIENT_COUNT: i64 = 11;
+    pub const BROADCAST_ACK: i64 = 12;
+    pub const ADAPTER_CLOSE: i64 = 13;
 }
 
 /// A list of room names.
-pub(crate) fn rooms_from(value: Option<&Value>) -> Vec<Room> {
+pub fn rooms_from(value: Option<&Value>) -> Vec<Room> {
     value
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(room_of).collect())
@@ -156,7 +168,7 @@ pub(crate) fn rooms_from(value: Option<&Value>) -> Vec<Room> {
 /// The packet of a broadcast as the reference puts it on the wire:
 /// `{type: 2, data: [event, ...args]}` and, `with_nsp` (classic mode),
 /// `nsp`, in MessagePack form (binary arguments as MessagePack bin).
-pub(crate) fn packet_value(packet: &BroadcastPacket, with_nsp: bool) -> msgpack::Value {
+pub fn packet_value(packet: &BroadcastPacket, with_nsp: bool) -> msgpack::Value {
     let args: Value = serde_json::from_str(&format!("[{}]", packet.args.json()))
         .unwrap_or_else(|_| Value::Array(Vec::new()));
     let mut data = vec![msgpack::Value::from(packet.event.as_str())];
@@ -178,7 +190,7 @@ pub(crate) fn packet_value(packet: &BroadcastPacket, with_nsp: bool) -> msgpack:
 /// `ack_id` when answers are wanted. `None` when it is not an event of
 /// this namespace; a packet without `nsp` is taken as one of `unnamed`
 /// (classic mode: `/`; sharded mode names the namespace on the message).
-pub(crate) fn packet_from(
+pub fn packet_from(
     json: &Value,
     attachments: &[Bytes],
     nsp: &str,
@@ -188,6 +200,18 @@ pub(crate) fn packet_from(
     if json.get("nsp").and_then(Value::as_str).unwrap_or(unnamed) != nsp {
         return None;
     }
+    packet_in(json, attachments, nsp, ack_id)
+}
+
+/// The broadcast packet another node sent in a message for namespace
+/// `nsp`, whatever namespace the packet itself names; `None` when it is not
+/// an event.
+pub fn packet_in(
+    json: &Value,
+    attachments: &[Bytes],
+    nsp: &str,
+    ack_id: Option<u64>,
+) -> Option<BroadcastPacket> {
     // EVENT, or BINARY_EVENT from an encoder that marks it.
     if !matches!(json.get("type").and_then(Value::as_u64), Some(2 | 5)) {
         return None;
@@ -200,7 +224,7 @@ pub(crate) fn packet_from(
 }
 
 /// A socket as `fetchSockets` answers carry it.
-pub(crate) fn socket_json(info: &SocketInfo) -> Value {
+pub fn socket_json(info: &SocketInfo) -> Value {
     json!({
         "id": info.id.as_str(),
         "handshake": info.handshake,
@@ -210,7 +234,7 @@ pub(crate) fn socket_json(info: &SocketInfo) -> Value {
 }
 
 /// A socket from another node's `fetchSockets` answer.
-pub(crate) fn socket_from(json: &Value) -> Option<SocketInfo> {
+pub fn socket_from(json: &Value) -> Option<SocketInfo> {
     let id = Sid::parse(json.get("id")?.as_str()?)?;
     Some(SocketInfo::new(
         id,
@@ -222,12 +246,12 @@ pub(crate) fn socket_from(json: &Value) -> Option<SocketInfo> {
 
 /// A client's answer from another node (the reference forwards the first
 /// argument only).
-pub(crate) fn ack_reply(json: Option<&Value>, attachments: Vec<Bytes>) -> AckReply {
+pub fn ack_reply(json: Option<&Value>, attachments: Vec<Bytes>) -> AckReply {
     AckReply::from_values(&[json.cloned().unwrap_or(Value::Null)], attachments)
 }
 
 /// The first argument of a client's answer, to forward to the asking node.
-pub(crate) fn ack_value(reply: &AckReply) -> msgpack::Value {
+pub fn ack_value(reply: &AckReply) -> msgpack::Value {
     let first: Value = reply
         .raw_arg(0)
         .and_then(|raw| serde_json::from_str(raw).ok())
@@ -236,12 +260,26 @@ pub(crate) fn ack_value(reply: &AckReply) -> msgpack::Value {
 }
 
 /// A JSON value in MessagePack form (no binary).
-pub(crate) fn mp(json: &Value) -> msgpack::Value {
+pub fn mp(json: &Value) -> msgpack::Value {
     msgpack::Value::from_json(json, &[])
 }
 
+/// A message of the cluster protocol as the reference writes it:
+/// `{type, data, uid, nsp}` (no `data` for heartbeats).
+#[must_use]
+pub fn envelope(kind: i64, data: Option<msgpack::Value>, uid: &str, nsp: &str) -> msgpack::Value {
+    let mut message = Vec::with_capacity(4);
+    message.push(("type".to_owned(), msgpack::Value::Int(kind)));
+    if let Some(data) = data {
+        message.push(("data".to_owned(), data));
+    }
+    message.push(("uid".to_owned(), msgpack::Value::from(uid)));
+    message.push(("nsp".to_owned(), msgpack::Value::from(nsp)));
+    msgpack::Value::Map(message)
+}
+
 /// Whether `value` holds binary anywhere.
-pub(crate) fn has_binary(value: &msgpack::Value) -> bool {
+pub fn has_binary(value: &msgpack::Value) -> bool {
     match value {
         msgpack::Value::Bin(_) => true,
         msgpack::Value::Array(items) => items.iter().any(has_binary),
@@ -253,7 +291,7 @@ pub(crate) fn has_binary(value: &msgpack::Value) -> bool {
 /// `value` as JSON text, keys in their order (as `JSON.stringify` writes
 /// the reference's objects). Binary has no JSON form: callers send
 /// MessagePack when [`has_binary`].
-pub(crate) fn json_text(value: &msgpack::Value) -> Vec<u8> {
+pub fn json_text(value: &msgpack::Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     write_json(&mut out, value);
     out
