@@ -1,6 +1,6 @@
 //! The interop test server over TLS (`https://`, `wss://`), for the tests
 //! of TLS clients: the official Node.js server on `https.createServer`, or
-//! Rally behind a TLS-terminating proxy of the test's own (rustls, ring).
+//! Rally on [`rally::serve_tls`] (as `rally serve --tls-cert` runs it).
 //!
 //! ```no_run
 //! # async fn run() {
@@ -12,20 +12,15 @@
 //! # }
 //! ```
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use rustls::{
     ServerConfig,
     pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
 };
-use tokio::{
-    net::{TcpListener, TcpStream},
-    task::AbortHandle,
-};
-use tokio_rustls::TlsAcceptor;
 
 use crate::{
-    interop::{InteropServer, Kind},
+    interop::{Kind, ThreadServer, protocol_server},
     node::NodeServer,
     tls::CertFiles,
 };
@@ -49,56 +44,6 @@ pub fn server_config(cert: &CertFiles) -> Arc<ServerConfig> {
     Arc::new(config)
 }
 
-/// A TLS-terminating proxy on 127.0.0.1: each connection's TLS handshake
-/// is made with the certificate given, and the plaintext goes to `target`.
-/// Stops (every connection cut) when dropped.
-#[derive(Debug)]
-pub struct TlsProxy {
-    /// Where clients connect.
-    pub addr: SocketAddr,
-    accept: AbortHandle,
-}
-
-impl TlsProxy {
-    /// A proxy in front of `target`, on a free port, serving `cert`.
-    ///
-    /// # Panics
-    ///
-    /// As [`server_config`], or when no port can be bound.
-    pub async fn start(cert: &CertFiles, target: SocketAddr) -> Self {
-        let acceptor = TlsAcceptor::from(server_config(cert));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("a local address");
-        let accept = tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((tcp, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
-                conns.spawn(async move {
-                    let _ = tcp.set_nodelay(true);
-                    // A failed handshake (a client refusing the
-                    // certificate) just ends this connection.
-                    let Ok(mut tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let Ok(mut upstream) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    let _ = upstream.set_nodelay(true);
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
-                });
-            }
-        })
-        .abort_handle();
-        Self { addr, accept }
-    }
-}
-
-impl Drop for TlsProxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-    }
-}
-
 /// The interop test server on `https://localhost:<port>`; stopped when
 /// dropped.
 #[derive(Debug)]
@@ -107,24 +52,30 @@ pub struct HttpsServer {
     pub kind: Kind,
     /// The TLS port.
     pub port: u16,
-    _rally: Option<(InteropServer, TlsProxy)>,
+    _rally: Option<ThreadServer>,
     _node: Option<NodeServer>,
 }
 
 impl HttpsServer {
     /// Starts a server of `kind` serving `cert`: Node.js with
-    /// `--cert`/`--key`, or Rally (as [`InteropServer`] starts it) behind a
-    /// [`TlsProxy`].
+    /// `--cert`/`--key`, or Rally (the interop server
+    /// [`InteropServer`](crate::interop::InteropServer) starts) on
+    /// [`rally::serve_tls`], ALPN `h2` and `http/1.1`.
     pub async fn start(kind: Kind, cert: &CertFiles) -> Self {
         match kind {
             Kind::Rally => {
-                let rally = InteropServer::start(Kind::Rally).await;
-                let proxy =
-                    TlsProxy::start(cert, SocketAddr::from(([127, 0, 0, 1], rally.port))).await;
+                let mut config = Arc::unwrap_or_clone(server_config(cert));
+                config.alpn_protocols.clear();
+                let tls = rally::tls::Tls::new(Arc::new(config));
+                let rally = tokio::task::spawn_blocking(move || {
+                    ThreadServer::start_tls(0, tls, || protocol_server(rally::Parser::Json))
+                })
+                .await
+                .expect("the server thread starts");
                 Self {
                     kind,
-                    port: proxy.addr.port(),
-                    _rally: Some((rally, proxy)),
+                    port: rally.port,
+                    _rally: Some(rally),
                     _node: None,
                 }
             }

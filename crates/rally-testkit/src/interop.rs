@@ -316,6 +316,24 @@ impl ThreadServer {
     /// Serves the server `make` builds on `port` (0: a free one). Blocks
     /// until it listens: call it from `spawn_blocking` in an async test.
     pub fn start(port: u16, make: impl FnOnce() -> Server + Send + 'static) -> Self {
+        Self::start_with(port, None, make)
+    }
+
+    /// As [`start`](Self::start), over TLS: HTTPS and WSS through
+    /// [`rally::serve_tls`], as `rally serve --tls-cert` serves them.
+    pub fn start_tls(
+        port: u16,
+        tls: rally::tls::Tls,
+        make: impl FnOnce() -> Server + Send + 'static,
+    ) -> Self {
+        Self::start_with(port, Some(tls), make)
+    }
+
+    fn start_with(
+        port: u16,
+        tls: Option<rally::tls::Tls>,
+        make: impl FnOnce() -> Server + Send + 'static,
+    ) -> Self {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -327,7 +345,10 @@ impl ThreadServer {
             runtime.block_on(async move {
                 let listener = bind(port).await;
                 let port = listener.local_addr().expect("a local address").port();
-                tokio::spawn(rally::serve(listener, make()));
+                match tls {
+                    Some(tls) => tokio::spawn(rally::serve_tls(listener, tls, make())),
+                    None => tokio::spawn(rally::serve(listener, make())),
+                };
                 let _ = ready_tx.send(port);
                 let _ = stopped.await;
             });
@@ -375,6 +396,18 @@ async fn bind(port: u16) -> TcpListener {
         }
     })
     .await
+}
+
+/// The interop test server on Rally as [`Kind::Rally`] runs it, for
+/// clients using `parser`.
+pub fn protocol_server(parser: Parser) -> Server {
+    serve_protocol(
+        Server::builder()
+            .ping_interval(Duration::from_millis(300))
+            .ping_timeout(Duration::from_millis(200))
+            .connect_timeout(Duration::from_millis(1000))
+            .parser(parser),
+    )
 }
 
 /// Which implementation serves the interop test protocol.
@@ -453,15 +486,7 @@ impl InteropServer {
     pub async fn start_parsed_on(kind: Kind, port: u16, parser: Parser) -> Self {
         let (rally, node, port) = match kind {
             Kind::Rally => {
-                let make = move || {
-                    serve_protocol(
-                        Server::builder()
-                            .ping_interval(Duration::from_millis(300))
-                            .ping_timeout(Duration::from_millis(200))
-                            .connect_timeout(Duration::from_millis(1000))
-                            .parser(parser),
-                    )
-                };
+                let make = move || protocol_server(parser);
                 let server = tokio::task::spawn_blocking(move || ThreadServer::start(port, make))
                     .await
                     .expect("the server thread starts");
