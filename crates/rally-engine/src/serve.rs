@@ -17,7 +17,9 @@ use tower_service::Service;
 use crate::{RemoteAddr, engine::BoxError};
 
 mod body;
+mod head;
 mod http1;
+mod reply;
 #[cfg(feature = "tls")]
 mod tls;
 

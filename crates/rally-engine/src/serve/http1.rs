@@ -19,15 +19,12 @@ use std::{
     net::SocketAddr,
     pin::{Pin, pin},
     sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_util::FutureExt;
-use http::{
-    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version,
-    header, request::Parts,
-};
+use http::{Method, Request, Response, StatusCode, Version, header};
 use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::{
@@ -37,7 +34,11 @@ use tokio::{
 };
 use tower_service::Service;
 
-use super::body::{Chunk, Decoder, RequestBody};
+use super::{
+    body::{Decoder, RequestBody},
+    head::{Head, head},
+    reply::{body_frame, can_have_body, connection_has, date_line, head_bytes, status_line},
+};
 use crate::{RemoteAddr, engine::BoxError};
 
 /// The most headers a request head may have (hyper's default).
@@ -57,8 +58,6 @@ thread_local! {
     static READ_BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
     /// The buffer of the thread that a reply is laid out in.
     static WRITE_BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-    /// The `Date` of this second, formatted once.
-    static DATE: Cell<(u64, [u8; 29])> = const { Cell::new((0, [0; 29])) };
 }
 
 /// The socket of an upgraded connection, once its 101 reply went out:
@@ -75,16 +74,11 @@ impl Upgrade {
     }
 }
 
-/// A request head, read.
-struct Head {
-    parts: Parts,
-    decoder: Decoder,
-    keep_alive: bool,
-    expect_continue: bool,
-    wants_upgrade: bool,
-}
-
 /// What ends the wait for a request head.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per request, in the boxed wait for its head"
+)]
 enum Next {
     Head(Head),
     /// The client left, the head timed out, or the server stops.
@@ -124,6 +118,13 @@ struct Conn {
 
 /// Serves one plain TCP connection until it ends or, once `stopping`
 /// changes, until its current request is answered.
+///
+/// An `async` block rather than an `async fn`, as hyper's connection
+/// beside it: the arguments are not kept apart from the locals.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "the async block's future is smaller (see above)"
+)]
 pub(super) fn connection<S, B>(
     stream: TcpStream,
     addr: SocketAddr,
@@ -234,7 +235,7 @@ impl Conn {
         let mut req = httparse::Request::new(&mut headers);
         let next = match req.parse(&self.pending) {
             Ok(httparse::Status::Complete(len)) => {
-                let next = match head(&req) {
+                let next = match head(&req, &self.pending[..len]) {
                     Ok(head) => Next::Head(head),
                     Err(status) => Next::Refuse(status),
                 };
@@ -639,260 +640,4 @@ async fn watch_eof(conn: &mut Conn) -> bool {
             Err(_) => return true,
         }
     }
-}
-
-/// The request head `req` (parsed whole), or the status refusing it.
-fn head(req: &httparse::Request<'_, '_>) -> Result<Head, StatusCode> {
-    let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
-        return Err(StatusCode::BAD_REQUEST);
-    };
-    let method = Method::from_bytes(method.as_bytes()).map_err(|_| StatusCode::BAD_REQUEST)?;
-    if path.len() >= usize::from(u16::MAX) {
-        return Err(StatusCode::URI_TOO_LONG);
-    }
-    let uri: Uri = path.parse().map_err(|_| StatusCode::BAD_REQUEST)?;
-    let version = if minor == 1 {
-        Version::HTTP_11
-    } else {
-        Version::HTTP_10
-    };
-    let mut headers = HeaderMap::with_capacity(req.headers.len());
-    let mut keep_alive = version == Version::HTTP_11;
-    let mut closes = false;
-    let (mut length, mut chunked, mut transfer_encoding) = (None, false, false);
-    let (mut expect_continue, mut wants_upgrade) = (false, false);
-    for h in req.headers.iter() {
-        let name =
-            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| StatusCode::BAD_REQUEST)?;
-        let value = HeaderValue::from_bytes(h.value).map_err(|_| StatusCode::BAD_REQUEST)?;
-        match name {
-            header::TRANSFER_ENCODING => {
-                if version != Version::HTTP_11 {
-                    return Err(StatusCode::BAD_REQUEST);
-                }
-                transfer_encoding = true;
-                chunked = is_chunked(&value);
-            }
-            header::CONTENT_LENGTH => {
-                let len = std::str::from_utf8(h.value)
-                    .ok()
-                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .ok_or(StatusCode::BAD_REQUEST)?;
-                if length.is_some_and(|previous| previous != len) {
-                    return Err(StatusCode::BAD_REQUEST);
-                }
-                length = Some(len);
-            }
-            header::CONNECTION => {
-                if closes || has_token(&value, "close") {
-                    closes = true;
-                    keep_alive = false;
-                } else if !keep_alive {
-                    keep_alive = has_token(&value, "keep-alive");
-                }
-            }
-            header::EXPECT => {
-                expect_continue = h.value.eq_ignore_ascii_case(b"100-continue");
-            }
-            header::UPGRADE => wants_upgrade = version == Version::HTTP_11,
-            _ => {}
-        }
-        headers.append(name, value);
-    }
-    let decoder = if transfer_encoding {
-        if !chunked {
-            return Err(StatusCode::BAD_REQUEST);
-        }
-        if length.is_some() {
-            // Both framings: the chunks count, and nothing may follow.
-            headers.remove(header::CONTENT_LENGTH);
-            keep_alive = false;
-        }
-        Decoder::Chunked(Chunk::Size(0, false))
-    } else {
-        Decoder::Length(length.unwrap_or(0))
-    };
-    let mut request = Request::new(());
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = version;
-    *request.headers_mut() = headers;
-    let (parts, ()) = request.into_parts();
-    Ok(Head {
-        parts,
-        decoder,
-        keep_alive,
-        expect_continue,
-        wants_upgrade,
-    })
-}
-
-/// Whether `chunked` is the last of the codings `value` lists.
-fn is_chunked(value: &HeaderValue) -> bool {
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| v.rsplit(',').next())
-        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
-}
-
-/// Whether a `Connection` value lists `token`.
-fn has_token(value: &HeaderValue, token: &str) -> bool {
-    value
-        .to_str()
-        .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-}
-
-/// Whether a `Connection` header of `headers` lists `token`.
-fn connection_has(headers: &HeaderMap, token: &str) -> bool {
-    (headers.get_all(header::CONNECTION).iter()).any(|v| has_token(v, token))
-}
-
-/// Whether a reply with `status` to a `method` request has a body.
-fn can_have_body(method: &Method, status: StatusCode) -> bool {
-    *method != Method::HEAD
-        && !status.is_informational()
-        && !(*method == Method::CONNECT && status.is_success())
-        && !matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED)
-}
-
-/// Whether a reply with `status` to a `method` request may carry a
-/// `Content-Length`.
-fn can_have_length(method: &Method, status: StatusCode) -> bool {
-    !status.is_informational()
-        && !(*method == Method::CONNECT && status.is_success())
-        && !matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED)
-}
-
-/// Lays out a reply's head as hyper does: the status line, the headers in
-/// order (names in lower case), `connection: close` when the connection
-/// ends after it, the length (or chunked) unless given, the date.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site, each a part of the head"
-)]
-fn head_bytes(
-    out: &mut Vec<u8>,
-    version: Version,
-    status: StatusCode,
-    headers: &HeaderMap,
-    method: &Method,
-    length: Option<u64>,
-    chunked: bool,
-    close: bool,
-) {
-    status_line(out, version, status);
-    let mut close_written = !close;
-    let mut last_connection = None;
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        if name == header::CONNECTION {
-            last_connection = Some(out.len());
-            close_written |= has_token(value, "close");
-        }
-    }
-    if !close_written {
-        // hyper appends `close` to the `Connection` values: a line after
-        // the last one, or a header of its own at the end.
-        let line = b"connection: close\r\n";
-        match last_connection {
-            Some(at) => drop(out.splice(at..at, line.iter().copied())),
-            None => out.extend_from_slice(line),
-        }
-    }
-    let given_length = headers.contains_key(header::CONTENT_LENGTH)
-        || headers.contains_key(header::TRANSFER_ENCODING);
-    if !given_length {
-        if chunked {
-            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
-        } else if let Some(length) = length {
-            let implicit_zero_allowed = *method != Method::HEAD;
-            if can_have_length(method, status) && (length > 0 || implicit_zero_allowed) {
-                out.extend_from_slice(b"content-length: ");
-                out.extend_from_slice(length.to_string().as_bytes());
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-    if !headers.contains_key(header::DATE) {
-        date_line(out);
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Appends a body frame (`None`: the end) to `out`; true at the end, or
-/// on an error (`failed` set).
-fn body_frame<D: Buf>(
-    out: &mut Vec<u8>,
-    frame: Option<Result<http_body::Frame<D>, BoxError>>,
-    chunked: bool,
-    failed: &mut bool,
-) -> bool {
-    match frame {
-        None => {
-            if chunked {
-                out.extend_from_slice(b"0\r\n\r\n");
-            }
-            true
-        }
-        Some(Err(e)) => {
-            tracing::debug!(error = %e, "reply body failed");
-            *failed = true;
-            true
-        }
-        Some(Ok(frame)) => {
-            let Ok(mut data) = frame.into_data() else {
-                return false;
-            };
-            if chunked && data.has_remaining() {
-                out.extend_from_slice(format!("{:x}\r\n", data.remaining()).as_bytes());
-            }
-            let had = data.has_remaining();
-            while data.has_remaining() {
-                let chunk = data.chunk();
-                out.extend_from_slice(chunk);
-                let n = chunk.len();
-                data.advance(n);
-            }
-            if chunked && had {
-                out.extend_from_slice(b"\r\n");
-            }
-            false
-        }
-    }
-}
-
-/// `HTTP/1.1 200 OK\r\n` and the like.
-fn status_line(out: &mut Vec<u8>, version: Version, status: StatusCode) {
-    if version == Version::HTTP_11 && status == StatusCode::OK {
-        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
-        return;
-    }
-    out.extend_from_slice(if version == Version::HTTP_10 {
-        b"HTTP/1.0 "
-    } else {
-        b"HTTP/1.1 "
-    });
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("<none>").as_bytes());
-    out.extend_from_slice(b"\r\n");
-}
-
-/// `date: <now>\r\n`, the date formatted once a second per thread.
-fn date_line(out: &mut Vec<u8>) {
-    let now = SystemTime::now();
-    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (at, mut date) = DATE.get();
-    if at != second || at == 0 {
-        date.copy_from_slice(&httpdate::fmt_http_date(now).as_bytes()[..29]);
-        DATE.set((second, date));
-    }
-    out.extend_from_slice(b"date: ");
-    out.extend_from_slice(&date);
-    out.extend_from_slice(b"\r\n");
 }
