@@ -63,12 +63,17 @@ thread_local! {
 /// The socket of an upgraded connection, once its 101 reply went out:
 /// in the extensions of a request that asks for an upgrade.
 #[derive(Debug, Clone)]
-pub(crate) struct Upgrade(Arc<Mutex<Option<oneshot::Receiver<TcpStream>>>>);
+pub(crate) struct Upgrade(Arc<Mutex<Option<oneshot::Receiver<Upgraded>>>>);
+
+/// An upgraded connection: its socket, and the bytes the client sent
+/// after its request before the reply came (a WebSocket client may send
+/// its first frames at once).
+pub(crate) type Upgraded = (TcpStream, Vec<u8>);
 
 impl Upgrade {
     /// The socket, once the 101 reply is out; `None` when the reply was
     /// another or the connection failed.
-    pub(crate) async fn socket(self) -> Option<TcpStream> {
+    pub(crate) async fn socket(self) -> Option<Upgraded> {
         let rx = self.0.lock().unwrap_or_else(|e| e.into_inner()).take()?;
         rx.await.ok()
     }
@@ -92,7 +97,7 @@ enum After {
     KeepAlive,
     Close,
     /// Hands the socket to the WebSocket transport.
-    Upgrade(oneshot::Sender<TcpStream>),
+    Upgrade(oneshot::Sender<Upgraded>),
 }
 
 /// A request handed to the service, and what its reply depends on.
@@ -105,7 +110,7 @@ struct Exchange<F> {
     /// Whether the client waits for `100 Continue` before its body.
     expect_continue: bool,
     /// Where the socket goes when the reply switches to WebSocket.
-    upgrade: Option<oneshot::Sender<TcpStream>>,
+    upgrade: Option<oneshot::Sender<Upgraded>>,
     method: Method,
     version: Version,
 }
@@ -169,7 +174,7 @@ where
                     return;
                 }
                 After::Upgrade(to) => {
-                    let _ = to.send(conn.stream);
+                    let _ = to.send((conn.stream, conn.pending));
                     return;
                 }
             }
@@ -380,10 +385,7 @@ impl Conn {
             return After::Close;
         }
         match upgrade {
-            // Bytes sent before the 101 reply break the WebSocket protocol:
-            // the upgrade fails.
-            Some(to) if switching && self.pending.is_empty() => After::Upgrade(to),
-            _ if switching => After::Close,
+            Some(to) if switching => After::Upgrade(to),
             _ if keep_alive => After::KeepAlive,
             _ => After::Close,
         }

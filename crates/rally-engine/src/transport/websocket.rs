@@ -156,7 +156,10 @@ impl Socket {
     /// The socket, once the 101 reply went out.
     async fn io(self) -> Option<Io> {
         match self {
-            Self::Tcp(upgrade) => upgrade.socket().await.map(Io::Tcp),
+            Self::Tcp(upgrade) => {
+                let (stream, early) = upgrade.socket().await?;
+                Some(Io::Tcp(stream, (!early.is_empty()).then(|| early.into())))
+            }
             Self::Hyper(on_upgrade) => match on_upgrade.await {
                 Ok(upgraded) => Some(Io::Hyper(TokioIo::new(upgraded))),
                 Err(e) => {

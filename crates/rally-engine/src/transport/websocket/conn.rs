@@ -123,9 +123,10 @@ pub(super) enum ReadError {
 }
 
 /// The socket of a WebSocket connection: the TCP stream itself (from
-/// Rally's own HTTP/1.1), or hyper's upgraded connection.
+/// Rally's own HTTP/1.1, with the bytes the client sent before the 101
+/// reply, if any), or hyper's upgraded connection.
 pub(super) enum Io {
-    Tcp(TcpStream),
+    Tcp(TcpStream, Option<Box<[u8]>>),
     Hyper(TokioIo<Upgraded>),
 }
 
@@ -136,7 +137,17 @@ impl AsyncRead for Io {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Self::Tcp(io) => Pin::new(io).poll_read(cx, buf),
+            Self::Tcp(io, early) => {
+                if let Some(bytes) = early.take() {
+                    let n = bytes.len().min(buf.remaining());
+                    buf.put_slice(&bytes[..n]);
+                    if n < bytes.len() {
+                        *early = Some(bytes[n..].into());
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Pin::new(io).poll_read(cx, buf)
+            }
             Self::Hyper(io) => Pin::new(io).poll_read(cx, buf),
         }
     }
@@ -149,21 +160,21 @@ impl AsyncWrite for Io {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Self::Tcp(io) => Pin::new(io).poll_write(cx, buf),
+            Self::Tcp(io, _) => Pin::new(io).poll_write(cx, buf),
             Self::Hyper(io) => Pin::new(io).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Self::Tcp(io) => Pin::new(io).poll_flush(cx),
+            Self::Tcp(io, _) => Pin::new(io).poll_flush(cx),
             Self::Hyper(io) => Pin::new(io).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Self::Tcp(io) => Pin::new(io).poll_shutdown(cx),
+            Self::Tcp(io, _) => Pin::new(io).poll_shutdown(cx),
             Self::Hyper(io) => Pin::new(io).poll_shutdown(cx),
         }
     }
