@@ -61,4 +61,5 @@ const _: () = {
     send_sync::<Stats>();
     send_sync::<Sid>();
     send_sync::<Protocol>();
+    send_sync::<RequestBody>();
 };
