@@ -134,3 +134,29 @@ async fn malformed_heads_get_400() {
         );
     }
 }
+
+/// `serve_hyper` (hyper's HTTP/1.1, for services that need its request
+/// body) still serves polling and the WebSocket, on hyper's upgraded
+/// stream.
+#[tokio::test]
+async fn serve_hyper_serves_polling_and_websocket() {
+    struct Nop;
+    impl rally_engine::Handler for Nop {
+        fn on_open(&self, _: &std::sync::Arc<rally_engine::Session>) {}
+        fn on_message(&self, _: &std::sync::Arc<rally_engine::Session>, _: rally_engine::Message) {}
+    }
+    let engine = rally_engine::EngineIo::new(quiet_config(), Nop);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(rally_engine::serve_hyper(listener, engine));
+    let reply = rally_testkit::http::Http::new(addr).get(HANDSHAKE).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.text().starts_with("0{"), "{reply:?}");
+    let uri = format!("ws://{addr}/engine.io/?EIO=4&transport=websocket");
+    let mut ws = rally_testkit::ws::connect(&uri, &[]).await;
+    match rally_testkit::ws::frame(&mut ws).await {
+        rally_testkit::ws::Frame::Text(open) => assert!(open.starts_with("0{"), "{open}"),
+        other => panic!("not the open packet: {other:?}"),
+    }
+    task.abort();
+}
