@@ -160,3 +160,29 @@ async fn serve_hyper_serves_polling_and_websocket() {
     }
     task.abort();
 }
+
+/// `Expect: 100-continue` gets `100 Continue` once the engine reads the
+/// body, and none when the body is refused at once (as hyper does).
+#[tokio::test]
+async fn expect_continue_is_answered_when_the_body_is_read() {
+    let mut server = TestServer::start_silent(quiet_config().max_http_buffer_size(1000)).await;
+    let polling = server.open_polling().await;
+    let mut conn = server.http().connect().await;
+    let headers = [
+        ("Content-Type", "text/plain;charset=UTF-8"),
+        ("Content-Length", "6"),
+        ("Expect", "100-continue"),
+    ];
+    conn.send_head("POST", &polling.target(), &headers).await;
+    assert_eq!(conn.read_exact(25).await, b"HTTP/1.1 100 Continue\r\n\r\n");
+    conn.write_all(b"4hello").await;
+    let reply = conn.read_response().await;
+    assert_eq!((reply.status, reply.text()), (200, "ok"), "{reply:?}");
+    server.expect_text("hello").await;
+
+    let mut conn = server.http().connect().await;
+    let headers = [("Content-Length", "5000"), ("Expect", "100-continue")];
+    conn.send_head("POST", &polling.target(), &headers).await;
+    let reply = conn.read_response().await;
+    assert_eq!(reply.status, 413, "{reply:?}");
+}

@@ -9,7 +9,7 @@ use std::{
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// The body of a request served by [`serve`](crate::serve).
 ///
@@ -28,6 +28,9 @@ pub struct RequestBody {
     rest: Option<mpsc::Receiver<io::Result<Bytes>>>,
     /// The bytes announced and not handed out yet, when known.
     left: Option<u64>,
+    /// Told when the body is first asked for (the connection then sends
+    /// `100 Continue` to a client waiting for it).
+    wants: Option<oneshot::Sender<()>>,
 }
 
 impl RequestBody {
@@ -42,7 +45,14 @@ impl RequestBody {
             ready: (!ready.is_empty()).then_some(ready),
             rest,
             left: length,
+            wants: None,
         }
+    }
+
+    /// The same body, telling `wants` when it is first asked for.
+    pub(super) fn wanted_by(mut self, wants: Option<oneshot::Sender<()>>) -> Self {
+        self.wants = wants;
+        self
     }
 
     /// An empty body.
@@ -65,6 +75,9 @@ impl http_body::Body for RequestBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        if let Some(wants) = self.wants.take() {
+            let _ = wants.send(());
+        }
         if let Some(data) = self.ready.take() {
             self.took(&data);
             return Poll::Ready(Some(Ok(Frame::data(data))));

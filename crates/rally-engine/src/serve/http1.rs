@@ -107,8 +107,6 @@ struct Exchange<F> {
     /// The feed of the rest of the body, while some is to come.
     feed: Option<Feed>,
     keep_alive: bool,
-    /// Whether the client waits for `100 Continue` before its body.
-    expect_continue: bool,
     /// Where the socket goes when the reply switches to WebSocket.
     upgrade: Option<oneshot::Sender<Upgraded>>,
     method: Method,
@@ -306,13 +304,12 @@ impl Conn {
             to
         });
         let (method, version) = (parts.method.clone(), parts.version);
-        let (body, feed) = self.body(decoder).ok()?;
-        let expect_continue = expect_continue && feed.is_some() && version == Version::HTTP_11;
+        let expect_continue = expect_continue && version == Version::HTTP_11;
+        let (body, feed) = self.body(decoder, expect_continue).ok()?;
         Some(Exchange {
             reply: service.call(Request::from_parts(parts, body)),
             feed,
             keep_alive,
-            expect_continue,
             upgrade,
             method,
             version,
@@ -336,18 +333,10 @@ impl Conn {
             reply,
             mut feed,
             mut keep_alive,
-            expect_continue,
             upgrade,
             method,
             version,
         } = exchange;
-        if expect_continue {
-            let continued =
-                Box::pin(self.write(|out| out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n")));
-            if continued.await.is_err() {
-                return After::Close;
-            }
-        }
         let mut reply = pin!(reply);
         let mut watch = true;
         let response = loop {
@@ -392,10 +381,13 @@ impl Conn {
     }
 
     /// The request's body: the bytes of it read ahead, and the feed of the
-    /// rest when more is to come.
+    /// rest when more is to come. A client that `expect`s `100 Continue`
+    /// gets it once the service first asks for the body, as hyper does (a
+    /// body refused at once is never sent).
     fn body(
         &mut self,
         mut decoder: Decoder,
+        expect_continue: bool,
     ) -> Result<(RequestBody, Option<Feed>), super::body::Malformed> {
         if decoder == Decoder::Length(0) {
             return Ok((RequestBody::empty(), None));
@@ -413,9 +405,20 @@ impl Conn {
             return Ok((RequestBody::new(ready, None, length), None));
         }
         let (tx, rx) = mpsc::channel(1);
+        let (wants, wanted) = match expect_continue {
+            true => {
+                let (wants, wanted) = oneshot::channel();
+                (Some(wants), Some(wanted))
+            }
+            false => (None, None),
+        };
         Ok((
-            RequestBody::new(ready, Some(rx), length),
-            Some(Feed { tx, decoder }),
+            RequestBody::new(ready, Some(rx), length).wanted_by(wants),
+            Some(Feed {
+                tx,
+                decoder,
+                wanted,
+            }),
         ))
     }
 
@@ -543,6 +546,9 @@ impl Conn {
 struct Feed {
     tx: mpsc::Sender<io::Result<Bytes>>,
     decoder: Decoder,
+    /// Told when the service first asks for the body, when the client
+    /// waits for `100 Continue`.
+    wanted: Option<oneshot::Receiver<()>>,
 }
 
 /// What the reading beside a request being served did.
@@ -582,6 +588,19 @@ async fn beside(conn: &mut Conn, feed: Option<&mut Feed>, watch: bool) -> Fed {
 
 /// Once the service wants more of the body, reads some and hands it over.
 async fn feed_body(conn: &mut Conn, feed: &mut Feed) -> Fed {
+    if let Some(wanted) = &mut feed.wanted {
+        if wanted.await.is_err() {
+            return Fed::Abandoned;
+        }
+        feed.wanted = None;
+        let continued = conn.write(|out| out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n"));
+        if let Err(e) = Box::pin(continued).await {
+            if let Ok(permit) = feed.tx.reserve().await {
+                permit.send(Err(e));
+            }
+            return Fed::Failed;
+        }
+    }
     let Ok(permit) = feed.tx.reserve().await else {
         return Fed::Abandoned;
     };
