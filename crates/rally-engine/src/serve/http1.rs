@@ -588,17 +588,10 @@ async fn beside(conn: &mut Conn, feed: Option<&mut Feed>, watch: bool) -> Fed {
 
 /// Once the service wants more of the body, reads some and hands it over.
 async fn feed_body(conn: &mut Conn, feed: &mut Feed) -> Fed {
-    if let Some(wanted) = &mut feed.wanted {
-        if wanted.await.is_err() {
-            return Fed::Abandoned;
-        }
-        feed.wanted = None;
-        let continued = conn.write(|out| out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n"));
-        if let Err(e) = Box::pin(continued).await {
-            if let Ok(permit) = feed.tx.reserve().await {
-                permit.send(Err(e));
-            }
-            return Fed::Failed;
+    // Boxed: rare, and no room in every connection's task.
+    if feed.wanted.is_some() {
+        if let Some(fed) = Box::pin(send_continue(conn, feed)).await {
+            return fed;
         }
     }
     let Ok(permit) = feed.tx.reserve().await else {
@@ -644,6 +637,23 @@ async fn feed_body(conn: &mut Conn, feed: &mut Feed) -> Fed {
     } else {
         Fed::More
     }
+}
+
+/// Waits until the service first asks for the body, then sends `100
+/// Continue`; what feeding did when it cannot go on.
+async fn send_continue(conn: &mut Conn, feed: &mut Feed) -> Option<Fed> {
+    let wanted = feed.wanted.take()?;
+    if wanted.await.is_err() {
+        return Some(Fed::Abandoned);
+    }
+    let continued = conn.write(|out| out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n"));
+    if let Err(e) = continued.await {
+        if let Ok(permit) = feed.tx.reserve().await {
+            permit.send(Err(e));
+        }
+        return Some(Fed::Failed);
+    }
+    None
 }
 
 /// Waits until the client sends something or leaves while its request is
