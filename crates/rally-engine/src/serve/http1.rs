@@ -574,7 +574,9 @@ enum Fed {
 /// the first bytes of a pipelined request.
 async fn beside(conn: &mut Conn, feed: Option<&mut Feed>, watch: bool) -> Fed {
     match feed {
-        Some(feed) => feed_body(conn, feed).await,
+        // Boxed: a held poll's wait, the state every idle connection is
+        // in, then holds no room for a body's.
+        Some(feed) => Box::pin(feed_body(conn, feed)).await,
         None if watch && conn.pending.is_empty() => {
             if watch_eof(conn).await {
                 Fed::Gone
