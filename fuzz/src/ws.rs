@@ -5,7 +5,8 @@
 //! paused (time jumps ahead whenever every task waits, so heartbeats and
 //! timeouts cost nothing and nothing depends on the machine's speed), a
 //! fresh server, and in-memory connections (`tokio::io::duplex`) served by
-//! hyper exactly as `rally_engine::serve` serves TCP connections. A hyper
+//! hyper exactly as `rally_engine::serve_hyper` serves TCP connections (the
+//! WebSocket transport then runs on hyper's upgraded stream). A hyper
 //! client opens the WebSocket; then the input's messages go out as masked
 //! client frames, and everything the server sends is read until it closes
 //! the connection.

@@ -38,7 +38,7 @@ pub use protocol::Protocol;
 pub use rally_proto::Str;
 pub use rally_proto::engine::{Frame, Message};
 pub use response::EngineBody;
-pub use serve::{serve, serve_with_shutdown};
+pub use serve::{RequestBody, serve, serve_hyper, serve_hyper_with_shutdown, serve_with_shutdown};
 #[cfg(feature = "tls")]
 pub use serve::{serve_tls, serve_tls_with_shutdown};
 pub use session::Session;
@@ -61,4 +61,5 @@ const _: () = {
     send_sync::<Stats>();
     send_sync::<Sid>();
     send_sync::<Protocol>();
+    send_sync::<RequestBody>();
 };

@@ -30,8 +30,9 @@ pub use namespace::Namespace;
 pub use operators::{AckResponses, BroadcastOperator};
 pub use rally_engine::PerMessageDeflate;
 pub use rally_engine::{
-    CloseReason, ConnectionError, Cookie, Cors, HttpCompression, Refusal, RemoteAddr, SameSite,
-    Secure, Sid, SidHasher, SidMap, SidSet, Stats, Transport, serve, serve_with_shutdown,
+    CloseReason, ConnectionError, Cookie, Cors, HttpCompression, Refusal, RemoteAddr, RequestBody,
+    SameSite, Secure, Sid, SidHasher, SidMap, SidSet, Stats, Transport, serve, serve_hyper,
+    serve_hyper_with_shutdown, serve_with_shutdown,
 };
 #[cfg(feature = "tls")]
 pub use rally_engine::{serve_tls, serve_tls_with_shutdown, tls};

@@ -17,7 +17,7 @@ use rally_proto::{
     ws::{Incoming, accept_key, deflate},
 };
 
-use self::conn::{Conn, Deflate};
+use self::conn::{Conn, Deflate, Io};
 use crate::{
     CloseReason, Handler, Protocol, Session, Transport,
     engine::Engine,
@@ -123,31 +123,52 @@ where
     F: FnOnce(Option<Conn>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let (Some(response), Some(on_upgrade)) = (
-        switching_protocols(parts, deflate),
-        parts.extensions.remove::<OnUpgrade>(),
-    ) else {
+    // The socket comes from Rally's own HTTP/1.1, or from hyper's.
+    let socket = match parts.extensions.remove::<crate::serve::Upgrade>() {
+        Some(upgrade) => Some(Socket::Tcp(upgrade)),
+        None => parts.extensions.remove::<OnUpgrade>().map(Socket::Hyper),
+    };
+    let (Some(response), Some(socket)) = (switching_protocols(parts, deflate), socket) else {
         tokio::spawn(then(None));
         return response::error(ErrorCode::BadRequest);
     };
     tokio::spawn(async move {
         // No named local: the connection is moved straight into `then`'s
         // future, not kept twice in this task.
-        then(match on_upgrade.await {
-            Ok(upgraded) => Some(Conn::new(
-                TokioIo::new(upgraded),
-                max_message,
-                codec,
-                deflate,
-            )),
-            Err(e) => {
-                tracing::debug!(error = %e, "websocket upgrade failed");
-                None
-            }
-        })
+        then(
+            socket
+                .io()
+                .await
+                .map(|io| Conn::new(io, max_message, codec, deflate)),
+        )
         .await;
     });
     response
+}
+
+/// Where the socket of an upgrade comes from.
+enum Socket {
+    Tcp(crate::serve::Upgrade),
+    Hyper(OnUpgrade),
+}
+
+impl Socket {
+    /// The socket, once the 101 reply went out.
+    async fn io(self) -> Option<Io> {
+        match self {
+            Self::Tcp(upgrade) => {
+                let (stream, early) = upgrade.socket().await?;
+                Some(Io::Tcp(stream, (!early.is_empty()).then(|| early.into())))
+            }
+            Self::Hyper(on_upgrade) => match on_upgrade.await {
+                Ok(upgraded) => Some(Io::Hyper(TokioIo::new(upgraded))),
+                Err(e) => {
+                    tracing::debug!(error = %e, "websocket upgrade failed");
+                    None
+                }
+            },
+        }
+    }
 }
 
 /// A WebSocket that cannot carry a session (such as `transport=polling`):

@@ -27,7 +27,10 @@ use rally_proto::{
         frame::{MAX_HEADER_LEN, OpCode, write_header},
     },
 };
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+};
 
 use super::Codec;
 use crate::{config::PerMessageDeflate, queue::Outgoing};
@@ -119,9 +122,67 @@ pub(super) enum ReadError {
     Eof,
 }
 
+/// The socket of a WebSocket connection: the TCP stream itself (from
+/// Rally's own HTTP/1.1, with the bytes the client sent before the 101
+/// reply, if any), or hyper's upgraded connection.
+pub(super) enum Io {
+    Tcp(TcpStream, Option<Box<[u8]>>),
+    Hyper(TokioIo<Upgraded>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(io, early) => {
+                if let Some(bytes) = early.take() {
+                    let n = bytes.len().min(buf.remaining());
+                    buf.put_slice(&bytes[..n]);
+                    if n < bytes.len() {
+                        *early = Some(bytes[n..].into());
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Pin::new(io).poll_read(cx, buf)
+            }
+            Self::Hyper(io) => Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(io, _) => Pin::new(io).poll_write(cx, buf),
+            Self::Hyper(io) => Pin::new(io).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(io, _) => Pin::new(io).poll_flush(cx),
+            Self::Hyper(io) => Pin::new(io).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(io, _) => Pin::new(io).poll_shutdown(cx),
+            Self::Hyper(io) => Pin::new(io).poll_shutdown(cx),
+        }
+    }
+}
+
 /// A WebSocket connection's socket and what is in flight on it.
 pub(super) struct Conn {
-    io: TokioIo<Upgraded>,
+    io: Io,
     reader: Reader,
     /// Bytes of frames the socket has not taken yet.
     unsent: Vec<u8>,
@@ -132,12 +193,7 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    pub(super) fn new(
-        io: TokioIo<Upgraded>,
-        max_message: usize,
-        codec: Codec,
-        deflate: Option<Deflate>,
-    ) -> Self {
+    pub(super) fn new(io: Io, max_message: usize, codec: Codec, deflate: Option<Deflate>) -> Self {
         Self {
             io,
             reader: Reader::new(Role::Server, max_message, deflate.is_some()),
