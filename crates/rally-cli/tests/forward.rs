@@ -8,12 +8,14 @@ mod support;
 
 use std::net::SocketAddr;
 
-use rally_testkit::{cluster::Driver, eventually, http::Http, nginx::Nginx, redis::RedisServer};
+use rally_testkit::{
+    cluster::Driver, eventually, http::Http, nginx::Nginx, node, redis::RedisServer, repo_root,
+};
 use serde_json::{Value, json};
 use support::Rally;
 
 /// A short heartbeat, so that clients live through several in a test.
-const HEARTBEAT: [&str; 4] = ["--ping-interval", "400", "--ping-timeout", "300"];
+const HEARTBEAT: [&str; 4] = ["--ping-interval", "1000", "--ping-timeout", "2000"];
 
 /// Three nodes on one Redis, with `extra` flags, behind nginx.
 async fn cluster(redis: &RedisServer, extra: &[&str]) -> (Vec<Rally>, Nginx) {
@@ -128,6 +130,16 @@ async fn chat_through_balancer(transports: &[&str], upgrade: bool) {
         let ack = driver.event(name, "ack").await;
         assert_eq!(ack[0]["room"], "lobby", "{ack}");
     }
+    if upgrade {
+        // Each upgrade reaches the session's node, relayed or not.
+        for name in names {
+            driver
+                .expect(&format!("{name} upgraded"), |l| {
+                    l["event"] == "upgraded" && l["client"] == name
+                })
+                .await;
+        }
+    }
     // A message reaches everyone else, acked to its sender.
     driver
         .send(json!({"cmd": "emit", "client": "ann", "ev": "chat message",
@@ -190,4 +202,72 @@ async fn websocket_only_through_round_robin() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_then_upgrade_through_round_robin() {
     chat_through_balancer(&["polling", "websocket"], true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_s_clients_reconnect_and_the_others_stay() {
+    let redis = RedisServer::start().await;
+    let (nodes, nginx) = cluster(&redis, &["--forward-sessions"]).await;
+    let mut driver = Driver::start(&redis.url()).await;
+    // WebSocket clients open one connection each: one per node, in turn.
+    let names = ["w0", "w1", "w2", "w3", "w4", "w5"];
+    for name in names {
+        driver
+            .send(json!({"cmd": "client", "name": name, "url": nginx.url(),
+                "transports": ["websocket"], "reconnection": true}))
+            .await;
+        driver
+            .expect(&format!("{name} connected"), |l| {
+                l["ok"] == "client" && l["name"] == name
+            })
+            .await;
+    }
+    let held = metric(&nodes[2], "rally_sockets").await;
+    assert!(held >= 1, "node 2 holds no client");
+    nodes[2].signal("KILL");
+    // Its clients, and only they, lose their connection and come back
+    // through the balancer.
+    let mut lost = Vec::new();
+    for _ in 0..held {
+        let line = driver
+            .expect("a client of the killed node to disconnect", |l| {
+                l["event"] == "disconnect"
+            })
+            .await;
+        lost.push(line["client"].as_str().unwrap_or_default().to_owned());
+    }
+    for name in &lost {
+        driver
+            .expect(&format!("{name} to reconnect"), |l| {
+                l["ok"] == "client" && l["name"] == name.as_str()
+            })
+            .await;
+    }
+    // Everyone talks: a message from each reaches an acknowledgement.
+    for name in names {
+        driver
+            .send(json!({"cmd": "emit", "client": name, "ev": "join", "args": ["after"]}))
+            .await;
+        driver.event(name, "ack").await;
+    }
+    let again: Vec<Value> = driver
+        .seen_events()
+        .into_iter()
+        .filter(|l| l["event"] == "disconnect")
+        .collect();
+    assert!(again.is_empty(), "more clients lost: {again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_demo_in_two_browser_pages_through_the_balancer() {
+    let redis = RedisServer::start().await;
+    let (_nodes, nginx) = cluster(&redis, &["--forward-sessions"]).await;
+    let artifacts = repo_root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifact folder");
+    let shot = artifacts.join("chat-demo-balanced.png");
+    node::run(
+        "chat-browser.mjs",
+        &[&nginx.url(), &shot.display().to_string()],
+    )
+    .await;
 }

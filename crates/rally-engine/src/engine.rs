@@ -226,10 +226,12 @@ impl<H: Handler> Engine<H> {
 
     /// Answers a request as one of this node's own: what a request another
     /// node forwarded goes through.
-    pub(crate) async fn route_local(
-        self: &Arc<Self>,
-        req: Request<http_body_util::Full<bytes::Bytes>>,
-    ) -> Response<EngineBody> {
+    pub(crate) async fn route_local<B>(self: &Arc<Self>, req: Request<B>) -> Response<EngineBody>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
         match self.route(req) {
             Routed::Now(response) => response,
             Routed::Later(reply) => reply.await,
@@ -254,9 +256,17 @@ impl<H: Handler> Engine<H> {
         let session = sid.and_then(|sid| self.sessions().get(&sid).cloned());
         let Some(session) = session else {
             // Another node's session: served through it, when forwarding
-            // is on and the node is alive (polling only: an upgrade of
-            // another node's session is refused, and its client polls on).
+            // is on and the node is alive (an upgrade's connection relayed
+            // to it).
             if let (Some(fwd), Some(sid)) = (&self.forwarder, sid) {
+                if wants_upgrade && fwd.takes(sid.tag()) {
+                    let engine = self.clone();
+                    return Routed::Later(Box::pin(crate::forward::relay::open(
+                        engine,
+                        req,
+                        sid.tag(),
+                    )));
+                }
                 let method = req.method();
                 if !wants_upgrade
                     && (method == Method::GET || method == Method::POST)

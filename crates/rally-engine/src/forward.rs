@@ -13,11 +13,13 @@
 //!
 //! Bounds: one bus message per request (plus one if its client goes away
 //! first); requests for a tag no live node has are refused at once, without
-//! a message; at most [`MAX_PENDING`] requests wait on other nodes, and as
+//! a message (but for the first seconds of a node, while it learns who is
+//! there); at most [`MAX_PENDING`] requests wait on other nodes, and as
 //! many are served for them; a forwarded poll gives up after the
 //! heartbeat's worth of time, a post after [`POST_TIMEOUT`], and both as
 //! soon as the owner stops being heard.
 
+pub(crate) mod relay;
 mod wire;
 
 use std::{
@@ -33,7 +35,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     Handler, NodeTag, Refusal, RemoteAddr,
@@ -69,6 +71,10 @@ pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
 const HELLO_EVERY: Duration = Duration::from_secs(2);
 /// How long a node counts as alive after it was last heard.
 const ALIVE_FOR: Duration = Duration::from_secs(7);
+/// How long after its start a node forwards to tags it has not heard yet:
+/// its bus may not have been listening when the others first answered its
+/// hello, and by the end of it every live node said hello again.
+const STARTING_FOR: Duration = Duration::from_secs(3);
 
 /// Counters of forwarding (see [`EngineIo::forward_stats`](crate::EngineIo::forward_stats)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,10 +90,14 @@ pub struct ForwardStats {
     pub failed: u64,
     /// Requests for a tag no live node has, refused without a message.
     pub refused: u64,
+    /// The other nodes heard lately (a gauge).
+    pub nodes: u64,
     /// The sum of the round trips of answered forwards, in microseconds.
     pub latency_micros: u64,
     /// How many round trips `latency_micros` sums.
     pub answered: u64,
+    /// WebSockets of other nodes' sessions relayed to them.
+    pub relays: u64,
 }
 
 #[derive(Default)]
@@ -99,12 +109,14 @@ struct Counters {
     refused: AtomicU64,
     latency_micros: AtomicU64,
     answered: AtomicU64,
+    relays: AtomicU64,
 }
 
 /// One node's end of forwarding.
 pub(crate) struct Forwarder {
     bus: Arc<dyn Bus>,
     pub(crate) me: NodeTag,
+    started: Instant,
     /// When each other node was last heard.
     live: Mutex<HashMap<NodeTag, Instant>>,
     /// The requests waiting on other nodes, by number.
@@ -112,6 +124,12 @@ pub(crate) struct Forwarder {
     next_id: AtomicU64,
     /// The requests served for other nodes, to drop when cancelled.
     serving: Mutex<HashMap<(NodeTag, u64), tokio::task::AbortHandle>>,
+    /// The relayed WebSockets this node asked for: their bytes from the
+    /// owner, by tunnel number.
+    asked: Mutex<HashMap<u64, mpsc::Sender<Bytes>>>,
+    /// The relayed WebSockets this node owns: their bytes from the client's
+    /// node, by node and tunnel number.
+    tunnels: Mutex<HashMap<(NodeTag, u64), mpsc::Sender<Bytes>>>,
     counters: Counters,
 }
 
@@ -124,10 +142,13 @@ impl Forwarder {
         Self {
             bus,
             me: NodeTag::random(),
+            started: Instant::now(),
             live: Mutex::default(),
             pending: Mutex::default(),
             next_id: AtomicU64::new(0),
             serving: Mutex::default(),
+            asked: Mutex::default(),
+            tunnels: Mutex::default(),
             counters: Counters::default(),
         }
     }
@@ -169,9 +190,18 @@ impl Forwarder {
     }
 
     fn is_live(&self, tag: NodeTag) -> bool {
-        lock(&self.live)
+        let heard = lock(&self.live)
             .get(&tag)
-            .is_some_and(|heard| heard.elapsed() < ALIVE_FOR)
+            .is_some_and(|heard| heard.elapsed() < ALIVE_FOR);
+        heard || self.started.elapsed() < STARTING_FOR
+    }
+
+    /// How many other nodes were heard lately.
+    fn known(&self) -> usize {
+        lock(&self.live)
+            .values()
+            .filter(|heard| heard.elapsed() < ALIVE_FOR)
+            .count()
     }
 
     /// Notes that `from` was heard; true when it was not known alive.
@@ -193,8 +223,10 @@ impl Forwarder {
             served: c.served.load(Relaxed),
             failed: c.failed.load(Relaxed),
             refused: c.refused.load(Relaxed),
+            nodes: self.known() as u64,
             latency_micros: c.latency_micros.load(Relaxed),
             answered: c.answered.load(Relaxed),
+            relays: c.relays.load(Relaxed),
         }
     }
 
@@ -269,11 +301,7 @@ where
             .extensions
             .get::<RemoteAddr>()
             .map(|a| a.0.to_string()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), Bytes::copy_from_slice(v.as_bytes())))
-            .collect(),
+        headers: http_of_headers(&parts.headers),
         body,
     };
     let (tx, mut rx) = oneshot::channel();
@@ -317,6 +345,25 @@ where
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     c.latency_micros.fetch_add(micros, Relaxed);
     into_response(reply)
+}
+
+/// Headers as they cross the bus.
+fn http_of_headers(headers: &http::HeaderMap) -> Vec<(String, Bytes)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), Bytes::copy_from_slice(v.as_bytes())))
+        .collect()
+}
+
+/// A reply of a status alone.
+fn status_only(status: StatusCode) -> Http {
+    Http {
+        head: status.as_u16().to_string(),
+        uri: String::new(),
+        remote: None,
+        headers: Vec::new(),
+        body: Bytes::new(),
+    }
 }
 
 /// The reply the owner sent, as the client gets it.
@@ -387,6 +434,39 @@ fn on_message<H: Handler>(engine: &Arc<Engine<H>>, payload: Bytes) {
                 task.abort();
             }
         }
+        Message::TunnelOpen(from, id, http) => {
+            fwd.heard(from);
+            relay::serve(engine, from, id, http);
+        }
+        Message::TunnelReply(from, id, http) => {
+            fwd.heard(from);
+            if let Some(tx) = lock(&fwd.pending).remove(&id) {
+                let _ = tx.send(http);
+            }
+        }
+        Message::ToOwner(from, id, bytes) => {
+            let mut tunnels = lock(&fwd.tunnels);
+            if let Some(queue) = tunnels.get(&(from, id)) {
+                if queue.try_send(bytes).is_err() {
+                    // Too slow, or gone: the tunnel ends.
+                    tunnels.remove(&(from, id));
+                }
+            }
+        }
+        Message::ToAsker(_, id, bytes) => {
+            let mut asked = lock(&fwd.asked);
+            if let Some(queue) = asked.get(&id) {
+                if queue.try_send(bytes).is_err() {
+                    asked.remove(&id);
+                }
+            }
+        }
+        Message::EndToOwner(from, id) => {
+            lock(&fwd.tunnels).remove(&(from, id));
+        }
+        Message::EndToAsker(_, id) => {
+            lock(&fwd.asked).remove(&id);
+        }
     }
 }
 
@@ -395,13 +475,6 @@ fn serve<H: Handler>(engine: &Arc<Engine<H>>, from: NodeTag, id: u64, http: Http
     let Some(fwd) = &engine.forwarder else { return };
     let answer = move |fwd: &Forwarder, response: Http| {
         fwd.send(Some(from), &Message::Response(fwd.me, id, response));
-    };
-    let status_only = |status: StatusCode| Http {
-        head: status.as_u16().to_string(),
-        uri: String::new(),
-        remote: None,
-        headers: Vec::new(),
-        body: Bytes::new(),
     };
     let Some(req) = into_request(http) else {
         answer(fwd, status_only(StatusCode::BAD_REQUEST));
@@ -428,11 +501,7 @@ fn serve<H: Handler>(engine: &Arc<Engine<H>>, from: NodeTag, id: u64, http: Http
                 head: parts.status.as_u16().to_string(),
                 uri: String::new(),
                 remote: None,
-                headers: parts
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str().to_owned(), Bytes::copy_from_slice(v.as_bytes())))
-                    .collect(),
+                headers: http_of_headers(&parts.headers),
                 body,
             };
             if let Some(fwd) = &engine.forwarder {

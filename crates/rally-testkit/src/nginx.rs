@@ -68,6 +68,9 @@ http {{
             proxy_set_header Connection $connection_upgrade;
             proxy_read_timeout 120s;
             proxy_buffering off;
+            # A node that refuses the connection (killed) passes the
+            # request on to the next, POSTs included.
+            proxy_next_upstream error timeout non_idempotent;
         }}
     }}
 }}

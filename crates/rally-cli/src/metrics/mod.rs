@@ -275,9 +275,15 @@ fn forwarding(text: &mut Exposition, stats: &rally::ForwardStats) {
         ],
     );
     text.single(
+        "rally_forward_relays_total",
+        Kind::Counter,
+        "WebSockets of other nodes' sessions relayed to their node (upgrades of a session held elsewhere).",
+        stats.relays,
+    );
+    text.single(
         "rally_forward_served_total",
         Kind::Counter,
-        "Requests served for other nodes.",
+        "Requests (and relayed WebSockets) served for other nodes.",
         stats.served,
     );
     text.single(

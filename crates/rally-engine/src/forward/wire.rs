@@ -11,6 +11,12 @@ const BYE: u8 = 1;
 const REQUEST: u8 = 2;
 const RESPONSE: u8 = 3;
 const CANCEL: u8 = 4;
+const TUNNEL_OPEN: u8 = 5;
+const TUNNEL_REPLY: u8 = 6;
+const TO_OWNER: u8 = 7;
+const TO_ASKER: u8 = 8;
+const END_TO_OWNER: u8 = 9;
+const END_TO_ASKER: u8 = 10;
 
 /// An HTTP request or reply as it crosses the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +44,20 @@ pub(crate) enum Message {
     Response(NodeTag, u64, Http),
     /// The asking client went away: drop request `id`.
     Cancel(NodeTag, u64),
+    /// A WebSocket request for a session of the receiver, to be relayed
+    /// through tunnel `id` of the sender.
+    TunnelOpen(NodeTag, u64, Http),
+    /// The owner's reply to tunnel `id`'s request (101 when it relays).
+    TunnelReply(NodeTag, u64, Http),
+    /// Bytes of the client's connection for the owner, on tunnel `id` of
+    /// the sender.
+    ToOwner(NodeTag, u64, Bytes),
+    /// Bytes of the owner for the client, on tunnel `id` of the receiver.
+    ToAsker(NodeTag, u64, Bytes),
+    /// The client's connection ended (tunnel `id` of the sender).
+    EndToOwner(NodeTag, u64),
+    /// The owner's end ended (tunnel `id` of the receiver).
+    EndToAsker(NodeTag, u64),
 }
 
 fn put_str(out: &mut BytesMut, s: &[u8]) {
@@ -67,6 +87,23 @@ impl Message {
             Self::Request(from, id, http) => (REQUEST, from, Some(id), Some(http)),
             Self::Response(from, id, http) => (RESPONSE, from, Some(id), Some(http)),
             Self::Cancel(from, id) => (CANCEL, from, Some(id), None),
+            Self::TunnelOpen(from, id, http) => (TUNNEL_OPEN, from, Some(id), Some(http)),
+            Self::TunnelReply(from, id, http) => (TUNNEL_REPLY, from, Some(id), Some(http)),
+            Self::EndToOwner(from, id) => (END_TO_OWNER, from, Some(id), None),
+            Self::EndToAsker(from, id) => (END_TO_ASKER, from, Some(id), None),
+            Self::ToOwner(from, id, bytes) | Self::ToAsker(from, id, bytes) => {
+                let kind = if matches!(self, Self::ToOwner(..)) {
+                    TO_OWNER
+                } else {
+                    TO_ASKER
+                };
+                out.reserve(13 + bytes.len());
+                out.put_u8(kind);
+                out.put_slice(from.as_str().as_bytes());
+                out.put_u64_le(*id);
+                out.put_slice(bytes);
+                return out.freeze();
+            }
         };
         out.put_u8(kind);
         out.put_slice(from.as_str().as_bytes());
@@ -90,6 +127,12 @@ impl Message {
             REQUEST => Self::Request(from, r.u64()?, r.http()?),
             RESPONSE => Self::Response(from, r.u64()?, r.http()?),
             CANCEL => Self::Cancel(from, r.u64()?),
+            TUNNEL_OPEN => Self::TunnelOpen(from, r.u64()?, r.http()?),
+            TUNNEL_REPLY => Self::TunnelReply(from, r.u64()?, r.http()?),
+            TO_OWNER => Self::ToOwner(from, r.u64()?, std::mem::take(r.0)),
+            TO_ASKER => Self::ToAsker(from, r.u64()?, std::mem::take(r.0)),
+            END_TO_OWNER => Self::EndToOwner(from, r.u64()?),
+            END_TO_ASKER => Self::EndToAsker(from, r.u64()?),
             _ => return None,
         })
     }
@@ -169,10 +212,16 @@ mod tests {
                 u64::MAX,
                 Http {
                     remote: None,
-                    ..http
+                    ..http.clone()
                 },
             ),
             Message::Cancel(tag, 1),
+            Message::TunnelOpen(tag, 2, http.clone()),
+            Message::TunnelReply(tag, 2, http),
+            Message::ToOwner(tag, 3, Bytes::from_static(b"\x81\x01a")),
+            Message::ToAsker(tag, 3, Bytes::new()),
+            Message::EndToOwner(tag, 4),
+            Message::EndToAsker(tag, 4),
         ] {
             let bytes = message.encode();
             assert_eq!(Message::decode(bytes.clone()), Some(message));
