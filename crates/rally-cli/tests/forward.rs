@@ -110,8 +110,13 @@ async fn raw_polling_moves_between_nodes() {
 /// room broadcasts reaching every node's clients, binary from the
 /// emitter, a server-initiated disconnect.
 async fn chat_through_balancer(transports: &[&str], upgrade: bool) {
+    chat_through_balancer_in(transports, upgrade, "classic").await;
+}
+
+async fn chat_through_balancer_in(transports: &[&str], upgrade: bool, mode: &str) {
     let redis = RedisServer::start().await;
-    let (nodes, nginx) = cluster(&redis, &["--forward-sessions"]).await;
+    let flags = ["--forward-sessions", "--redis-mode", mode];
+    let (nodes, nginx) = cluster(&redis, &flags).await;
     let mut driver = Driver::start(&redis.url()).await;
     let names = ["ann", "bob", "cat", "dan"];
     for name in names {
@@ -150,16 +155,11 @@ async fn chat_through_balancer(transports: &[&str], upgrade: bool) {
         let message = driver.event(name, "chat message").await;
         assert_eq!(message[0]["text"], "hello", "{message}");
     }
+    // The redis-emitter speaks the classic channels only.
+    let emitter = mode == "classic";
     // Binary from outside the cluster reaches every client.
-    driver
-        .emitter(json!({"op": "emit", "rooms": ["lobby"], "ev": "bytes",
-            "args": [{"bin": [0, 1, 2, 255]}]}))
-        .await;
-    for name in names {
-        assert_eq!(
-            driver.event(name, "bytes").await,
-            json!([{"bin": [0, 1, 2, 255]}])
-        );
+    if emitter {
+        emitter_binary(&mut driver, &names).await;
     }
     // Clients live through several heartbeats, then still talk.
     if transports.contains(&"polling") && !upgrade {
@@ -170,16 +170,8 @@ async fn chat_through_balancer(transports: &[&str], upgrade: bool) {
             .await;
         assert_eq!(driver.event("dan", "ack").await, json!([{"ok": true}]));
     }
-    // The server ends them all.
-    driver
-        .emitter(json!({"op": "disconnectSockets", "rooms": ["lobby"], "close": true}))
-        .await;
-    for name in names {
-        driver
-            .expect(&format!("{name} disconnected"), |l| {
-                l["event"] == "disconnect" && l["client"] == name
-            })
-            .await;
+    if emitter {
+        emitter_disconnects(&mut driver, &names).await;
     }
     let seen: Vec<Value> = driver.seen_events();
     assert!(
@@ -189,9 +181,46 @@ async fn chat_through_balancer(transports: &[&str], upgrade: bool) {
     );
 }
 
+/// Binary from the redis-emitter reaches every client.
+async fn emitter_binary(driver: &mut Driver, names: &[&str]) {
+    driver
+        .emitter(json!({"op": "emit", "rooms": ["lobby"], "ev": "bytes",
+            "args": [{"bin": [0, 1, 2, 255]}]}))
+        .await;
+    for &name in names {
+        assert_eq!(
+            driver.event(name, "bytes").await,
+            json!([{"bin": [0, 1, 2, 255]}])
+        );
+    }
+}
+
+/// The server ends every client's session (through the redis-emitter).
+async fn emitter_disconnects(driver: &mut Driver, names: &[&str]) {
+    // The server ends them all.
+    driver
+        .emitter(json!({"op": "disconnectSockets", "rooms": ["lobby"], "close": true}))
+        .await;
+    for &name in names {
+        driver
+            .expect(&format!("{name} disconnected"), |l| {
+                l["event"] == "disconnect" && l["client"] == name
+            })
+            .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_polling_through_round_robin() {
     chat_through_balancer(&["polling"], false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_and_upgrades_in_sharded_and_streams_modes() {
+    for mode in ["sharded", "streams"] {
+        chat_through_balancer_in(&["polling"], false, mode).await;
+        chat_through_balancer_in(&["polling", "websocket"], true, mode).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
