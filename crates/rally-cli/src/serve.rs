@@ -109,7 +109,12 @@ fn server(config: &ServeConfig, link: Option<&ClusterLink>) -> Server {
                 builder = builder.bus(redis.bus()).forward_sessions(true);
             }
         }
-        Some(ClusterLink::Postgres(pg)) => builder = builder.adapter(pg.factory()),
+        Some(ClusterLink::Postgres(pg)) => {
+            builder = builder.adapter(pg.factory());
+            if config.forward_sessions {
+                builder = builder.bus(pg.bus()).forward_sessions(true);
+            }
+        }
         None => {}
     }
     if let Some(recovery) = config.recovery() {

@@ -9,7 +9,8 @@ mod support;
 use std::net::SocketAddr;
 
 use rally_testkit::{
-    cluster::Driver, eventually, http::Http, nginx::Nginx, node, redis::RedisServer, repo_root,
+    cluster::Driver, eventually, http::Http, nginx::Nginx, node, postgres::PostgresServer,
+    redis::RedisServer, repo_root,
 };
 use serde_json::{Value, json};
 use support::Rally;
@@ -19,8 +20,13 @@ const HEARTBEAT: [&str; 4] = ["--ping-interval", "1000", "--ping-timeout", "2000
 
 /// Three nodes on one Redis, with `extra` flags, behind nginx.
 async fn cluster(redis: &RedisServer, extra: &[&str]) -> (Vec<Rally>, Nginx) {
-    let url = redis.url();
-    let mut args = vec!["--redis", url.as_str()];
+    cluster_on(&["--redis", &redis.url()], extra).await
+}
+
+/// Three nodes joined by `link` (`--redis URL`, `--postgres URL`), with
+/// `extra` flags, behind nginx.
+async fn cluster_on(link: &[&str], extra: &[&str]) -> (Vec<Rally>, Nginx) {
+    let mut args = link.to_vec();
     args.extend_from_slice(&HEARTBEAT);
     args.extend_from_slice(extra);
     let nodes: Vec<Rally> = (0..3).map(|_| Rally::start(&args)).collect();
@@ -117,7 +123,28 @@ async fn chat_through_balancer_in(transports: &[&str], upgrade: bool, mode: &str
     let redis = RedisServer::start().await;
     let flags = ["--forward-sessions", "--redis-mode", mode];
     let (nodes, nginx) = cluster(&redis, &flags).await;
-    let mut driver = Driver::start(&redis.url()).await;
+    let driver = Driver::start(&redis.url()).await;
+    chat_with(
+        driver,
+        &nodes,
+        &nginx,
+        transports,
+        upgrade,
+        mode == "classic",
+    )
+    .await;
+}
+
+/// The chat's clients through `nginx`; `emitter` when the driver's emitter
+/// reaches the nodes.
+async fn chat_with(
+    mut driver: Driver,
+    nodes: &[Rally],
+    nginx: &Nginx,
+    transports: &[&str],
+    upgrade: bool,
+    emitter: bool,
+) {
     let names = ["ann", "bob", "cat", "dan"];
     for name in names {
         driver
@@ -155,15 +182,13 @@ async fn chat_through_balancer_in(transports: &[&str], upgrade: bool, mode: &str
         let message = driver.event(name, "chat message").await;
         assert_eq!(message[0]["text"], "hello", "{message}");
     }
-    // The redis-emitter speaks the classic channels only.
-    let emitter = mode == "classic";
     // Binary from outside the cluster reaches every client.
     if emitter {
         emitter_binary(&mut driver, &names).await;
     }
     // Clients live through several heartbeats, then still talk.
     if transports.contains(&"polling") && !upgrade {
-        every_node_forwards(&nodes).await;
+        every_node_forwards(nodes).await;
         driver
             .send(json!({"cmd": "emit", "client": "dan", "ev": "chat message",
                 "args": [{"room": "lobby", "text": "still here"}]}))
@@ -220,6 +245,20 @@ async fn polling_and_upgrades_in_sharded_and_streams_modes() {
     for mode in ["sharded", "streams"] {
         chat_through_balancer_in(&["polling"], false, mode).await;
         chat_through_balancer_in(&["polling", "websocket"], true, mode).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_and_upgrades_on_postgres() {
+    let pg = PostgresServer::start().await;
+    let url = pg.url();
+    let (nodes, nginx) = cluster_on(&["--postgres", &url], &["--forward-sessions"]).await;
+    for (transports, upgrade) in [
+        (&["polling"][..], false),
+        (&["polling", "websocket"][..], true),
+    ] {
+        let driver = Driver::start(&url).await;
+        chat_with(driver, &nodes, &nginx, transports, upgrade, true).await;
     }
 }
 

@@ -13,7 +13,6 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::Empty;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::{
@@ -189,6 +188,86 @@ pub(super) fn serve<H: Handler>(engine: &Arc<Engine<H>>, from: NodeTag, id: u64,
     });
 }
 
+/// The largest reply head (and refusal body) read from the engine.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Writes `req` as HTTP/1.1 on `io` and reads the reply: its status,
+/// headers and body (the body of a refusal, by its length), and the bytes
+/// read past the head of a 101.
+async fn exchange(
+    io: &mut tokio::io::DuplexStream,
+    req: Request<http_body_util::Full<Bytes>>,
+) -> Option<(Http, Bytes)> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(req.method().as_str().as_bytes());
+    out.push(b' ');
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in req.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    io.write_all(&out).await.ok()?;
+    let mut buf = Vec::new();
+    let end = loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        if buf.len() > MAX_HEAD {
+            return None;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = io.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.to_owned();
+    let mut headers = Vec::new();
+    let mut length = 0;
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+        if name == "content-length" {
+            length = value.parse().ok()?;
+        }
+        headers.push((name, Bytes::copy_from_slice(value.as_bytes())));
+    }
+    let mut rest = buf.split_off(end + 4);
+    let body = if status == "101" {
+        Bytes::new()
+    } else {
+        if length > MAX_HEAD {
+            return None;
+        }
+        while rest.len() < length {
+            let mut chunk = [0u8; 4096];
+            let n = io.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            rest.extend_from_slice(&chunk[..n]);
+        }
+        rest.truncate(length);
+        Bytes::from(std::mem::take(&mut rest))
+    };
+    let http = Http {
+        head: status,
+        uri: String::new(),
+        remote: None,
+        headers,
+        body,
+    };
+    Some((http, Bytes::from(rest)))
+}
+
 async fn tunnel<H: Handler>(
     engine: &Arc<Engine<H>>,
     from: NodeTag,
@@ -213,39 +292,23 @@ async fn tunnel<H: Handler>(
             .with_upgrades();
         tokio::spawn(conn);
     }
-    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(far)).await
-    else {
+    let mut far = far;
+    let exchanged = tokio::time::timeout(Duration::from_secs(10), exchange(&mut far, req)).await;
+    let Ok(Some((head, rest))) = exchanged else {
+        let refusal = super::status_only(StatusCode::BAD_GATEWAY);
+        fwd.send(Some(from), &Message::TunnelReply(fwd.me, id, refusal));
         return;
     };
-    tokio::spawn(conn.with_upgrades());
-    let (parts, _) = req.into_parts();
-    let req = Request::from_parts(parts, Empty::<Bytes>::new());
-    let Ok(Ok(mut response)) =
-        tokio::time::timeout(Duration::from_secs(10), sender.send_request(req)).await
-    else {
-        return;
-    };
-    let upgrade = hyper::upgrade::on(&mut response);
-    let (parts, body) = response.into_parts();
-    let body = http_body_util::BodyExt::collect(body)
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let switching = parts.status == StatusCode::SWITCHING_PROTOCOLS;
-    let reply = Http {
-        head: parts.status.as_u16().to_string(),
-        uri: String::new(),
-        remote: None,
-        headers: http_of_headers(&parts.headers),
-        body,
-    };
-    fwd.send(Some(from), &Message::TunnelReply(fwd.me, id, reply));
+    let switching = head.head == "101";
+    fwd.send(Some(from), &Message::TunnelReply(fwd.me, id, head));
     if !switching {
         return;
     }
-    let Ok(upgraded) = upgrade.await else { return };
+    if !rest.is_empty() {
+        fwd.send(Some(from), &Message::ToAsker(fwd.me, id, rest));
+    }
     let weak = Arc::downgrade(engine);
-    pump(TokioIo::new(upgraded), rx, |bytes| {
+    pump(far, rx, |bytes| {
         let engine = weak.upgrade()?;
         let fwd = engine.forwarder.as_ref()?;
         fwd.send(Some(from), &Message::ToAsker(fwd.me, id, bytes));
