@@ -418,6 +418,17 @@ fn on_message<H: Handler>(engine: &Arc<Engine<H>>, payload: Bytes) {
         }
         Message::Bye(from) => {
             lock(&fwd.live).remove(&from);
+            // What it asked of us has nobody to answer to any more: its
+            // held polls end here as a local one whose client went away
+            // (which closes the session, as the reference does), rather
+            // than answer nobody and lose their packets.
+            lock(&fwd.serving).retain(|(node, _), task| {
+                if *node == from {
+                    task.abort();
+                }
+                *node != from
+            });
+            lock(&fwd.tunnels).retain(|(node, _), _| *node != from);
         }
         Message::Request(from, id, http) => {
             fwd.heard(from);

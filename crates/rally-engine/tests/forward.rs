@@ -169,3 +169,33 @@ async fn ids_of_no_live_engine_cost_no_message() {
     assert_eq!(status, 400);
     assert_eq!(hub.requests.load(Ordering::Relaxed), before + 1);
 }
+
+#[tokio::test]
+async fn polls_held_for_a_stopping_engine_end_at_the_owner() {
+    let hub = Arc::new(Hub::default());
+    let all = engines(&hub, 2);
+    acquainted(&all).await;
+    let sid = open(&all[0]).await;
+    let q = format!("&sid={sid}");
+    let held = {
+        let engine = all[1].clone();
+        let q = q.clone();
+        tokio::spawn(async move { call(&engine, Method::GET, &q, "").await })
+    };
+    eventually("the forwarded poll to be held", || async {
+        all[0].forward_stats().unwrap().served == 1
+    })
+    .await;
+    // The asking engine stops, and its client's connection goes with it:
+    // the owner ends the poll as a local one whose client went away (the
+    // reference closes the session), rather than answer nobody and lose
+    // its packets.
+    all[1].close(Duration::ZERO).await;
+    eventually("the owner to end the session", || async {
+        all[0].session_count() == 0
+    })
+    .await;
+    held.abort();
+    let (status, _) = call(&all[0], Method::GET, &q, "").await;
+    assert_eq!(status, 400);
+}
