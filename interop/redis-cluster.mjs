@@ -10,10 +10,13 @@
 // Usage: node redis-cluster.mjs <redisUrl | postgresUrl>
 //
 // A line protocol, one JSON object a line. Commands on stdin:
-//   {"cmd":"client","name":"c1","url":"http://127.0.0.1:3000","rooms":["r1"],"parser":"msgpack"}
-//       connects a client (websocket only) with auth {name, rooms}, with
-//       socket.io-msgpack-parser when "parser" is "msgpack";
-//       answers {"ok":"client","name":"c1","id":"<socket id>"}
+//   {"cmd":"client","name":"c1","url":"http://127.0.0.1:3000","rooms":["r1"],"parser":"msgpack",
+//    "transports":["polling"],"upgrade":false,"reconnection":true}
+//       connects a client (websocket only unless "transports" says
+//       otherwise; no reconnection unless asked) with auth {name, rooms},
+//       with socket.io-msgpack-parser when "parser" is "msgpack";
+//       answers {"ok":"client","name":"c1","id":"<socket id>","transport":"polling"}
+//       on every connection, and {"event":"upgraded","client":"c1","transport":"websocket"}
 //   {"cmd":"emit","client":"c1","ev":"join","args":["lobby"]}
 //       client c1 emits, asking for an ack: {"event":"ack","client":"c1","args":[...]}
 //   {"cmd":"serve","port":0,"mode":"classic"|"sharded"|"streams"|"postgres","recovery":false,"streamCount":1,"parser":"msgpack"}
@@ -110,16 +113,22 @@ async function redisPair() {
   return [pub, sub];
 }
 
-function addClient({ name, url, rooms, parser }) {
+function addClient({ name, url, rooms, parser, transports, upgrade, reconnection }) {
   const socket = connect(url, {
-    transports: ['websocket'],
+    transports: transports || ['websocket'],
+    upgrade: upgrade !== false,
     forceNew: true,
     auth: { name, rooms: rooms || [] },
-    reconnection: false,
+    reconnection: !!reconnection,
+    reconnectionDelay: 100,
+    reconnectionDelayMax: 500,
     ...parserOption(parser),
   });
   clients.set(name, socket);
-  socket.on('connect', () => out({ ok: 'client', name, id: socket.id }));
+  socket.io.on('open', () => {
+    socket.io.engine.on('upgrade', (t) => out({ event: 'upgraded', client: name, transport: t.name }));
+  });
+  socket.on('connect', () => out({ ok: 'client', name, id: socket.id, transport: socket.io.engine.transport.name }));
   socket.on('connect_error', (err) => out({ event: 'connect_error', client: name, message: err.message }));
   socket.on('disconnect', (reason) => out({ event: 'disconnect', client: name, reason }));
   socket.onAny((ev, ...args) => {

@@ -15,6 +15,8 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # The cluster tests (rally-redis, rally serve --redis) start their own Redis.
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The session forwarding tests balance rally serve nodes with nginx.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 # The Postgres cluster tests (rally-postgres) start their own server with
 # initdb and pg_ctl; Debian keeps them in /usr/lib/postgresql/<version>/bin,
 # off the PATH.

@@ -92,7 +92,7 @@ pub(crate) fn install(ns: &Arc<Namespace>) {
         socket.join(room.as_str());
         let _ = event.ack(&RoomCount {
             room: &room,
-            members: members(&socket, &room),
+            members: members(&socket, &room).await,
         });
         if !already {
             let presence = Presence {
@@ -117,7 +117,7 @@ pub(crate) fn install(ns: &Arc<Namespace>) {
         }
         let _ = event.ack(&RoomCount {
             room: &room,
-            members: members(&socket, &room),
+            members: members(&socket, &room).await,
         });
     });
     ns.on("chat message", |socket, mut event| async move {
@@ -212,6 +212,12 @@ fn in_room(socket: &Socket, room: &str) -> bool {
     room != socket.id().as_str() && socket.rooms().iter().any(|r| &**r == room)
 }
 
-fn members(socket: &Socket, room: &str) -> usize {
-    socket.ns().to(room).sockets().len()
+/// The members of `room` on every node of a cluster (this node's alone
+/// when the others do not answer).
+async fn members(socket: &Socket, room: &str) -> usize {
+    let to = socket.ns().to(room);
+    match to.fetch_sockets().await {
+        Ok(all) => all.len(),
+        Err(_) => to.sockets().len(),
+    }
 }

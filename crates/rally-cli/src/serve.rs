@@ -103,8 +103,18 @@ fn server(config: &ServeConfig, link: Option<&ClusterLink>) -> Server {
         builder = builder.cookie(cookie);
     }
     match link {
-        Some(ClusterLink::Redis(redis)) => builder = builder.adapter(redis.factory()),
-        Some(ClusterLink::Postgres(pg)) => builder = builder.adapter(pg.factory()),
+        Some(ClusterLink::Redis(redis)) => {
+            builder = builder.adapter(redis.factory());
+            if config.forward_sessions {
+                builder = builder.bus(redis.bus()).forward_sessions(true);
+            }
+        }
+        Some(ClusterLink::Postgres(pg)) => {
+            builder = builder.adapter(pg.factory());
+            if config.forward_sessions {
+                builder = builder.bus(pg.bus()).forward_sessions(true);
+            }
+        }
         None => {}
     }
     if let Some(recovery) = config.recovery() {

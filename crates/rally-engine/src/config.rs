@@ -134,6 +134,10 @@ pub struct Config {
     /// WebSocket compression (`perMessageDeflate`). Default off. See
     /// [`per_message_deflate`](Config::per_message_deflate).
     pub per_message_deflate: Option<PerMessageDeflate>,
+    /// Session forwarding over a cluster's bus: requests for sessions
+    /// other nodes hold are served through them. Default off. See
+    /// [`forward_sessions`](Config::forward_sessions).
+    pub forward_sessions: Option<Arc<dyn crate::Bus>>,
 }
 
 impl Default for Config {
@@ -160,6 +164,7 @@ impl Default for Config {
             headers: None,
             connection_error: None,
             per_message_deflate: None,
+            forward_sessions: None,
         }
     }
 }
@@ -184,6 +189,24 @@ impl Config {
     #[must_use]
     pub fn per_message_deflate(mut self, deflate: Option<PerMessageDeflate>) -> Self {
         self.per_message_deflate = deflate;
+        self
+    }
+
+    /// Serves the polling requests of sessions that other nodes of a
+    /// cluster hold through those nodes, over `bus` (which the cluster
+    /// adapter provides): a round-robin load balancer in front of the
+    /// nodes then needs no sticky sessions. Off (`None`) by default.
+    ///
+    /// Each node gets a random tag when the engine is made, and its
+    /// session ids begin with it (still 96 random bits each); a request for
+    /// a session held elsewhere goes to the node its id names, which runs
+    /// it as a request of its own and sends back the reply. An upgrade to
+    /// WebSocket of another node's session is refused (its client goes on
+    /// polling); a WebSocket opened without a session is a session of the
+    /// node that receives it. Make the engine within a tokio runtime.
+    #[must_use]
+    pub fn forward_sessions(mut self, bus: Option<Arc<dyn crate::Bus>>) -> Self {
+        self.forward_sessions = bus;
         self
     }
 
@@ -575,6 +598,7 @@ impl fmt::Debug for Config {
             .field("initial_headers", &self.initial_headers.is_some())
             .field("headers", &self.headers.is_some())
             .field("connection_error", &self.connection_error.is_some())
+            .field("forward_sessions", &self.forward_sessions.is_some())
             .finish()
     }
 }

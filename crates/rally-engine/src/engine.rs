@@ -46,6 +46,8 @@ pub(crate) struct Engine<H> {
     /// [`Config::open_packet_tail`] of each transport, built once.
     open_tail_polling: String,
     open_tail_websocket: String,
+    /// Session forwarding, when on.
+    pub(crate) forwarder: Option<crate::forward::Forwarder>,
 }
 
 impl<H: Handler> Owner for Engine<H> {
@@ -222,6 +224,20 @@ impl<H: Handler> Engine<H> {
         }
     }
 
+    /// Answers a request as one of this node's own: what a request another
+    /// node forwarded goes through.
+    pub(crate) async fn route_local<B>(self: &Arc<Self>, req: Request<B>) -> Response<EngineBody>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        match self.route(req) {
+            Routed::Now(response) => response,
+            Routed::Later(reply) => reply.await,
+        }
+    }
+
     /// A request naming a session (`sid`, `None` when it cannot be one): a
     /// poll, a POST or an upgrade.
     fn to_session<B>(
@@ -239,6 +255,31 @@ impl<H: Handler> Engine<H> {
     {
         let session = sid.and_then(|sid| self.sessions().get(&sid).cloned());
         let Some(session) = session else {
+            // Another node's session: served through it, when forwarding
+            // is on and the node is alive (an upgrade's connection relayed
+            // to it).
+            if let (Some(fwd), Some(sid)) = (&self.forwarder, sid) {
+                if wants_upgrade && fwd.takes(sid.tag()) {
+                    let engine = self.clone();
+                    return Routed::Later(Box::pin(crate::forward::relay::open(
+                        engine,
+                        req,
+                        sid.tag(),
+                    )));
+                }
+                let method = req.method();
+                if !wants_upgrade
+                    && (method == Method::GET || method == Method::POST)
+                    && fwd.takes(sid.tag())
+                {
+                    let engine = self.clone();
+                    return Routed::Later(Box::pin(crate::forward::forward(
+                        engine,
+                        req,
+                        sid.tag(),
+                    )));
+                }
+            }
             return Routed::Now(refuse(Refusal::UnknownSid, wants_upgrade));
         };
         // A session speaks one protocol revision; a request naming another
@@ -401,12 +442,12 @@ impl<H: Handler> Engine<H> {
             }
             let session = Session::new(
                 handshake,
-                query.protocol,
-                query.binary,
+                (query.protocol, query.binary),
                 self.config.max_buffered_frames,
                 (self.config.ping_interval, self.config.ping_timeout),
                 owner,
                 self.counters.clone(),
+                self.forwarder.as_ref().map(|f| f.me),
             );
             sessions.insert(session.sid(), session.clone());
             session
@@ -456,7 +497,7 @@ pub struct EngineIo<H> {
 impl<H: Handler> EngineIo<H> {
     /// An engine with these options, handing its sessions to `handler`.
     pub fn new(config: Config, handler: H) -> Self {
-        Self {
+        let this = Self {
             engine: Arc::new(Engine {
                 handler,
                 sessions: Mutex::default(),
@@ -468,9 +509,17 @@ impl<H: Handler> EngineIo<H> {
                     .map(|(max, window)| HandshakeRate::new(max, window)),
                 open_tail_polling: config.open_packet_tail(Transport::Polling),
                 open_tail_websocket: config.open_packet_tail(Transport::WebSocket),
+                forwarder: config
+                    .forward_sessions
+                    .clone()
+                    .map(crate::forward::Forwarder::new),
                 config,
             }),
+        };
+        if let Some(fwd) = &this.engine.forwarder {
+            fwd.start(&this.engine);
         }
+        this
     }
 
     /// The engine's options.
@@ -495,6 +544,23 @@ impl<H: Handler> EngineIo<H> {
     #[must_use]
     pub fn session_count(&self) -> usize {
         self.engine.sessions().len()
+    }
+
+    /// This node's tag, the first characters of its session ids, when it
+    /// forwards sessions ([`Config::forward_sessions`]).
+    #[must_use]
+    pub fn node_tag(&self) -> Option<crate::NodeTag> {
+        self.engine.forwarder.as_ref().map(|f| f.me)
+    }
+
+    /// What session forwarding has done so far, when it is on
+    /// ([`Config::forward_sessions`]).
+    #[must_use]
+    pub fn forward_stats(&self) -> Option<crate::ForwardStats> {
+        self.engine
+            .forwarder
+            .as_ref()
+            .map(crate::forward::Forwarder::stats)
     }
 
     /// What the engine has done so far.
@@ -531,6 +597,9 @@ impl<H: Handler> EngineIo<H> {
     /// Dropping the future only stops the wait: the engine stays closed.
     pub async fn close(&self, grace: std::time::Duration) -> bool {
         self.engine.closed.store(true, Ordering::Release);
+        if let Some(fwd) = &self.engine.forwarder {
+            fwd.stop();
+        }
         self.close_all(CloseReason::ServerShuttingDown);
         let wait = async {
             loop {

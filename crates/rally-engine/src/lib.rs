@@ -7,6 +7,7 @@ mod compression;
 mod config;
 mod engine;
 mod error;
+mod forward;
 mod handler;
 mod handshake;
 mod hooks;
@@ -30,6 +31,7 @@ pub use config::{
 };
 pub use engine::{EngineIo, ResponseFuture};
 pub use error::SendError;
+pub use forward::{Bus, ForwardStats, Inbox, MAX_PENDING, POST_TIMEOUT};
 pub use handler::Handler;
 pub use handshake::{Handshake, Headers, RemoteAddr, Secure};
 pub use hooks::{ConnectionError, ConnectionErrorHook, HeadersHook, Refusal};
@@ -42,7 +44,7 @@ pub use serve::{RequestBody, serve, serve_hyper, serve_hyper_with_shutdown, serv
 #[cfg(feature = "tls")]
 pub use serve::{serve_tls, serve_tls_with_shutdown};
 pub use session::Session;
-pub use sid::{Sid, SidHash, SidHasher, SidMap, SidSet};
+pub use sid::{NodeTag, Sid, SidHash, SidHasher, SidMap, SidSet};
 pub use stats::Stats;
 pub use transport::Transport;
 

@@ -104,12 +104,12 @@ pub(crate) enum Beat {
 impl Session {
     pub(crate) fn new(
         handshake: Handshake,
-        protocol: Protocol,
-        polling_binary: bool,
+        (protocol, polling_binary): (Protocol, bool),
         capacity: usize,
         (ping_interval, ping_timeout): (Duration, Duration),
         owner: Weak<dyn Owner>,
         counters: Arc<Counters>,
+        tag: Option<crate::NodeTag>,
     ) -> Arc<Self> {
         counters.opened(handshake.transport);
         let heartbeat = match protocol {
@@ -117,7 +117,7 @@ impl Session {
             Protocol::V3 => Heartbeat::AwaitingPing(Instant::now() + ping_interval + ping_timeout),
         };
         Arc::new(Self {
-            sid: Sid::random(),
+            sid: tag.map_or_else(Sid::random, Sid::random_tagged),
             state: Mutex::new(State {
                 transport: handshake.transport,
                 upgrading: false,

@@ -123,6 +123,36 @@ impl Sid {
         Self(out)
     }
 
+    /// A fresh random id that starts with the node tag `tag`: the tag's 4
+    /// characters, then 16 characters of 12 random bytes (96 random bits,
+    /// still beyond guessing). The node that made an id is read back from
+    /// it with [`tag`](Self::tag).
+    ///
+    /// ```
+    /// use rally_engine::{NodeTag, Sid};
+    ///
+    /// let tag = NodeTag::random();
+    /// let sid = Sid::random_tagged(tag);
+    /// assert_eq!(sid.tag(), tag);
+    /// assert!(sid.starts_with(tag.as_str()));
+    /// ```
+    #[must_use]
+    pub fn random_tagged(tag: NodeTag) -> Self {
+        let raw = POOL.with_borrow_mut(Pool::take);
+        let mut out = [0u8; 20];
+        out[..4].copy_from_slice(&tag.0);
+        // 12 bytes encode to exactly 16 characters.
+        let _ = URL_SAFE_NO_PAD.encode_slice(&raw[..12], &mut out[4..]);
+        Self(out)
+    }
+
+    /// The node tag the id starts with (meaningful for ids made by
+    /// [`random_tagged`](Self::random_tagged)).
+    #[must_use]
+    pub fn tag(&self) -> NodeTag {
+        NodeTag([self.0[0], self.0[1], self.0[2], self.0[3]])
+    }
+
     /// Parses the id a client sent back; `None` when it cannot be one.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
@@ -138,6 +168,52 @@ impl Sid {
     pub fn as_str(&self) -> &str {
         // base64url characters are ASCII.
         std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// The short random name of one node of a cluster: 4 base64url characters
+/// (3 random bytes), the first characters of the ids of the sessions the
+/// node opens when it forwards sessions (see [`Sid::random_tagged`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeTag([u8; 4]);
+
+impl NodeTag {
+    /// A fresh random tag.
+    #[must_use]
+    pub fn random() -> Self {
+        let raw = POOL.with_borrow_mut(Pool::take);
+        let mut out = [0u8; 4];
+        let _ = URL_SAFE_NO_PAD.encode_slice(&raw[..3], &mut out);
+        Self(out)
+    }
+
+    /// Reads a tag back from its 4 characters; `None` when they cannot be
+    /// one.
+    #[must_use]
+    pub fn parse(s: &[u8]) -> Option<Self> {
+        let bytes: [u8; 4] = s.try_into().ok()?;
+        bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+            .then_some(Self(bytes))
+    }
+
+    /// The tag as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for NodeTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for NodeTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeTag({})", self.as_str())
     }
 }
 

@@ -61,6 +61,8 @@ pub(crate) struct Client {
     new_channel: Arc<Notify>,
     /// The adapter of each channel (one per namespace).
     routes: RwLock<HashMap<String, Weak<PostgresNode>>>,
+    /// The session forwarding bus's channels (see `bus.rs`).
+    bus_routes: RwLock<HashMap<String, rally::Inbox>>,
     /// The connection for reading attachments and cleaning the table.
     other: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
     pub(crate) health: Health,
@@ -128,6 +130,7 @@ impl Client {
             channels: Mutex::default(),
             new_channel: Arc::default(),
             routes: RwLock::default(),
+            bus_routes: RwLock::default(),
             other: tokio::sync::Mutex::new(Some(other)),
             health: Health::default(),
             runtime: tokio::runtime::Handle::current(),
@@ -160,6 +163,51 @@ impl Client {
         if fresh {
             self.new_channel.notify_one();
         }
+    }
+
+    /// Hands the notifications of `channel` to the forwarding bus's
+    /// `inbox`, and LISTENs on it.
+    pub(crate) fn add_bus_route(&self, channel: String, inbox: rally::Inbox) {
+        self.bus_routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(channel.clone(), inbox);
+        let fresh = self
+            .channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(channel);
+        if fresh {
+            self.new_channel.notify_one();
+        }
+    }
+
+    /// A notification of the forwarding bus: its bytes, read from the
+    /// attachments table when it names a row.
+    async fn on_bus_notification(&self, inbox: rally::Inbox, payload: &str) {
+        let bytes = if payload.starts_with('{') {
+            let Some(message) = Incoming::parse(payload.as_bytes()) else {
+                return;
+            };
+            let id = match message.get("attachmentId") {
+                Some(Value::String(s)) => s.parse().ok(),
+                Some(other) => other.as_i64(),
+                None => None,
+            };
+            let Some(body) = (match id {
+                Some(id) => self.attachment(id).await,
+                None => None,
+            }) else {
+                return;
+            };
+            bytes::Bytes::from(body)
+        } else {
+            let Some(bytes) = crate::bus::decode(payload) else {
+                return;
+            };
+            bytes
+        };
+        inbox(bytes);
     }
 
     fn route(&self, channel: &str) -> Option<Arc<PostgresNode>> {
@@ -202,6 +250,17 @@ impl Client {
     /// A notification: the message it carries (read from the attachments
     /// table when it says so), to its namespace's adapter.
     async fn on_notification(&self, notification: Notification) {
+        let bus = self
+            .bus_routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(notification.channel())
+            .cloned();
+        if let Some(inbox) = bus {
+            self.on_bus_notification(inbox, notification.payload())
+                .await;
+            return;
+        }
         let Some(node) = self.route(notification.channel()) else {
             return;
         };

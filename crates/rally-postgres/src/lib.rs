@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod bus;
 mod client;
 mod transport;
 
@@ -175,6 +176,30 @@ impl PostgresAdapter {
     pub fn factory(&self) -> impl Fn(AdapterContext) -> Arc<dyn Adapter> + Send + Sync + 'static {
         let this = self.clone();
         move |ctx| this.adapter(ctx)
+    }
+
+    /// The node-to-node bus of session forwarding on these connections,
+    /// for [`ServerBuilder::bus`](rally::ServerBuilder::bus) (with
+    /// [`forward_sessions`](rally::ServerBuilder::forward_sessions)): a
+    /// NOTIFY channel per node (`<prefix>-forward#<tag>#`) and one for all
+    /// (`<prefix>-forward#`); payloads past the notification limit go
+    /// through the attachments table. One bus serves one server.
+    ///
+    /// ```no_run
+    /// use rally_postgres::{PostgresAdapter, PostgresConfig};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pg = PostgresAdapter::connect("postgres://app@127.0.0.1/app", PostgresConfig::new()).await?;
+    /// let io = rally::Server::builder()
+    ///     .adapter(pg.factory())
+    ///     .bus(pg.bus())
+    ///     .forward_sessions(true)
+    ///     .build();
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn bus(&self) -> Arc<dyn rally::Bus> {
+        Arc::new(bus::PostgresBus::new(self.client.clone()))
     }
 
     /// How many times the LISTEN connection was lost.

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod bus;
 mod classic;
 mod connection;
 mod sharded;
@@ -258,6 +259,35 @@ impl RedisAdapter {
     pub fn factory(&self) -> impl Fn(AdapterContext) -> Arc<dyn Adapter> + Send + Sync + 'static {
         let this = self.clone();
         move |ns| this.adapter(ns)
+    }
+
+    /// The node-to-node bus of session forwarding on this connection, for
+    /// [`ServerBuilder::bus`](rally::ServerBuilder::bus) (with
+    /// [`forward_sessions`](rally::ServerBuilder::forward_sessions)): a
+    /// channel per node under the key (`<key>-forward#<tag>#`) and one for
+    /// all (`<key>-forward#`), sharded pub/sub in [`Mode::Sharded`]. One
+    /// bus serves one server.
+    ///
+    /// ```no_run
+    /// use rally_redis::{RedisAdapter, RedisConfig};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let redis = RedisAdapter::connect("redis://127.0.0.1:6379", RedisConfig::new()).await?;
+    /// let io = rally::Server::builder()
+    ///     .adapter(redis.factory())
+    ///     .bus(redis.bus())
+    ///     .forward_sessions(true)
+    ///     .build();
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn bus(&self) -> Arc<dyn rally::Bus> {
+        let sharded = self.config.mode == Mode::Sharded;
+        Arc::new(bus::RedisBus::new(
+            self.conn.clone(),
+            &self.config.key,
+            sharded,
+        ))
     }
 
     /// How many times the connection to Redis was lost.

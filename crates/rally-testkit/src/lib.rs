@@ -9,6 +9,7 @@
 //! - [`node`]: the Node.js scripts of `interop/` as child processes (run to
 //!   completion, a server that prints `listening <port>`, a JSON-lines driver);
 //! - [`redis`]: a `redis-server` of its own on a free port;
+//! - [`nginx`]: Debian's nginx as a round-robin balancer on a free port;
 //! - [`tls`]: a throwaway certificate authority and the server certificates
 //!   it signs, as PEM files;
 //! - [`https`]: the interop test server over TLS (Node.js on https, Rally
@@ -32,6 +33,7 @@ pub mod cluster;
 pub mod http;
 pub mod https;
 pub mod interop;
+pub mod nginx;
 pub mod node;
 pub mod postgres;
 pub mod proxy;

@@ -35,6 +35,8 @@ pub struct ServerBuilder {
     pub(crate) parser: Parser,
     pub(crate) states: crate::state::States,
     pub(crate) admin_ui: Option<crate::admin::AdminUi>,
+    pub(crate) bus: Option<Arc<dyn rally_engine::Bus>>,
+    pub(crate) forward_sessions: bool,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -55,6 +57,8 @@ impl fmt::Debug for ServerBuilder {
             .field("parser", &self.parser)
             .field("states", &self.states)
             .field("admin_ui", &self.admin_ui)
+            .field("bus", &self.bus.is_some())
+            .field("forward_sessions", &self.forward_sessions)
             .finish()
     }
 }
@@ -74,6 +78,8 @@ impl Default for ServerBuilder {
             parser: Parser::Json,
             states: crate::state::States::default(),
             admin_ui: None,
+            bus: None,
+            forward_sessions: false,
         }
     }
 }
@@ -458,7 +464,41 @@ impl ServerBuilder {
         self
     }
 
+    /// Gives the server its cluster's node-to-node [`Bus`](rally_engine::Bus),
+    /// which the cluster adapters provide (`RedisAdapter::bus`,
+    /// `PostgresAdapter::bus`), for [`forward_sessions`](Self::forward_sessions).
+    pub fn bus(mut self, bus: Arc<dyn rally_engine::Bus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// Turns session forwarding on or off (off by default): a polling
+    /// request for a session another node of the cluster holds is served
+    /// through that node, so the nodes need no sticky sessions behind a
+    /// load balancer. It needs the cluster's [`bus`](Self::bus); see
+    /// [`rally_engine::Config::forward_sessions`] for how it works.
+    ///
+    /// ```
+    /// # fn run(cluster: impl Fn(rally::adapter::AdapterContext) -> std::sync::Arc<dyn rally::adapter::Adapter> + Send + Sync + 'static, bus: std::sync::Arc<dyn rally::Bus>) {
+    /// // With Redis: `.adapter(redis.factory()).bus(redis.bus())`.
+    /// let io = rally::Server::builder()
+    ///     .adapter(cluster)
+    ///     .bus(bus)
+    ///     .forward_sessions(true)
+    ///     .build();
+    /// # }
+    /// ```
+    pub fn forward_sessions(mut self, on: bool) -> Self {
+        self.forward_sessions = on;
+        self
+    }
+
     /// The server.
+    ///
+    /// # Panics
+    ///
+    /// With [`forward_sessions`](Self::forward_sessions) on and no
+    /// [`bus`](Self::bus): forwarding needs a cluster.
     #[must_use]
     pub fn build(self) -> crate::Server {
         crate::Server::from_builder(self)

@@ -29,6 +29,7 @@ pub use event::{AckReply, AckSender, Event};
 pub use namespace::Namespace;
 pub use operators::{AckResponses, BroadcastOperator};
 pub use rally_engine::PerMessageDeflate;
+pub use rally_engine::{Bus, ForwardStats, Inbox, NodeTag};
 pub use rally_engine::{
     CloseReason, ConnectionError, Cookie, Cors, HttpCompression, Refusal, RemoteAddr, RequestBody,
     SameSite, Secure, Sid, SidHasher, SidMap, SidSet, Stats, Transport, serve, serve_hyper,

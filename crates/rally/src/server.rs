@@ -267,7 +267,14 @@ impl Server {
         ServerBuilder::default()
     }
 
-    pub(crate) fn from_builder(builder: ServerBuilder) -> Self {
+    pub(crate) fn from_builder(mut builder: ServerBuilder) -> Self {
+        if builder.forward_sessions {
+            assert!(
+                builder.bus.is_some(),
+                "forward_sessions needs the cluster's bus (ServerBuilder::bus)"
+            );
+            builder.engine.forward_sessions = builder.bus.clone();
+        }
         let inner = Arc::new(ServerInner {
             config: Config {
                 connect_timeout: builder.connect_timeout,
@@ -446,6 +453,20 @@ impl Server {
     #[must_use]
     pub fn engine_stats(&self) -> rally_engine::Stats {
         self.engine.stats()
+    }
+
+    /// What session forwarding has done so far, when it is on
+    /// ([`ServerBuilder::forward_sessions`]).
+    #[must_use]
+    pub fn forward_stats(&self) -> Option<rally_engine::ForwardStats> {
+        self.engine.forward_stats()
+    }
+
+    /// This node's tag (the start of its session ids), when it forwards
+    /// sessions.
+    #[must_use]
+    pub fn node_tag(&self) -> Option<rally_engine::NodeTag> {
+        self.engine.node_tag()
     }
 
     /// Every namespace (static ones, and the children of dynamic ones).

@@ -164,6 +164,16 @@ pub(crate) struct ServeArgs {
     /// join a cluster through Postgres (LISTEN/NOTIFY), postgres://user:password@host/db (not with --redis)
     #[arg(long, env = "RALLY_POSTGRES", value_name = "URL")]
     postgres: Option<Toml<String>>,
+    /// serve the polling requests of sessions other nodes hold through them (no sticky sessions needed behind a load balancer), true or false (default off; the flag alone turns it on; needs --redis or --postgres)
+    #[arg(
+        long,
+        env = "RALLY_FORWARD_SESSIONS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    forward_sessions: Option<Toml<bool>>,
     /// connection state recovery, true or false (default off; the flag alone turns it on)
     #[arg(
         long,

@@ -41,6 +41,12 @@ pub(super) fn resolve(
             "--redis and --postgres: a node joins one cluster, through one of them".to_owned(),
         );
     }
+    if config.forward_sessions && config.redis.is_none() && config.postgres.is_none() {
+        return Err(
+            "--forward-sessions needs a cluster: --redis or --postgres (a lone node holds every session)"
+                .to_owned(),
+        );
+    }
     settings::check(&config)?;
     Ok(config)
 }

@@ -107,6 +107,9 @@ pub(crate) struct ServeConfig {
     pub(crate) redis_ca: Option<PathBuf>,
     /// The Postgres of the cluster, if any (never with `redis`).
     pub(crate) postgres: Option<String>,
+    /// Whether polling requests of other nodes' sessions are forwarded to
+    /// them (needs `redis` or `postgres`).
+    pub(crate) forward_sessions: bool,
     pub(crate) recovery: bool,
     pub(crate) recovery_max_disconnection: Duration,
     pub(crate) recovery_max_bytes: usize,
@@ -285,6 +288,7 @@ impl Default for ServeConfig {
             redis_mode: Mode::Classic,
             redis_ca: None,
             postgres: None,
+            forward_sessions: false,
             recovery: false,
             recovery_max_disconnection: rally::ConnectionStateRecovery::default()
                 .get_max_disconnection_duration(),

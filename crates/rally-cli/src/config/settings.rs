@@ -82,6 +82,7 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
                 .map_err(|_| format!("expected classic, sharded or streams, got `{last}`"))?;
         }
         "redis_ca" => config.redis_ca = Some(PathBuf::from(last)),
+        "forward_sessions" => config.forward_sessions = switch(last)?,
         "recovery" => config.recovery = switch(last)?,
         "recovery_max_disconnection" => config.recovery_max_disconnection = millis(last)?,
         "recovery_max_bytes" => config.recovery_max_bytes = positive(last, " of bytes")?,

@@ -167,6 +167,32 @@ fn postgres_settings() {
 }
 
 #[test]
+fn forward_sessions_settings() {
+    assert!(
+        !serve(&["--redis", "redis://h:1"], &[])
+            .unwrap()
+            .forward_sessions
+    );
+    let on = serve(&["--redis", "redis://h:1", "--forward-sessions"], &[]).unwrap();
+    assert!(on.forward_sessions);
+    let off = serve(&["--redis", "redis://h:1", "--forward-sessions=false"], &[]).unwrap();
+    assert!(!off.forward_sessions);
+    let env = [
+        ("RALLY_FORWARD_SESSIONS", "true"),
+        ("RALLY_POSTGRES", "postgres://h/db"),
+    ];
+    assert!(serve(&[], &env).unwrap().forward_sessions);
+    let file = std::env::temp_dir().join(format!("rally-fwd-{}.toml", std::process::id()));
+    std::fs::write(&file, "redis = \"redis://f:2\"\nforward_sessions = true\n").unwrap();
+    let config = serve(&["--config", &file.display().to_string()], &[]).unwrap();
+    assert!(config.forward_sessions);
+    assert_eq!(
+        serve(&["--forward-sessions"], &[]).unwrap_err(),
+        "--forward-sessions needs a cluster: --redis or --postgres (a lone node holds every session)"
+    );
+}
+
+#[test]
 fn recovery_settings() {
     assert_eq!(serve(&[], &[]).unwrap().recovery(), None);
     let on = serve(&["--recovery", "--port", "1"], &[]).unwrap();

@@ -86,6 +86,9 @@ impl Metrics {
             cluster(&mut text, link, gauges);
         }
         self.recovery(&mut text);
+        if let Some(stats) = self.io.forward_stats() {
+            forwarding(&mut text, &stats);
+        }
         text.finish()
     }
 
@@ -257,5 +260,54 @@ fn traffic(text: &mut Exposition, stats: &Stats) {
             .closes
             .iter()
             .map(|(reason, n)| (format!("reason=\"{}\"", reason.as_str()), *n)),
+    );
+}
+
+/// Session forwarding (`--forward-sessions`).
+fn forwarding(text: &mut Exposition, stats: &rally::ForwardStats) {
+    text.family(
+        "rally_forwarded_requests_total",
+        Kind::Counter,
+        "Polling requests of other nodes' sessions sent to their node, by kind.",
+        [
+            ("kind=\"poll\"", stats.polls),
+            ("kind=\"post\"", stats.posts),
+        ],
+    );
+    text.single(
+        "rally_forward_relays_total",
+        Kind::Counter,
+        "WebSockets of other nodes' sessions relayed to their node (upgrades of a session held elsewhere).",
+        stats.relays,
+    );
+    text.single(
+        "rally_forward_served_total",
+        Kind::Counter,
+        "Requests (and relayed WebSockets) served for other nodes.",
+        stats.served,
+    );
+    text.single(
+        "rally_forward_failures_total",
+        Kind::Counter,
+        "Forwarded requests that got no reply from their node (timeout, node gone, bounds).",
+        stats.failed,
+    );
+    text.single(
+        "rally_forward_refused_total",
+        Kind::Counter,
+        "Requests for sessions of no live node, refused without forwarding.",
+        stats.refused,
+    );
+    text.single(
+        "rally_forward_latency_seconds_sum",
+        Kind::Counter,
+        "Sum of the round trips of answered forwarded requests (held polls included).",
+        format_args!("{:.6}", stats.latency_micros as f64 / 1e6),
+    );
+    text.single(
+        "rally_forward_latency_seconds_count",
+        Kind::Counter,
+        "Answered forwarded requests.",
+        stats.answered,
     );
 }

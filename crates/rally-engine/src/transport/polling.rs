@@ -366,7 +366,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-enum BodyError {
+pub(crate) enum BodyError {
     TooLarge,
     Read,
     Abandoned,
@@ -375,7 +375,7 @@ enum BodyError {
 }
 
 /// Reads a whole request body, refusing it once it passes `limit` bytes.
-async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, BodyError>
+pub(crate) async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, BodyError>
 where
     B: Body,
     B::Error: Into<BoxError>,
