@@ -47,8 +47,13 @@ where
         return unknown();
     };
     let (mut parts, _body) = req.into_parts();
-    let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
-        return unknown();
+    // The client's socket comes from Rally's own HTTP/1.1, or from hyper's.
+    let client = match parts.extensions.remove::<crate::serve::Upgrade>() {
+        Some(upgrade) => Client::Tcp(upgrade),
+        None => match parts.extensions.remove::<OnUpgrade>() {
+            Some(on_upgrade) => Client::Hyper(on_upgrade),
+            None => return unknown(),
+        },
     };
     let http = Http {
         head: parts.method.as_str().to_owned(),
@@ -94,18 +99,26 @@ where
     }
     let weak = Arc::downgrade(&engine);
     tokio::spawn(async move {
-        let client = match on_upgrade.await {
-            Ok(upgraded) => Some(TokioIo::new(upgraded)),
-            Err(_) => None,
+        let out = |bytes| {
+            let engine = weak.upgrade()?;
+            let fwd = engine.forwarder.as_ref()?;
+            fwd.send(Some(to), &Message::ToOwner(fwd.me, id, bytes));
+            Some(())
         };
-        if let Some(client) = client {
-            pump(client, data_rx, |bytes| {
-                let engine = weak.upgrade()?;
-                let fwd = engine.forwarder.as_ref()?;
-                fwd.send(Some(to), &Message::ToOwner(fwd.me, id, bytes));
-                Some(())
-            })
-            .await;
+        match client {
+            Client::Tcp(upgrade) => {
+                if let Some((stream, early)) = upgrade.socket().await {
+                    // What the client sent before the 101 goes first.
+                    if early.is_empty() || out(Bytes::from(early)).is_some() {
+                        pump(stream, data_rx, out).await;
+                    }
+                }
+            }
+            Client::Hyper(on_upgrade) => {
+                if let Ok(upgraded) = on_upgrade.await {
+                    pump(TokioIo::new(upgraded), data_rx, out).await;
+                }
+            }
         }
         if let Some(engine) = weak.upgrade() {
             if let Some(fwd) = &engine.forwarder {
@@ -115,6 +128,12 @@ where
         }
     });
     response
+}
+
+/// Where the client's socket of a relayed upgrade comes from.
+enum Client {
+    Tcp(crate::serve::Upgrade),
+    Hyper(OnUpgrade),
 }
 
 /// Moves bytes between `io` and the bus until either side ends: what `io`
