@@ -15,7 +15,7 @@
 //   On connection in any namespace: emit "auth" with socket.handshake.auth.
 //   "/" and "/custom": message, message-with-ack.
 //   "/" only: join, leave, to, to-except, broadcast, volatile, request-ack,
-//   fetch, server-disconnect, drop-transport; and, this server only,
+//   fetch, server-disconnect, server-close, drop-transport; and, this server only,
 //   transport (ack): ack({name, extensions}), the transport in use and the
 //   WebSocket extensions agreed ("" on polling or without any).
 //
@@ -137,6 +137,10 @@ root.on('connection', (socket) => {
   // server-disconnect: namespace-level disconnect; the engine connection stays open.
   socket.on('server-disconnect', () => {
     socket.disconnect();
+  });
+  // server-close: disconnect and close the engine connection; the client sees "io server disconnect".
+  socket.on('server-close', () => {
+    socket.disconnect(true);
   });
   // drop-transport: close the whole engine connection; the client sees "transport close" and reconnects.
   socket.on('drop-transport', () => {

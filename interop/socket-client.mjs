@@ -743,13 +743,14 @@ async function scenarioConnectError() {
 async function scenarioServerDisconnect() {
   const QUIET_MS = 500; // longer than reconnectionDelayMax (200 ms)
 
-  // A lone client.
+  // A lone client, and one whose whole connection the server closes.
   const lone = newClient('server-disconnect/lone');
+  const closed = newClient('server-disconnect/close');
   // "/" and "/custom" on one engine connection.
   const manager = new Manager(BASE_URL, managerOptions());
   const root = new Client('server-disconnect/shared /', manager.socket('/'));
   const custom = new Client('server-disconnect/shared /custom', manager.socket('/custom'));
-  for (const client of [lone, root, custom]) {
+  for (const client of [lone, closed, root, custom]) {
     await client.connected();
     await client.next('auth');
     await client.upgraded();
@@ -758,7 +759,10 @@ async function scenarioServerDisconnect() {
 
   lone.emit('server-disconnect');
   root.emit('server-disconnect');
-  for (const client of [lone, root]) {
+  // The disconnect packet comes before the connection's close, in every
+  // transport: the client must still report the server's disconnect.
+  closed.emit('server-close');
+  for (const client of [lone, root, closed]) {
     const { reason } = await client.nextDisconnect();
     if (reason !== 'io server disconnect') fail(`${client.label}: disconnect reason "${reason}", expected "io server disconnect"`);
     if (client.socket.active) fail(`${client.label}: socket.active is still true after "io server disconnect"`);
@@ -768,12 +772,12 @@ async function scenarioServerDisconnect() {
   if (manager.engine.id !== engineId) fail(`server-disconnect/shared: engine changed (${manager.engine.id}, was ${engineId})`);
 
   await delay(QUIET_MS);
-  for (const client of [lone, root]) {
+  for (const client of [lone, root, closed]) {
     if (client.connects.length !== 1 || client.socket.connected) fail(`${client.label}: reconnected by itself after "io server disconnect"`);
     if (client.manager.reconnectAttempts !== 0) fail(`${client.label}: ${client.manager.reconnectAttempts} reconnection attempt(s) after "io server disconnect"`);
   }
   custom.guard('the quiet period');
-  log(`server-disconnect: "io server disconnect" seen, no reconnection within ${QUIET_MS} ms, /custom on the same engine unaffected`);
+  log(`server-disconnect: "io server disconnect" seen (also with the connection closed), no reconnection within ${QUIET_MS} ms, /custom on the same engine unaffected`);
 
   // A manual reconnection works, with a new socket id.
   root.socket.connect();

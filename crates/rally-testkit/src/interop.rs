@@ -38,8 +38,8 @@ pub fn lenient() -> ServerBuilder {
 /// and `/mw` (whose middleware wants `{"token":"secret"}`), `auth` echoed on
 /// connection, `message` → `message-back`, `message-with-ack` answered with
 /// its arguments; on `/`: `join`, `leave`, `to`, `to-except`, `broadcast`,
-/// `volatile`, `request-ack`, `fetch`, `server-disconnect`,
-/// `drop-transport`.
+/// `volatile`, `request-ack`, `fetch`, `server-disconnect`, `server-close`
+/// (disconnects and closes the connection), `drop-transport`.
 pub fn server_with(ping_interval: Duration, ping_timeout: Duration) -> Server {
     serve_protocol(
         Server::builder()
@@ -169,6 +169,9 @@ fn root_handlers(io: &Server) {
     });
     root.on("server-disconnect", |socket, _event| async move {
         socket.disconnect(false);
+    });
+    root.on("server-close", |socket, _event| async move {
+        socket.disconnect(true);
     });
     root.on("drop-transport", |socket, _event| async move {
         if let Some(session) = socket.session() {

@@ -96,10 +96,13 @@ pub(crate) async fn poll(
             } else {
                 frames.clear();
             }
-            // The close follows the last queued frame, maybe a poll later;
-            // a poll that comes after the close gets a noop first, as the
-            // reference's orderly close does.
-            if rx.is_empty() {
+            // The close goes alone, in the poll after the last queued
+            // frame, as the reference's orderly close: a client handles a
+            // close in the same payload before the packets beside it (the
+            // official client reports a server's disconnect packet sent
+            // with it as `transport close`, and reconnects). A poll that
+            // comes after the close gets a noop first, as the reference's.
+            if rx.is_empty() && frames.is_empty() {
                 if closed_before && frames.is_empty() {
                     frames.push(NOOP);
                 }
