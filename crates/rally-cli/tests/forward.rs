@@ -1,16 +1,25 @@
 //! `rally serve --redis ... --forward-sessions`: three nodes behind Debian's
 //! nginx balancing every request round robin (no `ip_hash`, no keep-alive
-//! to the nodes), a redis-server, and socket.io-client 4.8.4 clients of the
-//! chat demo in each transport mode; the same cluster without forwarding
-//! shows the reference's `Session ID unknown`.
+//! to the nodes), a redis-server, socket.io-client 4.8.4 clients of the
+//! chat demo in each transport mode, and a Node.js socket.io node in the
+//! cluster that asks them for acks, sends them binary and disconnects them;
+//! requests sent to chosen nodes check each kind of forwarding by the
+//! metrics; the same cluster without forwarding shows the reference's
+//! `Session ID unknown`.
 
 mod support;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use rally_testkit::{
-    cluster::Driver, eventually, http::Http, nginx::Nginx, node, postgres::PostgresServer,
-    redis::RedisServer, repo_root,
+    cluster::Driver,
+    eventually,
+    http::{Http, Polling, finish},
+    nginx::Nginx,
+    node,
+    postgres::PostgresServer,
+    redis::RedisServer,
+    repo_root, within, ws,
 };
 use serde_json::{Value, json};
 use support::Rally;
@@ -112,9 +121,59 @@ async fn raw_polling_moves_between_nodes() {
     assert!(refused >= 1);
 }
 
-/// The chat's clients in one transport mode through the balancer: acks,
-/// room broadcasts reaching every node's clients, binary from the
-/// emitter, a server-initiated disconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_on_another_node_reaches_the_owner() {
+    let redis = RedisServer::start().await;
+    let (nodes, _nginx) = cluster(&redis, &["--forward-sessions"]).await;
+    let at = |i: usize| Http::new(SocketAddr::from(([127, 0, 0, 1], nodes[i].port)));
+    // The session opens on node 0; it connects through node 1 and hears
+    // its answer through node 2.
+    let session = at(0).open_polling("/socket.io/").await;
+    let on = |i: usize| Polling {
+        http: at(i),
+        ..session.clone()
+    };
+    on(1).post_ok(br#"40{"name":"relayed"}"#).await;
+    let reply = on(2).get().await;
+    assert!(reply.text().starts_with("40{\"sid\":"), "{reply:?}");
+    // A poll waits on node 0 while the WebSocket upgrade goes to node 1,
+    // which relays it to node 0: the probe, then the switch, which ends
+    // the waiting poll with a noop.
+    let poll = on(0).pending_get().await;
+    let uri = format!(
+        "ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket&sid={}",
+        nodes[1].port, session.sid
+    );
+    let mut socket = ws::connect(&uri, &[]).await;
+    ws::send_text(&mut socket, "2probe").await;
+    assert_eq!(ws::expect_text(&mut socket).await, "3probe");
+    ws::send_text(&mut socket, "5").await;
+    assert_eq!(finish(poll).await.text(), "6");
+    // The chat answers over the relayed WebSocket, acks included.
+    ws::send_text(&mut socket, r#"421["join","lobby"]"#).await;
+    let ack = ws::expect_text(&mut socket).await;
+    assert!(ack.starts_with(r#"431[{"#), "{ack}");
+    assert!(ack.contains(r#""room":"lobby""#), "{ack}");
+    // Polls and posts went from nodes 1 and 2 to node 0, which served
+    // them; the WebSocket is a relay on node 1 and the session stays on
+    // node 0.
+    assert!(metric(&nodes[1], "rally_forwarded_requests_total{kind=\"post\"}").await >= 1);
+    assert!(metric(&nodes[2], "rally_forwarded_requests_total{kind=\"poll\"}").await >= 1);
+    assert_eq!(metric(&nodes[1], "rally_forward_relays_total").await, 1);
+    assert!(metric(&nodes[0], "rally_forward_served_total").await >= 3);
+    assert_eq!(metric(&nodes[0], "rally_sockets").await, 1);
+    assert_eq!(metric(&nodes[1], "rally_sockets").await, 0);
+    // Ending the socket ends the session on its owner.
+    ws::close(&mut socket).await;
+    eventually("the owner to drop the session", || async {
+        metric(&nodes[0], "rally_sockets").await == 0
+    })
+    .await;
+}
+
+/// The chat's clients in one transport mode through the balancer: acks
+/// both ways, room broadcasts reaching every node's clients, binary, a
+/// server-initiated disconnect.
 async fn chat_through_balancer(transports: &[&str], upgrade: bool) {
     chat_through_balancer_in(transports, upgrade, "classic").await;
 }
@@ -124,29 +183,30 @@ async fn chat_through_balancer_in(transports: &[&str], upgrade: bool, mode: &str
     let flags = ["--forward-sessions", "--redis-mode", mode];
     let (nodes, nginx) = cluster(&redis, &flags).await;
     let driver = Driver::start(&redis.url()).await;
-    chat_with(
-        driver,
-        &nodes,
-        &nginx,
-        transports,
-        upgrade,
-        mode == "classic",
-    )
-    .await;
+    chat_with(driver, &nodes, &nginx, transports, upgrade, mode).await;
 }
 
-/// The chat's clients through `nginx`; `emitter` when the driver's emitter
-/// reaches the nodes.
-async fn chat_with(
-    mut driver: Driver,
+/// Connects chat clients through `nginx` until every node holds at least
+/// one (and there are at least four), each in room "lobby"; their names.
+async fn clients_on_every_node(
+    driver: &mut Driver,
     nodes: &[Rally],
     nginx: &Nginx,
     transports: &[&str],
     upgrade: bool,
-    emitter: bool,
-) {
-    let names = ["ann", "bob", "cat", "dan"];
-    for name in names {
+) -> Vec<String> {
+    eventually("no sockets left from before", || async {
+        for node in nodes {
+            if metric(node, "rally_sockets").await > 0 {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let mut names = Vec::new();
+    loop {
+        let name = format!("c{}", names.len());
         driver
             .send(json!({"cmd": "client", "name": name, "url": nginx.url(),
                 "transports": transports, "upgrade": upgrade}))
@@ -159,45 +219,73 @@ async fn chat_with(
         driver
             .send(json!({"cmd": "emit", "client": name, "ev": "join", "args": ["lobby"]}))
             .await;
-        let ack = driver.event(name, "ack").await;
+        let ack = driver.event(&name, "ack").await;
         assert_eq!(ack[0]["room"], "lobby", "{ack}");
+        names.push(name);
+        let mut everywhere = true;
+        for node in nodes {
+            everywhere &= metric(node, "rally_sockets").await > 0;
+        }
+        if everywhere && names.len() >= 4 {
+            return names;
+        }
+        assert!(names.len() < 15, "a node got no client in 15 connections");
     }
+}
+
+/// The chat's clients through `nginx`, with a Node.js socket.io node in
+/// the cluster (adapter `mode`: a Redis mode or `postgres`) that asks
+/// them for acknowledgements, sends them binary and ends their sessions.
+async fn chat_with(
+    mut driver: Driver,
+    nodes: &[Rally],
+    nginx: &Nginx,
+    transports: &[&str],
+    upgrade: bool,
+    mode: &str,
+) {
+    driver.serve(mode).await;
+    within("the Node.js node to count the Rally nodes", async {
+        while driver.op(json!({"op": "serverCount"})).await != json!(4) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let names = clients_on_every_node(&mut driver, nodes, nginx, transports, upgrade).await;
     if upgrade {
         // Each upgrade reaches the session's node, relayed or not.
-        for name in names {
+        for name in &names {
             driver
                 .expect(&format!("{name} upgraded"), |l| {
-                    l["event"] == "upgraded" && l["client"] == name
+                    l["event"] == "upgraded" && l["client"] == name.as_str()
                 })
                 .await;
         }
     }
     // A message reaches everyone else, acked to its sender.
     driver
-        .send(json!({"cmd": "emit", "client": "ann", "ev": "chat message",
+        .send(json!({"cmd": "emit", "client": "c0", "ev": "chat message",
             "args": [{"room": "lobby", "text": "hello"}]}))
         .await;
-    assert_eq!(driver.event("ann", "ack").await, json!([{"ok": true}]));
+    assert_eq!(driver.event("c0", "ack").await, json!([{"ok": true}]));
     for name in &names[1..] {
         let message = driver.event(name, "chat message").await;
         assert_eq!(message[0]["text"], "hello", "{message}");
     }
-    // Binary from outside the cluster reaches every client.
-    if emitter {
-        emitter_binary(&mut driver, &names).await;
-    }
+    server_asks_for_acks(&mut driver, &names).await;
+    binary_reaches_everyone(&mut driver, &names).await;
     // Clients live through several heartbeats, then still talk.
     if transports.contains(&"polling") && !upgrade {
         every_node_forwards(nodes).await;
+        let last = names.last().expect("clients");
         driver
-            .send(json!({"cmd": "emit", "client": "dan", "ev": "chat message",
+            .send(json!({"cmd": "emit", "client": last, "ev": "chat message",
                 "args": [{"room": "lobby", "text": "still here"}]}))
             .await;
-        assert_eq!(driver.event("dan", "ack").await, json!([{"ok": true}]));
+        assert_eq!(driver.event(last, "ack").await, json!([{"ok": true}]));
+        server_asks_for_acks(&mut driver, &names).await;
     }
-    if emitter {
-        emitter_disconnects(&mut driver, &names).await;
-    }
+    server_disconnects(&mut driver, &names).await;
     let seen: Vec<Value> = driver.seen_events();
     assert!(
         seen.iter().all(|l| l["event"] != "connect_error"),
@@ -206,32 +294,49 @@ async fn chat_with(
     );
 }
 
-/// Binary from the redis-emitter reaches every client.
-async fn emitter_binary(driver: &mut Driver, names: &[&str]) {
-    driver
-        .emitter(json!({"op": "emit", "rooms": ["lobby"], "ev": "bytes",
-            "args": [{"bin": [0, 1, 2, 255]}]}))
+/// A broadcast with acknowledgements from the Node.js node: every client,
+/// wherever its requests land, answers, and every answer comes back.
+async fn server_asks_for_acks(driver: &mut Driver, names: &[String]) {
+    let answers = driver
+        .op(
+            json!({"op": "emitWithAck", "rooms": ["lobby"], "ev": "question",
+            "args": ["ready?"], "timeout": 10000}),
+        )
         .await;
-    for &name in names {
+    let mut expected: Vec<String> = names.iter().map(|n| format!("{n}-ack")).collect();
+    expected.sort();
+    assert_eq!(answers, json!(expected));
+    for name in names {
+        assert_eq!(driver.event(name, "question").await, json!(["ready?"]));
+    }
+}
+
+/// Binary from the Node.js node reaches every client.
+async fn binary_reaches_everyone(driver: &mut Driver, names: &[String]) {
+    driver
+        .op(json!({"op": "emit", "rooms": ["lobby"], "ev": "bytes",
+            "args": [{"bin": [0, 1, 2, 255]}, "tail"]}))
+        .await;
+    for name in names {
         assert_eq!(
             driver.event(name, "bytes").await,
-            json!([{"bin": [0, 1, 2, 255]}])
+            json!([{"bin": [0, 1, 2, 255]}, "tail"])
         );
     }
 }
 
-/// The server ends every client's session (through the redis-emitter).
-async fn emitter_disconnects(driver: &mut Driver, names: &[&str]) {
-    // The server ends them all.
+/// The server ends every client's session.
+async fn server_disconnects(driver: &mut Driver, names: &[String]) {
     driver
-        .emitter(json!({"op": "disconnectSockets", "rooms": ["lobby"], "close": true}))
+        .op(json!({"op": "disconnectSockets", "rooms": ["lobby"], "close": true}))
         .await;
-    for &name in names {
-        driver
+    for name in names {
+        let line = driver
             .expect(&format!("{name} disconnected"), |l| {
-                l["event"] == "disconnect" && l["client"] == name
+                l["event"] == "disconnect" && l["client"] == name.as_str()
             })
             .await;
+        assert_eq!(line["reason"], "io server disconnect", "{line}");
     }
 }
 
@@ -258,7 +363,7 @@ async fn polling_and_upgrades_on_postgres() {
         (&["polling", "websocket"][..], true),
     ] {
         let driver = Driver::start(&url).await;
-        chat_with(driver, &nodes, &nginx, transports, upgrade, true).await;
+        chat_with(driver, &nodes, &nginx, transports, upgrade, "postgres").await;
     }
 }
 
