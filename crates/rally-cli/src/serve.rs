@@ -204,6 +204,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
             addr.port()
         );
     }
+    let cluster = link.clone();
     let app = App {
         io: io.clone(),
         config: Arc::new(config.clone()),
@@ -272,8 +273,23 @@ async fn run(config: ServeConfig) -> Result<(), String> {
             "shutdown timeout reached; exiting anyway"
         ),
     }
+    // The last disconnections' messages (and, in streams mode, the records
+    // that let another node recover those sessions) reach the cluster
+    // before the process ends.
+    if let Some(cluster) = cluster {
+        if tokio::time::timeout(FLUSH_TIMEOUT, cluster.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("messages for the cluster still queued at exit");
+        }
+    }
     Ok(())
 }
+
+/// How long a stopping node waits for its last messages to reach the
+/// cluster.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Resolves on SIGINT or SIGTERM, listened for from this call on (so that
 /// a signal sent as soon as the server says it listens is not missed).

@@ -15,6 +15,7 @@ use rally_testkit::{
     cluster::Driver,
     eventually,
     http::{Http, Polling, finish},
+    interop::RecoveryClient,
     nginx::Nginx,
     node,
     postgres::PostgresServer,
@@ -429,6 +430,96 @@ async fn a_killed_node_s_clients_reconnect_and_the_others_stay() {
         .filter(|l| l["event"] == "disconnect")
         .collect();
     assert!(again.is_empty(), "more clients lost: {again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_node_s_clients_recover_their_state_on_another_node() {
+    let redis = RedisServer::start().await;
+    let flags = [
+        "--forward-sessions",
+        "--redis-mode",
+        "streams",
+        "--recovery",
+    ];
+    let (nodes, nginx) = cluster(&redis, &flags).await;
+    // Clients in each transport mode through the balancer, in "lobby".
+    let mut clients = Vec::new();
+    for (i, mode) in [
+        "polling",
+        "websocket",
+        "upgrade",
+        "polling",
+        "websocket",
+        "upgrade",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("r{i}");
+        let mut client =
+            RecoveryClient::start_with_auth(&nginx.url(), mode, &json!({"name": name}));
+        let (_, connect) = client.until("connect").await;
+        assert_eq!(connect["recovered"], false, "{connect}");
+        let (_, ack) = client.ask("join", json!(["lobby"])).await;
+        assert_eq!(ack[0]["room"], "lobby", "{ack:?}");
+        clients.push((client, connect["id"].clone()));
+    }
+    // The node holding the most sessions stops; a client of another node,
+    // reached directly, stays to talk to the room.
+    let mut held = Vec::new();
+    for node in &nodes {
+        held.push(metric(node, "rally_sockets").await);
+    }
+    let stopped = (0..3).max_by_key(|&i| held[i]).expect("three nodes");
+    assert!(held[stopped] > 0);
+    let mut speaker = RecoveryClient::start_with_auth(
+        &format!("http://127.0.0.1:{}", nodes[(stopped + 1) % 3].port),
+        "websocket",
+        &json!({"name": "speaker"}),
+    );
+    speaker.until("connect").await;
+    speaker.ask("join", json!(["lobby"])).await;
+    let mut nodes = nodes;
+    let node = nodes.remove(stopped);
+    let (status, log) =
+        tokio::task::spawn_blocking(move || node.terminate(Duration::from_secs(20)))
+            .await
+            .expect("the node stops");
+    assert!(status.success(), "{status:?}\n{log}");
+    // Its clients come back through the balancer on other nodes, with
+    // their ids and rooms (and anything said meanwhile); the others never
+    // left.
+    speaker
+        .ask(
+            "chat message",
+            json!([{"room": "lobby", "text": "welcome back"}]),
+        )
+        .await;
+    let mut moved = 0;
+    for (client, id) in &mut clients {
+        let message = client.event("chat message").await;
+        assert_eq!(message[0]["text"], "welcome back", "{message:?}");
+        let Some(gone) = client
+            .history
+            .iter()
+            .position(|l| l["type"] == "disconnect")
+        else {
+            continue;
+        };
+        moved += 1;
+        // A recovered client hears what it missed before its `connect`.
+        let back = match client.history[gone..]
+            .iter()
+            .find(|l| l["type"] == "connect")
+        {
+            Some(back) => back.clone(),
+            None => client.until("connect").await.1,
+        };
+        let history = &client.history;
+        assert_eq!(back["recovered"], true, "{history:?}");
+        assert_eq!(&back["id"], id, "{history:?}");
+    }
+    assert_eq!(moved, held[stopped], "clients that lost their node");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use std::{
 use futures_util::future::join_all;
 use rally_cluster::wire::Incoming;
 use serde_json::Value;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_postgres::{AsyncMessage, NoTls, Notification, Statement};
 
 use crate::{Error, PostgresConfig, transport::PostgresNode};
@@ -29,8 +29,10 @@ const BATCH: usize = 256;
 /// The longest wait between two reconnection attempts.
 const MAX_DELAY: Duration = Duration::from_secs(2);
 
-/// A message for the other nodes.
+/// A message for the other nodes, or a mark.
 pub(crate) enum Outgoing {
+    /// Answered once everything queued before it went out (or failed).
+    Flushed(oneshot::Sender<()>),
     /// `pg_notify(channel, payload)`.
     Notify { channel: String, payload: String },
     /// The message (MessagePack) goes into the attachments table, and a
@@ -146,6 +148,15 @@ impl Client {
     pub(crate) fn send(&self, message: Outgoing) {
         if self.queue.try_send(message).is_err() {
             self.health.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Resolves once every message queued before the call went out to
+    /// Postgres (or failed to).
+    pub(crate) async fn flush(&self) {
+        let (done, sent) = oneshot::channel();
+        if self.queue.send(Outgoing::Flushed(done)).await.is_ok() {
+            let _ = sent.await;
         }
     }
 
@@ -312,6 +323,14 @@ async fn publisher(client: Weak<Client>, mut outgoing: mpsc::Receiver<Outgoing>)
         let Some(client) = client.upgrade() else {
             return;
         };
+        let (flushed, messages): (Vec<Outgoing>, Vec<Outgoing>) = batch
+            .drain(..)
+            .partition(|m| matches!(m, Outgoing::Flushed(_)));
+        batch.extend(messages);
+        if batch.is_empty() {
+            answer(flushed);
+            continue;
+        }
         if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
             conn = match open(&client.pg, None).await {
                 Ok(c) => c
@@ -335,6 +354,16 @@ async fn publisher(client: Weak<Client>, mut outgoing: mpsc::Receiver<Outgoing>)
             conn = None;
         }
         batch.clear();
+        answer(flushed);
+    }
+}
+
+/// Answers flush marks.
+fn answer(marks: Vec<Outgoing>) {
+    for mark in marks {
+        if let Outgoing::Flushed(done) = mark {
+            let _ = done.send(());
+        }
     }
 }
 

@@ -202,6 +202,22 @@ impl PostgresAdapter {
         Arc::new(bus::PostgresBus::new(self.client.clone()))
     }
 
+    /// Resolves once every message queued for Postgres before the call
+    /// (the broadcasts and requests for the other nodes) has been sent, or
+    /// has failed to be. Call it after closing the server, before the
+    /// process exits, so that what the last disconnections sent is not
+    /// lost.
+    ///
+    /// ```no_run
+    /// # async fn run(pg: rally_postgres::PostgresAdapter, io: rally::Server) {
+    /// io.close().await;
+    /// pg.flush().await;
+    /// # }
+    /// ```
+    pub async fn flush(&self) {
+        self.client.flush().await;
+    }
+
     /// How many times the LISTEN connection was lost.
     #[must_use]
     pub fn outages(&self) -> u64 {

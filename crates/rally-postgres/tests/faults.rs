@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rally_postgres::{Heartbeat, PostgresConfig};
 use rally_testkit::{
-    cluster::Driver, eventually, postgres::PostgresNode, postgres::PostgresServer,
+    cluster::Driver, eventually, postgres::PostgresNode, postgres::PostgresServer, within,
 };
 use serde_json::json;
 
@@ -64,4 +64,43 @@ async fn postgres_restart() {
     assert_eq!(a.io.broadcast().fetch_sockets().await.unwrap().len(), 2);
     assert!(a.pg.outages() >= 1 && b.pg.outages() >= 1);
     clients.none_yet("during");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_waits_for_every_queued_message() {
+    let pg = PostgresServer::start().await;
+    let node = PostgresNode::start(&pg.url(), PostgresConfig::new()).await;
+    let (sql, connection) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let count = "SELECT count(*) FROM socket_io_attachments";
+    let before: i64 = sql.query_one(count, &[]).await.unwrap().get(0);
+    // The attachments table is locked: the big broadcasts wait in Postgres.
+    sql.batch_execute("BEGIN; LOCK TABLE socket_io_attachments IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let big = "x".repeat(10_000);
+    for _ in 0..20 {
+        node.io.emit("big", &big).unwrap();
+    }
+    let flush = tokio::spawn({
+        let pg = node.pg.clone();
+        async move { pg.flush().await }
+    });
+    eventually("the adapter's insert to wait for the lock", || async {
+        let waiting: i64 = sql
+            .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
+            .await
+            .unwrap()
+            .get(0);
+        waiting > 0
+    })
+    .await;
+    assert!(!flush.is_finished(), "flush returned with messages queued");
+    sql.batch_execute("COMMIT").await.unwrap();
+    within("a flush", flush).await.unwrap();
+    // No waiting: every broadcast is stored when flush returns.
+    let after: i64 = sql.query_one(count, &[]).await.unwrap().get(0);
+    assert_eq!(after, before + 20);
 }

@@ -17,7 +17,7 @@ use redis::{
     IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
 
@@ -70,8 +70,13 @@ impl Sub {
 /// What to do instead when a command could not reach Redis.
 pub(crate) type Fallback = Box<dyn FnOnce() + Send>;
 
-/// A command for the other nodes (PUBLISH, SPUBLISH, XADD), sent in order.
-pub(crate) struct Outgoing(redis::Cmd, Option<Fallback>);
+/// What the publisher takes, in order: a command for the other nodes
+/// (PUBLISH, SPUBLISH, XADD, SET), or a mark answered once everything
+/// queued before it went out (or failed).
+pub(crate) enum Outgoing {
+    Cmd(redis::Cmd, Option<Fallback>),
+    Flushed(oneshot::Sender<()>),
+}
 
 /// Counters of the connection's health.
 #[derive(Debug, Default)]
@@ -165,12 +170,20 @@ impl Connection {
     /// (dropped and counted as they are when the queue is full); `fallback`
     /// runs instead when it cannot reach Redis.
     pub(crate) fn send(&self, cmd: redis::Cmd, fallback: Option<Fallback>) {
-        if let Err(e) = self.queue.try_send(Outgoing(cmd, fallback)) {
+        if let Err(e) = self.queue.try_send(Outgoing::Cmd(cmd, fallback)) {
             self.health.dropped.fetch_add(1, Ordering::Relaxed);
-            let Outgoing(_, fallback) = e.into_inner();
-            if let Some(fallback) = fallback {
+            if let Outgoing::Cmd(_, Some(fallback)) = e.into_inner() {
                 fallback();
             }
+        }
+    }
+
+    /// Resolves once every command queued before the call went out to Redis
+    /// (or failed to).
+    pub(crate) async fn flush(&self) {
+        let (done, sent) = oneshot::channel();
+        if self.queue.send(Outgoing::Flushed(done)).await.is_ok() {
+            let _ = sent.await;
         }
     }
 
@@ -288,13 +301,26 @@ async fn publisher(conn: Weak<Connection>, mut outgoing: mpsc::Receiver<Outgoing
     while outgoing.recv_many(&mut batch, BATCH).await > 0 {
         let Some(conn) = conn.upgrade() else { return };
         let mut pipe = redis::pipe();
-        let mut fallbacks = Vec::new();
-        for Outgoing(cmd, fallback) in batch.drain(..) {
-            pipe.add_command(cmd).ignore();
-            fallbacks.extend(fallback);
+        let (mut fallbacks, mut flushed) = (Vec::new(), Vec::new());
+        for out in batch.drain(..) {
+            match out {
+                Outgoing::Cmd(cmd, fallback) => {
+                    pipe.add_command(cmd).ignore();
+                    fallbacks.extend(fallback);
+                }
+                Outgoing::Flushed(done) => flushed.push(done),
+            }
         }
         let mut manager = conn.manager();
-        if let Err(e) = pipe.exec_async(&mut manager).await {
+        let sent = if pipe.is_empty() {
+            Ok(())
+        } else {
+            pipe.exec_async(&mut manager).await
+        };
+        for done in flushed {
+            let _ = done.send(());
+        }
+        if let Err(e) = sent {
             let lost = pipe.len() as u64;
             conn.health.dropped.fetch_add(lost, Ordering::Relaxed);
             tracing::warn!(error = %e, lost, "redis adapter could not publish");

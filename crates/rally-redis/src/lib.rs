@@ -290,6 +290,23 @@ impl RedisAdapter {
         ))
     }
 
+    /// Resolves once every message queued for Redis before the call (the
+    /// broadcasts and requests for the other nodes, and, in streams mode,
+    /// the records of disconnected sessions that another node may recover)
+    /// has been sent, or has failed to be. Call it after closing the
+    /// server, before the process exits, so that what the last
+    /// disconnections wrote is not lost.
+    ///
+    /// ```no_run
+    /// # async fn run(redis: rally_redis::RedisAdapter, io: rally::Server) {
+    /// io.close().await;
+    /// redis.flush().await;
+    /// # }
+    /// ```
+    pub async fn flush(&self) {
+        self.conn.flush().await;
+    }
+
     /// How many times the connection to Redis was lost.
     #[must_use]
     pub fn outages(&self) -> u64 {

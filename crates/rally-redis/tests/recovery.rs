@@ -252,3 +252,42 @@ async fn from_a_node_js_node_onto_a_rally_node() {
     client.check_recovered(&id).await;
     assert_eq!(rally.io.recovery_stats().recovered, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_returns_once_every_queued_message_is_in_redis() {
+    let redis = RedisServer::start().await;
+    let adapter = rally_redis::RedisAdapter::connect(
+        &redis.url(),
+        rally_redis::RedisConfig::new().mode(rally_redis::Mode::Streams),
+    )
+    .await
+    .expect("redis");
+    let io = rally::Server::builder().adapter(adapter.factory()).build();
+    let before = int_reply(redis.port, &["XLEN", "socket.io"]).await;
+    // Redis holds writes back for a while (reads go on): the broadcasts
+    // wait in the adapter's queue or in Redis, and flush waits for them.
+    let mut pause = tokio::net::TcpStream::connect(("127.0.0.1", redis.port))
+        .await
+        .expect("connect");
+    let command = "*4\r\n$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n$3\r\n300\r\n$5\r\nWRITE\r\n";
+    tokio::io::AsyncWriteExt::write_all(&mut pause, command.as_bytes())
+        .await
+        .expect("CLIENT PAUSE");
+    let mut ok = [0; 5];
+    within(
+        "CLIENT PAUSE",
+        tokio::io::AsyncReadExt::read_exact(&mut pause, &mut ok),
+    )
+    .await
+    .expect("a reply");
+    assert_eq!(&ok, b"+OK\r\n");
+    for i in 0..500 {
+        io.emit("tick", &i).unwrap();
+    }
+    within("a flush", adapter.flush()).await;
+    // No waiting: every broadcast is in the stream when flush returns.
+    assert_eq!(
+        int_reply(redis.port, &["XLEN", "socket.io"]).await,
+        before + 500
+    );
+}

@@ -557,6 +557,16 @@ impl RecoveryClient {
         }
     }
 
+    /// Connects as [`start`](Self::start) does, with `auth` in the
+    /// handshake.
+    pub fn start_with_auth(url: &str, mode: &str, auth: &Value) -> Self {
+        Self {
+            lines: JsonLines::start("recovery-client.mjs", &[url, mode, &auth.to_string()]),
+            history: Vec::new(),
+            next_ack: 0,
+        }
+    }
+
     /// The next line the client prints.
     pub async fn next(&mut self) -> Value {
         let line = self.lines.next().await;

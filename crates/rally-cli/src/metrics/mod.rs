@@ -26,6 +26,14 @@ pub(crate) enum ClusterLink {
 }
 
 impl ClusterLink {
+    /// Waits until what was queued for the other nodes went out.
+    pub(crate) async fn flush(&self) {
+        match self {
+            ClusterLink::Redis(redis) => redis.flush().await,
+            ClusterLink::Postgres(pg) => pg.flush().await,
+        }
+    }
+
     fn is_down(&self) -> bool {
         match self {
             ClusterLink::Redis(redis) => redis.is_down(),
