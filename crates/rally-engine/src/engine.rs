@@ -132,6 +132,11 @@ fn refuse(reason: Refusal, wants_upgrade: bool) -> Response<EngineBody> {
 }
 
 impl<H: Handler> Engine<H> {
+    /// Whether the engine was closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     fn sessions(&self) -> MutexGuard<'_, SidMap<Arc<Session>>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }

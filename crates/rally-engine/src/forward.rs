@@ -28,7 +28,7 @@ use std::{
         Arc, Mutex, MutexGuard, Weak,
         atomic::{AtomicU64, Ordering::Relaxed},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -75,6 +75,9 @@ const ALIVE_FOR: Duration = Duration::from_secs(7);
 /// its bus may not have been listening when the others first answered its
 /// hello, and by the end of it every live node said hello again.
 const STARTING_FOR: Duration = Duration::from_secs(3);
+/// How long a node silent (or gone) is remembered, so that the nodes a
+/// long-running cluster saw come and go do not pile up.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
 
 /// Counters of forwarding (see [`EngineIo::forward_stats`](crate::EngineIo::forward_stats)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -112,13 +115,27 @@ struct Counters {
     relays: AtomicU64,
 }
 
+/// When a node was last heard of.
+#[derive(Debug, Clone, Copy)]
+struct Heard {
+    at: tokio::time::Instant,
+    /// It said goodbye.
+    gone: bool,
+}
+
+impl Heard {
+    fn is_live(self) -> bool {
+        !self.gone && self.at.elapsed() < ALIVE_FOR
+    }
+}
+
 /// One node's end of forwarding.
 pub(crate) struct Forwarder {
     bus: Arc<dyn Bus>,
     pub(crate) me: NodeTag,
-    started: Instant,
-    /// When each other node was last heard.
-    live: Mutex<HashMap<NodeTag, Instant>>,
+    started: tokio::time::Instant,
+    /// When each other node was last heard, or said goodbye.
+    live: Mutex<HashMap<NodeTag, Heard>>,
     /// The requests waiting on other nodes, by number.
     pending: Mutex<HashMap<u64, oneshot::Sender<Http>>>,
     next_id: AtomicU64,
@@ -142,7 +159,7 @@ impl Forwarder {
         Self {
             bus,
             me: NodeTag::random(),
-            started: Instant::now(),
+            started: tokio::time::Instant::now(),
             live: Mutex::default(),
             pending: Mutex::default(),
             next_id: AtomicU64::new(0),
@@ -170,6 +187,10 @@ impl Forwarder {
                     loop {
                         tick.tick().await;
                         let Some(engine) = weak.upgrade() else { return };
+                        // A closed engine said goodbye: no more hellos.
+                        if engine.is_closed() {
+                            return;
+                        }
                         if let Some(fwd) = &engine.forwarder {
                             fwd.send(None, &Message::Hello(fwd.me));
                         }
@@ -189,29 +210,38 @@ impl Forwarder {
         self.send(None, &Message::Bye(self.me));
     }
 
+    /// Whether `tag` is a node heard lately; in this node's first seconds,
+    /// any node not known gone (it may not have been heard yet).
     fn is_live(&self, tag: NodeTag) -> bool {
-        let heard = lock(&self.live)
-            .get(&tag)
-            .is_some_and(|heard| heard.elapsed() < ALIVE_FOR);
-        heard || self.started.elapsed() < STARTING_FOR
+        match lock(&self.live).get(&tag) {
+            Some(heard) => heard.is_live(),
+            None => self.started.elapsed() < STARTING_FOR,
+        }
     }
 
     /// How many other nodes were heard lately.
     fn known(&self) -> usize {
-        lock(&self.live)
-            .values()
-            .filter(|heard| heard.elapsed() < ALIVE_FOR)
-            .count()
+        lock(&self.live).values().filter(|h| h.is_live()).count()
     }
 
     /// Notes that `from` was heard; true when it was not known alive.
+    /// Nodes silent for long are forgotten.
     fn heard(&self, from: NodeTag) -> bool {
         let mut live = lock(&self.live);
-        let now = Instant::now();
-        let known = live
-            .insert(from, now)
-            .is_some_and(|heard| now.duration_since(heard) < ALIVE_FOR);
+        live.retain(|_, h| h.at.elapsed() < FORGET_AFTER);
+        let now = Heard {
+            at: tokio::time::Instant::now(),
+            gone: false,
+        };
+        let known = live.insert(from, now).is_some_and(|h| h.is_live());
         !known
+    }
+
+    /// Notes that `from` said goodbye: it is not live, even in this node's
+    /// first seconds, until heard again.
+    fn gone(&self, from: NodeTag) {
+        let at = tokio::time::Instant::now();
+        lock(&self.live).insert(from, Heard { at, gone: true });
     }
 
     /// The counters so far.
@@ -321,7 +351,7 @@ where
         id,
         answered: false,
     };
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     fwd.send(Some(to), &Message::Request(fwd.me, id, http));
     let deadline = tokio::time::Instant::now() + timeout;
     let reply = loop {
@@ -417,7 +447,7 @@ fn on_message<H: Handler>(engine: &Arc<Engine<H>>, payload: Bytes) {
             }
         }
         Message::Bye(from) => {
-            lock(&fwd.live).remove(&from);
+            fwd.gone(from);
             // What it asked of us has nobody to answer to any more: its
             // held polls end here as a local one whose client went away
             // (which closes the session, as the reference does), rather

@@ -6,7 +6,7 @@
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -34,6 +34,8 @@ struct Hub {
     inboxes: Mutex<Vec<(NodeTag, Inbox)>>,
     /// Requests sent (the kind byte 2 of the bus messages).
     requests: AtomicUsize,
+    /// Requests are lost on the way (every other message still goes).
+    lose_requests: AtomicBool,
 }
 
 struct MemoryBus(Arc<Hub>);
@@ -46,6 +48,9 @@ impl Bus for MemoryBus {
     fn send(&self, to: Option<NodeTag>, payload: Bytes) {
         if payload.first() == Some(&2) {
             self.0.requests.fetch_add(1, Ordering::Relaxed);
+            if self.0.lose_requests.load(Ordering::Relaxed) {
+                return;
+            }
         }
         let targets: Vec<Inbox> = (self.0.inboxes.lock().unwrap().iter())
             .filter(|(tag, _)| to.is_none_or(|to| to == *tag))
@@ -198,4 +203,61 @@ async fn polls_held_for_a_stopping_engine_end_at_the_owner() {
     held.abort();
     let (status, _) = call(&all[0], Method::GET, &q, "").await;
     assert_eq!(status, 400);
+}
+
+// The clock is paused (and jumps to the next timer when every task waits):
+// the timeouts pass at once.
+#[tokio::test(start_paused = true)]
+async fn requests_the_owner_never_answers_time_out() {
+    let hub = Arc::new(Hub::default());
+    let all = engines(&hub, 2);
+    acquainted(&all).await;
+    let sid = open(&all[0]).await;
+    let q = format!("&sid={sid}");
+    hub.lose_requests.store(true, Ordering::Relaxed);
+    // A post gives up after 10 s, a poll after a heartbeat and 5 s (5 s +
+    // 20 s + 5 s here), with the reference's 400 for a session not found.
+    let unknown = (
+        400,
+        r#"{"code":1,"message":"Session ID unknown"}"#.to_owned(),
+    );
+    let started = tokio::time::Instant::now();
+    assert_eq!(call(&all[1], Method::POST, &q, "4lost").await, unknown);
+    assert_eq!(started.elapsed().as_secs(), 10);
+    let started = tokio::time::Instant::now();
+    assert_eq!(call(&all[1], Method::GET, &q, "").await, unknown);
+    assert!((30..=32).contains(&started.elapsed().as_secs()));
+    let stats = all[1].forward_stats().unwrap();
+    assert_eq!((stats.posts, stats.polls, stats.failed), (1, 1, 2));
+    assert_eq!(stats.answered, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_for_an_owner_that_stops_ends_at_once() {
+    let hub = Arc::new(Hub::default());
+    let all = engines(&hub, 2);
+    acquainted(&all).await;
+    let sid = open(&all[0]).await;
+    let q = format!("&sid={sid}");
+    hub.lose_requests.store(true, Ordering::Relaxed);
+    let waiting = {
+        let engine = all[1].clone();
+        tokio::spawn(async move { call(&engine, Method::POST, &q, "4lost").await })
+    };
+    eventually("the post to be sent", || async {
+        hub.requests.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    // The owner says goodbye: the post ends within one hello period (2 s),
+    // not after its 10 s.
+    let started = tokio::time::Instant::now();
+    all[0].close(Duration::ZERO).await;
+    let (status, _) = waiting.await.unwrap();
+    assert_eq!(status, 400);
+    assert!(
+        started.elapsed() <= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(all[1].forward_stats().unwrap().nodes, 0);
 }
