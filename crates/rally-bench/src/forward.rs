@@ -328,10 +328,11 @@ fn markdown(o: &Options, rows: &[Row], load_before: &str, load_after: &str) -> S
         let [l, f] = pair else { continue };
         let (l, f) = (&l.median, &f.median);
         lines.push(format!(
-            "- {}, {} clients: forwarding costs {:.1} µs more CPU per round trip ({:.1}× local), \
+            "- {}, {} client{}: forwarding costs {:.1} µs more CPU per round trip ({:.1}× local), \
              p50 {}, p99 {}, {:.2}× the round trips/s.",
             mode_name(pair[0].mode),
             pair[0].clients,
+            if pair[0].clients == 1 { "" } else { "s" },
             f.cpu_total() - l.cpu_total(),
             f.cpu_total() / l.cpu_total().max(f64::MIN_POSITIVE),
             signed_us(f.p50_us, l.p50_us),
@@ -343,6 +344,15 @@ fn markdown(o: &Options, rows: &[Row], load_before: &str, load_after: &str) -> S
         .iter()
         .map(|r| r.median.other_cpu + r.median.steal_cpu)
         .fold(0.0_f64, f64::max);
+    for r in rows.iter().filter(|r| r.median.errors > 0) {
+        lines.push(format!(
+            "- {}, {} clients, {}: {} client(s) failed in the reported window.",
+            mode_name(r.mode),
+            r.clients,
+            r.route.name(),
+            r.median.errors
+        ));
+    }
     lines.extend([
         String::new(),
         format!(
