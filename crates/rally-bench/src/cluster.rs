@@ -194,7 +194,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
 }
 
 /// `/proc/loadavg`'s first three fields.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -202,15 +202,15 @@ fn load_average() -> String {
 }
 
 /// A `redis-server` of its own on a free port, no persistence, on the
-/// server CPU; killed when dropped.
-struct Redis {
-    port: u16,
+/// server CPU; killed when dropped (also used by `forward.rs`).
+pub(crate) struct Redis {
+    pub(crate) port: u16,
     dir: PathBuf,
     child: Child,
 }
 
 impl Redis {
-    fn start() -> Result<Self, String> {
+    pub(crate) fn start() -> Result<Self, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -256,8 +256,13 @@ impl Redis {
         s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The process id of the redis-server.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

@@ -10,6 +10,7 @@
 //! cargo run --release -p rally-bench -- --quick --scenarios compression   # permessage-deflate off / on
 //! cargo run --release -p rally-bench -- soak|storm|slow-mix [flags]   # hardening.rs
 //! cargo run --release -p rally-bench -- cluster [flags]   # cluster.rs, two nodes on Redis
+//! cargo run --release -p rally-bench -- forward [flags]   # forward.rs, polling through another node
 //! ```
 //!
 //! The server under test is pinned to CPU 0, this load generator (one
@@ -23,6 +24,7 @@
 mod bare;
 mod cluster;
 mod compression;
+mod forward;
 mod hardening;
 mod http;
 mod idle;
@@ -413,6 +415,7 @@ const USAGE: &str = "usage: rally-bench [--quick] [--peers rally,socketioxide,no
 [--runtimes current,multi] [--scenarios ID-PREFIX,...] [--runs N] [--out DIR] [--update-doc]
        rally-bench recovery [--clients N] [--rate N] [--seconds N] [--fanout-clients N] [--fanout-broadcasts N]
        rally-bench cluster [--clients N] [--inflight N,...] [--modes classic,sharded] [--seconds N] [--runs N] [--warmup N] [--out DIR]
+       rally-bench forward [--clients N,...] [--modes classic,sharded,streams] [--seconds N] [--runs N] [--warmup N] [--out DIR]
        rally-bench soak|storm|slow-mix [--clients N] [--duration S] ... (see hardening.rs)
        rally-bench serve-rally PORT [current|multi] | serve-ws PORT [current|multi]";
 
@@ -444,6 +447,13 @@ fn main() {
         Some("cluster") => {
             if let Err(e) = cluster::main(&args[1..]) {
                 eprintln!("rally-bench cluster: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
+        Some("forward") => {
+            if let Err(e) = forward::main(&args[1..]) {
+                eprintln!("rally-bench forward: {e}");
                 std::process::exit(1);
             }
             return;

@@ -215,6 +215,26 @@ pub(crate) fn cpu_times(pid: Option<u32>) -> CpuTimes {
         Some(p) => format!("/proc/{p}/stat"),
         None => "/proc/self/stat".to_owned(),
     };
+    stat_cpu_times(&path)
+}
+
+/// CPU seconds of one thread of this process, by its id (see
+/// [`thread_id`]), in user mode and in the kernel.
+pub(crate) fn thread_cpu_times(tid: i32) -> CpuTimes {
+    stat_cpu_times(&format!("/proc/self/task/{tid}/stat"))
+}
+
+/// The id of the calling thread.
+pub(crate) fn thread_id() -> i32 {
+    #[allow(unsafe_code)]
+    // SAFETY: gettid(2) takes nothing and cannot fail.
+    unsafe {
+        libc::gettid()
+    }
+}
+
+/// The user and system times of a `stat` file of `/proc`.
+fn stat_cpu_times(path: &str) -> CpuTimes {
     let Ok(stat) = std::fs::read_to_string(path) else {
         return CpuTimes::default();
     };

@@ -78,32 +78,39 @@ pub(crate) fn rally_peer(port: u16, runtime: Runtime) {
             builder = builder.per_message_deflate(Some(PerMessageDeflate::default()));
         }
         let io = builder.build();
-        let root = io.of("/");
-        root.on("echo", |_socket, mut event| async move {
-            let args = event.to_args();
-            let _ = event.ack(args);
-        });
-        root.on("join", |socket, mut event| async move {
-            if let Ok(room) = event.arg::<String>(0) {
-                socket.join(room);
-            }
-            let args = event.to_args();
-            let _ = event.ack(args);
-        });
-        root.on("bcast", |socket, event| async move {
-            let (Ok(room), Some(payload)) = (event.arg::<String>(0), event.raw_arg(1)) else {
-                return;
-            };
-            let _ = socket
-                .ns()
-                .to(room)
-                .emit("bcast", Args::raw_relay(payload, 1, Vec::new()));
-        });
+        handlers(&io);
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind the Rally peer");
         println!("listening {port}");
         let _ = rally::serve(listener, io).await;
+    });
+}
+
+/// The handlers of the Rally peer on namespace `/` of `io`: `echo` acked
+/// with its arguments, `join(room)` acked with the room, `bcast(room,
+/// payload)` relayed to the room.
+pub(crate) fn handlers(io: &Server) {
+    let root = io.of("/");
+    root.on("echo", |_socket, mut event| async move {
+        let args = event.to_args();
+        let _ = event.ack(args);
+    });
+    root.on("join", |socket, mut event| async move {
+        if let Ok(room) = event.arg::<String>(0) {
+            socket.join(room);
+        }
+        let args = event.to_args();
+        let _ = event.ack(args);
+    });
+    root.on("bcast", |socket, event| async move {
+        let (Ok(room), Some(payload)) = (event.arg::<String>(0), event.raw_arg(1)) else {
+            return;
+        };
+        let _ = socket
+            .ns()
+            .to(room)
+            .emit("bcast", Args::raw_relay(payload, 1, Vec::new()));
     });
 }
 
