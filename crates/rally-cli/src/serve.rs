@@ -13,7 +13,7 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
-use rally::{CloseReason, Server};
+use rally::Server;
 use rally_postgres::{PostgresAdapter, PostgresConfig};
 use rally_redis::{RedisAdapter, RedisConfig};
 use tokio::net::TcpListener;
@@ -256,14 +256,17 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     };
     stop.await;
     tracing::info!(connections = io.connection_count(), "shutting down");
-    io.close_all(CloseReason::ServerShuttingDown);
+    // Sockets leave (`server shutting down`), what that queued for the
+    // cluster goes out, then the connections close (see `Server::close`).
+    let closing = tokio::spawn({
+        let io = io.clone();
+        async move { io.close().await }
+    });
     let _ = stopped_tx.send(());
     drop(stopped_tx);
     let drained = tokio::time::timeout(config.shutdown_timeout, async {
         let _ = served.await;
-        while io.connection_count() > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let _ = closing.await;
     })
     .await;
     match drained {

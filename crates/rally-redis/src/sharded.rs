@@ -81,6 +81,11 @@ fn encode(kind: i64, data: Option<Mp>, uid: &str, nsp: &str) -> Vec<u8> {
 }
 
 impl Transport for Sharded {
+    fn flush(&self) -> BoxFuture<()> {
+        let link = self.conn.clone();
+        Box::pin(async move { link.flush().await })
+    }
+
     fn start(&self, node: &Arc<ShardedAdapter>) {
         let route: Weak<dyn Route> = Arc::downgrade(node) as Weak<dyn Route>;
         self.conn.add_route(route);

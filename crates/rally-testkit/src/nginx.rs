@@ -46,7 +46,8 @@ pid {dir}/nginx.pid;
 error_log {dir}/logs/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    log_format routed '$msec $request $status $upstream_addr $upstream_status $request_time';
+    access_log {dir}/logs/access.log routed;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -118,6 +119,16 @@ http {{
     #[must_use]
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("logs/error.log")).unwrap_or_default()
+    }
+
+    /// The last `n` requests it passed on: time, request line, status,
+    /// the nodes tried and their statuses, duration (for a failing test's
+    /// message).
+    #[must_use]
+    pub fn recent_requests(&self, n: usize) -> String {
+        let log = std::fs::read_to_string(self.dir.join("logs/access.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
     }
 }
 

@@ -509,8 +509,11 @@ impl Server {
     /// are refused from now on (every Engine.IO handshake gets HTTP 503,
     /// `Server is shutting down`), every socket of every namespace
     /// disconnects with [`DisconnectReason::ServerShuttingDown`](crate::DisconnectReason::ServerShuttingDown)
-    /// (its `disconnecting` and `disconnect` handlers run), and every
-    /// connection is closed, its queued packets still sent.
+    /// (its `disconnecting` and `disconnect` handlers run), the adapters
+    /// [flush](crate::adapter::Adapter::flush) what that sent to the other
+    /// nodes (at most 3 s; with recovery in a cluster, the session records
+    /// another node recovers the clients from), and every connection is
+    /// closed, its queued packets still sent.
     ///
     /// Resolves once every connection is gone, or at the latest after
     /// `ping_interval + ping_timeout` (45 s with the defaults): a polling
@@ -540,11 +543,26 @@ impl Server {
     ///
     /// Dropping the future only stops the wait: the server stays closed.
     pub async fn close(&self) {
-        for ns in self.namespaces() {
+        let namespaces = self.namespaces();
+        for ns in &namespaces {
             for socket in ns.sockets() {
                 socket.leave_namespace(crate::DisconnectReason::ServerShuttingDown, false);
             }
         }
+        // What the adapters queued as the sockets left (with recovery, the
+        // records that let another node take the sessions over) reaches the
+        // cluster before any client hears of the close and reconnects
+        // elsewhere. The engine closes even if this future is dropped here.
+        let mut guard = CloseOnDrop(Some(self.engine.clone()));
+        let flushed = async {
+            for ns in &namespaces {
+                ns.adapter().flush().await;
+            }
+        };
+        if tokio::time::timeout(FLUSH_TIMEOUT, flushed).await.is_err() {
+            tracing::warn!("the cluster did not take the last messages in time; closing anyway");
+        }
+        guard.0 = None;
         let config = self.engine.config();
         let bound = config.ping_interval + config.ping_timeout;
         if !self.engine.close(bound).await {
@@ -601,5 +619,22 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         self.engine.call(req)
+    }
+}
+
+/// How long [`Server::close`] waits for the adapters to flush.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Closes the engine when dropped while holding it: a [`Server::close`]
+/// dropped before it reached the engine still closes it.
+struct CloseOnDrop<H: rally_engine::Handler>(Option<rally_engine::EngineIo<H>>);
+
+impl<H: rally_engine::Handler> Drop for CloseOnDrop<H> {
+    fn drop(&mut self) {
+        if let Some(engine) = self.0.take() {
+            crate::run::run_detached(Box::pin(async move {
+                engine.close(std::time::Duration::ZERO).await;
+            }));
+        }
     }
 }

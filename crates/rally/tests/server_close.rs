@@ -4,8 +4,17 @@
 
 mod support;
 
-use rally::{DisconnectReason, Sid};
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use rally::{
+    DisconnectReason, Room, Sid,
+    adapter::{
+        AckStream, Adapter, AdapterContext, AdapterError, BroadcastOptions, BroadcastPacket,
+        LocalAdapter, SocketInfo,
+    },
+};
 use support::{Frame, TestServer, channel, quiet};
+use tokio::sync::Notify;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_disconnects_everyone_and_refuses_new_connections() {
@@ -109,4 +118,101 @@ async fn close_without_connections_resolves() {
         .get("/socket.io/?EIO=4&transport=polling")
         .await;
     assert_eq!(reply.status, 503, "{reply:?}");
+}
+
+/// The local adapter, whose [`flush`](Adapter::flush) waits for the test.
+struct Gated {
+    local: LocalAdapter,
+    flushing: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
+type Fut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl Adapter for Gated {
+    fn local(&self) -> &LocalAdapter {
+        &self.local
+    }
+    fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) {
+        self.local.broadcast(packet, opts);
+    }
+    fn fetch_sockets(&self, opts: BroadcastOptions) -> Fut<Result<Vec<SocketInfo>, AdapterError>> {
+        self.local.fetch_sockets(opts)
+    }
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        self.local.add_sockets(opts, rooms);
+    }
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        self.local.del_sockets(opts, rooms);
+    }
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        self.local.disconnect_sockets(opts, close);
+    }
+    fn rooms(&self) -> Fut<Result<Vec<Room>, AdapterError>> {
+        self.local.rooms()
+    }
+    fn server_count(&self) -> Fut<usize> {
+        self.local.server_count()
+    }
+    fn broadcast_with_ack(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> AckStream {
+        self.local.broadcast_with_ack(packet, opts)
+    }
+    fn flush(&self) -> Fut<()> {
+        let (flushing, release) = (self.flushing.clone(), self.release.clone());
+        Box::pin(async move {
+            let released = release.notified();
+            flushing.notify_one();
+            released.await;
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_flushes_the_adapter_before_the_connections_close() {
+    let flushing = Arc::new(Notify::new());
+    let release = Arc::new(Notify::new());
+    let io = quiet()
+        .adapter({
+            let (flushing, release) = (flushing.clone(), release.clone());
+            move |ctx: AdapterContext| -> Arc<dyn Adapter> {
+                Arc::new(Gated {
+                    local: LocalAdapter::new(ctx.namespace()),
+                    flushing: flushing.clone(),
+                    release: release.clone(),
+                })
+            }
+        })
+        .build();
+    let (tx, mut left) = channel();
+    io.of("/").on_disconnect(move |socket, reason| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send((socket.id(), reason));
+        }
+    });
+    let server = TestServer::start(io).await;
+    let (mut ws, id) = server.joined("/").await;
+    let io = server.io.clone();
+    let closing = tokio::spawn(async move { io.close().await });
+    // The socket left (its session records queued for the cluster), but
+    // the connection stays open until the adapter flushed them.
+    support::within("the adapter's flush", flushing.notified()).await;
+    assert_eq!(
+        left.take(1).await,
+        [(id, DisconnectReason::ServerShuttingDown)]
+    );
+    assert_eq!(server.io.connection_count(), 1);
+    assert!(!closing.is_finished());
+    release.notify_one();
+    loop {
+        match ws.recv().await {
+            Frame::Text(t) if t == "2" => {}
+            Frame::Close(..) | Frame::End => break,
+            other => panic!("expected the close, got {other:?}"),
+        }
+    }
+    support::within("Server::close to resolve", closing)
+        .await
+        .unwrap();
+    assert_eq!(server.io.connection_count(), 0);
 }

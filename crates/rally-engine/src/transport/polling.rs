@@ -176,8 +176,13 @@ where
     };
     let limit = coding.map_or(max, |_| compression::compressed_limit(max));
     // A session closed mid-upload (by an overlapping POST, say) takes
-    // nothing more from this one.
+    // nothing more from this one. A body already there is read first: a
+    // session closing while its last packets wait for a poll takes POSTs
+    // (and drops their packets) with `ok`, as the reference's; a 400 there
+    // would be the client's `transport error` before it reads those
+    // packets.
     let result = tokio::select! {
+        biased;
         result = read_body(body, limit) => result,
         () = session.closed() => Err(BodyError::Abandoned),
     };

@@ -214,6 +214,11 @@ fn decode_session(raw: &str) -> Option<SessionState> {
 }
 
 impl Transport for StreamsTransport {
+    fn flush(&self) -> BoxFuture<()> {
+        let link = self.conn.clone();
+        Box::pin(async move { link.flush().await })
+    }
+
     fn start(&self, node: &Arc<StreamsAdapter>) {
         // The stream's reader hands this namespace's entries here, and the
         // channels are subscribed.

@@ -374,6 +374,16 @@ pub trait Adapter: Send + Sync + 'static {
     fn recovery_log_size(&self) -> RecoveryLogSize {
         RecoveryLogSize::default()
     }
+
+    /// Resolves once what the adapter queued for the other nodes so far
+    /// (broadcasts, session records of [`persist_session`](Self::persist_session))
+    /// went out, or failed to. [`Server::close`](crate::Server::close)
+    /// waits for it after its sockets left and before their clients hear
+    /// of the close, so that a client reconnecting at once to another node
+    /// finds its session there. Nothing to wait for by default.
+    fn flush(&self) -> BoxFuture<()> {
+        Box::pin(async {})
+    }
 }
 
 /// What a broadcast with acks yields, as it comes: the answers of every
