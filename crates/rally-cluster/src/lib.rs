@@ -124,7 +124,7 @@ pub trait Transport: Send + Sync + Sized + 'static {
     }
 
     /// Resolves once what was sent so far went out (see
-    /// [`Adapter::flush`](rally::Adapter::flush)). Nothing to wait for by
+    /// [`Adapter::flush`]). Nothing to wait for by
     /// default.
     fn flush(&self) -> BoxFuture<()> {
         Box::pin(async {})
