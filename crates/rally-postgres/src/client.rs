@@ -323,10 +323,14 @@ async fn publisher(client: Weak<Client>, mut outgoing: mpsc::Receiver<Outgoing>)
         let Some(client) = client.upgrade() else {
             return;
         };
-        let (flushed, messages): (Vec<Outgoing>, Vec<Outgoing>) = batch
-            .drain(..)
-            .partition(|m| matches!(m, Outgoing::Flushed(_)));
-        batch.extend(messages);
+        let mut flushed = Vec::new();
+        if batch.iter().any(|m| matches!(m, Outgoing::Flushed(_))) {
+            let messages;
+            (flushed, messages) = batch
+                .drain(..)
+                .partition(|m| matches!(m, Outgoing::Flushed(_)));
+            batch.extend(messages);
+        }
         if batch.is_empty() {
             answer(flushed);
             continue;

@@ -103,7 +103,7 @@ pub(crate) async fn poll(
             // with it as `transport close`, and reconnects). A poll that
             // comes after the close gets a noop first, as the reference's.
             if rx.is_empty() && frames.is_empty() {
-                if closed_before && frames.is_empty() {
+                if closed_before {
                     frames.push(NOOP);
                 }
                 frames.push(CLOSE);
