@@ -23,6 +23,7 @@
 //   in `all_sockets` and hears both servers' `server_stats`; a socket that
 //   connects to one node is shown by the UI of the other, whose commands
 //   (join, _disconnect) reach it.
+// - server-id <id>: the server's `server_stats` give `serverId` <id>.
 // Exit status 0 and a final line "ok <scenario>" on success; otherwise a
 // "FAIL <scenario>: <reason>" line and exit status 1; a usage error exits
 // with 2. Every wait is bounded by a deadline.
@@ -328,7 +329,16 @@ async function cluster(url, url2) {
   for (const x of [one, two, ...clients]) x.socket.close();
 }
 
-const scenarios = { watch, auth, readonly, production, cluster };
+async function serverId(url, expected) {
+  check(expected, 'server-id needs the expected id');
+  const ui = admin(url);
+  await connected(ui, 'the UI');
+  const [stats] = await ui.events.wait('server_stats');
+  check(stats.serverId === expected, `serverId ${JSON.stringify(stats.serverId)}, expected ${JSON.stringify(expected)}`);
+  ui.socket.close();
+}
+
+const scenarios = { watch, auth, readonly, production, cluster, 'server-id': serverId };
 const [scenario, url, ...rest] = process.argv.slice(2);
 if (!scenarios[scenario] || !url) {
   console.error(`usage: node admin-client.mjs <${Object.keys(scenarios).join('|')}> <baseUrl> [args...]`);

@@ -44,6 +44,13 @@ async fn the_admin_ui_in_chromium_shows_the_clients_and_their_rooms() {
 }
 
 #[tokio::test]
+async fn the_ui_shows_the_server_id_given() {
+    let rally = Rally::start(&["--admin-ui", "--admin-server-id", "eu-west-1a"]);
+    let url = format!("http://127.0.0.1:{}", rally.port);
+    node::run("admin-client.mjs", &["server-id", &url, "eu-west-1a"]).await;
+}
+
+#[tokio::test]
 async fn admin_redirects_to_the_ui_and_is_not_served_without_the_flag() {
     let rally = Rally::start(&["--admin-ui"]);
     let redirect = rally.get("/admin").await;

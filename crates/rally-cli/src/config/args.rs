@@ -210,6 +210,9 @@ pub(crate) struct ServeArgs {
     /// with --admin-ui: development (every socket, room and event) or production (only figures) (default development)
     #[arg(long, env = "RALLY_ADMIN_MODE", value_name = "MODE", help_heading = ADMIN)]
     admin_mode: Option<Toml<String>>,
+    /// with --admin-ui: the id this node shows in the UI (default the host name; give each node of one host its own)
+    #[arg(long, env = "RALLY_ADMIN_SERVER_ID", value_name = "ID", help_heading = ADMIN)]
+    admin_server_id: Option<Toml<String>>,
     /// serve HTTPS and WSS with this certificate chain (PEM, the server's certificate first, e.g. an ACME client's fullchain.pem); with --tls-key; reloaded on SIGHUP
     #[arg(long, env = "RALLY_TLS_CERT", value_name = "FILE")]
     tls_cert: Option<Toml<String>>,

@@ -138,6 +138,8 @@ pub(crate) struct AdminOptions {
     /// A plain password (from `RALLY_ADMIN_PASSWORD` only), hashed at start.
     pub(crate) password: Option<String>,
     pub(crate) mode: rally::admin::Mode,
+    /// The id the UI shows for this node (default: the host name).
+    pub(crate) server_id: Option<String>,
 }
 
 impl AdminOptions {
@@ -149,6 +151,9 @@ impl AdminOptions {
     /// When the password cannot be hashed.
     pub(crate) fn admin_ui(&self) -> Result<rally::admin::AdminUi, String> {
         let mut options = rally::admin::AdminUi::new().mode(self.mode);
+        if let Some(id) = &self.server_id {
+            options = options.server_id(id.as_str());
+        }
         let user = self.user.as_deref().unwrap_or("admin");
         let auth = match (&self.password_hash, &self.password) {
             (Some(hash), _) => Some(rally::admin::Auth::basic(user, hash)),

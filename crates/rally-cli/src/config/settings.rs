@@ -109,6 +109,12 @@ pub(super) fn apply(config: &mut ServeConfig, key: &str, values: &[String]) -> R
             config.admin.password_hash = Some(last.to_owned());
         }
         "admin_mode" => config.admin.mode = last.parse()?,
+        "admin_server_id" => {
+            if last.is_empty() {
+                return Err("expected an id".into());
+            }
+            config.admin.server_id = Some(last.to_owned());
+        }
         "max_sessions" => limits.max_sessions = Some(positive(last, "")?),
         "max_namespaces" => limits.max_namespaces = Some(positive(last, "")?),
         "max_pending_acks" => limits.max_pending_acks = Some(positive(last, "")?),

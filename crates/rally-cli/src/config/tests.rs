@@ -455,6 +455,8 @@ fn admin_ui_settings() {
             "ops",
             "--admin-mode",
             "production",
+            "--admin-server-id",
+            "node-a",
         ],
         &[("RALLY_ADMIN_PASSWORD_HASH", hash)],
     )
@@ -463,6 +465,7 @@ fn admin_ui_settings() {
     assert_eq!(on.admin.user.as_deref(), Some("ops"));
     assert_eq!(on.admin.password_hash.as_deref(), Some(hash));
     assert_eq!(on.admin.mode, rally::admin::Mode::Production);
+    assert_eq!(on.admin.server_id.as_deref(), Some("node-a"));
     assert!(on.admin.admin_ui().is_ok());
 
     let dir = std::env::temp_dir().join(format!("rally-admin-config-{}", std::process::id()));
