@@ -88,8 +88,14 @@ impl Args {
     /// The JSON is not checked.
     #[must_use]
     pub fn raw_relay(json: &str, count: usize, attachments: Vec<Bytes>) -> Self {
+        Self::raw_owned(json.to_owned(), count, attachments)
+    }
+
+    /// [`raw_relay`](Self::raw_relay) taking the JSON text it keeps, so that
+    /// text already laid out is not copied again.
+    pub(crate) fn raw_owned(json: String, count: usize, attachments: Vec<Bytes>) -> Self {
         Self {
-            json: json.to_owned(),
+            json,
             count,
             attachments,
             error: None,

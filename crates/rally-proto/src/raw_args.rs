@@ -167,7 +167,7 @@ impl RawArgs {
     /// ```
     #[must_use]
     pub fn to_args(&self) -> Args {
-        Args::raw_relay(&self.joined(), self.args.len(), self.attachments.clone())
+        Args::raw_owned(self.joined(), self.args.len(), self.attachments.clone())
     }
 
     /// The arguments as JSON values, each binary attachment replaced by what
@@ -219,7 +219,8 @@ impl RawArgs {
 
     /// The arguments' raw JSON joined with commas.
     fn joined(&self) -> String {
-        let mut json = String::new();
+        let len = self.args.iter().map(|a| a.len() + 1).sum::<usize>();
+        let mut json = String::with_capacity(len.saturating_sub(1));
         for (i, arg) in self.args.iter().enumerate() {
             if i > 0 {
                 json.push(',');

@@ -96,10 +96,24 @@ impl Client {
     /// drops volatile packets and disconnects a client too slow for the
     /// others.
     pub(crate) fn send(&self, packet: &Encoded, flags: Flags) -> Result<(), EmitError> {
+        self.send_frames(packet.frames(self.server.config.parser), flags)
+    }
+
+    /// [`send`](Self::send) for a packet this client alone gets: its frames
+    /// are moved into the queue rather than shared.
+    pub(crate) fn send_owned(&self, packet: Encoded, flags: Flags) -> Result<(), EmitError> {
+        self.send_frames(packet.into_frames(self.server.config.parser), flags)
+    }
+
+    fn send_frames(
+        &self,
+        frames: impl Iterator<Item = rally_engine::Frame>,
+        flags: Flags,
+    ) -> Result<(), EmitError> {
         let Some(session) = self.session() else {
             return Err(EmitError::Disconnected);
         };
-        for frame in packet.frames(self.server.config.parser) {
+        for frame in frames {
             match push(&session, frame, flags.compress) {
                 Ok(()) => {}
                 Err(SendError::Full) if flags.volatile => return Ok(()),

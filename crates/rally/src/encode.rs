@@ -130,6 +130,19 @@ impl Encoded {
             .chain(attachments.iter().map(|b| Frame::Binary(b.clone())))
     }
 
+    /// [`frames`](Self::frames) for a packet with one recipient: the text
+    /// frame and the attachments are moved out, not shared (sharing the
+    /// bytes of a frame costs an allocation for their count).
+    pub(crate) fn into_frames(self, parser: Parser) -> impl Iterator<Item = Frame> {
+        let (first, attachments) = match parser {
+            Parser::MsgPack => (self.packed().cloned(), Vec::new()),
+            _ => (Some(self.text), self.attachments),
+        };
+        first
+            .into_iter()
+            .chain(attachments.into_iter().map(Frame::Binary))
+    }
+
     /// The MessagePack frame, made once.
     fn packed(&self) -> Option<&Frame> {
         self.packed
@@ -194,6 +207,14 @@ mod tests {
         assert_eq!(text(&e), r#"451-["y","s",{"_placeholder":true,"num":0}]"#);
         assert_eq!(e.frames(Parser::Json).count(), 2);
         assert_eq!(e.frames(Parser::MsgPack).count(), 1);
+        assert_eq!(
+            e.clone().into_frames(Parser::Json).collect::<Vec<_>>(),
+            e.frames(Parser::Json).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            e.clone().into_frames(Parser::MsgPack).collect::<Vec<_>>(),
+            e.frames(Parser::MsgPack).collect::<Vec<_>>()
+        );
         assert_eq!(text(&Encoded::ack("/", 5, &Args::from(&1))), "435[1]");
         assert_eq!(
             text(&Encoded::ack("/custom", 3, &Args::from(&"c"))),

@@ -169,7 +169,7 @@ impl AckSender {
         }
         let packet = Encoded::ack(self.socket.ns().name(), self.id, &args);
         self.socket
-            .send_encoded(&packet, crate::socket::Flags::DEFAULT)
+            .send_owned(packet, crate::socket::Flags::DEFAULT)
     }
 }
 

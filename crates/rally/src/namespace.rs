@@ -8,6 +8,7 @@ use std::{
     collections::HashMap,
     fmt,
     future::Future,
+    hash::{BuildHasherDefault, Hasher},
     pin::Pin,
     sync::{
         Arc, OnceLock, RwLock, Weak,
@@ -42,13 +43,39 @@ struct Handlers {
     middlewares: Vec<Middleware>,
     /// Each event's listeners in registration order, copied on write so
     /// that a dispatch takes them without allocating.
-    events: HashMap<String, Arc<[EventHandler]>>,
+    events: HashMap<String, Arc<[EventHandler]>, BuildHasherDefault<NameHasher>>,
     any: Option<EventHandler>,
     any_outgoing: Option<OutgoingHandler>,
     event_middlewares: Vec<EventMiddleware>,
     disconnecting: Vec<DisconnectHandler>,
     disconnect: Vec<DisconnectHandler>,
     server_events: HashMap<String, ServerEventHandler>,
+}
+
+/// FNV-1a, for the event names of [`Handlers::events`]: looking a name up
+/// is on the path of every incoming event, and SipHash cost more there than
+/// the rest of the lookup. The map holds only the names the application
+/// registered; a client's names are only looked up, so names chosen to
+/// collide cannot grow anything.
+#[derive(Clone, Copy)]
+struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A namespace: a channel of its own on a shared connection, with its own

@@ -12,6 +12,7 @@
 //!
 //! Every error carries the close status the connection ends with.
 
+mod arena;
 pub mod deflate;
 pub mod frame;
 mod reader;

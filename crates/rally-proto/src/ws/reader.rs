@@ -209,11 +209,12 @@ impl Reader {
         if header.rsv1 {
             return self.finish(binary, true, payload.to_vec()).map(Some);
         }
-        let data = Bytes::copy_from_slice(payload);
+        // Binary messages are what applications keep as they are (files,
+        // attachments): each has its own allocation, never a shared block.
         Ok(Some(if binary {
-            Incoming::Binary(data)
+            Incoming::Binary(Bytes::copy_from_slice(payload))
         } else {
-            Incoming::Text(data)
+            Incoming::Text(super::arena::copy(payload))
         }))
     }
 

@@ -43,7 +43,13 @@ impl Client {
             }
             lookup => lookup,
         };
-        let auth = packet.data.unwrap_or_else(|| Str::from_static("{}"));
+        // Copied out of the message: the socket keeps it for its life, and
+        // a small message's bytes share a block with other messages that
+        // would stay with it.
+        let auth = packet.data.map_or_else(
+            || Str::from_static("{}"),
+            |auth| Str::from(auth.as_str().to_owned()),
+        );
         let client = self.clone();
         self.connecting.fetch_add(1, Ordering::AcqRel);
         crate::run::run_detached(Box::pin(async move {

@@ -58,7 +58,7 @@ impl Socket {
             return Ok(());
         }
         self.ns.outgoing(self, event, &args);
-        self.send_encoded(&Encoded::event(self.ns.name(), None, event, &args), flags)
+        self.send_owned(Encoded::event(self.ns.name(), None, event, &args), flags)
     }
 
     /// Sends an event and waits for the client's acknowledgement, without a
@@ -136,8 +136,8 @@ impl Socket {
         let id = self.ns.next_ack_id();
         let rx = self.register_ack(id)?;
         self.ns.outgoing(self, event, &args);
-        if let Err(e) = self.send_encoded(
-            &Encoded::event(self.ns.name(), Some(id), event, &args),
+        if let Err(e) = self.send_owned(
+            Encoded::event(self.ns.name(), Some(id), event, &args),
             flags,
         ) {
             self.acks().remove(&id);
@@ -165,6 +165,15 @@ impl Socket {
             return Err(EmitError::Disconnected);
         }
         self.client.send(packet, flags)
+    }
+
+    /// [`send_encoded`](Self::send_encoded) for a packet this socket alone
+    /// gets (an emit to it, an ack): its frames are moved, not shared.
+    pub(crate) fn send_owned(&self, packet: Encoded, flags: Flags) -> Result<(), EmitError> {
+        if self.state.load(Ordering::Acquire) == DISCONNECTED {
+            return Err(EmitError::Disconnected);
+        }
+        self.client.send_owned(packet, flags)
     }
 
     /// Queues a logged packet without acting on a full queue: false when
