@@ -48,6 +48,8 @@ pub(crate) struct Engine<H> {
     open_tail_websocket: String,
     /// Session forwarding, when on.
     pub(crate) forwarder: Option<crate::forward::Forwarder>,
+    /// The heartbeats of the polling sessions.
+    heartbeats: Arc<polling::Heartbeats>,
 }
 
 impl<H: Handler> Owner for Engine<H> {
@@ -61,6 +63,10 @@ impl<H: Handler> Owner for Engine<H> {
             self.emptied.notify_waiters();
         }
         self.handler.on_close(session, reason);
+    }
+
+    fn wake_heartbeat(&self, session: &Session) {
+        self.heartbeats.wake(session);
     }
 }
 
@@ -182,6 +188,7 @@ impl<H: Handler> Engine<H> {
             .config
             .hooks_requests()
             .then(|| hooks::copy_request(&req));
+        let adds_nothing = self.config.cors.is_none() && request.is_none();
         let finish = move |engine: &Self, mut response: Response<EngineBody>| {
             response::add_cors(&engine.config, origin.as_ref(), response.headers_mut());
             if let Some(request) = request {
@@ -192,6 +199,10 @@ impl<H: Handler> Engine<H> {
         };
         match self.route(req) {
             Routed::Now(response) => Box::pin(std::future::ready(finish(&self, response))),
+            // Nothing to add to the reply (no CORS, no hooks): the route's
+            // own future is the reply, without a second box around it (a
+            // held poll keeps it as long as it waits).
+            Routed::Later(reply) if adds_nothing => reply,
             Routed::Later(reply) => Box::pin(async move {
                 let response = reply.await;
                 finish(&self, response)
@@ -464,11 +475,7 @@ impl<H: Handler> Engine<H> {
         }
         tracing::debug!(sid = %session.sid(), %transport, protocol = %query.protocol, "session opened");
         if transport == Transport::Polling {
-            polling::spawn_heartbeat(
-                session.clone(),
-                self.config.ping_interval,
-                self.config.ping_timeout,
-            );
+            self.heartbeats.start(&session);
         }
         self.handler.on_open(&session);
         Some(session)
@@ -514,6 +521,7 @@ impl<H: Handler> EngineIo<H> {
                     .map(|(max, window)| HandshakeRate::new(max, window)),
                 open_tail_polling: config.open_packet_tail(Transport::Polling),
                 open_tail_websocket: config.open_packet_tail(Transport::WebSocket),
+                heartbeats: polling::Heartbeats::new(config.ping_interval, config.ping_timeout),
                 forwarder: config
                     .forward_sessions
                     .clone()

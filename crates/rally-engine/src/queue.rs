@@ -167,6 +167,17 @@ impl Receiver<'_> {
         self.queue.waker.take();
     }
 
+    /// Gives the queue's memory back when it is empty: for a transport
+    /// that leaves it empty for long (a polling client between a reply and
+    /// its next poll, or a poll held), the slots of the last batch are
+    /// not kept.
+    pub(crate) fn release(&mut self) {
+        let mut frames = self.queue.frames();
+        if frames.is_empty() && frames.capacity() > 0 {
+            *frames = VecDeque::new();
+        }
+    }
+
     /// Whether nothing is queued.
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.frames().is_empty()

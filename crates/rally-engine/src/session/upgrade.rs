@@ -24,7 +24,7 @@ impl Session {
             self.counters.upgraded();
         }
         drop(state);
-        self.heartbeat_changed.notify_one();
+        self.wake_heartbeat();
     }
 
     /// Claims the one POST slot; false when another POST is in flight.
