@@ -47,8 +47,9 @@ pub struct Session {
     is_closed: AtomicBool,
     /// Woken (all waiters) when the session closes.
     closed: Notify,
-    /// Woken when a pending poll should return a noop (during an upgrade).
-    pub(crate) noop: Notify,
+    /// Whether a pending poll (or the next one) should return a noop
+    /// (during an upgrade); [`Session::ask_noop`] sets it.
+    noop: AtomicBool,
     /// Set when an expiry comes before the heartbeat deadline, for the
     /// WebSocket task (woken through the queue) to set its timer again.
     deadline_moved: AtomicBool,
@@ -138,7 +139,7 @@ impl Session {
             is_closed: AtomicBool::new(false),
             queue: Queue::new(capacity),
             closed: Notify::new(),
-            noop: Notify::new(),
+            noop: AtomicBool::new(false),
             deadline_moved: AtomicBool::new(false),
             owner,
             attachment: OnceLock::new(),

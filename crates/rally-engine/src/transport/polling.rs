@@ -9,6 +9,7 @@ use crate::{
     compression::{self, InflateError},
     engine::{BoxError, Engine},
     error::ErrorCode,
+    queue::Woken,
     response::{self, EngineBody, OCTET_STREAM, TEXT_HTML, TEXT_PLAIN},
 };
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -82,11 +83,14 @@ pub(crate) async fn poll(
     let mut guard = AbortGuard(Some(&session));
     let closed_before = session.is_closed();
     let mut frames = Vec::new();
-    tokio::select! {
-        biased;
-        () = session.closed() => {}
-        _ = rx.recv_many(&mut frames, MAX_BATCH) => {}
-        () = session.noop.notified() => frames.push(NOOP),
+    // The close first, then frames, then an upgrade's noop: the close and
+    // the noop wake the queue's waiter, so one wait serves the three (a
+    // held poll, the state of every idle polling client, keeps no future
+    // of each).
+    let closed = || session.is_closed();
+    let noop = || session.take_noop();
+    if rx.recv_many_or(&mut frames, MAX_BATCH, closed, noop).await == Woken::Last {
+        frames.push(NOOP);
     }
     match session.close_reason() {
         // A client that closed gets a noop; its session is gone already.

@@ -117,10 +117,13 @@ impl Heartbeats {
                 break;
             }
             let session = entry.remove();
-            let timed = session.timed();
-            if timed.is_some_and(|t| t == Timed::Beat(at) || t == Timed::Grace(at)) {
-                session.set_timed(None);
-                taken.push((session, timed.expect("checked")));
+            match session.timed() {
+                Some(timed @ (Timed::Beat(t) | Timed::Grace(t))) if t == at => {
+                    session.set_timed(None);
+                    taken.push((session, timed));
+                }
+                // Stale: the session is timed at another instant.
+                _ => {}
             }
         }
         taken
