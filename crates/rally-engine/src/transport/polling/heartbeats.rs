@@ -189,19 +189,22 @@ impl Heartbeats {
 }
 
 /// Clears `running` if the task is dropped unfinished (its runtime shut
-/// down): the next session starts another.
-struct Running<'a>(&'a Heartbeats);
+/// down): the next session starts another. Disarmed (`None`) when the task
+/// ends by itself, having cleared it under the map's lock already.
+struct Running<'a>(Option<&'a Heartbeats>);
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.0.running.store(false, Ordering::Release);
+        if let Some(heartbeats) = self.0 {
+            heartbeats.running.store(false, Ordering::Release);
+        }
     }
 }
 
 /// The task: sleeps until the first entry is due, attends to what is due,
 /// and ends when nothing is left to time.
 async fn run(heartbeats: Arc<Heartbeats>) {
-    let guard = Running(&heartbeats);
+    let mut running = Running(Some(&heartbeats));
     let sleep = tokio::time::sleep_until(Instant::now());
     tokio::pin!(sleep);
     loop {
@@ -209,7 +212,7 @@ async fn run(heartbeats: Arc<Heartbeats>) {
         tokio::pin!(moved);
         moved.as_mut().enable();
         let Some(first) = heartbeats.first_or_stop() else {
-            std::mem::forget(guard);
+            running.0 = None;
             return;
         };
         sleep.as_mut().reset(first);
