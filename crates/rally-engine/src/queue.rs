@@ -31,6 +31,17 @@ pub(crate) struct Outgoing {
     pub(crate) compress: bool,
 }
 
+/// What ended a wait of [`Receiver::recv_many_or`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// Its first condition.
+    First,
+    /// Frames (moved out).
+    Frames,
+    /// Its last condition.
+    Last,
+}
+
 /// Bounded frames, and the right to take them out.
 pub(crate) struct Queue {
     frames: Mutex<VecDeque<Outgoing>>,
@@ -128,9 +139,20 @@ impl Receiver<'_> {
         n
     }
 
-    /// Waits until there is a frame, then moves up to `max` of them to
-    /// `out`. Cancel-safe: nothing is taken unless it returns.
-    pub(crate) async fn recv_many(&mut self, out: &mut Vec<Frame>, max: usize) -> usize {
+    /// Waits until `first` says stop, there is a frame, or `last` says
+    /// stop, asked in that order at every wake-up (a [`Queue::wake`] wakes
+    /// it); moves up to `max` frames to `out` when there are some and
+    /// `first` did not stop it. What ended the wait. Cancel-safe: nothing
+    /// is taken unless it returns. A held poll waits in it for its
+    /// session's close, frames and an upgrade's noop at once, with no
+    /// future of each kept.
+    pub(crate) async fn recv_many_or(
+        &mut self,
+        out: &mut Vec<Frame>,
+        max: usize,
+        mut first: impl FnMut() -> bool,
+        mut last: impl FnMut() -> bool,
+    ) -> Woken {
         // The waker goes when the wait ends, so that later frames wake no
         // one until the next wait.
         struct Unregister<'a>(&'a Queue);
@@ -141,12 +163,15 @@ impl Receiver<'_> {
         }
         let _unregister = Unregister(self.queue);
         poll_fn(|cx| {
-            // Registered before looking: a frame pushed after the look
-            // wakes this waker.
+            // Registered before looking: a frame pushed (or a wake) after
+            // the look wakes this waker.
             self.register(cx.waker());
-            let n = self.drain(out, max);
-            if n > 0 || max <= out.len() {
-                Poll::Ready(n)
+            if first() {
+                Poll::Ready(Woken::First)
+            } else if self.drain(out, max) > 0 || max <= out.len() {
+                Poll::Ready(Woken::Frames)
+            } else if last() {
+                Poll::Ready(Woken::Last)
             } else {
                 Poll::Pending
             }
@@ -165,6 +190,17 @@ impl Receiver<'_> {
     /// no one (such as those the transport's own task is about to push).
     pub(crate) fn unregister(&self) {
         self.queue.waker.take();
+    }
+
+    /// Gives the queue's memory back when it is empty: for a transport
+    /// that leaves it empty for long (a polling client between a reply and
+    /// its next poll, or a poll held), the slots of the last batch are
+    /// not kept.
+    pub(crate) fn release(&mut self) {
+        let mut frames = self.queue.frames();
+        if frames.is_empty() && frames.capacity() > 0 {
+            *frames = VecDeque::new();
+        }
     }
 
     /// Whether nothing is queued.
@@ -231,8 +267,8 @@ mod tests {
         let task = tokio::spawn(async move {
             let mut rx = taker.receiver().await;
             let mut out = Vec::new();
-            rx.recv_many(&mut out, 8).await;
-            out
+            let woken = rx.recv_many_or(&mut out, 8, || false, || false).await;
+            (woken, out)
         });
         tokio::task::yield_now().await;
         queue.push(text("hello"), true).expect("room");
@@ -240,6 +276,44 @@ mod tests {
             .await
             .expect("woken")
             .expect("no panic");
-        assert_eq!(out, vec![text("hello")]);
+        assert_eq!(out, (Woken::Frames, vec![text("hello")]));
+    }
+
+    /// A held poll's wait: the first condition before frames, frames
+    /// before the last condition, and a wake makes it look again.
+    #[tokio::test]
+    async fn a_wait_ends_on_its_conditions_in_order() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let queue = Arc::new(Queue::new(8));
+        let (first, last) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (taker, f, l) = (queue.clone(), first.clone(), last.clone());
+        let task = tokio::spawn(async move {
+            let mut rx = taker.receiver().await;
+            let mut out = Vec::new();
+            let is = |flag: &AtomicBool| flag.load(Ordering::Acquire);
+            rx.recv_many_or(&mut out, 8, || is(&f), || is(&l)).await
+        });
+        tokio::task::yield_now().await;
+        last.store(true, Ordering::Release);
+        queue.wake();
+        let woken = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("woken")
+            .expect("no panic");
+        assert_eq!(woken, Woken::Last);
+
+        queue.push(text("x"), true).expect("room");
+        let mut rx = queue.try_receiver().expect("free");
+        let mut out = Vec::new();
+        let woken = rx.recv_many_or(&mut out, 8, || false, || true).await;
+        assert_eq!((woken, out.len()), (Woken::Frames, 1));
+        queue.push(text("y"), true).expect("room");
+        out.clear();
+        let woken = rx.recv_many_or(&mut out, 8, || true, || true).await;
+        assert_eq!((woken, out.len()), (Woken::First, 0));
     }
 }

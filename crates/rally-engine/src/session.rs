@@ -18,11 +18,16 @@ use crate::{
     CloseReason, Handshake, Protocol, SendError, Sid, Transport,
     queue::{Queue, Receiver},
     stats::Counters,
+    transport::polling::Timed,
 };
 
 /// Told when a session ends, so that the engine can forget it.
 pub(crate) trait Owner: Send + Sync {
     fn session_closed(&self, session: &Arc<Session>, reason: CloseReason);
+
+    /// The session's heartbeat needs a look now rather than at its timed
+    /// instant (a polling session's heartbeat is timed by its owner).
+    fn wake_heartbeat(&self, session: &Session);
 }
 
 /// One client's Engine.IO session, whatever transport carries it.
@@ -42,10 +47,9 @@ pub struct Session {
     is_closed: AtomicBool,
     /// Woken (all waiters) when the session closes.
     closed: Notify,
-    /// Woken when a pending poll should return a noop (during an upgrade).
-    pub(crate) noop: Notify,
-    /// Woken when the heartbeat deadline or the transport changes.
-    pub(crate) heartbeat_changed: Notify,
+    /// Whether a pending poll (or the next one) should return a noop
+    /// (during an upgrade); [`Session::ask_noop`] sets it.
+    noop: AtomicBool,
     /// Set when an expiry comes before the heartbeat deadline, for the
     /// WebSocket task (woken through the queue) to set its timer again.
     deadline_moved: AtomicBool,
@@ -64,6 +68,8 @@ struct State {
     heartbeat: Heartbeat,
     /// When the session is closed unless told otherwise ([`Session::expire_after`]).
     expiry: Option<Instant>,
+    /// Where a polling session stands in its engine's heartbeat timer.
+    timed: Option<Timed>,
 }
 
 /// Where the heartbeat stands: server-driven in protocol 4, client-driven
@@ -125,6 +131,7 @@ impl Session {
                 close: None,
                 heartbeat,
                 expiry: None,
+                timed: None,
             }),
             handshake,
             protocol,
@@ -132,8 +139,7 @@ impl Session {
             is_closed: AtomicBool::new(false),
             queue: Queue::new(capacity),
             closed: Notify::new(),
-            noop: Notify::new(),
-            heartbeat_changed: Notify::new(),
+            noop: AtomicBool::new(false),
             deadline_moved: AtomicBool::new(false),
             owner,
             attachment: OnceLock::new(),
@@ -296,7 +302,7 @@ impl Session {
         tracing::debug!(sid = %self.sid, %reason, "session closed");
         self.closed.notify_waiters();
         self.queue.wake();
-        self.heartbeat_changed.notify_one();
+        self.wake_heartbeat();
         // A polling client learns of the close from its next poll (after
         // what is still queued), as the reference's orderly close; one
         // in the middle of an upgrade has stopped polling.

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use super::{Beat, Heartbeat, Session};
 #[cfg(doc)]
 use crate::CloseReason;
+use crate::{Transport, transport::polling::Timed};
 
 impl Session {
     /// Closes the session with [`CloseReason::ForcedClose`] once `timeout`
@@ -35,7 +36,7 @@ impl Session {
             // The transport's timer waits for the heartbeat: wake it to
             // wait for the expiry instead.
             self.deadline_moved.store(true, Ordering::Release);
-            self.heartbeat_changed.notify_one();
+            self.wake_heartbeat();
             self.queue.wake();
         }
     }
@@ -90,12 +91,33 @@ impl Session {
     }
 
     /// Records a pong: the next ping goes out one interval from now.
+    ///
+    /// The deadline only moves later: as for [`heartbeat_ping`](Self::heartbeat_ping),
+    /// the transport's timer is not woken.
     pub(crate) fn heartbeat_pong(&self, ping_interval: Duration) {
         let mut state = self.state();
         if let Heartbeat::AwaitingPong(_) = state.heartbeat {
             state.heartbeat = Heartbeat::Idle(Instant::now() + ping_interval);
-            drop(state);
-            self.heartbeat_changed.notify_one();
         }
+    }
+
+    /// Has the heartbeat looked at now (a close, an earlier expiry, a move
+    /// to WebSocket): a polling session's is timed by its engine, a
+    /// WebSocket session's connection task watches the session itself.
+    pub(crate) fn wake_heartbeat(&self) {
+        if self.handshake.transport == Transport::Polling {
+            if let Some(owner) = self.owner.upgrade() {
+                owner.wake_heartbeat(self);
+            }
+        }
+    }
+
+    /// Where the session stands in its engine's heartbeat timer.
+    pub(crate) fn timed(&self) -> Option<Timed> {
+        self.state().timed
+    }
+
+    pub(crate) fn set_timed(&self, timed: Option<Timed>) {
+        self.state().timed = timed;
     }
 }

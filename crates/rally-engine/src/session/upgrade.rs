@@ -1,6 +1,8 @@
 //! What the transports claim of a session: the upgrade to WebSocket, and
 //! one POST at a time.
 
+use std::sync::atomic::Ordering;
+
 use super::Session;
 use crate::Transport;
 
@@ -24,7 +26,19 @@ impl Session {
             self.counters.upgraded();
         }
         drop(state);
-        self.heartbeat_changed.notify_one();
+        self.wake_heartbeat();
+    }
+
+    /// Has the pending poll, or the next one if none is, return a noop
+    /// (once, however many times it is asked before).
+    pub(crate) fn ask_noop(&self) {
+        self.noop.store(true, Ordering::Release);
+        self.queue.wake();
+    }
+
+    /// Whether a noop was asked for since the last call.
+    pub(crate) fn take_noop(&self) -> bool {
+        self.noop.load(Ordering::Relaxed) && self.noop.swap(false, Ordering::AcqRel)
     }
 
     /// Claims the one POST slot; false when another POST is in flight.

@@ -1,7 +1,17 @@
 //! HTTP long-polling: a held GET carries server frames, POSTs carry client packets.
 
-use std::{pin::pin, sync::Arc, time::Duration};
+mod heartbeats;
 
+use std::{pin::pin, sync::Arc};
+
+use crate::{
+    CloseReason, Handler, HttpCompression, Protocol, Session, Transport,
+    compression::{self, InflateError},
+    engine::{BoxError, Engine},
+    error::ErrorCode,
+    queue::Woken,
+    response::{self, EngineBody, OCTET_STREAM, TEXT_HTML, TEXT_PLAIN},
+};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header, request::Parts};
 use http_body::Body;
@@ -10,21 +20,12 @@ use rally_proto::{
     DecodeError, Str,
     engine::{Frame, Packet, decode_payload, encode_payload, v3},
 };
-use tokio::time::Instant;
 
-use crate::{
-    CloseReason, Handler, HttpCompression, Protocol, Session, Transport,
-    compression::{self, InflateError},
-    engine::{BoxError, Engine},
-    error::ErrorCode,
-    response::{self, EngineBody, OCTET_STREAM, TEXT_HTML, TEXT_PLAIN},
-    session::Beat,
-};
+pub(crate) use heartbeats::{Heartbeats, Timed};
 
 /// The most frames one poll returns; the rest wait for the next one.
 const MAX_BATCH: usize = 1024;
 
-const PING: Frame = Frame::Text(Str::from_static("2"));
 const NOOP: Frame = Frame::Text(Str::from_static("6"));
 const CLOSE: Frame = Frame::Text(Str::from_static("1"));
 
@@ -39,6 +40,7 @@ pub(crate) fn handshake(
     let mut frames = vec![Frame::Text(open)];
     if let Some(mut rx) = session.try_receiver() {
         rx.drain(&mut frames, MAX_BATCH);
+        rx.release();
     }
     reply_frames(ReplyTo::of(&parts.headers), session, compression, &frames)
 }
@@ -81,11 +83,14 @@ pub(crate) async fn poll(
     let mut guard = AbortGuard(Some(&session));
     let closed_before = session.is_closed();
     let mut frames = Vec::new();
-    tokio::select! {
-        biased;
-        () = session.closed() => {}
-        _ = rx.recv_many(&mut frames, MAX_BATCH) => {}
-        () = session.noop.notified() => frames.push(NOOP),
+    // The close first, then frames, then an upgrade's noop: the close and
+    // the noop wake the queue's waiter, so one wait serves the three (a
+    // held poll, the state of every idle polling client, keeps no future
+    // of each).
+    let closed = || session.is_closed();
+    let noop = || session.take_noop();
+    if rx.recv_many_or(&mut frames, MAX_BATCH, closed, noop).await == Woken::Last {
+        frames.push(NOOP);
     }
     match session.close_reason() {
         // A client that closed gets a noop; its session is gone already.
@@ -121,6 +126,9 @@ pub(crate) async fn poll(
         }
     }
     guard.0 = None;
+    // The client's next poll most likely finds the queue empty and waits:
+    // it waits without the slots of this batch.
+    rx.release();
     reply_frames(reply_to, &session, compression, &frames)
 }
 
@@ -255,46 +263,6 @@ fn deliver<H: Handler>(
             }
         }
     }
-}
-
-/// Sends pings on a polling session and closes it when a pong is late.
-///
-/// Ends when the session closes or moves to WebSocket, whose connection
-/// task takes the heartbeat over.
-///
-/// A session closed while frames still wait for the client's next poll is
-/// let go after one heartbeat period if that poll never comes.
-pub(crate) fn spawn_heartbeat(
-    session: Arc<Session>,
-    ping_interval: Duration,
-    ping_timeout: Duration,
-) {
-    tokio::spawn(async move {
-        loop {
-            if session.is_closed() {
-                if !session.is_finalized() {
-                    tokio::time::sleep(ping_interval + ping_timeout).await;
-                    session.finalize();
-                }
-                return;
-            }
-            if session.transport() != Transport::Polling {
-                return;
-            }
-            let deadline = session.heartbeat_deadline();
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {}
-                () = session.heartbeat_changed.notified() => continue,
-            }
-            match session.heartbeat_beat(Instant::now(), ping_timeout) {
-                Beat::Wait => {}
-                // A full queue cannot take the ping: the pong will be late.
-                Beat::Ping => drop(session.send_frame(PING)),
-                Beat::TimedOut => session.close_with(CloseReason::PingTimeout),
-                Beat::Expired => session.close_with(CloseReason::ForcedClose),
-            }
-        }
-    });
 }
 
 /// Closes the session of a poll whose client went away before the reply.

@@ -246,7 +246,7 @@ pub(crate) fn upgrade<H: Handler, B>(
             // The session is WebSocket's from now on; a poll still pending
             // (a client normally paused polling already) is told to end.
             session.end_upgrade(true);
-            session.noop.notify_one();
+            session.ask_noop();
             tracing::debug!(sid = %session.sid(), "upgraded to websocket");
             engine.handler.on_upgrade(&session);
             run::serve(&engine, &session, conn).await;
@@ -264,7 +264,7 @@ async fn probe(session: &Session, conn: &mut Conn, codec: Codec) -> bool {
         let message = tokio::select! {
             () = session.closed() => return false,
             _ = noop.tick(), if probed => {
-                session.noop.notify_one();
+                session.ask_noop();
                 continue;
             }
             message = conn.next() => message,
@@ -282,7 +282,7 @@ async fn probe(session: &Session, conn: &mut Conn, codec: Codec) -> bool {
                 if conn.send([pong]).await.is_err() {
                     return false;
                 }
-                session.noop.notify_one();
+                session.ask_noop();
                 probed = true;
                 noop.reset();
             }
